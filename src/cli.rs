@@ -1,0 +1,242 @@
+//! The command line: `renke [serve]`, `migrate`, `quota`, `user add`, `county add|list`.
+use crate::config::Settings;
+use crate::domain::account::{CountyName, NewPassword, Role, Username};
+use crate::domain::quota::{PlanText, QuotaSummary, SamplePlan};
+use crate::web::view::thousands;
+use crate::{Application, password, store};
+use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
+use tokio::io::AsyncReadExt;
+
+#[derive(Debug, Parser)]
+#[command(name = "renke", version, about = "认可 — 社会认可度调查平台")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the sample plan for a population.
+    Quota {
+        #[arg(long)]
+        population: String,
+        #[arg(long)]
+        rate_permille: Option<String>,
+        #[arg(long)]
+        parent_share: Option<String>,
+        #[arg(long)]
+        floor: Option<String>,
+        /// Print JSON, as `GET /api/v1/quota` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage counties (tenants).
+    County {
+        #[command(subcommand)]
+        command: CountyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, organizer or viewer.
+        #[arg(long)]
+        role: String,
+        /// The county's id or exact name (required for organizer and viewer).
+        #[arg(long)]
+        county: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CountyCommand {
+    /// Add a county.
+    Add {
+        #[arg(long)]
+        name: String,
+    },
+    /// List counties with their ids.
+    List,
+}
+
+/// A command failed: the message is for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError(e.to_string())
+}
+
+/// Creates the first platform admin when there is none. With no password configured, one is
+/// generated and printed once.
+pub async fn ensure_admin(db: &DatabaseConnection, settings: &Settings) -> Result<(), CliError> {
+    if store::users::admin_count(db).await.map_err(fail)? > 0 {
+        return Ok(());
+    }
+    let username = Username::parse(&settings.admin_user).map_err(|e| fail(format!("RENKE_ADMIN_USER: {e}")))?;
+    let (password_text, generated) = match &settings.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (crate::web::auth::random_token()[..20].to_owned(), true),
+    };
+    let password_text = NewPassword::parse(&password_text).map_err(|e| fail(format!("RENKE_ADMIN_PASSWORD: {e}")))?;
+    let hash = password::hash(password_text.expose()).map_err(fail)?;
+    store::users::create(
+        db,
+        store::users::NewUser {
+            username: &username,
+            password_hash: hash,
+            role: Role::Admin,
+            county_id: None,
+        },
+    )
+    .await
+    .map_err(fail)?;
+    if generated {
+        println!(
+            "Created platform admin `{}` with password: {}\n(shown only this once; change it or set RENKE_ADMIN_PASSWORD before first start)",
+            username.as_str(),
+            password_text.expose()
+        );
+    } else {
+        tracing::info!(username = username.as_str(), "created platform admin");
+    }
+    Ok(())
+}
+
+/// Runs the command line. Returns the process's error message on failure.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let settings = Settings::from_env().map_err(fail)?;
+            let app = Application::build(settings).await.map_err(fail)?;
+            app.run_until_stopped().await.map_err(fail)
+        }
+        Command::Migrate => {
+            let settings = Settings::from_env().map_err(fail)?;
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::migrate(&db).await.map_err(fail)?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Quota {
+            population,
+            rate_permille,
+            parent_share,
+            floor,
+            json,
+        } => {
+            let params = PlanText {
+                population: Some(&population),
+                rate_permille: rate_permille.as_deref(),
+                parent_share: parent_share.as_deref(),
+                floor: floor.as_deref(),
+            }
+            .parse()
+            .map_err(|e| fail(format!("--{}: {e}", e.field.replace('_', "-"))))?;
+            let plan = SamplePlan::compute(&params);
+            if json {
+                let text = serde_json::to_string(&QuotaSummary::from(&plan)).map_err(fail)?;
+                println!("{text}");
+            } else {
+                println!(
+                    "population {}  rate {}‰  parent share {}  floor {}",
+                    thousands(params.population),
+                    params.rate,
+                    params.parent_share.fraction(),
+                    params.floor
+                );
+                println!("n = {}", thousands(plan.total));
+                for line in &plan.groups {
+                    println!("{:<13} {:>8}  {}", line.group.code(), thousands(line.quota), line.group.label());
+                }
+            }
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Add {
+                username,
+                role,
+                county,
+            },
+        } => {
+            let settings = Settings::from_env().map_err(fail)?;
+            let username = Username::parse(&username).map_err(fail)?;
+            let role: Role = role.parse().map_err(fail)?;
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::migrate(&db).await.map_err(fail)?;
+            let county_id = match (role, county) {
+                (Role::Admin, _) => None,
+                (_, None) => return Err(CliError("--county is required for organizer and viewer".into())),
+                (_, Some(key)) => Some(
+                    store::counties::find_by_id_or_name(&db, &key)
+                        .await
+                        .map_err(fail)?
+                        .ok_or_else(|| CliError(format!("no county `{key}` (see `renke county list`)")))?
+                        .id,
+                ),
+            };
+            let mut input = String::new();
+            tokio::io::stdin().read_to_string(&mut input).await.map_err(fail)?;
+            let password_text = NewPassword::parse(input.trim_end_matches(['\r', '\n'])).map_err(fail)?;
+            let hash = password::hash(password_text.expose()).map_err(fail)?;
+            let user = store::users::create(
+                &db,
+                store::users::NewUser {
+                    username: &username,
+                    password_hash: hash,
+                    role,
+                    county_id,
+                },
+            )
+            .await
+            .map_err(|e| {
+                if store::is_unique_violation(&e) {
+                    CliError(format!("username `{}` is taken", username.as_str()))
+                } else {
+                    fail(e)
+                }
+            })?;
+            println!("added user {} ({}) with id {}", user.username, user.role, user.id);
+            Ok(())
+        }
+        Command::County { command } => {
+            let settings = Settings::from_env().map_err(fail)?;
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::migrate(&db).await.map_err(fail)?;
+            match command {
+                CountyCommand::Add { name } => {
+                    let name = CountyName::parse(&name).map_err(fail)?;
+                    let county = store::counties::create(&db, &name).await.map_err(|e| {
+                        if store::is_unique_violation(&e) {
+                            CliError(format!("county `{}` exists already", name.as_str()))
+                        } else {
+                            fail(e)
+                        }
+                    })?;
+                    println!("added county {} with id {}", county.name, county.id);
+                }
+                CountyCommand::List => {
+                    for c in store::counties::list(&db).await.map_err(fail)? {
+                        println!("{}\t{}", c.id, c.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The seven respondent groups of the survey and the booklet each answers.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A respondent group, as SPEC.md names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RespondentGroup {
+    Parent,
+    Student,
+    Teacher,
+    Principal,
+    NpcDeputy,
+    CppccMember,
+    Public,
+}
+
+/// The questionnaire booklet a group answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Booklet {
+    Social,
+    Staff,
+    Student,
+}
+
+impl RespondentGroup {
+    /// Every group: parents first, then the others in canonical order.
+    pub const ALL: [RespondentGroup; 7] = [
+        RespondentGroup::Parent,
+        RespondentGroup::Student,
+        RespondentGroup::Teacher,
+        RespondentGroup::Principal,
+        RespondentGroup::NpcDeputy,
+        RespondentGroup::CppccMember,
+        RespondentGroup::Public,
+    ];
+
+    /// The six non-parent groups in canonical order (remainders and shortfalls follow it).
+    pub const OTHERS: [RespondentGroup; 6] = [
+        RespondentGroup::Student,
+        RespondentGroup::Teacher,
+        RespondentGroup::Principal,
+        RespondentGroup::NpcDeputy,
+        RespondentGroup::CppccMember,
+        RespondentGroup::Public,
+    ];
+
+    /// Position in [`RespondentGroup::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RespondentGroup::Parent => "parent",
+            RespondentGroup::Student => "student",
+            RespondentGroup::Teacher => "teacher",
+            RespondentGroup::Principal => "principal",
+            RespondentGroup::NpcDeputy => "npc_deputy",
+            RespondentGroup::CppccMember => "cppcc_member",
+            RespondentGroup::Public => "public",
+        }
+    }
+
+    /// The Chinese label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            RespondentGroup::Parent => "家长",
+            RespondentGroup::Student => "学生",
+            RespondentGroup::Teacher => "教师",
+            RespondentGroup::Principal => "校长",
+            RespondentGroup::NpcDeputy => "人大代表",
+            RespondentGroup::CppccMember => "政协委员",
+            RespondentGroup::Public => "其他群众",
+        }
+    }
+
+    pub fn booklet(self) -> Booklet {
+        match self {
+            RespondentGroup::Student => Booklet::Student,
+            RespondentGroup::Teacher | RespondentGroup::Principal => Booklet::Staff,
+            _ => Booklet::Social,
+        }
+    }
+}
+
+impl fmt::Display for RespondentGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The text did not name a respondent group.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown respondent group `{0}`")]
+pub struct UnknownGroup(pub String);
+
+impl FromStr for RespondentGroup {
+    type Err = UnknownGroup;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RespondentGroup::ALL
+            .into_iter()
+            .find(|g| g.code() == s)
+            .ok_or_else(|| UnknownGroup(s.to_owned()))
+    }
+}
+
+impl Booklet {
+    pub fn label(self) -> &'static str {
+        match self {
+            Booklet::Social => "社会卷",
+            Booklet::Staff => "校长教师卷",
+            Booklet::Student => "学生卷",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_index_matches_order() {
+        for (i, g) in RespondentGroup::ALL.into_iter().enumerate() {
+            assert_eq!(g.index(), i);
+            assert_eq!(g.code().parse::<RespondentGroup>(), Ok(g));
+        }
+        assert!("parents".parse::<RespondentGroup>().is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! A survey's settings and life cycle.
+use super::quota::{PlanParameters, Target};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SurveyError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Where a survey is in its life: drafted, answering, finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurveyStatus {
+    Draft,
+    Open,
+    Closed,
+}
+
+impl SurveyStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            SurveyStatus::Draft => "draft",
+            SurveyStatus::Open => "open",
+            SurveyStatus::Closed => "closed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SurveyStatus::Draft => "草稿",
+            SurveyStatus::Open => "进行中",
+            SurveyStatus::Closed => "已结束",
+        }
+    }
+
+    /// Opening is allowed from draft, and again from closed (to reopen a window closed early).
+    pub fn open(self) -> Result<SurveyStatus, SurveyError> {
+        match self {
+            SurveyStatus::Open => Err(SurveyError {
+                field: "status",
+                message: "调查已在进行中".into(),
+            }),
+            _ => Ok(SurveyStatus::Open),
+        }
+    }
+
+    pub fn close(self) -> Result<SurveyStatus, SurveyError> {
+        match self {
+            SurveyStatus::Open => Ok(SurveyStatus::Closed),
+            _ => Err(SurveyError {
+                field: "status",
+                message: "只有进行中的调查可以结束".into(),
+            }),
+        }
+    }
+
+    /// Settings (population, rates, window) can change only while drafting.
+    pub fn editable(self) -> bool {
+        self == SurveyStatus::Draft
+    }
+}
+
+impl FromStr for SurveyStatus {
+    type Err = SurveyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "draft" => Ok(SurveyStatus::Draft),
+            "open" => Ok(SurveyStatus::Open),
+            "closed" => Ok(SurveyStatus::Closed),
+            _ => Err(SurveyError {
+                field: "status",
+                message: format!("unknown survey status `{s}`"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for SurveyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The answering window; either end may be left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Window {
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    pub fn new(
+        opens_at: Option<DateTime<Utc>>,
+        closes_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, SurveyError> {
+        if let (Some(o), Some(c)) = (opens_at, closes_at)
+            && c <= o
+        {
+            return Err(SurveyError {
+                field: "closes_at",
+                message: "结束时间必须晚于开始时间".into(),
+            });
+        }
+        Ok(Window {
+            opens_at,
+            closes_at,
+        })
+    }
+}
+
+/// Everything an organiser sets on a survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveySettings {
+    pub name: String,
+    pub plan: PlanParameters,
+    pub target: Target,
+    pub window: Window,
+}
+
+impl SurveySettings {
+    pub fn new(
+        name: &str,
+        plan: PlanParameters,
+        target: Target,
+        window: Window,
+    ) -> Result<Self, SurveyError> {
+        let name = name.trim();
+        let n = name.chars().count();
+        if n == 0 || n > 200 || name.chars().any(char::is_control) {
+            return Err(SurveyError {
+                field: "name",
+                message: "调查名称须为 1–200 个字符".into(),
+            });
+        }
+        Ok(SurveySettings {
+            name: name.to_owned(),
+            plan,
+            target,
+            window,
+        })
+    }
+}
+
+/// A stored survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Survey {
+    pub id: i32,
+    pub county_id: i32,
+    pub settings: SurveySettings,
+    pub status: SurveyStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_survey_opens_from_draft_and_closes_only_when_open() {
+        assert_eq!(SurveyStatus::Draft.open(), Ok(SurveyStatus::Open));
+        assert!(SurveyStatus::Open.open().is_err());
+        assert_eq!(SurveyStatus::Open.close(), Ok(SurveyStatus::Closed));
+        assert!(SurveyStatus::Draft.close().is_err());
+    }
+
+    #[test]
+    fn a_window_must_close_after_it_opens() {
+        let t = Utc::now();
+        assert_eq!(Window::new(Some(t), Some(t)).unwrap_err().field, "closes_at");
+        assert!(Window::new(Some(t), None).is_ok());
+    }
+}

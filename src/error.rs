@@ -1,0 +1,145 @@
+//! The one error type of the web layer, and how each kind maps to an HTTP status.
+//!
+//! Handlers return `Result<_, AppError>`. The response is JSON (`{"error", "field"}`); on HTML
+//! pages `web::middleware::render_error_pages` turns it into a page with the same status.
+//! Internal causes are logged in full and answered with an opaque message.
+use crate::domain::{account::AccountError, quota::PlanError, survey::SurveyError};
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: the field it concerns (as the interface names it) and why.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("请先登录")]
+    Unauthenticated,
+    #[error("用户名或密码错误")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("未找到该页面或记录")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("尝试次数过多，请稍后再试")]
+    TooManyRequests,
+    #[error("数据库暂时不可用，请稍后再试")]
+    Unavailable(#[source] sea_orm::DbErr),
+    #[error("服务器内部错误")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden() -> Self {
+        AppError::Forbidden("没有执行此操作的权限".into())
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match e {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(e),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tera::Error> for AppError {
+    fn from(e: tera::Error) -> Self {
+        // Tera's Display hides the cause; the chain says which variable or filter failed.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        AppError::Internal(text)
+    }
+}
+
+macro_rules! invalid_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self {
+                AppError::invalid(e.field, e.message)
+            }
+        }
+    )*};
+}
+invalid_from!(PlanError, SurveyError, AccountError);
+
+impl From<validator::ValidationErrors> for AppError {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        // Report the first field in name order so the answer is stable.
+        let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        match fields.first() {
+            Some((field, errs)) => {
+                let message = errs
+                    .first()
+                    .and_then(|e| e.message.as_ref())
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| format!("字段 {field} 的值无效"));
+                AppError::invalid(field.to_string(), message)
+            }
+            None => AppError::Invalid {
+                field: None,
+                message: "输入无效".into(),
+            },
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.to_string(),
+            field: self.field(),
+        })
+    }
+}

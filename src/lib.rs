@@ -1,0 +1,125 @@
+//! Renke (认可): the social recognition survey of a county's compulsory education.
+//!
+//! `domain` is pure logic, `store` persistence, `web` HTTP. [`Application::build`] starts the
+//! server for `main` and for the tests alike.
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod password;
+pub mod store;
+pub mod web;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, cookie::Key, web as aweb};
+use config::Settings;
+use error::AppError;
+use std::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A built server, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Security headers on every response. No inline script or style anywhere, so the policy can
+/// be strict.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, makes sure a platform admin exists, and
+    /// binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let db = store::connect(&settings).await?;
+        store::migrate(&db).await?;
+        cli::ensure_admin(&db, &settings)
+            .await
+            .map_err(|e| StartupError::Other(format!("creating the first admin: {e}")))?;
+        let state = aweb::Data::new(web::AppState {
+            db,
+            tera: web::templates::load()?,
+            cookie_key: Key::derive_from(settings.secret_key.expose()),
+            secure_cookies: settings.secure_cookies,
+            trust_proxy: settings.trust_proxy,
+            login_limiter: web::auth::LoginLimiter::default(),
+        });
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(aweb::QueryConfig::default().error_handler(|e, _| {
+                    AppError::Invalid {
+                        field: None,
+                        message: format!("查询参数无效：{e}"),
+                    }
+                    .into()
+                }))
+                .app_data(aweb::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(aweb::PayloadConfig::new(1024 * 1024))
+                .configure(web::routes)
+                .default_service(aweb::to(web::not_found))
+                .wrap(from_fn(web::csrf::issue_cookie))
+                .wrap(from_fn(web::middleware::render_error_pages))
+                .wrap(from_fn(web::middleware::check_origin))
+                .wrap(security_headers())
+                .wrap(Compress::default())
+                .wrap(from_fn(web::middleware::log_requests))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        if let Some(n) = settings.workers {
+            server = server.workers(n);
+        }
+        tracing::info!(port, "listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM finish in-flight requests).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,44 @@
+//! Persistence: reads and writes on `&impl ConnectionTrait`, returning domain types.
+//! Transactions live here, so a handler never holds one across its own logic.
+pub mod counties;
+pub mod sessions;
+pub mod surveys;
+pub mod users;
+
+use crate::config::Settings;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use std::time::Duration;
+
+/// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
+/// `synchronous = FULL` so an acknowledged write survives a crash or power loss.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .max_connections(settings.db_pool)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    if let Some(schema) = &settings.database_schema {
+        options.set_schema_search_path(schema.clone());
+    }
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// True when the error is a unique-constraint violation (a duplicate name, say).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}

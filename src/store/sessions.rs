@@ -1,0 +1,69 @@
+//! Login sessions. The table keeps only the SHA-256 of each cookie token.
+use crate::domain::account::User;
+use crate::entity::{session, user};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    token_hash: String,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    session::ActiveModel {
+        token_hash: Set(token_hash),
+        user_id: Set(user_id),
+        created_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The active user behind a live session, if any.
+pub async fn find_user(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, DbErr> {
+    let Some(s) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(user::Entity::find_by_id(s.user_id)
+        .one(db)
+        .await?
+        .map(User::from)
+        .filter(|u| u.active))
+}
+
+pub async fn delete(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), DbErr> {
+    session::Entity::delete_many()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (after a password change, say).
+pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    Ok(session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

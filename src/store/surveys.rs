@@ -1,0 +1,140 @@
+use crate::domain::quota::{Fraction, ParentShare, PlanParameters, SamplingRate, Target};
+use crate::domain::survey::{Survey, SurveySettings, SurveyStatus, Window};
+use crate::entity::survey;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+
+fn corrupt(what: &str, id: i32) -> DbErr {
+    DbErr::Custom(format!("survey {id}: stored {what} is out of range"))
+}
+
+impl TryFrom<survey::Model> for Survey {
+    type Error = DbErr;
+
+    fn try_from(m: survey::Model) -> Result<Self, DbErr> {
+        let id = m.id;
+        let rate = u32::try_from(m.rate_ppm)
+            .ok()
+            .and_then(|r| SamplingRate::from_ppm(r).ok())
+            .ok_or_else(|| corrupt("rate", id))?;
+        let share = u16::try_from(m.parent_share_bp)
+            .ok()
+            .and_then(Fraction::from_basis_points)
+            .and_then(|f| ParentShare::try_from(f).ok())
+            .ok_or_else(|| corrupt("parent share", id))?;
+        let target = u16::try_from(m.target_bp)
+            .ok()
+            .and_then(Fraction::from_basis_points)
+            .and_then(|f| Target::try_from(f).ok())
+            .ok_or_else(|| corrupt("target", id))?;
+        let plan = PlanParameters::new(m.population, rate, share, m.floor)
+            .map_err(|_| corrupt("population", id))?;
+        let window = Window {
+            opens_at: m.opens_at,
+            closes_at: m.closes_at,
+        };
+        Ok(Survey {
+            id,
+            county_id: m.county_id,
+            settings: SurveySettings {
+                name: m.name,
+                plan,
+                target,
+                window,
+            },
+            status: m.status.parse().map_err(|_| corrupt("status", id))?,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn apply(model: &mut survey::ActiveModel, s: &SurveySettings) {
+    model.name = Set(s.name.clone());
+    model.population = Set(s.plan.population as i64);
+    model.rate_ppm = Set(s.plan.rate.ppm() as i32);
+    model.parent_share_bp = Set(i32::from(s.plan.parent_share.fraction().basis_points()));
+    model.floor = Set(s.plan.floor as i64);
+    model.target_bp = Set(i32::from(s.target.fraction().basis_points()));
+    model.opens_at = Set(s.window.opens_at);
+    model.closes_at = Set(s.window.closes_at);
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    county_id: i32,
+    settings: &SurveySettings,
+) -> Result<Survey, DbErr> {
+    let now = Utc::now();
+    let mut model = survey::ActiveModel {
+        county_id: Set(county_id),
+        status: Set(SurveyStatus::Draft.code().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut model, settings);
+    model.insert(db).await?.try_into()
+}
+
+/// Surveys of one county (or all, for `None`), newest first.
+pub async fn list(db: &impl ConnectionTrait, county: Option<i32>) -> Result<Vec<Survey>, DbErr> {
+    let mut query = survey::Entity::find().order_by_desc(survey::Column::Id);
+    if let Some(c) = county {
+        query = query.filter(survey::Column::CountyId.eq(c));
+    }
+    query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Survey::try_from)
+        .collect()
+}
+
+/// A survey by id, only if it belongs to `county` (any county for `None`).
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: i32,
+    county: Option<i32>,
+) -> Result<Option<Survey>, DbErr> {
+    let mut query = survey::Entity::find_by_id(id);
+    if let Some(c) = county {
+        query = query.filter(survey::Column::CountyId.eq(c));
+    }
+    query.one(db).await?.map(Survey::try_from).transpose()
+}
+
+pub async fn update_settings(
+    db: &impl ConnectionTrait,
+    id: i32,
+    settings: &SurveySettings,
+) -> Result<Survey, DbErr> {
+    let mut model = survey::ActiveModel {
+        id: Set(id),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    apply(&mut model, settings);
+    model.update(db).await?.try_into()
+}
+
+/// Moves a survey from `from` to `to`; false when it was no longer in `from` (a concurrent change).
+pub async fn change_status(
+    db: &impl ConnectionTrait,
+    id: i32,
+    from: SurveyStatus,
+    to: SurveyStatus,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let result = survey::Entity::update_many()
+        .col_expr(survey::Column::Status, Expr::value(to.code()))
+        .col_expr(survey::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(survey::Column::Id.eq(id))
+        .filter(survey::Column::Status.eq(from.code()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

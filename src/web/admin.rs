@@ -1,0 +1,440 @@
+//! The organisers' and admins' HTML pages (Chinese UI, phone and desktop).
+use super::api::{self, Transition};
+use super::auth::{self, CurrentUser, MaybeUser};
+use super::csrf::{CsrfForm, CsrfToken, NoFields};
+use super::input::{CountyForm, LoginForm, SurveyForm, UserForm};
+use super::view::SurveyView;
+use super::{AppState, see_other};
+use crate::domain::account::{Role, User};
+use crate::error::AppError;
+use crate::store;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use validator::Validate;
+
+type State = web::Data<AppState>;
+
+#[derive(Serialize)]
+struct Viewer<'a> {
+    username: &'a str,
+    role_label: &'static str,
+    is_admin: bool,
+    can_organize: bool,
+}
+
+/// What every page's layout needs: who is logged in and the form token.
+fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("csrf_token", &csrf.0);
+    if let Some(u) = user {
+        ctx.insert(
+            "viewer",
+            &Viewer {
+                username: &u.username,
+                role_label: u.role.label(),
+                is_admin: u.role == Role::Admin,
+                can_organize: u.role.can_organize(),
+            },
+        );
+    }
+    ctx
+}
+
+fn render(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    ctx: &tera::Context,
+) -> Result<HttpResponse, AppError> {
+    let html = state.tera.render(template, ctx)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(html))
+}
+
+/// Puts an input error on the page: the message, and which field to mark.
+fn insert_error(ctx: &mut tera::Context, err: &AppError) {
+    ctx.insert("error", &err.to_string());
+    ctx.insert("error_field", &err.field());
+}
+
+/// Input errors are shown on the form again; anything else goes to the error page.
+fn form_error(err: AppError) -> Result<AppError, AppError> {
+    match err {
+        AppError::Invalid { .. } | AppError::Conflict(_) => Ok(err),
+        other => Err(other),
+    }
+}
+
+fn error_status(err: &AppError) -> StatusCode {
+    actix_web::ResponseError::status_code(err)
+}
+
+pub async fn root() -> HttpResponse {
+    see_other("/admin")
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a local path may follow a login (no open redirect to another site).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/admin",
+    }
+}
+
+pub async fn login_page(
+    state: State,
+    user: MaybeUser,
+    csrf: CsrfToken,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(see_other(safe_next(query.next.as_deref())));
+    }
+    let mut ctx = page(None, &csrf);
+    ctx.insert("next", safe_next(query.next.as_deref()));
+    ctx.insert("username", "");
+    render(&state, StatusCode::OK, "login.html", &ctx)
+}
+
+pub async fn login_submit(
+    state: State,
+    req: HttpRequest,
+    csrf: CsrfToken,
+    form: CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let result = async {
+        form.validate()?;
+        auth::authenticate(&state, state.client_ip(&req), &form.username, &form.password).await
+    }
+    .await;
+    match result {
+        Ok(user) => {
+            let cookie = auth::start_session(&state, &req, &user).await?;
+            let mut res = see_other(&next);
+            res.add_cookie(&cookie)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        Err(err @ (AppError::BadCredentials | AppError::TooManyRequests | AppError::Invalid { .. })) => {
+            let mut ctx = page(None, &csrf);
+            ctx.insert("next", &next);
+            ctx.insert("username", &form.username);
+            insert_error(&mut ctx, &err);
+            render(&state, error_status(&err), "login.html", &ctx)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn logout(
+    state: State,
+    req: HttpRequest,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let cookie = auth::end_session(&state, &req).await?;
+    let mut res = see_other("/login");
+    res.add_cookie(&cookie)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+async fn county_names(state: &AppState) -> Result<HashMap<i32, String>, AppError> {
+    Ok(store::counties::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect())
+}
+
+/// The start page: the surveys the user may see.
+pub async fn home(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+) -> Result<HttpResponse, AppError> {
+    let surveys = store::surveys::list(&state.db, user.county_scope()).await?;
+    let views: Vec<SurveyView> = surveys.iter().map(SurveyView::new).collect();
+    let mut ctx = page(Some(&user), &csrf);
+    ctx.insert("surveys", &views);
+    ctx.insert("county_names", &county_names(&state).await?);
+    if let Some(c) = user.county_id {
+        ctx.insert("own_county", &store::counties::find(&state.db, c).await?);
+    }
+    render(&state, StatusCode::OK, "admin/home.html", &ctx)
+}
+
+async fn counties_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    error: Option<(&AppError, &str)>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let mut ctx = page(Some(user), csrf);
+    ctx.insert("counties", &store::counties::list(&state.db).await?);
+    let mut status = StatusCode::OK;
+    if let Some((err, name)) = error {
+        insert_error(&mut ctx, err);
+        ctx.insert("name", name);
+        status = error_status(err);
+    }
+    render(state, status, "admin/counties.html", &ctx)
+}
+
+pub async fn counties(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+) -> Result<HttpResponse, AppError> {
+    counties_page(&state, &user, &csrf, None).await
+}
+
+pub async fn create_county(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    form: CsrfForm<CountyForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let form = form.0;
+    let result = async {
+        form.validate()?;
+        api::add_county(&state, &form.name).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other("/admin/counties")),
+        Err(e) => {
+            let e = form_error(e)?;
+            counties_page(&state, &user, &csrf, Some((&e, &form.name))).await
+        }
+    }
+}
+
+async fn users_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    error: Option<(&AppError, &UserForm)>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let mut ctx = page(Some(user), csrf);
+    let users = store::users::list(&state.db, None).await?;
+    let rows: Vec<_> = users
+        .iter()
+        .map(|u| {
+            serde_json::json!({
+                "username": u.username,
+                "role_label": u.role.label(),
+                "county_id": u.county_id,
+                "active": u.active,
+            })
+        })
+        .collect();
+    ctx.insert("users", &rows);
+    ctx.insert("counties", &store::counties::list(&state.db).await?);
+    ctx.insert("county_names", &county_names(state).await?);
+    let roles: Vec<_> = Role::ALL
+        .iter()
+        .map(|r| serde_json::json!({"code": r.code(), "label": r.label()}))
+        .collect();
+    ctx.insert("roles", &roles);
+    let mut status = StatusCode::OK;
+    if let Some((err, form)) = error {
+        insert_error(&mut ctx, err);
+        ctx.insert("form_username", &form.username);
+        ctx.insert("form_role", &form.role);
+        ctx.insert("form_county", &form.county_id);
+        status = error_status(err);
+    }
+    render(state, status, "admin/users.html", &ctx)
+}
+
+pub async fn users(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+) -> Result<HttpResponse, AppError> {
+    users_page(&state, &user, &csrf, None).await
+}
+
+pub async fn create_user(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    form: CsrfForm<UserForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let form = form.0;
+    let result = async {
+        form.validate()?;
+        let county = match form.county_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| AppError::invalid("county_id", "请选择县（区）"))?,
+            ),
+        };
+        api::add_user(&state, &form.username, &form.password, &form.role, county).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other("/admin/users")),
+        Err(e) => {
+            let e = form_error(e)?;
+            users_page(&state, &user, &csrf, Some((&e, &form))).await
+        }
+    }
+}
+
+async fn survey_form_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    survey_id: Option<i32>,
+    form: &SurveyForm,
+    error: Option<&AppError>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = page(Some(user), csrf);
+    ctx.insert("form", form);
+    ctx.insert("survey_id", &survey_id);
+    if user.county_scope().is_none() && survey_id.is_none() {
+        ctx.insert("counties", &store::counties::list(&state.db).await?);
+    }
+    let mut status = StatusCode::OK;
+    if let Some(err) = error {
+        insert_error(&mut ctx, err);
+        status = error_status(err);
+    }
+    render(state, status, "admin/survey_form.html", &ctx)
+}
+
+pub async fn new_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+) -> Result<HttpResponse, AppError> {
+    user.require_organizer()?;
+    survey_form_page(&state, &user, &csrf, None, &SurveyForm::blank(), None).await
+}
+
+pub async fn create_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    form: CsrfForm<SurveyForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require_organizer()?;
+    let form = form.0;
+    let result = async {
+        let settings = form.settings()?;
+        let county = api::county_for_new_survey(&state, &user, form.county()?).await?;
+        Ok(store::surveys::create(&state.db, county, &settings).await?)
+    }
+    .await;
+    match result {
+        Ok(survey) => {
+            tracing::info!(survey = survey.id, user = user.id, "survey created");
+            Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
+        }
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_form_page(&state, &user, &csrf, None, &form, Some(&e)).await
+        }
+    }
+}
+
+pub async fn show_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let survey = api::survey_for(&state, &user, path.into_inner()).await?;
+    let mut ctx = page(Some(&user), &csrf);
+    ctx.insert("survey", &SurveyView::new(&survey));
+    ctx.insert(
+        "county",
+        &store::counties::find(&state.db, survey.county_id).await?,
+    );
+    render(&state, StatusCode::OK, "admin/survey.html", &ctx)
+}
+
+pub async fn edit_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let survey = api::survey_for(&state, &user, path.into_inner()).await?;
+    user.require_organizer()?;
+    if !survey.status.editable() {
+        return Err(AppError::Conflict("调查已开放或结束，不能再修改设置".into()));
+    }
+    let form = SurveyForm::from_survey(&survey);
+    survey_form_page(&state, &user, &csrf, Some(survey.id), &form, None).await
+}
+
+pub async fn update_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<SurveyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = form.0;
+    let result = async {
+        let settings = form.settings()?;
+        api::change_settings(&state, &user, id, &settings).await
+    }
+    .await;
+    match result {
+        Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
+        Err(e) => {
+            let e = form_error(e)?;
+            // The survey must exist for this user before its form is shown again.
+            api::survey_for(&state, &user, id).await?;
+            survey_form_page(&state, &user, &csrf, Some(id), &form, Some(&e)).await
+        }
+    }
+}
+
+async fn change_status(
+    state: State,
+    user: CurrentUser,
+    id: i32,
+    t: Transition,
+) -> Result<HttpResponse, AppError> {
+    let survey = api::transition(&state, &user, id, t).await?;
+    Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
+}
+
+pub async fn open_survey(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    change_status(state, user, path.into_inner(), Transition::Open).await
+}
+
+pub async fn close_survey(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    change_status(state, user, path.into_inner(), Transition::Close).await
+}

@@ -1,0 +1,322 @@
+//! What clients send: JSON bodies and HTML forms, each checked with `validator` and then
+//! parsed into domain types, so a handler never sees unchecked input.
+use crate::domain::quota::{PlanParameters, PlanText, Target};
+use crate::domain::survey::{Survey, SurveySettings, Window};
+use crate::error::AppError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use validator::Validate;
+
+/// A JSON body, deserialised and validated; errors name the field.
+pub struct ApiJson<T>(pub T);
+
+/// The field a serde error is about: its path, or the name in "missing field `x`".
+fn serde_field(path: &str, message: &str) -> Option<String> {
+    if path != "." && !path.is_empty() {
+        return Some(path.to_owned());
+    }
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(AppError::Invalid {
+                    field: None,
+                    message: "请求体必须是 JSON（Content-Type: application/json）".into(),
+                });
+            }
+            let body = body.await.map_err(|e| AppError::Invalid {
+                field: None,
+                message: format!("无法读取请求体：{e}"),
+            })?;
+            let de = &mut serde_json::Deserializer::from_slice(&body);
+            let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+                let message = e.inner().to_string();
+                AppError::Invalid {
+                    field: serde_field(&e.path().to_string(), &message),
+                    message: format!("JSON 无效：{message}"),
+                }
+            })?;
+            value.validate()?;
+            Ok(ApiJson(value))
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct LoginInput {
+    #[validate(length(min = 1, max = 64, message = "请填写用户名"))]
+    pub username: String,
+    #[validate(length(min = 1, max = 256, message = "请填写密码"))]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CountyInput {
+    #[validate(length(min = 2, max = 100, message = "县（区）名称须为 2–100 个字符"))]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    #[validate(length(min = 3, max = 64, message = "用户名须为 3–64 个字符"))]
+    pub username: String,
+    #[validate(length(min = 10, max = 256, message = "密码至少 10 个字符"))]
+    pub password: String,
+    pub role: String,
+    pub county_id: Option<i32>,
+}
+
+/// The query of `GET /api/v1/quota`; every value is checked by the domain's parser.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaQuery {
+    #[validate(length(max = 32, message = "常住人口必须是正整数"))]
+    pub population: Option<String>,
+    #[validate(length(max = 32, message = "抽样比例必须是数字（单位 ‰）"))]
+    pub rate_permille: Option<String>,
+    #[validate(length(max = 32, message = "家长占比必须是数字"))]
+    pub parent_share: Option<String>,
+    #[validate(length(max = 32, message = "样本下限必须是非负整数"))]
+    pub floor: Option<String>,
+}
+
+impl QuotaQuery {
+    pub fn parameters(&self) -> Result<PlanParameters, AppError> {
+        self.validate()?;
+        Ok(PlanText {
+            population: self.population.as_deref(),
+            rate_permille: self.rate_permille.as_deref(),
+            parent_share: self.parent_share.as_deref(),
+            floor: self.floor.as_deref(),
+        }
+        .parse()?)
+    }
+}
+
+/// A survey as the JSON API takes it (create and replace).
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyInput {
+    #[validate(length(min = 1, max = 200, message = "调查名称须为 1–200 个字符"))]
+    pub name: String,
+    #[validate(range(min = 1, max = 10_000_000_000_i64, message = "常住人口必须是正整数"))]
+    pub population: i64,
+    pub rate_permille: Option<f64>,
+    pub parent_share: Option<f64>,
+    #[validate(range(min = 0, max = 10_000_000_000_i64, message = "样本下限必须是非负整数"))]
+    pub floor: Option<i64>,
+    pub target: Option<f64>,
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Which county the survey is for; only a platform admin gives it.
+    pub county_id: Option<i32>,
+}
+
+impl SurveyInput {
+    pub fn settings(&self) -> Result<SurveySettings, AppError> {
+        use crate::domain::quota::{ParentShare, SamplingRate};
+        let rate = self
+            .rate_permille
+            .map(SamplingRate::from_permille)
+            .transpose()?
+            .unwrap_or(SamplingRate::DEFAULT);
+        let share = self
+            .parent_share
+            .map(ParentShare::parse)
+            .transpose()?
+            .unwrap_or(ParentShare::DEFAULT);
+        let plan = PlanParameters::new(self.population, rate, share, self.floor.unwrap_or(0))?;
+        let target = self
+            .target
+            .map(Target::parse)
+            .transpose()?
+            .unwrap_or(Target::DEFAULT);
+        let window = Window::new(self.opens_at, self.closes_at)?;
+        Ok(SurveySettings::new(&self.name, plan, target, window)?)
+    }
+}
+
+/// Counties are in China: forms show and take times in Beijing time.
+pub fn beijing() -> FixedOffset {
+    const EIGHT_HOURS: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+        Some(offset) => offset,
+        None => panic!("UTC+8 is a valid offset"),
+    };
+    EIGHT_HOURS
+}
+
+fn parse_local_time(value: &str, field: &'static str) -> Result<Option<DateTime<Utc>>, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let naive = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| AppError::invalid(field, "时间格式应为 年-月-日T时:分"))?;
+    beijing()
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .ok_or_else(|| AppError::invalid(field, "时间无效"))
+}
+
+/// A time as a `datetime-local` input shows it, in Beijing time.
+pub fn local_time_value(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.with_timezone(&beijing()).format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The survey form of the admin pages: text as typed, kept for showing back on an error.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, Validate)]
+pub struct SurveyForm {
+    #[validate(length(max = 200, message = "调查名称须为 1–200 个字符"))]
+    pub name: String,
+    #[validate(length(max = 32, message = "常住人口必须是正整数"))]
+    pub population: String,
+    #[validate(length(max = 32, message = "抽样比例必须是数字（单位 ‰）"))]
+    pub rate_permille: String,
+    #[validate(length(max = 32, message = "家长占比必须是数字"))]
+    pub parent_share: String,
+    #[validate(length(max = 32, message = "样本下限必须是非负整数"))]
+    pub floor: String,
+    /// The target in percent (85), as people write it.
+    #[validate(length(max = 32, message = "目标认可度必须是数字"))]
+    pub target_percent: String,
+    #[validate(length(max = 32))]
+    pub opens_at: String,
+    #[validate(length(max = 32))]
+    pub closes_at: String,
+    #[serde(default)]
+    pub county_id: Option<String>,
+}
+
+impl SurveyForm {
+    pub fn blank() -> Self {
+        SurveyForm {
+            rate_permille: "1.5".into(),
+            parent_share: "0.5".into(),
+            floor: "0".into(),
+            target_percent: "85".into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn from_survey(s: &Survey) -> Self {
+        let st = &s.settings;
+        SurveyForm {
+            name: st.name.clone(),
+            population: st.plan.population.to_string(),
+            rate_permille: st.plan.rate.to_string(),
+            parent_share: st.plan.parent_share.fraction().to_string(),
+            floor: st.plan.floor.to_string(),
+            target_percent: st.target.fraction().percent(),
+            opens_at: local_time_value(st.window.opens_at),
+            closes_at: local_time_value(st.window.closes_at),
+            county_id: Some(s.county_id.to_string()),
+        }
+    }
+
+    pub fn settings(&self) -> Result<SurveySettings, AppError> {
+        self.validate()?;
+        let plan = PlanText {
+            population: Some(&self.population),
+            rate_permille: Some(&self.rate_permille),
+            parent_share: Some(&self.parent_share),
+            floor: Some(&self.floor),
+        }
+        .parse()?;
+        let target = match self.target_percent.trim() {
+            "" => Target::DEFAULT,
+            t => {
+                let percent: f64 = t
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| AppError::invalid("target", "目标认可度必须是数字"))?;
+                Target::parse(percent / 100.0)?
+            }
+        };
+        let window = Window::new(
+            parse_local_time(&self.opens_at, "opens_at")?,
+            parse_local_time(&self.closes_at, "closes_at")?,
+        )?;
+        Ok(SurveySettings::new(&self.name, plan, target, window)?)
+    }
+
+    pub fn county(&self) -> Result<Option<i32>, AppError> {
+        match self.county_id.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(c) => c
+                .parse()
+                .map(Some)
+                .map_err(|_| AppError::invalid("county_id", "请选择县（区）")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct LoginForm {
+    #[validate(length(max = 64))]
+    pub username: String,
+    #[validate(length(max = 256))]
+    pub password: String,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct CountyForm {
+    #[validate(length(max = 100, message = "县（区）名称须为 2–100 个字符"))]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct UserForm {
+    #[validate(length(max = 64, message = "用户名须为 3–64 个字符"))]
+    pub username: String,
+    #[validate(length(max = 256, message = "密码不能超过 256 个字符"))]
+    pub password: String,
+    pub role: String,
+    #[serde(default)]
+    pub county_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_name_their_field() {
+        assert_eq!(serde_field("population", "invalid type"), Some("population".into()));
+        assert_eq!(
+            serde_field(".", "missing field `name` at line 1 column 2"),
+            Some("name".into())
+        );
+        assert_eq!(serde_field(".", "EOF while parsing"), None);
+    }
+
+    #[test]
+    fn form_times_are_beijing_time() {
+        let t = parse_local_time("2026-12-01T08:00", "opens_at").unwrap().unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        assert_eq!(local_time_value(Some(t)), "2026-12-01T08:00");
+        assert_eq!(parse_local_time("tomorrow", "opens_at").unwrap_err().field(), Some("opens_at"));
+    }
+}

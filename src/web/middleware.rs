@@ -1,0 +1,138 @@
+//! Middleware applied to every request: the request log, the origin check, and HTML error pages.
+use super::AppState;
+use crate::error::AppError;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, ResponseError, web};
+use std::time::Instant;
+
+/// The path as it may be logged: respondent tokens and channel codes are secrets.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/s/", "/o/"] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return format!("{prefix}…");
+        }
+    }
+    path.to_owned()
+}
+
+/// One log line per request: method, path, status and latency.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = loggable_path(req.path());
+    let res = next.call(req).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &res {
+        Ok(r) => tracing::info!(%method, %path, status = r.status().as_u16(), latency_ms, "request"),
+        Err(e) => tracing::warn!(%method, %path, error = %e, latency_ms, "request failed"),
+    }
+    res
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses a state-changing request whose Origin header names another site.
+pub async fn check_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    if is_unsafe(req.method())
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+    {
+        let host = req.connection_info().host().to_owned();
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, h)| h.trim_end_matches('/'));
+        if origin_host != Some(host.as_str()) {
+            let res = super::csrf::expired_form().error_response();
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// HTML pages, as opposed to the JSON API, the health check and static files.
+pub fn is_page(path: &str) -> bool {
+    !(path.starts_with("/api/") || path == "/healthz" || path.starts_with("/static/"))
+}
+
+/// Turns error responses of HTML routes into pages (the JSON API keeps its JSON bodies).
+/// A 401 becomes a redirect to the login page.
+pub async fn render_error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || !is_page(res.request().path()) {
+        return Ok(res.map_into_left_body());
+    }
+    let message = res
+        .response()
+        .error()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("出错了").to_owned());
+    let (req, _) = res.into_parts();
+    if status == actix_web::http::StatusCode::UNAUTHORIZED && req.path() != "/login" {
+        let next = if req.method() == Method::GET {
+            req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/admin")
+        } else {
+            "/admin"
+        };
+        let to = format!("/login?next={}", urlencode(next));
+        return Ok(ServiceResponse::new(req, super::see_other(&to)).map_into_right_body());
+    }
+    let body = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| "state missing".to_owned())
+        .and_then(|state| {
+            let mut ctx = tera::Context::new();
+            ctx.insert("status", &status.as_u16());
+            ctx.insert("message", &message);
+            state.tera.render("error.html", &ctx).map_err(|e| {
+                let err: AppError = e.into();
+                format!("{err:?}")
+            })
+        });
+    let response = match body {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(cause) => {
+            tracing::error!(%cause, "could not render the error page");
+            HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(message)
+        }
+    };
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+/// Percent-encodes a value for a query string.
+pub fn urlencode(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn respondent_tokens_never_reach_the_log() {
+        assert_eq!(super::loggable_path("/s/abc123"), "/s/…");
+        assert_eq!(super::loggable_path("/o/xyz"), "/o/…");
+        assert_eq!(super::loggable_path("/admin/surveys/1"), "/admin/surveys/1");
+    }
+}

@@ -1,0 +1,94 @@
+//! HTTP: the route table, shared state, extractors and handlers.
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod csrf;
+pub mod input;
+pub mod middleware;
+pub mod templates;
+pub mod view;
+
+use actix_web::{HttpRequest, HttpResponse, cookie::Key, web};
+use sea_orm::DatabaseConnection;
+use std::net::IpAddr;
+
+/// What every handler may need, built once at start-up and shared by every worker.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub tera: tera::Tera,
+    /// Signs session cookies (derived from the secret key).
+    pub cookie_key: Key,
+    pub secure_cookies: bool,
+    pub trust_proxy: bool,
+    pub login_limiter: auth::LoginLimiter,
+}
+
+impl AppState {
+    /// The client's address: the socket peer, or the proxy's X-Forwarded-For when trusted.
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        if self.trust_proxy
+            && let Some(ip) = req
+                .connection_info()
+                .realip_remote_addr()
+                .and_then(|a| a.parse::<IpAddr>().ok())
+        {
+            return Some(ip);
+        }
+        req.peer_addr().map(|a| a.ip())
+    }
+}
+
+/// The route table: every path Renke serves, in one place.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(api::healthz))
+        .route("/static/renke.css", web::get().to(templates::stylesheet))
+        .service(
+            web::scope("/api/v1")
+                .route("/quota", web::get().to(api::quota))
+                .route("/login", web::post().to(api::login))
+                .route("/logout", web::post().to(api::logout))
+                .route("/me", web::get().to(api::me))
+                .route("/counties", web::get().to(api::list_counties))
+                .route("/counties", web::post().to(api::create_county))
+                .route("/users", web::get().to(api::list_users))
+                .route("/users", web::post().to(api::create_user))
+                .route("/surveys", web::get().to(api::list_surveys))
+                .route("/surveys", web::post().to(api::create_survey))
+                .route("/surveys/{id}", web::get().to(api::show_survey))
+                .route("/surveys/{id}", web::put().to(api::update_survey))
+                .route("/surveys/{id}/plan", web::get().to(api::show_plan))
+                .route("/surveys/{id}/open", web::post().to(api::open_survey))
+                .route("/surveys/{id}/close", web::post().to(api::close_survey)),
+        )
+        .route("/", web::get().to(admin::root))
+        .route("/login", web::get().to(admin::login_page))
+        .route("/login", web::post().to(admin::login_submit))
+        .route("/logout", web::post().to(admin::logout))
+        .service(
+            web::scope("/admin")
+                .route("", web::get().to(admin::home))
+                .route("/counties", web::get().to(admin::counties))
+                .route("/counties", web::post().to(admin::create_county))
+                .route("/users", web::get().to(admin::users))
+                .route("/users", web::post().to(admin::create_user))
+                .route("/surveys/new", web::get().to(admin::new_survey))
+                .route("/surveys", web::post().to(admin::create_survey))
+                .route("/surveys/{id}", web::get().to(admin::show_survey))
+                .route("/surveys/{id}/edit", web::get().to(admin::edit_survey))
+                .route("/surveys/{id}/edit", web::post().to(admin::update_survey))
+                .route("/surveys/{id}/open", web::post().to(admin::open_survey))
+                .route("/surveys/{id}/close", web::post().to(admin::close_survey)),
+        );
+}
+
+/// Answer for a path no route serves.
+pub async fn not_found() -> Result<HttpResponse, crate::error::AppError> {
+    Err(crate::error::AppError::NotFound)
+}
+
+/// A 303 redirect (after a form post, or to the login page).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}

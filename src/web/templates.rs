@@ -1,0 +1,90 @@
+//! Tera templates, compiled into the binary and parsed once at start-up.
+use super::view::thousands;
+use actix_web::{HttpResponse, http::header};
+use std::collections::HashMap;
+
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: [(&str, &str); 10] = embedded!(
+    "base.html",
+    "error.html",
+    "login.html",
+    "admin/home.html",
+    "admin/counties.html",
+    "admin/users.html",
+    "admin/survey_form.html",
+    "admin/survey.html",
+    "admin/macros.html",
+    "admin/nav.html",
+);
+
+pub const STYLESHEET: &str = include_str!("../../static/renke.css");
+
+/// The stylesheet's URL carries a hash of its content, so it can be cached for a year.
+pub fn stylesheet_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let digest = hex::encode(Sha256::digest(STYLESHEET.as_bytes()));
+        format!("/static/renke.css?v={}", &digest[..12])
+    })
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(STYLESHEET)
+}
+
+/// `{{ n | thousands }}`: 869548 → 869,548.
+fn thousands_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    match value.as_u64() {
+        Some(n) => Ok(tera::Value::String(thousands(n))),
+        None => Ok(value.clone()),
+    }
+}
+
+/// `{{ t | beijing }}`: an RFC 3339 time shown in Beijing time, "2026-12-01 08:00".
+fn beijing_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let Some(text) = value.as_str() else {
+        return Ok(tera::Value::String("—".into()));
+    };
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| tera::Error::msg(format!("not a time: {e}")))?;
+    Ok(tera::Value::String(
+        t.with_timezone(&super::input::beijing())
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+    ))
+}
+
+pub fn load() -> tera::Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(TEMPLATES)?;
+    tera.register_filter("thousands", thousands_filter);
+    tera.register_filter("beijing", beijing_filter);
+    tera.register_function(
+        "stylesheet_url",
+        |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(stylesheet_url().into())),
+    );
+    Ok(tera)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses() {
+        super::load().unwrap();
+    }
+}
