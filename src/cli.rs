@@ -88,12 +88,14 @@ pub async fn ensure_admin(db: &DatabaseConnection, settings: &Settings) -> Resul
     if store::users::admin_count(db).await.map_err(fail)? > 0 {
         return Ok(());
     }
-    let username = Username::parse(&settings.admin_user).map_err(|e| fail(format!("RENKE_ADMIN_USER: {e}")))?;
+    let username = Username::parse(&settings.admin_user)
+        .map_err(|e| fail(format!("RENKE_ADMIN_USER: {e}")))?;
     let (password_text, generated) = match &settings.admin_password {
         Some(p) => (p.clone(), false),
         None => (crate::web::auth::random_token()[..20].to_owned(), true),
     };
-    let password_text = NewPassword::parse(&password_text).map_err(|e| fail(format!("RENKE_ADMIN_PASSWORD: {e}")))?;
+    let password_text = NewPassword::parse(&password_text)
+        .map_err(|e| fail(format!("RENKE_ADMIN_PASSWORD: {e}")))?;
     let hash = password::hash(password_text.expose()).map_err(fail)?;
     store::users::create(
         db,
@@ -162,17 +164,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
                 println!("n = {}", thousands(plan.total));
                 for line in &plan.groups {
-                    println!("{:<13} {:>8}  {}", line.group.code(), thousands(line.quota), line.group.label());
+                    println!(
+                        "{:<13} {:>8}  {}",
+                        line.group.code(),
+                        thousands(line.quota),
+                        line.group.label()
+                    );
                 }
             }
             Ok(())
         }
         Command::User {
-            command: UserCommand::Add {
-                username,
-                role,
-                county,
-            },
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    county,
+                },
         } => {
             let settings = Settings::from_env().map_err(fail)?;
             let username = Username::parse(&username).map_err(fail)?;
@@ -181,18 +189,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             store::migrate(&db).await.map_err(fail)?;
             let county_id = match (role, county) {
                 (Role::Admin, _) => None,
-                (_, None) => return Err(CliError("--county is required for organizer and viewer".into())),
+                (_, None) => {
+                    return Err(CliError(
+                        "--county is required for organizer and viewer".into(),
+                    ));
+                }
                 (_, Some(key)) => Some(
                     store::counties::find_by_id_or_name(&db, &key)
                         .await
                         .map_err(fail)?
-                        .ok_or_else(|| CliError(format!("no county `{key}` (see `renke county list`)")))?
+                        .ok_or_else(|| {
+                            CliError(format!("no county `{key}` (see `renke county list`)"))
+                        })?
                         .id,
                 ),
             };
             let mut input = String::new();
-            tokio::io::stdin().read_to_string(&mut input).await.map_err(fail)?;
-            let password_text = NewPassword::parse(input.trim_end_matches(['\r', '\n'])).map_err(fail)?;
+            tokio::io::stdin()
+                .read_to_string(&mut input)
+                .await
+                .map_err(fail)?;
+            let password_text =
+                NewPassword::parse(input.trim_end_matches(['\r', '\n'])).map_err(fail)?;
             let hash = password::hash(password_text.expose()).map_err(fail)?;
             let user = store::users::create(
                 &db,
@@ -211,7 +229,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     fail(e)
                 }
             })?;
-            println!("added user {} ({}) with id {}", user.username, user.role, user.id);
+            println!(
+                "added user {} ({}) with id {}",
+                user.username, user.role, user.id
+            );
             Ok(())
         }
         Command::County { command } => {

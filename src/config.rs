@@ -171,12 +171,18 @@ mod tests {
 
     #[test]
     fn the_secret_file_sits_beside_an_sqlite_database() {
-        assert_eq!(secret_file_for("sqlite://renke.db?mode=rwc"), PathBuf::from("renke.secret"));
+        assert_eq!(
+            secret_file_for("sqlite://renke.db?mode=rwc"),
+            PathBuf::from("renke.secret")
+        );
         assert_eq!(
             secret_file_for("sqlite:///var/lib/renke/renke.db?mode=rwc"),
             PathBuf::from("/var/lib/renke/renke.secret")
         );
-        assert_eq!(secret_file_for("postgres://db/renke"), PathBuf::from("renke.secret"));
+        assert_eq!(
+            secret_file_for("postgres://db/renke"),
+            PathBuf::from("renke.secret")
+        );
     }
 
     #[test]

@@ -82,13 +82,16 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(aweb::QueryConfig::default().error_handler(|e, _| {
+                    let message = e.to_string();
                     AppError::Invalid {
-                        field: None,
-                        message: format!("查询参数无效：{e}"),
+                        field: web::input::serde_field(".", &message),
+                        message: format!("查询参数无效：{message}"),
                     }
                     .into()
                 }))
-                .app_data(aweb::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(
+                    aweb::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
                 .app_data(aweb::PayloadConfig::new(1024 * 1024))
                 .configure(web::routes)
                 .default_service(aweb::to(web::not_found))

@@ -183,7 +183,10 @@ mod tests {
 
     #[test]
     fn usernames_are_trimmed_and_limited_to_safe_characters() {
-        assert_eq!(Username::parse(" zhang.san ").unwrap().as_str(), "zhang.san");
+        assert_eq!(
+            Username::parse(" zhang.san ").unwrap().as_str(),
+            "zhang.san"
+        );
         for bad in ["ab", "张三", "a b c", "x;drop", &"a".repeat(65)] {
             assert_eq!(Username::parse(bad).unwrap_err().field, "username", "{bad}");
         }

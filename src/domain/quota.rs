@@ -41,7 +41,7 @@ fn to_units(value: f64, scale: u32, field: &'static str, what: &str) -> Result<u
             format!("{what}最多保留 {places} 位小数"),
         ));
     }
-    if rounded < 0.0 || rounded > 1e15 {
+    if !(0.0..=1e15).contains(&rounded) {
         return Err(PlanError::new(field, format!("{what}超出范围")));
     }
     Ok(rounded as u64)
@@ -302,9 +302,7 @@ impl PlanText<'_> {
         };
         let parent_share = match present(self.parent_share) {
             None => ParentShare::DEFAULT,
-            Some(v) => {
-                ParentShare::parse(parse_number(v, "parent_share", "家长占比必须是数字")?)?
-            }
+            Some(v) => ParentShare::parse(parse_number(v, "parent_share", "家长占比必须是数字")?)?,
         };
         let floor = match present(self.floor) {
             None => 0,
@@ -502,13 +500,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn params(population: i64) -> PlanParameters {
-        PlanParameters::new(
-            population,
-            SamplingRate::DEFAULT,
-            ParentShare::DEFAULT,
-            0,
-        )
-        .unwrap()
+        PlanParameters::new(population, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap()
     }
 
     fn quotas(plan: &SamplePlan) -> Vec<u64> {
@@ -536,8 +528,8 @@ mod tests {
     #[test]
     fn population_of_zero_or_below_is_refused_naming_the_field() {
         for p in [0, -1, -869_548] {
-            let err = PlanParameters::new(p, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0)
-                .unwrap_err();
+            let err =
+                PlanParameters::new(p, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap_err();
             assert_eq!(err.field, "population");
         }
     }
@@ -558,17 +550,28 @@ mod tests {
         for (share, parents) in [(0.5, 750), (0.6, 900), (0.99, 1485)] {
             let p = PlanParameters::new(1_000_000, rate, ParentShare::parse(share).unwrap(), 0)
                 .unwrap();
-            assert_eq!(SamplePlan::compute(&p).quota(Parent), parents, "share {share}");
+            assert_eq!(
+                SamplePlan::compute(&p).quota(Parent),
+                parents,
+                "share {share}"
+            );
         }
         // 1305 · 0.99 = 1291.95 → 1292 parents, 13 left: 3,2,2,2,2,2.
         let p = PlanParameters::new(869_548, rate, ParentShare::parse(0.99).unwrap(), 0).unwrap();
-        assert_eq!(quotas(&SamplePlan::compute(&p)), vec![1292, 3, 2, 2, 2, 2, 2]);
+        assert_eq!(
+            quotas(&SamplePlan::compute(&p)),
+            vec![1292, 3, 2, 2, 2, 2, 2]
+        );
     }
 
     #[test]
     fn parent_share_outside_half_to_one_is_refused() {
         for bad in [0.49, 1.0, 1.5, -0.5, f64::NAN, 0.50001] {
-            assert_eq!(ParentShare::parse(bad).unwrap_err().field, "parent_share", "{bad}");
+            assert_eq!(
+                ParentShare::parse(bad).unwrap_err().field,
+                "parent_share",
+                "{bad}"
+            );
         }
     }
 
@@ -576,7 +579,10 @@ mod tests {
     fn rate_is_exact_to_a_thousandth_of_a_permille() {
         assert_eq!(SamplingRate::from_permille(1.5).unwrap().ppm(), 1500);
         assert_eq!(SamplingRate::from_permille(2.0).unwrap().to_string(), "2");
-        assert_eq!(SamplingRate::from_permille(1.234).unwrap().to_string(), "1.234");
+        assert_eq!(
+            SamplingRate::from_permille(1.234).unwrap().to_string(),
+            "1.234"
+        );
         for bad in [0.0, -1.5, 1.2345, 1001.0, f64::INFINITY] {
             assert!(SamplingRate::from_permille(bad).is_err(), "{bad}");
         }
@@ -595,12 +601,52 @@ mod tests {
         assert_eq!(SamplePlan::compute(&p).total, 1305);
         for (text, field) in [
             (PlanText::default(), "population"),
-            (PlanText { population: Some("abc"), ..Default::default() }, "population"),
-            (PlanText { population: Some("-5"), ..Default::default() }, "population"),
-            (PlanText { population: Some("10"), rate_permille: Some("x"), ..Default::default() }, "rate_permille"),
-            (PlanText { population: Some("10"), parent_share: Some("0.3"), ..Default::default() }, "parent_share"),
-            (PlanText { population: Some("10"), floor: Some("-1"), ..Default::default() }, "floor"),
-            (PlanText { population: Some("10"), floor: Some("1.5"), ..Default::default() }, "floor"),
+            (
+                PlanText {
+                    population: Some("abc"),
+                    ..Default::default()
+                },
+                "population",
+            ),
+            (
+                PlanText {
+                    population: Some("-5"),
+                    ..Default::default()
+                },
+                "population",
+            ),
+            (
+                PlanText {
+                    population: Some("10"),
+                    rate_permille: Some("x"),
+                    ..Default::default()
+                },
+                "rate_permille",
+            ),
+            (
+                PlanText {
+                    population: Some("10"),
+                    parent_share: Some("0.3"),
+                    ..Default::default()
+                },
+                "parent_share",
+            ),
+            (
+                PlanText {
+                    population: Some("10"),
+                    floor: Some("-1"),
+                    ..Default::default()
+                },
+                "floor",
+            ),
+            (
+                PlanText {
+                    population: Some("10"),
+                    floor: Some("1.5"),
+                    ..Default::default()
+                },
+                "floor",
+            ),
         ] {
             assert_eq!(text.parse().unwrap_err().field, field, "{text:?}");
         }
@@ -608,8 +654,8 @@ mod tests {
 
     #[test]
     fn a_floor_above_the_rate_raises_the_sample() {
-        let p = PlanParameters::new(100_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 400)
-            .unwrap();
+        let p =
+            PlanParameters::new(100_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 400).unwrap();
         let plan = SamplePlan::compute(&p);
         assert_eq!(plan.by_rate, 150);
         assert!(plan.floor_applied);
@@ -643,12 +689,28 @@ mod tests {
     #[test]
     fn when_no_other_group_has_room_parents_take_the_shortfall() {
         let p = params(1_000_000);
-        let frames = [None, Some(100), Some(125), Some(125), Some(125), Some(125), Some(125)];
+        let frames = [
+            None,
+            Some(100),
+            Some(125),
+            Some(125),
+            Some(125),
+            Some(125),
+            Some(125),
+        ];
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(quotas(&plan), vec![775, 100, 125, 125, 125, 125, 125]);
         assert_eq!(plan.unfilled, 0);
         // And when parents are short too, the plan says how many places are unfilled.
-        let frames = [Some(760), Some(100), Some(125), Some(125), Some(125), Some(125), Some(125)];
+        let frames = [
+            Some(760),
+            Some(100),
+            Some(125),
+            Some(125),
+            Some(125),
+            Some(125),
+            Some(125),
+        ];
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(plan.quota(Parent), 760);
         assert_eq!(plan.unfilled, 15);
@@ -664,8 +726,13 @@ mod tests {
     }
 
     fn arb_params() -> impl Strategy<Value = PlanParameters> {
-        (1i64..50_000_000, 1u32..20_000, 5_000u16..10_000, 0i64..5_000).prop_map(
-            |(pop, ppm, share, floor)| {
+        (
+            1i64..50_000_000,
+            1u32..20_000,
+            5_000u16..10_000,
+            0i64..5_000,
+        )
+            .prop_map(|(pop, ppm, share, floor)| {
                 PlanParameters::new(
                     pop,
                     SamplingRate::from_ppm(ppm).unwrap(),
@@ -673,8 +740,7 @@ mod tests {
                     floor,
                 )
                 .unwrap()
-            },
-        )
+            })
     }
 
     proptest! {

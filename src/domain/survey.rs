@@ -173,7 +173,10 @@ mod tests {
     #[test]
     fn a_window_must_close_after_it_opens() {
         let t = Utc::now();
-        assert_eq!(Window::new(Some(t), Some(t)).unwrap_err().field, "closes_at");
+        assert_eq!(
+            Window::new(Some(t), Some(t)).unwrap_err().field,
+            "closes_at"
+        );
         assert!(Window::new(Some(t), None).is_ok());
     }
 }

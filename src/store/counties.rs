@@ -33,7 +33,10 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<County>, DbErr> {
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<County>, DbErr> {
-    Ok(county::Entity::find_by_id(id).one(db).await?.map(County::from))
+    Ok(county::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(County::from))
 }
 
 /// Finds a county by its id (all digits) or its exact name.

@@ -2,7 +2,9 @@
 use crate::domain::account::User;
 use crate::entity::{session, user};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
 
 pub async fn create(
     db: &impl ConnectionTrait,

@@ -115,7 +115,13 @@ pub async fn login_submit(
     let next = safe_next(form.next.as_deref()).to_owned();
     let result = async {
         form.validate()?;
-        auth::authenticate(&state, state.client_ip(&req), &form.username, &form.password).await
+        auth::authenticate(
+            &state,
+            state.client_ip(&req),
+            &form.username,
+            &form.password,
+        )
+        .await
     }
     .await;
     match result {
@@ -126,7 +132,9 @@ pub async fn login_submit(
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             Ok(res)
         }
-        Err(err @ (AppError::BadCredentials | AppError::TooManyRequests | AppError::Invalid { .. })) => {
+        Err(
+            err @ (AppError::BadCredentials | AppError::TooManyRequests | AppError::Invalid { .. }),
+        ) => {
             let mut ctx = page(None, &csrf);
             ctx.insert("next", &next);
             ctx.insert("username", &form.username);
@@ -380,7 +388,9 @@ pub async fn edit_survey(
     let survey = api::survey_for(&state, &user, path.into_inner()).await?;
     user.require_organizer()?;
     if !survey.status.editable() {
-        return Err(AppError::Conflict("调查已开放或结束，不能再修改设置".into()));
+        return Err(AppError::Conflict(
+            "调查已开放或结束，不能再修改设置".into(),
+        ));
     }
     let form = SurveyForm::from_survey(&survey);
     survey_form_page(&state, &user, &csrf, Some(survey.id), &form, None).await

@@ -31,10 +31,17 @@ pub async fn login(
     input: ApiJson<LoginInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.0;
-    let user =
-        auth::authenticate(&state, state.client_ip(&req), &input.username, &input.password).await?;
+    let user = auth::authenticate(
+        &state,
+        state.client_ip(&req),
+        &input.username,
+        &input.password,
+    )
+    .await?;
     let cookie = auth::start_session(&state, &req, &user).await?;
-    Ok(HttpResponse::Ok().cookie(cookie).json(json!({"user": user})))
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .json(json!({"user": user})))
 }
 
 pub async fn logout(state: State, req: HttpRequest) -> Result<HttpResponse, AppError> {
@@ -103,7 +110,8 @@ pub async fn add_user(
     let county_id = match role {
         Role::Admin => None,
         _ => {
-            let id = county_id.ok_or_else(|| AppError::invalid("county_id", "请选择用户所属的县（区）"))?;
+            let id = county_id
+                .ok_or_else(|| AppError::invalid("county_id", "请选择用户所属的县（区）"))?;
             store::counties::find(&state.db, id)
                 .await?
                 .ok_or_else(|| AppError::invalid("county_id", "没有这个县（区）"))?;
@@ -215,7 +223,9 @@ pub async fn change_settings(
     let survey = survey_for(state, user, id).await?;
     user.require_organizer()?;
     if !survey.status.editable() {
-        return Err(AppError::Conflict("调查已开放或结束，不能再修改设置".into()));
+        return Err(AppError::Conflict(
+            "调查已开放或结束，不能再修改设置".into(),
+        ));
     }
     Ok(store::surveys::update_settings(&state.db, survey.id, settings).await?)
 }

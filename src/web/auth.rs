@@ -199,9 +199,10 @@ impl FromRequest for CurrentUser {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::Internal("application state missing".into()))?;
             let token = session_token(state, &req).ok_or(AppError::Unauthenticated)?;
-            let user = store::sessions::find_user(&state.db, &token_hash(&token), chrono::Utc::now())
-                .await?
-                .ok_or(AppError::Unauthenticated)?;
+            let user =
+                store::sessions::find_user(&state.db, &token_hash(&token), chrono::Utc::now())
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
             let user = CurrentUser(user);
             req.extensions_mut().insert(user.clone());
             Ok(user)

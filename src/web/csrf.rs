@@ -108,7 +108,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .ok()
                 .and_then(|f| f.csrf_token);
             match (cookie, sent) {
-                (Some(c), Some(s)) if well_formed(&c) && bool::from(c.as_bytes().ct_eq(s.as_bytes())) => {}
+                (Some(c), Some(s))
+                    if well_formed(&c) && bool::from(c.as_bytes().ct_eq(s.as_bytes())) => {}
                 _ => return Err(expired_form()),
             }
             serde_urlencoded::from_bytes::<T>(&body)

@@ -13,7 +13,7 @@ use validator::Validate;
 pub struct ApiJson<T>(pub T);
 
 /// The field a serde error is about: its path, or the name in "missing field `x`".
-fn serde_field(path: &str, message: &str) -> Option<String> {
+pub fn serde_field(path: &str, message: &str) -> Option<String> {
     if path != "." && !path.is_empty() {
         return Some(path.to_owned());
     }
@@ -180,8 +180,12 @@ fn parse_local_time(value: &str, field: &'static str) -> Result<Option<DateTime<
 
 /// A time as a `datetime-local` input shows it, in Beijing time.
 pub fn local_time_value(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.with_timezone(&beijing()).format("%Y-%m-%dT%H:%M").to_string())
-        .unwrap_or_default()
+    t.map(|t| {
+        t.with_timezone(&beijing())
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    })
+    .unwrap_or_default()
 }
 
 /// The survey form of the admin pages: text as typed, kept for showing back on an error.
@@ -304,7 +308,10 @@ mod tests {
 
     #[test]
     fn serde_errors_name_their_field() {
-        assert_eq!(serde_field("population", "invalid type"), Some("population".into()));
+        assert_eq!(
+            serde_field("population", "invalid type"),
+            Some("population".into())
+        );
         assert_eq!(
             serde_field(".", "missing field `name` at line 1 column 2"),
             Some("name".into())
@@ -314,9 +321,16 @@ mod tests {
 
     #[test]
     fn form_times_are_beijing_time() {
-        let t = parse_local_time("2026-12-01T08:00", "opens_at").unwrap().unwrap();
+        let t = parse_local_time("2026-12-01T08:00", "opens_at")
+            .unwrap()
+            .unwrap();
         assert_eq!(t.to_rfc3339(), "2026-12-01T00:00:00+00:00");
         assert_eq!(local_time_value(Some(t)), "2026-12-01T08:00");
-        assert_eq!(parse_local_time("tomorrow", "opens_at").unwrap_err().field(), Some("opens_at"));
+        assert_eq!(
+            parse_local_time("tomorrow", "opens_at")
+                .unwrap_err()
+                .field(),
+            Some("opens_at")
+        );
     }
 }

@@ -31,7 +31,9 @@ pub async fn log_requests(
     let res = next.call(req).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match &res {
-        Ok(r) => tracing::info!(%method, %path, status = r.status().as_u16(), latency_ms, "request"),
+        Ok(r) => {
+            tracing::info!(%method, %path, status = r.status().as_u16(), latency_ms, "request")
+        }
         Err(e) => tracing::warn!(%method, %path, error = %e, latency_ms, "request failed"),
     }
     res
@@ -68,7 +70,7 @@ pub fn is_page(path: &str) -> bool {
     !(path.starts_with("/api/") || path == "/healthz" || path.starts_with("/static/"))
 }
 
-/// Turns error responses of HTML routes into pages (the JSON API keeps its JSON bodies).
+/// Turns errors of HTML routes into pages (the JSON API keeps its JSON bodies).
 /// A 401 becomes a redirect to the login page.
 pub async fn render_error_pages(
     req: ServiceRequest,
@@ -76,18 +78,20 @@ pub async fn render_error_pages(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let res = next.call(req).await?;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || !is_page(res.request().path()) {
+    // Pages that render their own errors (a form shown again) carry no error value.
+    let Some(message) = res.response().error().map(|e| e.to_string()) else {
+        return Ok(res.map_into_left_body());
+    };
+    if !is_page(res.request().path()) {
         return Ok(res.map_into_left_body());
     }
-    let message = res
-        .response()
-        .error()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("出错了").to_owned());
     let (req, _) = res.into_parts();
     if status == actix_web::http::StatusCode::UNAUTHORIZED && req.path() != "/login" {
         let next = if req.method() == Method::GET {
-            req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/admin")
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/admin")
         } else {
             "/admin"
         };

@@ -74,10 +74,9 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.add_raw_templates(TEMPLATES)?;
     tera.register_filter("thousands", thousands_filter);
     tera.register_filter("beijing", beijing_filter);
-    tera.register_function(
-        "stylesheet_url",
-        |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(stylesheet_url().into())),
-    );
+    tera.register_function("stylesheet_url", |_: &HashMap<String, tera::Value>| {
+        Ok(tera::Value::String(stylesheet_url().into()))
+    });
     Ok(tera)
 }
 

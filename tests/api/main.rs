@@ -1,0 +1,10 @@
+//! Renke's integration tests: each spawns the real application on port 0 with a fresh
+//! database (SQLite always; PostgreSQL too when RENKE_TEST_POSTGRES_URL is set) and talks HTTP.
+mod helpers;
+
+mod access;
+mod auth;
+mod cli;
+mod health_and_quota;
+mod survey_pages;
+mod surveys;
