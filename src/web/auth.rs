@@ -119,6 +119,8 @@ pub async fn start_session(
     if let Some(old) = session_token(state, req) {
         store::sessions::delete(&state.db, &token_hash(&old)).await?;
     }
+    // Logins are rare: a good moment to forget sessions that have run out.
+    store::sessions::delete_expired(&state.db, chrono::Utc::now()).await?;
     let token = random_token();
     let expires = chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS);
     store::sessions::create(&state.db, user.id, token_hash(&token), expires).await?;
