@@ -1,5 +1,8 @@
 //! Pure logic in the survey's own words: no I/O, no database, no HTTP.
 pub mod account;
+pub mod draw;
+pub mod frame;
 pub mod group;
 pub mod quota;
+pub mod strata;
 pub mod survey;
