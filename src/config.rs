@@ -99,6 +99,9 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// RENKE_DB_POOL: database connections in the pool.
     pub db_pool: u32,
+    /// RENKE_PUBLIC_URL: the address respondents reach Renke at (for links and QR codes);
+    /// by default taken from each request's Host.
+    pub public_url: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -161,6 +164,7 @@ impl Settings {
             trust_proxy: env_bool("RENKE_TRUST_PROXY")?,
             workers: env_number("RENKE_WORKERS")?,
             db_pool: env_number("RENKE_DB_POOL")?.unwrap_or(16),
+            public_url: env("RENKE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
         })
     }
 }

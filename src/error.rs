@@ -3,7 +3,9 @@
 //! Handlers return `Result<_, AppError>`. The response is JSON (`{"error", "field"}`); on HTML
 //! pages `web::middleware::render_error_pages` turns it into a page with the same status.
 //! Internal causes are logged in full and answered with an opaque message.
-use crate::domain::{account::AccountError, quota::PlanError, survey::SurveyError};
+use crate::domain::{
+    account::AccountError, quota::PlanError, strata::StrataError, survey::SurveyError,
+};
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::Serialize;
 
@@ -25,6 +27,13 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed input that cannot be accepted, with the details (such as every bad row).
+    #[error("{message}")]
+    Unprocessable {
+        field: Option<String>,
+        message: String,
+        details: serde_json::Value,
+    },
     #[error("尝试次数过多，请稍后再试")]
     TooManyRequests,
     #[error("数据库暂时不可用，请稍后再试")]
@@ -38,6 +47,8 @@ pub struct ErrorBody<'a> {
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub details: Option<&'a serde_json::Value>,
 }
 
 impl AppError {
@@ -54,7 +65,9 @@ impl AppError {
 
     pub fn field(&self) -> Option<&str> {
         match self {
-            AppError::Invalid { field, .. } => field.as_deref(),
+            AppError::Invalid { field, .. } | AppError::Unprocessable { field, .. } => {
+                field.as_deref()
+            }
             _ => None,
         }
     }
@@ -93,7 +106,7 @@ macro_rules! invalid_from {
         }
     )*};
 }
-invalid_from!(PlanError, SurveyError, AccountError);
+invalid_from!(PlanError, SurveyError, AccountError, StrataError);
 
 impl From<validator::ValidationErrors> for AppError {
     fn from(errors: validator::ValidationErrors) -> Self {
@@ -125,6 +138,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -140,6 +154,10 @@ impl ResponseError for AppError {
         HttpResponse::build(self.status_code()).json(ErrorBody {
             error: self.to_string(),
             field: self.field(),
+            details: match self {
+                AppError::Unprocessable { details, .. } => Some(details),
+                _ => None,
+            },
         })
     }
 }

@@ -69,6 +69,12 @@ impl Application {
             secure_cookies: settings.secure_cookies,
             trust_proxy: settings.trust_proxy,
             login_limiter: web::auth::LoginLimiter::default(),
+            token_key: domain::invitation::TokenKey::derive(
+                settings.secret_key.expose(),
+                "invitation tokens",
+            ),
+            public_url: settings.public_url.clone(),
+            respondent_limiter: web::respond::RespondentLimiter::default(),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),

@@ -171,7 +171,11 @@ mod tests {
 
     fn entry(group: RespondentGroup, area: usize, id: &str, phone: Option<&str>) -> FrameEntry {
         FrameEntry {
-            stratum: Stratum { group, area, band: None },
+            stratum: Stratum {
+                group,
+                area,
+                band: None,
+            },
             external_id: id.into(),
             area: format!("area{area}"),
             school: None,
@@ -187,13 +191,30 @@ mod tests {
     }
 
     fn ids(entries: &[FrameEntry], picks: &[usize]) -> Vec<String> {
-        picks.iter().map(|&i| entries[i].external_id.clone()).collect()
+        picks
+            .iter()
+            .map(|&i| entries[i].external_id.clone())
+            .collect()
     }
 
     fn quotas(a: u64, b: u64) -> Vec<(Stratum, u64)> {
         vec![
-            (Stratum { group: RespondentGroup::Teacher, area: 0, band: None }, a),
-            (Stratum { group: RespondentGroup::Teacher, area: 1, band: None }, b),
+            (
+                Stratum {
+                    group: RespondentGroup::Teacher,
+                    area: 0,
+                    band: None,
+                },
+                a,
+            ),
+            (
+                Stratum {
+                    group: RespondentGroup::Teacher,
+                    area: 1,
+                    band: None,
+                },
+                b,
+            ),
         ]
     }
 
@@ -210,7 +231,10 @@ mod tests {
             assert_eq!(ids(&f, &x.reserves), ids(&shuffled, &y.reserves));
         }
         let c = draw(&f, &quotas(10, 5), 43, 20);
-        assert_ne!(ids(&f, &a.strata[0].selected), ids(&f, &c.strata[0].selected));
+        assert_ne!(
+            ids(&f, &a.strata[0].selected),
+            ids(&f, &c.strata[0].selected)
+        );
     }
 
     #[test]
@@ -218,7 +242,10 @@ mod tests {
         // Pinned: if this changes, the algorithm changed and ALGORITHM must get a new version.
         let f = frame(20);
         let out = draw(&f, &quotas(3, 2), 2026, 20);
-        assert_eq!(ids(&f, &out.strata[0].selected), vec!["t0012", "t0016", "t0004"]);
+        assert_eq!(
+            ids(&f, &out.strata[0].selected),
+            vec!["t0012", "t0016", "t0004"]
+        );
         assert_eq!(ids(&f, &out.strata[1].selected), vec!["t0007", "t0003"]);
         assert_eq!(
             out.frame_digest,
@@ -231,11 +258,35 @@ mod tests {
     #[test]
     fn a_phone_is_drawn_only_once_across_groups() {
         let mut f = vec![entry(RespondentGroup::Parent, 0, "p1", Some("13800000001"))];
-        f.push(entry(RespondentGroup::Teacher, 0, "t1", Some("13800000001")));
-        f.push(entry(RespondentGroup::Teacher, 0, "t2", Some("13800000002")));
+        f.push(entry(
+            RespondentGroup::Teacher,
+            0,
+            "t1",
+            Some("13800000001"),
+        ));
+        f.push(entry(
+            RespondentGroup::Teacher,
+            0,
+            "t2",
+            Some("13800000002"),
+        ));
         let q = vec![
-            (Stratum { group: RespondentGroup::Parent, area: 0, band: None }, 1),
-            (Stratum { group: RespondentGroup::Teacher, area: 0, band: None }, 1),
+            (
+                Stratum {
+                    group: RespondentGroup::Parent,
+                    area: 0,
+                    band: None,
+                },
+                1,
+            ),
+            (
+                Stratum {
+                    group: RespondentGroup::Teacher,
+                    area: 0,
+                    band: None,
+                },
+                1,
+            ),
         ];
         for seed in 0..20 {
             let out = draw(&f, &q, seed, 0);

@@ -143,7 +143,9 @@ impl Column {
         let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
         Some(match h.as_str() {
             "id" | "编号" | "序号编号" => Column::Id,
-            "area" | "乡镇" | "街道" | "乡镇街道" | "乡镇（街道）" | "乡镇(街道)" => Column::Area,
+            "area" | "乡镇" | "街道" | "乡镇街道" | "乡镇（街道）" | "乡镇(街道)" => {
+                Column::Area
+            }
             "school" | "学校" => Column::School,
             "grade" | "年级" => Column::Grade,
             "name" | "姓名" => Column::Name,
@@ -237,7 +239,11 @@ pub fn parse_roster(
         if let Some(c) = c
             && columns.contains(&Some(c))
         {
-            return Err(RosterErrors::one(1, Some(c.code()), format!("表头“{}”出现了两次", c.label())));
+            return Err(RosterErrors::one(
+                1,
+                Some(c.code()),
+                format!("表头“{}”出现了两次", c.label()),
+            ));
         }
         columns.push(c);
     }
@@ -265,10 +271,16 @@ pub fn parse_roster(
         ));
     }
 
-    let area_index: HashMap<&str, usize> =
-        areas.iter().enumerate().map(|(i, a)| (a.name.as_str(), i)).collect();
-    let school_index: HashMap<&str, usize> =
-        schools.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let area_index: HashMap<&str, usize> = areas
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name.as_str(), i))
+        .collect();
+    let school_index: HashMap<&str, usize> = schools
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = Vec::new();
     let mut errors = ErrorList::default();
@@ -310,7 +322,11 @@ pub fn parse_roster(
             }
             Some(id) => {
                 if let Some(first) = seen.get(id) {
-                    errors.push(line, Some(Column::Id), format!("编号“{id}”与第 {first} 行重复"));
+                    errors.push(
+                        line,
+                        Some(Column::Id),
+                        format!("编号“{id}”与第 {first} 行重复"),
+                    );
                 } else {
                     seen.insert(id.to_owned(), line);
                 }
@@ -325,7 +341,11 @@ pub fn parse_roster(
             Some(a) => match area_index.get(a) {
                 Some(&i) => Some(i),
                 None => {
-                    errors.push(line, Some(Column::Area), format!("没有名为“{a}”的乡镇（街道）"));
+                    errors.push(
+                        line,
+                        Some(Column::Area),
+                        format!("没有名为“{a}”的乡镇（街道）"),
+                    );
                     None
                 }
             },
@@ -341,7 +361,11 @@ pub fn parse_roster(
                     if let Some(a) = area
                         && schools[i].area != a
                     {
-                        errors.push(line, Some(Column::School), format!("学校“{s}”不在该乡镇（街道）"));
+                        errors.push(
+                            line,
+                            Some(Column::School),
+                            format!("学校“{s}”不在该乡镇（街道）"),
+                        );
                     }
                     Some(i)
                 }
@@ -359,12 +383,20 @@ pub fn parse_roster(
             None => None,
             Some(g) => match parse_grade(g) {
                 Some(g) if needs_grade(group) && band_of(group, g).is_none() => {
-                    errors.push(line, Some(Column::Grade), "学生问卷面向三年级及以上，年级须为 3–9".into());
+                    errors.push(
+                        line,
+                        Some(Column::Grade),
+                        "学生问卷面向三年级及以上，年级须为 3–9".into(),
+                    );
                     None
                 }
                 Some(g) => Some(g),
                 None => {
-                    errors.push(line, Some(Column::Grade), format!("年级“{g}”无效，须为 1–9 的整数"));
+                    errors.push(
+                        line,
+                        Some(Column::Grade),
+                        format!("年级“{g}”无效，须为 1–9 的整数"),
+                    );
                     None
                 }
             },
@@ -422,7 +454,10 @@ mod tests {
             Area::new("城关镇", AreaClass::Urban, 100).unwrap(),
             Area::new("桥头镇", AreaClass::Town, 50).unwrap(),
         ];
-        let schools = vec![School::new("城关一小", 0).unwrap(), School::new("桥头中学", 1).unwrap()];
+        let schools = vec![
+            School::new("城关一小", 0).unwrap(),
+            School::new("桥头中学", 1).unwrap(),
+        ];
         (areas, schools)
     }
 
@@ -436,7 +471,12 @@ mod tests {
         assert_eq!(rows[1].phone.as_deref(), Some("13800000002"));
         assert_eq!(rows[1].line, 3);
         let text = "id,area,name\nd1,城关镇,王五\n";
-        assert_eq!(parse_roster(RespondentGroup::NpcDeputy, text, &areas, &schools).unwrap().len(), 1);
+        assert_eq!(
+            parse_roster(RespondentGroup::NpcDeputy, text, &areas, &schools)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -444,7 +484,8 @@ mod tests {
         let (areas, schools) = county();
         let text = "编号,乡镇,学校,年级\ns1,城关镇,城关一小,3\ns1,城关镇,城关一小,4\ns3,北山镇,城关一小,3\ns4,城关镇,桥头中学,3\ns5,城关镇,城关一小,2\ns6,城关镇,城关一小,十\n,城关镇,城关一小,5\n";
         let err = parse_roster(RespondentGroup::Student, text, &areas, &schools).unwrap_err();
-        let lines: Vec<(u64, Option<&str>)> = err.errors.iter().map(|e| (e.line, e.column)).collect();
+        let lines: Vec<(u64, Option<&str>)> =
+            err.errors.iter().map(|e| (e.line, e.column)).collect();
         assert_eq!(
             lines,
             vec![
@@ -462,8 +503,13 @@ mod tests {
     #[test]
     fn missing_columns_are_named() {
         let (areas, schools) = county();
-        let err = parse_roster(RespondentGroup::Parent, "编号,乡镇\np1,城关镇\n", &areas, &schools)
-            .unwrap_err();
+        let err = parse_roster(
+            RespondentGroup::Parent,
+            "编号,乡镇\np1,城关镇\n",
+            &areas,
+            &schools,
+        )
+        .unwrap_err();
         assert!(err.errors[0].message.contains("学校、年级"), "{:?}", err);
     }
 

@@ -3,6 +3,7 @@ pub mod account;
 pub mod draw;
 pub mod frame;
 pub mod group;
+pub mod invitation;
 pub mod quota;
 pub mod strata;
 pub mod survey;

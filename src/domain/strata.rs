@@ -89,7 +89,10 @@ impl Area {
             return Err(StrataError::new("name", "乡镇（街道）名称须为 1–50 个字符"));
         }
         if population <= 0 {
-            return Err(StrataError::new("population", "乡镇（街道）人口必须是正整数"));
+            return Err(StrataError::new(
+                "population",
+                "乡镇（街道）人口必须是正整数",
+            ));
         }
         Ok(Area {
             name: name.to_owned(),
@@ -109,7 +112,10 @@ pub fn check_areas(areas: &[Area]) -> Result<(), StrataError> {
     }
     for (i, a) in areas.iter().enumerate() {
         if areas[..i].iter().any(|b| b.name == a.name) {
-            return Err(StrataError::new("name", format!("乡镇（街道）“{}”重复", a.name)));
+            return Err(StrataError::new(
+                "name",
+                format!("乡镇（街道）“{}”重复", a.name),
+            ));
         }
     }
     Ok(())
@@ -319,15 +325,18 @@ mod tests {
     #[test]
     fn largest_remainder_is_proportional_and_breaks_ties_by_order() {
         assert_eq!(largest_remainder(10, &[1, 1, 1]), vec![4, 3, 3]);
-        assert_eq!(largest_remainder(653, &[500, 300, 200]), vec![326, 196, 131]);
+        assert_eq!(
+            largest_remainder(653, &[500, 300, 200]),
+            vec![326, 196, 131]
+        );
         assert_eq!(largest_remainder(5, &[0, 0]), vec![3, 2]);
         assert_eq!(largest_remainder(0, &[3, 4]), vec![0, 0]);
     }
 
     #[test]
     fn each_group_is_spread_over_areas_by_population_and_bands_evenly() {
-        let p = PlanParameters::new(1_000_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0)
-            .unwrap();
+        let p =
+            PlanParameters::new(1_000_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();
         let plan = SamplePlan::compute(&p);
         let areas = [area("城关镇", 600_000), area("桥头镇", 400_000)];
         let lines = stratify(&plan, &areas, &vec![None; Stratum::all(2).len()]);
@@ -350,8 +359,8 @@ mod tests {
 
     #[test]
     fn a_short_stratum_gives_its_shortfall_to_the_rest_of_its_group() {
-        let p = PlanParameters::new(1_000_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0)
-            .unwrap();
+        let p =
+            PlanParameters::new(1_000_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();
         let plan = SamplePlan::compute(&p);
         let areas = [area("甲", 1), area("乙", 1)];
         let strata = Stratum::all(2);

@@ -156,6 +156,8 @@ pub struct Survey {
     pub status: SurveyStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the rosters and contact data were purged, if they were.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Persistence: reads and writes on `&impl ConnectionTrait`, returning domain types.
 //! Transactions live here, so a handler never holds one across its own logic.
+pub mod channels;
 pub mod counties;
+pub mod draws;
+pub mod frames;
+pub mod geography;
+pub mod invitations;
 pub mod sessions;
 pub mod surveys;
 pub mod users;

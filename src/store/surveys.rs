@@ -48,6 +48,7 @@ impl TryFrom<survey::Model> for Survey {
             status: m.status.parse().map_err(|_| corrupt("status", id))?,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            purged_at: m.purged_at,
         })
     }
 }
@@ -137,4 +138,15 @@ pub async fn change_status(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Records that the survey's personal data was purged.
+pub async fn mark_purged(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    survey::Entity::update_many()
+        .col_expr(survey::Column::PurgedAt, Expr::value(Utc::now()))
+        .filter(survey::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -25,7 +25,7 @@ struct Viewer<'a> {
 }
 
 /// What every page's layout needs: who is logged in and the form token.
-fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
+pub fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("csrf_token", &csrf.0);
     if let Some(u) = user {
@@ -42,7 +42,7 @@ fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
     ctx
 }
 
-fn render(
+pub fn render(
     state: &AppState,
     status: StatusCode,
     template: &str,
@@ -370,8 +370,17 @@ pub async fn show_survey(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let survey = api::survey_for(&state, &user, path.into_inner()).await?;
+    let (view, full) = super::sampling::survey_view(&state, &survey).await?;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &SurveyView::new(&survey));
+    ctx.insert("survey", &view);
+    ctx.insert("strata", &full.strata_view());
+    ctx.insert(
+        "current_draw",
+        &store::draws::current(&state.db, survey.id)
+            .await?
+            .as_ref()
+            .map(super::sampling::DrawView::from),
+    );
     ctx.insert(
         "county",
         &store::counties::find(&state.db, survey.county_id).await?,

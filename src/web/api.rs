@@ -204,15 +204,6 @@ pub async fn show_survey(
     Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
 }
 
-pub async fn show_plan(
-    state: State,
-    user: CurrentUser,
-    path: web::Path<i32>,
-) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(SurveyView::new(&survey).plan))
-}
-
 /// Replaces a draft survey's settings; checks access, role and status in that order.
 pub async fn change_settings(
     state: &AppState,

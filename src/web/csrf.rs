@@ -87,6 +87,17 @@ struct TokenField {
     csrf_token: Option<String>,
 }
 
+/// Checks a token taken from a form by hand (multipart uploads) against the cookie.
+pub fn verify(req: &HttpRequest, sent: Option<&str>) -> Result<(), AppError> {
+    let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+    match (cookie, sent) {
+        (Some(c), Some(s)) if well_formed(&c) && bool::from(c.as_bytes().ct_eq(s.as_bytes())) => {
+            Ok(())
+        }
+        _ => Err(expired_form()),
+    }
+}
+
 pub fn expired_form() -> AppError {
     AppError::Forbidden("页面已过期或来源不明，请刷新页面后重新提交".into())
 }
@@ -103,15 +114,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 field: None,
                 message: format!("无法读取表单：{e}"),
             })?;
-            let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
             let sent = serde_urlencoded::from_bytes::<TokenField>(&body)
                 .ok()
                 .and_then(|f| f.csrf_token);
-            match (cookie, sent) {
-                (Some(c), Some(s))
-                    if well_formed(&c) && bool::from(c.as_bytes().ct_eq(s.as_bytes())) => {}
-                _ => return Err(expired_form()),
-            }
+            verify(&req, sent.as_deref())?;
             serde_urlencoded::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| AppError::Invalid {

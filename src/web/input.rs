@@ -163,7 +163,10 @@ pub fn beijing() -> FixedOffset {
     EIGHT_HOURS
 }
 
-fn parse_local_time(value: &str, field: &'static str) -> Result<Option<DateTime<Utc>>, AppError> {
+pub fn parse_local_time(
+    value: &str,
+    field: &'static str,
+) -> Result<Option<DateTime<Utc>>, AppError> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);

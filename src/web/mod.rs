@@ -5,6 +5,10 @@ pub mod auth;
 pub mod csrf;
 pub mod input;
 pub mod middleware;
+pub mod qr;
+pub mod respond;
+pub mod sampling;
+pub mod sampling_pages;
 pub mod templates;
 pub mod view;
 
@@ -21,9 +25,26 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub trust_proxy: bool,
     pub login_limiter: auth::LoginLimiter,
+    /// Signs invitation tokens.
+    pub token_key: crate::domain::invitation::TokenKey,
+    /// Where respondents reach Renke; `None`: the request's own scheme and host.
+    pub public_url: Option<String>,
+    /// Limits invalid-token guesses and open-channel submissions per client address.
+    pub respondent_limiter: respond::RespondentLimiter,
 }
 
 impl AppState {
+    /// The absolute URL of a path as respondents should open it.
+    pub fn public_link(&self, req: &HttpRequest, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}{}", info.scheme(), info.host(), path)
+            }
+        }
+    }
+
     /// The client's address: the socket peer, or the proxy's X-Forwarded-For when trusted.
     pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
         if self.trust_proxy
@@ -56,7 +77,63 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/surveys", web::post().to(api::create_survey))
                 .route("/surveys/{id}", web::get().to(api::show_survey))
                 .route("/surveys/{id}", web::put().to(api::update_survey))
-                .route("/surveys/{id}/plan", web::get().to(api::show_plan))
+                .route("/surveys/{id}/plan", web::get().to(sampling::api_plan))
+                .route(
+                    "/surveys/{id}/areas",
+                    web::get().to(sampling::api_get_areas),
+                )
+                .route(
+                    "/surveys/{id}/areas",
+                    web::put().to(sampling::api_put_areas),
+                )
+                .route(
+                    "/surveys/{id}/schools",
+                    web::get().to(sampling::api_get_schools),
+                )
+                .route(
+                    "/surveys/{id}/schools",
+                    web::put().to(sampling::api_put_schools),
+                )
+                .service(
+                    web::resource("/surveys/{id}/frames/{group}")
+                        .app_data(web::PayloadConfig::new(sampling_pages::MAX_UPLOAD_BYTES))
+                        .route(web::post().to(sampling::api_upload_frame))
+                        .route(web::get().to(sampling::api_get_frame)),
+                )
+                .route("/surveys/{id}/draws", web::post().to(sampling::api_draw))
+                .route(
+                    "/surveys/{id}/draws/{draw}",
+                    web::get().to(sampling::api_get_draw),
+                )
+                .route(
+                    "/surveys/{id}/draws/{draw}/verify",
+                    web::get().to(sampling::api_verify_draw),
+                )
+                .route(
+                    "/surveys/{id}/invitations.csv",
+                    web::get().to(sampling::api_invitations_csv),
+                )
+                .route(
+                    "/surveys/{id}/invitations/{invitation}/{format}",
+                    web::get().to(sampling::api_invitation_qr),
+                )
+                .route(
+                    "/surveys/{id}/reserves/release",
+                    web::post().to(sampling::api_release),
+                )
+                .route(
+                    "/surveys/{id}/channels",
+                    web::post().to(sampling::api_create_channel),
+                )
+                .route(
+                    "/surveys/{id}/channels",
+                    web::get().to(sampling::api_list_channels),
+                )
+                .route(
+                    "/surveys/{id}/channels/{code}/{format}",
+                    web::get().to(sampling::api_channel_qr),
+                )
+                .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
                 .route("/surveys/{id}/open", web::post().to(api::open_survey))
                 .route("/surveys/{id}/close", web::post().to(api::close_survey)),
         )
@@ -77,8 +154,48 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/surveys/{id}/edit", web::get().to(admin::edit_survey))
                 .route("/surveys/{id}/edit", web::post().to(admin::update_survey))
                 .route("/surveys/{id}/open", web::post().to(admin::open_survey))
-                .route("/surveys/{id}/close", web::post().to(admin::close_survey)),
-        );
+                .route("/surveys/{id}/close", web::post().to(admin::close_survey))
+                .route(
+                    "/surveys/{id}/sample",
+                    web::get().to(sampling_pages::sample),
+                )
+                .route(
+                    "/surveys/{id}/areas",
+                    web::post().to(sampling_pages::save_areas),
+                )
+                .route(
+                    "/surveys/{id}/schools",
+                    web::post().to(sampling_pages::save_schools),
+                )
+                .route(
+                    "/surveys/{id}/frames/{group}",
+                    web::post().to(sampling_pages::upload_frame),
+                )
+                .route("/surveys/{id}/draws", web::post().to(sampling_pages::draw))
+                .route(
+                    "/surveys/{id}/draws/{draw}",
+                    web::get().to(sampling_pages::certificate),
+                )
+                .route(
+                    "/surveys/{id}/invitations",
+                    web::get().to(sampling_pages::invitations),
+                )
+                .route(
+                    "/surveys/{id}/invitations/print",
+                    web::get().to(sampling_pages::print_sheet),
+                )
+                .route(
+                    "/surveys/{id}/channels",
+                    web::post().to(sampling_pages::create_channel),
+                )
+                .route(
+                    "/surveys/{id}/reserves",
+                    web::post().to(sampling_pages::release),
+                )
+                .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge)),
+        )
+        .route("/s/{token}", web::get().to(respond::invitation_page))
+        .route("/o/{code}", web::get().to(respond::channel_page));
 }
 
 /// Answer for a path no route serves.

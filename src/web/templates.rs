@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 10] = embedded!(
+const TEMPLATES: [(&str, &str); 17] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -20,6 +20,13 @@ const TEMPLATES: [(&str, &str); 10] = embedded!(
     "admin/survey.html",
     "admin/macros.html",
     "admin/nav.html",
+    "admin/sample.html",
+    "admin/certificate.html",
+    "admin/invitations.html",
+    "admin/print.html",
+    "respond/base.html",
+    "respond/notice.html",
+    "respond/welcome.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");

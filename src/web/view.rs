@@ -166,8 +166,12 @@ pub struct SurveyView {
 
 impl SurveyView {
     pub fn new(survey: &Survey) -> Self {
+        Self::with_plan(survey, &SamplePlan::compute(&survey.settings.plan))
+    }
+
+    /// With a plan that knows the roster sizes (group caps applied).
+    pub fn with_plan(survey: &Survey, plan: &SamplePlan) -> Self {
         let s = &survey.settings;
-        let plan = SamplePlan::compute(&s.plan);
         SurveyView {
             id: survey.id,
             county_id: survey.county_id,
@@ -184,7 +188,7 @@ impl SurveyView {
             closes_at: s.window.closes_at,
             created_at: survey.created_at,
             updated_at: survey.updated_at,
-            plan: PlanView::new(survey, &plan),
+            plan: PlanView::new(survey, plan),
         }
     }
 }

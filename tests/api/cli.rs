@@ -164,6 +164,7 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         trust_proxy: false,
         workers: Some(1),
         db_pool: 2,
+        public_url: None,
     };
     let app = renke::Application::build(settings).await.unwrap();
     let port = app.port();

@@ -83,6 +83,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         trust_proxy: false,
         workers: Some(1),
         db_pool: 4,
+        public_url: None,
     };
     let app = Application::build(settings)
         .await

@@ -1,0 +1,141 @@
+//! Invitation tokens: the invitation's id plus a truncated HMAC of it under the server's key.
+//!
+//! The database holds nothing that could answer in someone's place, and the links can be
+//! exported again at any time. 16 base64url characters carry 96 bits of authentication.
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use std::fmt;
+use std::str::FromStr;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const MAC_CHARS: usize = 16;
+
+/// The key that signs tokens, derived from the server's secret.
+#[derive(Clone)]
+pub struct TokenKey(Vec<u8>);
+
+impl TokenKey {
+    /// Derives the token key for one purpose from the server secret.
+    pub fn derive(secret: &[u8], purpose: &str) -> TokenKey {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"renke key derivation: ");
+        mac.update(purpose.as_bytes());
+        TokenKey(mac.finalize().into_bytes().to_vec())
+    }
+
+    fn mac(&self, id: i64) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(&id.to_be_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        text[..MAC_CHARS].to_owned()
+    }
+
+    /// The token for invitation `id`: `{id in base 36}.{16 characters of HMAC}`.
+    pub fn token(&self, id: i64) -> String {
+        format!("{}.{}", to_base36(id as u64), self.mac(id))
+    }
+
+    /// The invitation id a token names, if its HMAC is right.
+    pub fn verify(&self, token: &str) -> Option<i64> {
+        let (id, mac) = token.split_once('.')?;
+        if id.is_empty() || id.len() > 13 || mac.len() != MAC_CHARS {
+            return None;
+        }
+        let id = i64::try_from(u64::from_str_radix(id, 36).ok()?).ok()?;
+        let expected = self.mac(id);
+        bool::from(expected.as_bytes().ct_eq(mac.as_bytes())).then_some(id)
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey(***)")
+    }
+}
+
+fn to_base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Where an invitation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Sent (or to be sent), not yet answered.
+    Pending,
+    Answered,
+    /// Replaced by a reserve, or superseded by a new draw: the link no longer works.
+    Revoked,
+}
+
+impl InvitationStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Answered => "answered",
+            InvitationStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl FromStr for InvitationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(InvitationStatus::Pending),
+            "answered" => Ok(InvitationStatus::Answered),
+            "revoked" => Ok(InvitationStatus::Revoked),
+            other => Err(format!("unknown invitation status `{other}`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_verifies_to_its_id_and_any_change_breaks_it() {
+        let key = TokenKey::derive(b"0123456789abcdef0123456789abcdef", "invitation");
+        for id in [1i64, 35, 36, 123_456_789, i64::MAX] {
+            let token = key.token(id);
+            assert_eq!(key.verify(&token), Some(id), "{token}");
+            assert!(token.len() <= 30);
+        }
+        let token = key.token(42);
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(key.verify(std::str::from_utf8(&tampered).unwrap()), None);
+        // Another id with this id's MAC.
+        let (_, mac) = token.split_once('.').unwrap();
+        assert_eq!(key.verify(&format!("{}.{mac}", to_base36(43))), None);
+        let other = TokenKey::derive(b"another secret, also 32 bytes long!", "invitation");
+        assert_eq!(other.verify(&token), None);
+        for junk in [
+            "",
+            ".",
+            "abc",
+            "zzzzzzzzzzzzzzzzzzzz.abcdefghijklmnop",
+            "1.short",
+        ] {
+            assert_eq!(key.verify(junk), None, "{junk}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! A survey's areas (乡镇/街道) and schools.
+use crate::domain::frame::School;
+use crate::domain::strata::{Area, AreaClass};
+use crate::entity::{area, school};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use std::collections::HashMap;
+
+/// The county as a survey sees it: areas in order, schools with the index of their area.
+#[derive(Debug, Clone, Default)]
+pub struct Geography {
+    pub area_ids: Vec<i32>,
+    pub areas: Vec<Area>,
+    pub school_ids: Vec<i32>,
+    pub schools: Vec<School>,
+}
+
+impl Geography {
+    pub fn area_index(&self, id: i32) -> Option<usize> {
+        self.area_ids.iter().position(|a| *a == id)
+    }
+
+    pub fn school_index(&self, id: i32) -> Option<usize> {
+        self.school_ids.iter().position(|s| *s == id)
+    }
+
+    pub fn area_name(&self, id: i32) -> &str {
+        self.area_index(id)
+            .map_or("", |i| self.areas[i].name.as_str())
+    }
+
+    pub fn school_name(&self, id: Option<i32>) -> &str {
+        id.and_then(|id| self.school_index(id))
+            .map_or("", |i| self.schools[i].name.as_str())
+    }
+}
+
+pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Geography, DbErr> {
+    let areas = area::Entity::find()
+        .filter(area::Column::SurveyId.eq(survey_id))
+        .order_by_asc(area::Column::Position)
+        .all(db)
+        .await?;
+    let schools = school::Entity::find()
+        .filter(school::Column::SurveyId.eq(survey_id))
+        .order_by_asc(school::Column::Position)
+        .all(db)
+        .await?;
+    let mut geo = Geography::default();
+    for a in areas {
+        geo.area_ids.push(a.id);
+        geo.areas.push(Area {
+            name: a.name,
+            class: a.class.parse().unwrap_or(AreaClass::Rural),
+            population: a.population.max(0) as u64,
+        });
+    }
+    for s in schools {
+        let Some(area) = geo.area_index(s.area_id) else {
+            continue;
+        };
+        geo.school_ids.push(s.id);
+        geo.schools.push(School { name: s.name, area });
+    }
+    Ok(geo)
+}
+
+/// Replaces the areas, keeping the id of each area whose name stays (so schools keep theirs).
+/// An area that is dropped but still has schools makes the whole change fail.
+pub async fn replace_areas(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    areas: &[Area],
+) -> Result<(), DbErr> {
+    let existing: HashMap<String, i32> = area::Entity::find()
+        .filter(area::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.name, a.id))
+        .collect();
+    let keep: Vec<i32> = areas
+        .iter()
+        .filter_map(|a| existing.get(&a.name).copied())
+        .collect();
+    area::Entity::delete_many()
+        .filter(area::Column::SurveyId.eq(survey_id))
+        .filter(area::Column::Id.is_not_in(keep))
+        .exec(db)
+        .await?;
+    for (position, a) in areas.iter().enumerate() {
+        let mut model = area::ActiveModel {
+            survey_id: Set(survey_id),
+            position: Set(position as i32),
+            name: Set(a.name.clone()),
+            class: Set(a.class.code().to_owned()),
+            population: Set(a.population as i64),
+            ..Default::default()
+        };
+        match existing.get(&a.name) {
+            Some(&id) => {
+                model.id = Set(id);
+                model.update(db).await?;
+            }
+            None => {
+                model.insert(db).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the schools (name and area id), keeping the id of each school whose name stays.
+pub async fn replace_schools(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    schools: &[(String, i32)],
+) -> Result<(), DbErr> {
+    let existing: HashMap<String, i32> = school::Entity::find()
+        .filter(school::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.name, s.id))
+        .collect();
+    let keep: Vec<i32> = schools
+        .iter()
+        .filter_map(|(name, _)| existing.get(name).copied())
+        .collect();
+    school::Entity::delete_many()
+        .filter(school::Column::SurveyId.eq(survey_id))
+        .filter(school::Column::Id.is_not_in(keep))
+        .exec(db)
+        .await?;
+    for (position, (name, area_id)) in schools.iter().enumerate() {
+        let mut model = school::ActiveModel {
+            survey_id: Set(survey_id),
+            position: Set(position as i32),
+            name: Set(name.clone()),
+            area_id: Set(*area_id),
+            ..Default::default()
+        };
+        match existing.get(name) {
+            Some(&id) => {
+                model.id = Set(id);
+                model.update(db).await?;
+            }
+            None => {
+                model.insert(db).await?;
+            }
+        }
+    }
+    Ok(())
+}
