@@ -47,3 +47,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// True when the error is a foreign-key violation (deleting a row others still point at).
+/// SQLite reports ON DELETE RESTRICT with its own code (1811), which sea-orm does not map.
+pub fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    ) || err.to_string().contains("FOREIGN KEY constraint failed")
+}

@@ -118,7 +118,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .ok()
                 .and_then(|f| f.csrf_token);
             verify(&req, sent.as_deref())?;
-            serde_urlencoded::from_bytes::<T>(&body)
+            // The form's own type never sees the token (it may refuse unknown fields).
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).map_err(|e| AppError::Invalid {
+                    field: None,
+                    message: format!("表单无效：{e}"),
+                })?;
+            let rest: Vec<_> = fields.iter().filter(|(k, _)| k != "csrf_token").collect();
+            let rest =
+                serde_urlencoded::to_string(rest).map_err(|e| AppError::Internal(e.to_string()))?;
+            serde_urlencoded::from_str::<T>(&rest)
                 .map(CsrfForm)
                 .map_err(|e| AppError::Invalid {
                     field: None,

@@ -46,11 +46,10 @@ async fn draft_for(state: &AppState, user: &CurrentUser, id: i32) -> Result<Surv
 }
 
 fn foreign_key_conflict(e: sea_orm::DbErr, message: &str) -> AppError {
-    match e.sql_err() {
-        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
-            AppError::Conflict(message.into())
-        }
-        _ => e.into(),
+    if store::is_foreign_key_violation(&e) {
+        AppError::Conflict(message.into())
+    } else {
+        e.into()
     }
 }
 
@@ -80,16 +79,18 @@ pub async fn set_areas(
         })
         .collect::<Result<Vec<Area>, AppError>>()?;
     strata::check_areas(&areas)?;
-    let txn = state.db.begin().await?;
-    store::geography::replace_areas(&txn, survey.id, &areas)
-        .await
-        .map_err(|e| {
-            foreign_key_conflict(
-                e,
-                "要删除的乡镇（街道）下还有学校或名册，请先调整学校和名册",
-            )
-        })?;
-    txn.commit().await?;
+    async {
+        let txn = state.db.begin().await?;
+        store::geography::replace_areas(&txn, survey.id, &areas).await?;
+        txn.commit().await
+    }
+    .await
+    .map_err(|e| {
+        foreign_key_conflict(
+            e,
+            "要删除的乡镇（街道）下还有学校或名册，请先调整学校和名册",
+        )
+    })?;
     Ok(store::geography::load(&state.db, survey.id).await?)
 }
 
@@ -128,11 +129,13 @@ pub async fn set_schools(
         schools.push(school);
     }
     frame::check_schools(&schools)?;
-    let txn = state.db.begin().await?;
-    store::geography::replace_schools(&txn, survey.id, &rows)
-        .await
-        .map_err(|e| foreign_key_conflict(e, "要删除的学校已在名册中，请先重新上传名册"))?;
-    txn.commit().await?;
+    async {
+        let txn = state.db.begin().await?;
+        store::geography::replace_schools(&txn, survey.id, &rows).await?;
+        txn.commit().await
+    }
+    .await
+    .map_err(|e| foreign_key_conflict(e, "要删除的学校已在名册中，请先重新上传名册"))?;
     Ok(store::geography::load(&state.db, survey.id).await?)
 }
 

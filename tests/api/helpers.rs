@@ -21,6 +21,8 @@ pub struct TestApp {
     pub address: String,
     /// A client with no session, following no redirects.
     pub client: Client,
+    /// A connection of the test's own to the app's database.
+    pub db: sea_orm::DatabaseConnection,
     _dir: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
     counter: AtomicU32,
@@ -46,6 +48,12 @@ fn random_suffix() -> String {
 
 /// Starts the app on the backend; `None` (after saying so) when PostgreSQL is not configured.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, database_schema, pg_schema) = match backend {
         Backend::Sqlite => (
@@ -85,6 +93,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         db_pool: 4,
         public_url: None,
     };
+    let db = renke::store::connect(&settings)
+        .await
+        .expect("test connection");
     let app = Application::build(settings)
         .await
         .expect("application builds");
@@ -93,6 +104,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     Some(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: new_client(),
+        db,
         _dir: dir,
         pg_schema,
         counter: AtomicU32::new(0),

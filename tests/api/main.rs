@@ -6,5 +6,6 @@ mod access;
 mod auth;
 mod cli;
 mod health_and_quota;
+mod sampling;
 mod survey_pages;
 mod surveys;
