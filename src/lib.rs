@@ -59,6 +59,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
+        store::questionnaires::ensure_built_in(&db).await?;
         cli::ensure_admin(&db, &settings)
             .await
             .map_err(|e| StartupError::Other(format!("creating the first admin: {e}")))?;
@@ -75,6 +76,11 @@ impl Application {
             ),
             public_url: settings.public_url.clone(),
             respondent_limiter: web::respond::RespondentLimiter::default(),
+            form_key: domain::invitation::TokenKey::derive(
+                settings.secret_key.expose(),
+                "form start times",
+            ),
+            questionnaires: web::questionnaires::QuestionnaireCache::default(),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),

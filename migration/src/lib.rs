@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_foundation;
 mod m20261129_000002_frames_and_draws;
+mod m20261129_000003_questionnaires_and_responses;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261129_000002_frames_and_draws::Migration),
+            Box::new(m20261129_000003_questionnaires_and_responses::Migration),
         ]
     }
 }

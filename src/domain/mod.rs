@@ -4,6 +4,7 @@ pub mod draw;
 pub mod frame;
 pub mod group;
 pub mod invitation;
+pub mod questionnaire;
 pub mod quota;
 pub mod strata;
 pub mod survey;

@@ -6,6 +6,8 @@ pub mod draws;
 pub mod frames;
 pub mod geography;
 pub mod invitations;
+pub mod questionnaires;
+pub mod responses;
 pub mod sessions;
 pub mod surveys;
 pub mod users;

@@ -252,6 +252,10 @@ pub async fn transition(
         Transition::Close => survey.status.close(),
     }
     .map_err(|e| AppError::Conflict(e.message))?;
+    if matches!(t, Transition::Open) {
+        // The questionnaire versions are fixed from the first answer on.
+        store::questionnaires::pin(&state.db, survey.id).await?;
+    }
     if !store::surveys::change_status(&state.db, survey.id, survey.status, to).await? {
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
     }

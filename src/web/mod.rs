@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod input;
 pub mod middleware;
 pub mod qr;
+pub mod questionnaires;
 pub mod respond;
 pub mod sampling;
 pub mod sampling_pages;
@@ -31,6 +32,9 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Limits invalid-token guesses and open-channel submissions per client address.
     pub respondent_limiter: respond::RespondentLimiter,
+    /// Signs the time a questionnaire page was served (for completion times).
+    pub form_key: crate::domain::invitation::TokenKey,
+    pub questionnaires: questionnaires::QuestionnaireCache,
 }
 
 impl AppState {
@@ -134,6 +138,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(sampling::api_channel_qr),
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
+                .route(
+                    "/surveys/{id}/questionnaires",
+                    web::get().to(questionnaires::api_list),
+                )
+                .service(
+                    web::resource("/surveys/{id}/questionnaires")
+                        .app_data(web::PayloadConfig::new(256 * 1024))
+                        .route(web::post().to(questionnaires::api_upload)),
+                )
+                .route(
+                    "/surveys/{id}/questionnaires/{file}",
+                    web::get().to(questionnaires::api_definition),
+                )
                 .route("/surveys/{id}/open", web::post().to(api::open_survey))
                 .route("/surveys/{id}/close", web::post().to(api::close_survey)),
         )
@@ -192,10 +209,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/surveys/{id}/reserves",
                     web::post().to(sampling_pages::release),
                 )
-                .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge)),
+                .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge))
+                .route(
+                    "/surveys/{id}/questionnaires",
+                    web::get().to(questionnaires::page_show),
+                )
+                .route(
+                    "/surveys/{id}/questionnaires",
+                    web::post().to(questionnaires::page_upload),
+                ),
         )
+        .route("/static/respond.js", web::get().to(templates::script))
         .route("/s/{token}", web::get().to(respond::invitation_page))
-        .route("/o/{code}", web::get().to(respond::channel_page));
+        .route("/s/{token}", web::post().to(respond::invitation_submit))
+        .route("/o/{code}", web::get().to(respond::channel_page))
+        .route("/o/{code}", web::post().to(respond::channel_submit));
 }
 
 /// Answer for a path no route serves.

@@ -1,14 +1,19 @@
 //! The respondents' side: invitation links (`/s/{token}`) and open channels (`/o/{code}`).
 //! Pages for every state a link can be in, in Chinese, with the right status code.
 use super::AppState;
+use crate::domain::group::RespondentGroup;
 use crate::domain::invitation::InvitationStatus;
+use crate::domain::questionnaire::{AnswerErrors, Definition, MAX_COMMENT_CHARS};
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
 use crate::store;
+use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sea_orm::TransactionTrait;
+use serde_json::json;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -77,6 +82,22 @@ impl Notice {
             StatusCode::CONFLICT,
             "您已提交过问卷",
             "这份问卷已经提交，每个链接只能提交一次。感谢您的参与！",
+        )
+    }
+
+    pub fn tampered() -> Self {
+        Notice::new(
+            StatusCode::BAD_REQUEST,
+            "提交的内容无效",
+            "提交的内容与问卷不符。请重新打开问卷链接填写。",
+        )
+    }
+
+    pub fn too_many() -> Self {
+        Notice::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "请稍后再试",
+            "提交过于频繁，请稍等一会儿再试。",
         )
     }
 
@@ -163,17 +184,6 @@ pub async fn resolve_invitation(
     Ok(InvitationTarget::Ready(Box::new(survey), inv))
 }
 
-pub async fn invitation_page(
-    state: State,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    match resolve_invitation(&state, &req, &path.into_inner()).await? {
-        InvitationTarget::Notice(n) => render_notice(&state, &n),
-        InvitationTarget::Ready(survey, _) => welcome(&state, &survey),
-    }
-}
-
 /// What an open channel leads to.
 pub enum ChannelTarget {
     Ready(Box<Survey>, store::channels::ChannelRow, i32, u64),
@@ -203,16 +213,473 @@ pub async fn resolve_channel(state: &AppState, code: &str) -> Result<ChannelTarg
     Ok(ChannelTarget::Ready(Box::new(survey), ch, cell, quota))
 }
 
-pub async fn channel_page(state: State, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    match resolve_channel(&state, &path.into_inner()).await? {
-        ChannelTarget::Notice(n) => render_notice(&state, &n),
-        ChannelTarget::Ready(survey, ..) => welcome(&state, &survey),
+// ---- the questionnaire form and its submission ---------------------------------------------
+
+/// Where a respondent came from, and what their response records of it.
+struct Origin {
+    survey: Survey,
+    group: RespondentGroup,
+    area_id: Option<i32>,
+    school_id: Option<i32>,
+    band: Option<i16>,
+    source: &'static str,
+}
+
+/// Hidden fields of the form: a one-time nonce (makes a retried submit idempotent) and the
+/// signed time the page was served (for the completion time).
+struct FormMeta {
+    nonce: String,
+    started: String,
+}
+
+impl FormMeta {
+    fn fresh(state: &AppState) -> FormMeta {
+        FormMeta {
+            nonce: super::auth::random_token(),
+            started: state.form_key.token(Utc::now().timestamp()),
+        }
     }
 }
 
-fn welcome(state: &AppState, survey: &Survey) -> Result<HttpResponse, AppError> {
+fn nonce_hash(nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}
+
+async fn county_name(state: &AppState, survey: &Survey) -> Result<String, AppError> {
+    Ok(store::counties::find(&state.db, survey.county_id)
+        .await?
+        .map_or_else(String::new, |c| c.name))
+}
+
+/// Renders the questionnaire, with chosen options kept and missing items marked.
+#[allow(clippy::too_many_arguments)]
+async fn render_form(
+    state: &AppState,
+    req: &HttpRequest,
+    origin: &Origin,
+    def: &Definition,
+    meta: &FormMeta,
+    chosen: &[Option<usize>],
+    comment: &str,
+    errors: Option<&AnswerErrors>,
+) -> Result<HttpResponse, AppError> {
+    let missing: Vec<&str> = errors.map_or(Vec::new(), |e| {
+        e.missing.iter().map(String::as_str).collect()
+    });
+    let items: Vec<_> = def
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            json!({
+                "number": i + 1,
+                "id": item.id,
+                "text": item.text,
+                "chosen": chosen.get(i).copied().flatten().map(|o| def.scale.options[o].code.clone()),
+                "missing": missing.contains(&item.id.as_str()),
+            })
+        })
+        .collect();
+    let missing_numbers: Vec<_> = def
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, it)| missing.contains(&it.id.as_str()))
+        .map(|(i, it)| json!({"number": i + 1, "id": it.id}))
+        .collect();
     let mut ctx = tera::Context::new();
-    ctx.insert("survey_name", &survey.settings.name);
-    let html = state.tera.render("respond/welcome.html", &ctx)?;
+    ctx.insert("survey_name", &origin.survey.settings.name);
+    ctx.insert("county", &county_name(state, &origin.survey).await?);
+    ctx.insert("group_label", origin.group.label());
+    ctx.insert("title", &def.title);
+    ctx.insert("intro", &def.intro);
+    ctx.insert("items", &items);
+    ctx.insert("options", &def.scale.options);
+    ctx.insert("comment_prompt", &def.comment_prompt);
+    ctx.insert("comment", comment);
+    ctx.insert("max_comment", &MAX_COMMENT_CHARS);
+    ctx.insert(
+        "comment_too_long",
+        &errors.is_some_and(|e| e.comment_too_long),
+    );
+    ctx.insert("missing", &missing_numbers);
+    ctx.insert("nonce", &meta.nonce);
+    ctx.insert("started", &meta.started);
+    ctx.insert("action", req.path());
+    ctx.insert("minutes", &def.items.len().div_ceil(5).max(2));
+    let html = state.tera.render("respond/form.html", &ctx)?;
+    let status = if errors.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(respondent_page(status).body(html))
+}
+
+fn thanks(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    let mut ctx = tera::Context::new();
+    ctx.insert("draft_key", req.path());
+    let html = state.tera.render("respond/thanks.html", &ctx)?;
     Ok(respondent_page(StatusCode::OK).body(html))
+}
+
+async fn show_form(
+    state: &AppState,
+    req: &HttpRequest,
+    origin: &Origin,
+) -> Result<HttpResponse, AppError> {
+    let q =
+        super::questionnaires::for_booklet(state, origin.survey.id, origin.group.booklet()).await?;
+    let chosen = vec![None; q.definition.items.len()];
+    render_form(
+        state,
+        req,
+        origin,
+        &q.definition,
+        &FormMeta::fresh(state),
+        &chosen,
+        "",
+        None,
+    )
+    .await
+}
+
+pub async fn invitation_page(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    match resolve_invitation(&state, &req, &path.into_inner()).await? {
+        InvitationTarget::Notice(n) => render_notice(&state, &n),
+        InvitationTarget::Ready(survey, inv) => {
+            let origin = invitation_origin(*survey, &inv)?;
+            show_form(&state, &req, &origin).await
+        }
+    }
+}
+
+fn invitation_origin(
+    survey: Survey,
+    inv: &store::invitations::InvitationRow,
+) -> Result<Origin, AppError> {
+    Ok(Origin {
+        survey,
+        group: inv
+            .grp
+            .parse()
+            .map_err(|_| AppError::Internal(format!("invitation {}: group", inv.id)))?,
+        area_id: Some(inv.area_id),
+        school_id: inv.school_id,
+        band: inv.band,
+        source: "invitation",
+    })
+}
+
+/// The submitted form: its hidden fields and its answers (as the definition reads them).
+struct Submission {
+    nonce: Option<String>,
+    started: Option<i64>,
+    fields: Vec<(String, String)>,
+}
+
+impl Submission {
+    fn parse(state: &AppState, body: &[u8]) -> Result<Submission, Notice> {
+        let all: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|_| Notice::tampered())?;
+        let mut s = Submission {
+            nonce: None,
+            started: None,
+            fields: Vec::with_capacity(all.len()),
+        };
+        for (k, v) in all {
+            match k.as_str() {
+                "_nonce" => s.nonce = Some(v).filter(|n| (16..=64).contains(&n.len())),
+                "_started" => s.started = state.form_key.verify(&v),
+                _ => s.fields.push((k, v)),
+            }
+        }
+        Ok(s)
+    }
+
+    fn comment(&self) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == "comment")
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    fn meta(&self, state: &AppState) -> FormMeta {
+        let fresh = FormMeta::fresh(state);
+        FormMeta {
+            nonce: self.nonce.clone().unwrap_or(fresh.nonce),
+            started: self
+                .started
+                .map(|t| state.form_key.token(t))
+                .unwrap_or(fresh.started),
+        }
+    }
+}
+
+/// What became of a submission.
+enum Outcome {
+    Stored,
+    /// The same submission came again (a retry): nothing new is stored.
+    Repeated,
+    Refused(Notice),
+}
+
+/// Checks the answers and, if complete, stores the response in one transaction with the
+/// invitation's answered mark or the channel's place.
+async fn submit(
+    state: &AppState,
+    req: &HttpRequest,
+    origin: &Origin,
+    body: &[u8],
+    claim: Claim,
+) -> Result<Result<Outcome, HttpResponse>, AppError> {
+    let sub = match Submission::parse(state, body) {
+        Ok(s) => s,
+        Err(n) => return Ok(Ok(Outcome::Refused(n))),
+    };
+    let Some(nonce) = sub.nonce.clone() else {
+        return Ok(Ok(Outcome::Refused(Notice::tampered())));
+    };
+    let q =
+        super::questionnaires::for_booklet(state, origin.survey.id, origin.group.booklet()).await?;
+    let def = &q.definition;
+    let answers = match def.parse_answers(sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        Ok(a) => a,
+        Err(e) if e.is_tampered() => return Ok(Ok(Outcome::Refused(Notice::tampered()))),
+        Err(e) => {
+            let page = render_form(
+                state,
+                req,
+                origin,
+                def,
+                &sub.meta(state),
+                &e.partial,
+                sub.comment(),
+                Some(&e),
+            )
+            .await?;
+            return Ok(Err(page));
+        }
+    };
+    let seconds = sub.started.map_or(0, |t| {
+        (Utc::now().timestamp() - t).clamp(0, i64::from(u32::MAX)) as u32
+    });
+    let answers_json: serde_json::Map<String, serde_json::Value> = def
+        .items
+        .iter()
+        .zip(&answers.choices)
+        .map(|(item, &o)| (item.id.clone(), json!(def.scale.options[o].code)))
+        .collect();
+    let area_class = match origin.area_id {
+        Some(a) => {
+            let geo = store::geography::load(&state.db, origin.survey.id).await?;
+            geo.area_index(a)
+                .map(|i| geo.areas[i].class.code().to_owned())
+        }
+        None => None,
+    };
+    let new = store::responses::NewResponse {
+        survey_id: origin.survey.id,
+        questionnaire_id: q.id,
+        booklet: store::questionnaires::code_of(origin.group.booklet()).to_owned(),
+        group: origin.group.code().to_owned(),
+        area_id: origin.area_id,
+        area_class,
+        school_id: origin.school_id,
+        band: origin.band,
+        source: origin.source,
+        completion_seconds: seconds,
+        too_fast: def.too_fast(u64::from(seconds)),
+        straight_lined: answers.straight_lined(),
+        answers: serde_json::Value::Object(answers_json).to_string(),
+        comment: answers.comment.clone(),
+    };
+    let txn = state.db.begin().await?;
+    if !store::responses::take_receipt(&txn, &nonce_hash(&nonce)).await? {
+        txn.rollback().await?;
+        return Ok(Ok(Outcome::Repeated));
+    }
+    let placed = match claim {
+        Claim::Invitation(id) => {
+            if store::responses::mark_answered(&txn, id).await? {
+                None
+            } else {
+                Some(Notice::answered())
+            }
+        }
+        Claim::Channel { cell, quota } => {
+            let group = origin.group.code();
+            if store::channels::claim_place(&txn, origin.survey.id, group, cell, quota).await? {
+                None
+            } else {
+                Some(Notice::quota_full())
+            }
+        }
+    };
+    if let Some(n) = placed {
+        txn.rollback().await?;
+        return Ok(Ok(Outcome::Refused(n)));
+    }
+    store::responses::insert(&txn, new).await?;
+    txn.commit().await?;
+    Ok(Ok(Outcome::Stored))
+}
+
+/// How a submission takes its place.
+enum Claim {
+    Invitation(i32),
+    Channel { cell: i32, quota: u64 },
+}
+
+async fn receipt_exists(state: &AppState, body: &[u8]) -> Result<bool, AppError> {
+    let Ok(Submission { nonce: Some(n), .. }) = Submission::parse(state, body) else {
+        return Ok(false);
+    };
+    use sea_orm::EntityTrait;
+    Ok(
+        crate::entity::submission_receipt::Entity::find_by_id(nonce_hash(&n))
+            .one(&state.db)
+            .await?
+            .is_some(),
+    )
+}
+
+pub async fn invitation_submit(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (survey, inv) = match resolve_invitation(&state, &req, &path.into_inner()).await? {
+        InvitationTarget::Ready(survey, inv) => (survey, inv),
+        InvitationTarget::Notice(n) => {
+            // A retry of a submission that was stored: thank again.
+            if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
+                return thanks(&state, &req);
+            }
+            return render_notice(&state, &n);
+        }
+    };
+    let id = inv.id;
+    let origin = invitation_origin(*survey, &inv)?;
+    match submit(&state, &req, &origin, &body, Claim::Invitation(id)).await? {
+        Err(page) => Ok(page),
+        Ok(Outcome::Stored | Outcome::Repeated) => thanks(&state, &req),
+        Ok(Outcome::Refused(n)) => render_notice(&state, &n),
+    }
+}
+
+fn device_cookie_name(survey_id: i32) -> String {
+    format!("renke_done_{survey_id}")
+}
+
+/// This browser already answered the survey through an open channel (a signed cookie says so).
+fn device_answered(state: &AppState, req: &HttpRequest, survey_id: i32) -> bool {
+    let name = device_cookie_name(survey_id);
+    let Some(cookie) = req.cookie(&name) else {
+        return false;
+    };
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    jar.signed(&state.cookie_key).get(&name).is_some()
+}
+
+fn device_cookie(state: &AppState, survey_id: i32) -> Cookie<'static> {
+    let name = device_cookie_name(survey_id);
+    let mut jar = CookieJar::new();
+    jar.signed_mut(&state.cookie_key)
+        .add(Cookie::new(name.clone(), "1"));
+    let value = jar
+        .get(&name)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    Cookie::build(name, value)
+        .path("/o/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::days(60))
+        .finish()
+}
+
+fn channel_origin(
+    survey: Survey,
+    ch: &store::channels::ChannelRow,
+    cell: i32,
+) -> Result<Origin, AppError> {
+    Ok(Origin {
+        survey,
+        group: ch
+            .grp
+            .parse()
+            .map_err(|_| AppError::Internal(format!("channel {}: group", ch.id)))?,
+        area_id: (cell != 0).then_some(cell),
+        school_id: ch.school_id,
+        band: None,
+        source: "open",
+    })
+}
+
+pub async fn channel_page(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    match resolve_channel(&state, &path.into_inner()).await? {
+        ChannelTarget::Notice(n) => render_notice(&state, &n),
+        ChannelTarget::Ready(survey, ch, cell, _) => {
+            if device_answered(&state, &req, survey.id) {
+                return render_notice(&state, &Notice::answered());
+            }
+            let origin = channel_origin(*survey, &ch, cell)?;
+            show_form(&state, &req, &origin).await
+        }
+    }
+}
+
+pub async fn channel_submit(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    if let Some(ip) = state.client_ip(&req)
+        && state.respondent_limiter.submissions.check_key(&ip).is_err()
+    {
+        return render_notice(&state, &Notice::too_many());
+    }
+    let (survey, ch, cell, quota) = match resolve_channel(&state, &path.into_inner()).await? {
+        ChannelTarget::Ready(survey, ch, cell, quota) => (survey, ch, cell, quota),
+        ChannelTarget::Notice(n) => {
+            if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
+                return thanks(&state, &req);
+            }
+            return render_notice(&state, &n);
+        }
+    };
+    let survey_id = survey.id;
+    if device_answered(&state, &req, survey_id) {
+        if receipt_exists(&state, &body).await? {
+            return thanks(&state, &req);
+        }
+        return render_notice(&state, &Notice::answered());
+    }
+    let origin = channel_origin(*survey, &ch, cell)?;
+    match submit(&state, &req, &origin, &body, Claim::Channel { cell, quota }).await? {
+        Err(page) => Ok(page),
+        Ok(Outcome::Stored) => {
+            let mut res = thanks(&state, &req)?;
+            res.add_cookie(&device_cookie(&state, survey_id))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        Ok(Outcome::Repeated) => thanks(&state, &req),
+        Ok(Outcome::Refused(n)) => render_notice(&state, &n),
+    }
 }

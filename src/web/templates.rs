@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 17] = embedded!(
+const TEMPLATES: [(&str, &str); 19] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -26,19 +26,37 @@ const TEMPLATES: [(&str, &str); 17] = embedded!(
     "admin/print.html",
     "respond/base.html",
     "respond/notice.html",
-    "respond/welcome.html",
+    "respond/form.html",
+    "respond/thanks.html",
+    "admin/questionnaires.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");
+pub const SCRIPT: &str = include_str!("../../static/respond.js");
+
+fn versioned(path: &str, content: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(content.as_bytes()));
+    format!("{path}?v={}", &digest[..12])
+}
+
+/// The respondent script's URL, with a hash of its content (cached for a year).
+pub fn script_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| versioned("/static/respond.js", SCRIPT))
+}
+
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(SCRIPT)
+}
 
 /// The stylesheet's URL carries a hash of its content, so it can be cached for a year.
 pub fn stylesheet_url() -> &'static str {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    URL.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        let digest = hex::encode(Sha256::digest(STYLESHEET.as_bytes()));
-        format!("/static/renke.css?v={}", &digest[..12])
-    })
+    URL.get_or_init(|| versioned("/static/renke.css", STYLESHEET))
 }
 
 pub async fn stylesheet() -> HttpResponse {
@@ -81,6 +99,9 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.add_raw_templates(TEMPLATES)?;
     tera.register_filter("thousands", thousands_filter);
     tera.register_filter("beijing", beijing_filter);
+    tera.register_function("script_url", |_: &HashMap<String, tera::Value>| {
+        Ok(tera::Value::String(script_url().into()))
+    });
     tera.register_function("stylesheet_url", |_: &HashMap<String, tera::Value>| {
         Ok(tera::Value::String(stylesheet_url().into()))
     });

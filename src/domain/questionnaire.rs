@@ -1,0 +1,364 @@
+//! Questionnaires: versioned definitions (TOML) of a booklet's items and answer scale, and the
+//! checking of a respondent's answers against them.
+use super::group::Booklet;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The longest free-text comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 500;
+
+/// The dimensions the evaluation asks about.
+pub const DIMENSIONS: [(&str, &str); 8] = [
+    ("equity_policy", "教育公平政策"),
+    ("resource_sharing", "优质资源共享"),
+    ("school_conduct", "规范办学"),
+    ("well_rounded", "素质教育"),
+    ("exam_reform", "考试评价改革"),
+    ("quality", "教育质量"),
+    ("burden", "减轻负担"),
+    ("overall", "总体评价"),
+];
+
+pub fn dimension_label(code: &str) -> &'static str {
+    DIMENSIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("其他", |(_, l)| l)
+}
+
+/// One option of the answer scale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleOption {
+    pub code: String,
+    pub label: String,
+    /// Counts as recognition (满意, 比较满意).
+    pub recognized: bool,
+    /// Counts in the denominator (不了解 does not).
+    pub counted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    pub options: Vec<ScaleOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Stable across versions; the form field's name.
+    pub id: String,
+    pub dimension: String,
+    pub text: String,
+}
+
+/// A booklet's definition, as its TOML file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub booklet: Booklet,
+    pub version: String,
+    pub title: String,
+    pub intro: String,
+    pub comment_prompt: String,
+    pub scale: Scale,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DefinitionError {
+    pub message: String,
+}
+
+fn err(message: impl Into<String>) -> DefinitionError {
+    DefinitionError {
+        message: message.into(),
+    }
+}
+
+fn is_code(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The definitions that ship inside the binary.
+pub const BUILT_IN: [&str; 3] = [
+    include_str!("../../questionnaires/social.toml"),
+    include_str!("../../questionnaires/staff.toml"),
+    include_str!("../../questionnaires/student.toml"),
+];
+
+impl Definition {
+    /// Parses and checks a definition: unique item ids, known dimensions, a scale whose every
+    /// option says whether it is recognised and counted.
+    pub fn parse(text: &str) -> Result<Definition, DefinitionError> {
+        let def: Definition =
+            toml::from_str(text).map_err(|e| err(format!("问卷定义无法解析：{e}")))?;
+        def.check()?;
+        Ok(def)
+    }
+
+    fn check(&self) -> Result<(), DefinitionError> {
+        let version = self.version.trim();
+        if version.is_empty() || version.chars().count() > 32 {
+            return Err(err("version 须为 1–32 个字符"));
+        }
+        if self.title.trim().is_empty() || self.title.chars().count() > 50 {
+            return Err(err("title 须为 1–50 个字符"));
+        }
+        if self.intro.chars().count() > 1000 || self.comment_prompt.chars().count() > 200 {
+            return Err(err("intro 或 comment_prompt 过长"));
+        }
+        let options = &self.scale.options;
+        if !(2..=10).contains(&options.len()) {
+            return Err(err("量表须有 2–10 个选项"));
+        }
+        let mut codes = HashSet::new();
+        for o in options {
+            if !is_code(&o.code, 8) {
+                return Err(err(format!(
+                    "选项代码“{}”无效：须为 1–8 个字母、数字、_ 或 -",
+                    o.code
+                )));
+            }
+            if !codes.insert(o.code.as_str()) {
+                return Err(err(format!("选项代码“{}”重复", o.code)));
+            }
+            if o.label.trim().is_empty() || o.label.chars().count() > 20 {
+                return Err(err(format!("选项“{}”的文字须为 1–20 个字符", o.code)));
+            }
+            if o.recognized && !o.counted {
+                return Err(err(format!(
+                    "选项“{}”计为认可，就必须计入统计（counted = true）",
+                    o.code
+                )));
+            }
+        }
+        if !options.iter().any(|o| o.recognized)
+            || !options.iter().any(|o| o.counted && !o.recognized)
+        {
+            return Err(err("量表须至少有一个认可选项和一个计入统计的不认可选项"));
+        }
+        if !(1..=50).contains(&self.items.len()) {
+            return Err(err("题目须为 1–50 道"));
+        }
+        let mut ids = HashSet::new();
+        for item in &self.items {
+            if !is_code(&item.id, 32) || item.id == "comment" || item.id.starts_with('_') {
+                return Err(err(format!(
+                    "题目编号“{}”无效：须为 1–32 个字母、数字、_ 或 -",
+                    item.id
+                )));
+            }
+            if !ids.insert(item.id.as_str()) {
+                return Err(err(format!("题目编号“{}”重复", item.id)));
+            }
+            if !DIMENSIONS.iter().any(|(c, _)| *c == item.dimension) {
+                return Err(err(format!(
+                    "题目“{}”的维度“{}”未知",
+                    item.id, item.dimension
+                )));
+            }
+            if item.text.trim().is_empty() || item.text.chars().count() > 300 {
+                return Err(err(format!("题目“{}”的文字须为 1–300 个字符", item.id)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn option(&self, code: &str) -> Option<&ScaleOption> {
+        self.scale.options.iter().find(|o| o.code == code)
+    }
+
+    /// Checks a submitted form against the definition. Every scored item must be answered with
+    /// a code of the scale; nothing but the items and `comment` may be sent.
+    pub fn parse_answers<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Answers, AnswerErrors> {
+        let mut choices: Vec<Option<usize>> = vec![None; self.items.len()];
+        let mut comment = None;
+        let mut errors = AnswerErrors::default();
+        for (name, value) in fields {
+            if name == "comment" {
+                let text = value.trim();
+                if text.chars().count() > MAX_COMMENT_CHARS {
+                    errors.comment_too_long = true;
+                }
+                if !text.is_empty() {
+                    comment = Some(text.to_owned());
+                }
+                continue;
+            }
+            let Some(i) = self.items.iter().position(|it| it.id == name) else {
+                errors.unknown.push(name.to_owned());
+                continue;
+            };
+            match self.scale.options.iter().position(|o| o.code == value) {
+                Some(o) if choices[i].is_none() || choices[i] == Some(o) => choices[i] = Some(o),
+                Some(_) => errors.unknown.push(name.to_owned()),
+                None if value.is_empty() => {}
+                None => errors.unknown.push(format!("{name}={value}")),
+            }
+        }
+        for (i, c) in choices.iter().enumerate() {
+            if c.is_none() {
+                errors.missing.push(self.items[i].id.clone());
+            }
+        }
+        if errors.is_empty() {
+            Ok(Answers {
+                choices: choices.into_iter().map(|c| c.unwrap_or(0)).collect(),
+                comment,
+            })
+        } else {
+            errors.partial = choices;
+            Err(errors)
+        }
+    }
+
+    /// Too fast to have read the items: under 2 s an item, and never under 20 s.
+    pub fn too_fast(&self, seconds: u64) -> bool {
+        seconds < (2 * self.items.len() as u64).max(20)
+    }
+}
+
+/// A complete, valid set of answers: the option index chosen for each item, in item order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answers {
+    pub choices: Vec<usize>,
+    pub comment: Option<String>,
+}
+
+impl Answers {
+    /// Every item on the same option (with at least five items): a sign of not reading.
+    pub fn straight_lined(&self) -> bool {
+        self.choices.len() >= 5 && self.choices.windows(2).all(|w| w[0] == w[1])
+    }
+}
+
+/// Why a submission was refused, with what was valid kept for showing the form again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerErrors {
+    /// Item ids left unanswered.
+    pub missing: Vec<String>,
+    /// Fields that are not items of this booklet, or codes not of its scale.
+    pub unknown: Vec<String>,
+    pub comment_too_long: bool,
+    /// The valid choices, per item, to keep on the form.
+    pub partial: Vec<Option<usize>>,
+}
+
+impl AnswerErrors {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unknown.is_empty() && !self.comment_too_long
+    }
+
+    /// The request was not made by our form (fields or codes it never sends).
+    pub fn is_tampered(&self) -> bool {
+        !self.unknown.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn social() -> Definition {
+        Definition::parse(BUILT_IN[0]).unwrap()
+    }
+
+    #[test]
+    fn the_built_in_booklets_are_valid_and_cover_every_dimension() {
+        for text in BUILT_IN {
+            let d = Definition::parse(text).unwrap();
+            assert!((10..=14).contains(&d.items.len()), "{}", d.title);
+            assert_eq!(d.scale.options.iter().filter(|o| o.recognized).count(), 2);
+            assert_eq!(d.scale.options.iter().filter(|o| !o.counted).count(), 1);
+            for (dim, _) in DIMENSIONS {
+                assert!(
+                    d.items.iter().any(|i| i.dimension == dim),
+                    "{} lacks {dim}",
+                    d.title
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_definition_says_what_is_wrong() {
+        let good = BUILT_IN[0];
+        for (bad, words) in [
+            (good.replace("id = \"S02\"", "id = \"S01\""), "重复"),
+            (
+                good.replace("dimension = \"quality\"", "dimension = \"happiness\""),
+                "维度",
+            ),
+            (good.replace(", counted = false }", " }"), "counted"),
+            (
+                good.replace("booklet = \"social\"", "booklet = \"poetry\""),
+                "无法解析",
+            ),
+            ("not toml at all [[".to_owned(), "无法解析"),
+        ] {
+            let e = Definition::parse(&bad).unwrap_err();
+            assert!(e.message.contains(words), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn answers_need_every_item_and_only_known_fields_and_codes() {
+        let d = social();
+        let all: Vec<(String, String)> =
+            d.items.iter().map(|i| (i.id.clone(), "A".into())).collect();
+        let fields = |extra: &[(&str, &str)], skip: usize| {
+            let mut v: Vec<(String, String)> = all.iter().skip(skip).cloned().collect();
+            v.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+            v
+        };
+        let ok = fields(&[("comment", " 很好 ")], 0);
+        let answers = d
+            .parse_answers(ok.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+            .unwrap();
+        assert_eq!(answers.comment.as_deref(), Some("很好"));
+        assert!(answers.straight_lined());
+
+        let missing = fields(&[], 2);
+        let e = d
+            .parse_answers(missing.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+            .unwrap_err();
+        assert_eq!(e.missing, vec!["S01", "S02"]);
+        assert!(!e.is_tampered());
+        assert_eq!(e.partial[2], Some(0));
+
+        let unknown_code = fields(&[("S01", "Z")], 1);
+        let e = d
+            .parse_answers(unknown_code.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+            .unwrap_err();
+        assert!(e.is_tampered());
+        let unknown_field = fields(&[("admin", "1")], 0);
+        assert!(
+            d.parse_answers(unknown_field.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .unwrap_err()
+                .is_tampered()
+        );
+        let long = "长".repeat(501);
+        let too_long = fields(&[("comment", long.as_str())], 0);
+        assert!(
+            d.parse_answers(too_long.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .unwrap_err()
+                .comment_too_long
+        );
+    }
+
+    #[test]
+    fn too_fast_means_under_two_seconds_an_item() {
+        let d = social();
+        assert!(d.too_fast(19));
+        assert!(!d.too_fast(30));
+    }
+}
