@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod answering;
 mod auth;
 mod cli;
 mod health_and_quota;
