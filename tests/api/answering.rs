@@ -386,3 +386,26 @@ backend_test! {
         assert_eq!(viewer.post(&url).body(current).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     }
 }
+
+backend_test! {
+    async fn one_address_is_limited_on_open_channels_and_on_guessing_tokens(app) {
+        let (_, _, url) = open_channel(&app).await;
+        // A school's shared address gets a burst of 120 submissions at once, then slows down.
+        let mut limited = 0;
+        for _ in 0..125 {
+            let res = app.client.post(&url).form(&[("junk", "1")]).send().await.unwrap();
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(res.text().await.unwrap().contains("请稍后再试"));
+                limited += 1;
+            }
+        }
+        assert!((1..=10).contains(&limited), "{limited}");
+        // Guessing invitation tokens: 20 misses, then 429.
+        let mut statuses = Vec::new();
+        for i in 0..22 {
+            statuses.push(app.client.get(app.url(&format!("/s/{i}.AAAAAAAAAAAAAAAA"))).send().await.unwrap().status());
+        }
+        assert!(statuses[..20].iter().all(|s| *s == StatusCode::NOT_FOUND));
+        assert_eq!(statuses[21], StatusCode::TOO_MANY_REQUESTS);
+    }
+}
