@@ -40,6 +40,17 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Recompute the tally's aggregates from the raw responses.
+    Tally {
+        /// Required: recompute (the aggregates are otherwise kept up to date on every answer).
+        #[arg(long)]
+        rebuild: bool,
+        /// Only this survey (default: every survey).
+        #[arg(long)]
+        survey: Option<i32>,
+    },
+    /// Fill the database with a demo county, its survey and simulated answers.
+    Demo,
     /// Manage counties (tenants).
     County {
         #[command(subcommand)]
@@ -234,6 +245,35 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 user.username, user.role, user.id
             );
             Ok(())
+        }
+        Command::Tally { rebuild, survey } => {
+            if !rebuild {
+                return Err(CliError("say --rebuild to recompute the aggregates".into()));
+            }
+            let settings = Settings::from_env().map_err(fail)?;
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::migrate(&db).await.map_err(fail)?;
+            let cache = crate::web::questionnaires::QuestionnaireCache::default();
+            let ids = match survey {
+                Some(id) => vec![id],
+                None => store::surveys::list(&db, None)
+                    .await
+                    .map_err(fail)?
+                    .iter()
+                    .map(|s| s.id)
+                    .collect(),
+            };
+            for id in ids {
+                let n = crate::web::tally::rebuild(&db, &cache, id)
+                    .await
+                    .map_err(fail)?;
+                println!("survey {id}: rebuilt the tally from {n} responses");
+            }
+            Ok(())
+        }
+        Command::Demo => {
+            let settings = Settings::from_env().map_err(fail)?;
+            crate::demo::run(&settings).await.map_err(fail)
         }
         Command::County { command } => {
             let settings = Settings::from_env().map_err(fail)?;

@@ -4,6 +4,7 @@
 //! server for `main` and for the tests alike.
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod entity;
 pub mod error;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_foundation;
 mod m20261129_000002_frames_and_draws;
 mod m20261129_000003_questionnaires_and_responses;
+mod m20261129_000004_tally;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261129_000002_frames_and_draws::Migration),
             Box::new(m20261129_000003_questionnaires_and_responses::Migration),
+            Box::new(m20261129_000004_tally::Migration),
         ]
     }
 }

@@ -8,3 +8,4 @@ pub mod questionnaire;
 pub mod quota;
 pub mod strata;
 pub mod survey;
+pub mod tally;

@@ -1,5 +1,6 @@
 //! A survey's settings and life cycle.
 use super::quota::{PlanParameters, Target};
+use super::tally::Estimator;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -121,6 +122,8 @@ pub struct SurveySettings {
     pub plan: PlanParameters,
     pub target: Target,
     pub window: Window,
+    /// How the headline rate is estimated (pooled by default).
+    pub estimator: Estimator,
 }
 
 impl SurveySettings {
@@ -129,6 +132,7 @@ impl SurveySettings {
         plan: PlanParameters,
         target: Target,
         window: Window,
+        estimator: Estimator,
     ) -> Result<Self, SurveyError> {
         let name = name.trim();
         let n = name.chars().count();
@@ -143,6 +147,7 @@ impl SurveySettings {
             plan,
             target,
             window,
+            estimator,
         })
     }
 }

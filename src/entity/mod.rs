@@ -14,4 +14,7 @@ pub mod session;
 pub mod submission_receipt;
 pub mod survey;
 pub mod survey_booklet;
+pub mod tally_cell;
+pub mod tally_hour;
+pub mod tally_item;
 pub mod user;

@@ -18,6 +18,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub purged_at: Option<DateTimeUtc>,
+    pub estimator: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

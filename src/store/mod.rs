@@ -10,6 +10,7 @@ pub mod questionnaires;
 pub mod responses;
 pub mod sessions;
 pub mod surveys;
+pub mod tally;
 pub mod users;
 
 use crate::config::Settings;

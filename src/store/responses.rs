@@ -1,6 +1,7 @@
 //! Responses: anonymous answers, stored with their stratum in the same transaction that marks
 //! the invitation answered or takes the open channel's place.
 use crate::domain::invitation::InvitationStatus;
+use crate::domain::tally::{Aggregates, ResponseFacts};
 use crate::entity::{invitation, response, submission_receipt};
 use chrono::{DateTime, Timelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -65,12 +66,66 @@ pub struct NewResponse {
     pub completion_seconds: u32,
     pub too_fast: bool,
     pub straight_lined: bool,
-    /// Item id → option code, as JSON.
-    pub answers: String,
+    /// (item id, option code) in item order.
+    pub answers: Vec<(String, String)>,
     pub comment: Option<String>,
+    /// Already rounded to the hour.
+    pub submitted_hour: DateTime<Utc>,
 }
 
-pub async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, DbErr> {
+impl NewResponse {
+    /// What the tally learns from this response.
+    pub fn facts(&self) -> ResponseFacts {
+        ResponseFacts {
+            group: self.group.clone(),
+            area_id: self.area_id.unwrap_or(0),
+            school_id: self.school_id.unwrap_or(0),
+            band: self.band.unwrap_or(-1),
+            too_fast: self.too_fast,
+            straight_lined: self.straight_lined,
+            hour: self.submitted_hour,
+            answers: self.answers.clone(),
+        }
+    }
+}
+
+/// The tally's view of a stored response.
+pub fn facts_of(r: &ResponseRow) -> ResponseFacts {
+    let answers: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&r.answers).unwrap_or_default();
+    ResponseFacts {
+        group: r.grp.clone(),
+        area_id: r.area_id.unwrap_or(0),
+        school_id: r.school_id.unwrap_or(0),
+        band: r.band.unwrap_or(-1),
+        too_fast: r.too_fast,
+        straight_lined: r.straight_lined,
+        hour: r.submitted_hour,
+        answers: answers
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or("").to_owned()))
+            .collect(),
+    }
+}
+
+/// Stores a response and adds it to the tally (call inside the submission's transaction).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    new: NewResponse,
+    tally: &Aggregates,
+) -> Result<i64, DbErr> {
+    let survey_id = new.survey_id;
+    let id = insert(db, new).await?;
+    super::tally::add(db, survey_id, tally).await?;
+    Ok(id)
+}
+
+async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, DbErr> {
+    let answers: serde_json::Map<String, serde_json::Value> = new
+        .answers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
     // A random id: the order of ids says nothing about the order of answers.
     let id = loop {
         let id = rand::random::<i64>() & i64::MAX;
@@ -89,11 +144,11 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, 
         school_id: Set(new.school_id),
         band: Set(new.band),
         source: Set(new.source.to_owned()),
-        submitted_hour: Set(hour_of(Utc::now())),
+        submitted_hour: Set(new.submitted_hour),
         completion_seconds: Set(new.completion_seconds.min(i32::MAX as u32) as i32),
         too_fast: Set(new.too_fast),
         straight_lined: Set(new.straight_lined),
-        answers: Set(new.answers),
+        answers: Set(serde_json::Value::Object(answers).to_string()),
         comment: Set(new.comment),
     })
     .exec_without_returning(db)

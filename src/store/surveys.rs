@@ -1,5 +1,6 @@
 use crate::domain::quota::{Fraction, ParentShare, PlanParameters, SamplingRate, Target};
 use crate::domain::survey::{Survey, SurveySettings, SurveyStatus, Window};
+use crate::domain::tally::Estimator;
 use crate::entity::survey;
 use chrono::Utc;
 use sea_orm::{
@@ -44,6 +45,7 @@ impl TryFrom<survey::Model> for Survey {
                 plan,
                 target,
                 window,
+                estimator: Estimator::parse(&m.estimator).unwrap_or(Estimator::Pooled),
             },
             status: m.status.parse().map_err(|_| corrupt("status", id))?,
             created_at: m.created_at,
@@ -62,6 +64,7 @@ fn apply(model: &mut survey::ActiveModel, s: &SurveySettings) {
     model.target_bp = Set(i32::from(s.target.fraction().basis_points()));
     model.opens_at = Set(s.window.opens_at);
     model.closes_at = Set(s.window.closes_at);
+    model.estimator = Set(s.estimator.code().to_owned());
 }
 
 pub async fn create(

@@ -2,6 +2,7 @@
 //! parsed into domain types, so a handler never sees unchecked input.
 use crate::domain::quota::{PlanParameters, PlanText, Target};
 use crate::domain::survey::{Survey, SurveySettings, Window};
+use crate::domain::tally::Estimator;
 use crate::error::AppError;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
@@ -128,6 +129,20 @@ pub struct SurveyInput {
     pub closes_at: Option<DateTime<Utc>>,
     /// Which county the survey is for; only a platform admin gives it.
     pub county_id: Option<i32>,
+    /// pooled (default), respondent_mean or group_weighted.
+    pub estimator: Option<String>,
+}
+
+fn parse_estimator(code: Option<&str>) -> Result<Estimator, AppError> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(Estimator::Pooled),
+        Some(c) => Estimator::parse(c).ok_or_else(|| {
+            AppError::invalid(
+                "estimator",
+                "估计方法须为 pooled、respondent_mean 或 group_weighted",
+            )
+        }),
+    }
 }
 
 impl SurveyInput {
@@ -150,7 +165,10 @@ impl SurveyInput {
             .transpose()?
             .unwrap_or(Target::DEFAULT);
         let window = Window::new(self.opens_at, self.closes_at)?;
-        Ok(SurveySettings::new(&self.name, plan, target, window)?)
+        let estimator = parse_estimator(self.estimator.as_deref())?;
+        Ok(SurveySettings::new(
+            &self.name, plan, target, window, estimator,
+        )?)
     }
 }
 
@@ -213,6 +231,8 @@ pub struct SurveyForm {
     pub closes_at: String,
     #[serde(default)]
     pub county_id: Option<String>,
+    #[serde(default)]
+    pub estimator: String,
 }
 
 impl SurveyForm {
@@ -222,6 +242,7 @@ impl SurveyForm {
             parent_share: "0.5".into(),
             floor: "0".into(),
             target_percent: "85".into(),
+            estimator: Estimator::Pooled.code().into(),
             ..Default::default()
         }
     }
@@ -238,6 +259,7 @@ impl SurveyForm {
             opens_at: local_time_value(st.window.opens_at),
             closes_at: local_time_value(st.window.closes_at),
             county_id: Some(s.county_id.to_string()),
+            estimator: st.estimator.code().into(),
         }
     }
 
@@ -264,7 +286,10 @@ impl SurveyForm {
             parse_local_time(&self.opens_at, "opens_at")?,
             parse_local_time(&self.closes_at, "closes_at")?,
         )?;
-        Ok(SurveySettings::new(&self.name, plan, target, window)?)
+        let estimator = parse_estimator(Some(&self.estimator))?;
+        Ok(SurveySettings::new(
+            &self.name, plan, target, window, estimator,
+        )?)
     }
 
     pub fn county(&self) -> Result<Option<i32>, AppError> {

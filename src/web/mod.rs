@@ -10,6 +10,7 @@ pub mod questionnaires;
 pub mod respond;
 pub mod sampling;
 pub mod sampling_pages;
+pub mod tally;
 pub mod templates;
 pub mod view;
 

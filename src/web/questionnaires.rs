@@ -26,14 +26,14 @@ pub struct QuestionnaireCache(RwLock<HashMap<i32, Arc<StoredQuestionnaire>>>);
 impl QuestionnaireCache {
     pub async fn get(
         &self,
-        state: &AppState,
+        db: &sea_orm::DatabaseConnection,
         id: i32,
     ) -> Result<Arc<StoredQuestionnaire>, AppError> {
         if let Some(q) = self.0.read().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(q);
         }
         let q = Arc::new(
-            store::questionnaires::find(&state.db, id)
+            store::questionnaires::find(db, id)
                 .await?
                 .ok_or_else(|| AppError::Internal(format!("questionnaire {id} missing")))?,
         );
@@ -56,7 +56,7 @@ pub async fn for_booklet(
         .find(|(b, _)| *b == booklet)
         .map(|(_, id)| id)
         .ok_or_else(|| AppError::Internal("booklet not in use".into()))?;
-    state.questionnaires.get(state, id).await
+    state.questionnaires.get(&state.db, id).await
 }
 
 fn groups_of(b: Booklet) -> Vec<&'static str> {
@@ -95,7 +95,7 @@ async fn booklets_json(
     for (b, id) in store::questionnaires::in_use(&state.db, survey.id).await? {
         out.push(booklet_json(
             b,
-            &*state.questionnaires.get(state, id).await?,
+            &*state.questionnaires.get(&state.db, id).await?,
         ));
     }
     Ok(out)

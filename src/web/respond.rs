@@ -470,11 +470,11 @@ async fn submit(
     let seconds = sub.started.map_or(0, |t| {
         (Utc::now().timestamp() - t).clamp(0, i64::from(u32::MAX)) as u32
     });
-    let answers_json: serde_json::Map<String, serde_json::Value> = def
+    let pairs: Vec<(String, String)> = def
         .items
         .iter()
         .zip(&answers.choices)
-        .map(|(item, &o)| (item.id.clone(), json!(def.scale.options[o].code)))
+        .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
         .collect();
     let area_class = match origin.area_id {
         Some(a) => {
@@ -497,9 +497,12 @@ async fn submit(
         completion_seconds: seconds,
         too_fast: def.too_fast(u64::from(seconds)),
         straight_lined: answers.straight_lined(),
-        answers: serde_json::Value::Object(answers_json).to_string(),
+        answers: pairs,
         comment: answers.comment.clone(),
+        submitted_hour: store::responses::hour_of(Utc::now()),
     };
+    let mut tally = crate::domain::tally::Aggregates::default();
+    tally.add(&new.facts(), def);
     let txn = state.db.begin().await?;
     if !store::responses::take_receipt(&txn, &nonce_hash(&nonce)).await? {
         txn.rollback().await?;
@@ -526,7 +529,7 @@ async fn submit(
         txn.rollback().await?;
         return Ok(Ok(Outcome::Refused(n)));
     }
-    store::responses::insert(&txn, new).await?;
+    store::responses::record(&txn, new, &tally).await?;
     txn.commit().await?;
     Ok(Ok(Outcome::Stored))
 }

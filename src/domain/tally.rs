@@ -1,0 +1,485 @@
+//! The recognition rate: per-respondent counts, their sums, the estimators, the 95% interval
+//! and the status against the target (SPEC.md "Tally").
+//!
+//! For respondent i: x_i = items answered with a counted option, y_i = items answered with a
+//! recognised option. Everything below is computed from sums (n, Σx, Σy, Σx², Σy², Σxy), so
+//! the dashboard reads maintained aggregates and never the responses themselves.
+use serde::Serialize;
+
+/// Cells with fewer respondents are not shown (anonymity).
+pub const MIN_CELL: i64 = 5;
+const Z95: f64 = 1.96;
+
+/// Running sums over respondents (or over answers, for one item).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Sums {
+    pub n: i64,
+    pub x: i64,
+    pub y: i64,
+    pub xx: i64,
+    pub yy: i64,
+    pub xy: i64,
+    /// Σ y_i / x_i over respondents with x_i > 0, and how many they are (respondent mean).
+    pub ratio: f64,
+    pub n_ratio: i64,
+}
+
+impl Sums {
+    /// One respondent with `x` counted and `y` recognised answers.
+    pub fn one(x: i64, y: i64) -> Sums {
+        Sums {
+            n: 1,
+            x,
+            y,
+            xx: x * x,
+            yy: y * y,
+            xy: x * y,
+            ratio: if x > 0 { y as f64 / x as f64 } else { 0.0 },
+            n_ratio: i64::from(x > 0),
+        }
+    }
+
+    pub fn add(&mut self, o: &Sums) {
+        self.n += o.n;
+        self.x += o.x;
+        self.y += o.y;
+        self.xx += o.xx;
+        self.yy += o.yy;
+        self.xy += o.xy;
+        self.ratio += o.ratio;
+        self.n_ratio += o.n_ratio;
+    }
+
+    /// Pooled rate Σy / Σx; `None` when nothing was counted.
+    pub fn pooled(&self) -> Option<f64> {
+        (self.x > 0).then(|| self.y as f64 / self.x as f64)
+    }
+
+    /// Mean over respondents of y_i / x_i.
+    pub fn respondent_mean(&self) -> Option<f64> {
+        (self.n_ratio > 0).then(|| self.ratio / self.n_ratio as f64)
+    }
+
+    /// The 95% interval of the pooled rate by ratio-estimator linearisation, clipped to [0, 1]:
+    /// var(R) = Σ (y_i − R x_i)² / (n (n−1) x̄²). With one respondent it is all of [0, 1].
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        let r = self.pooled()?;
+        if self.n < 2 {
+            return Some((0.0, 1.0));
+        }
+        let n = self.n as f64;
+        let mean_x = self.x as f64 / n;
+        let residual =
+            (self.yy as f64 - 2.0 * r * self.xy as f64 + r * r * self.xx as f64).max(0.0);
+        let var = residual / (n * (n - 1.0) * mean_x * mean_x);
+        let half = Z95 * var.sqrt();
+        Some(((r - half).max(0.0), (r + half).min(1.0)))
+    }
+}
+
+/// How a survey's rate is estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimator {
+    /// Σy / Σx over every answer (SPEC default).
+    Pooled,
+    /// The mean of each respondent's own rate.
+    RespondentMean,
+    /// Each group's pooled rate weighted by its share of the planned sample.
+    GroupWeighted,
+}
+
+impl Estimator {
+    pub const ALL: [Estimator; 3] = [
+        Estimator::Pooled,
+        Estimator::RespondentMean,
+        Estimator::GroupWeighted,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Estimator::Pooled => "pooled",
+            Estimator::RespondentMean => "respondent_mean",
+            Estimator::GroupWeighted => "group_weighted",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Estimator::Pooled => "合并比率（认可答案数 ÷ 有效答案数）",
+            Estimator::RespondentMean => "个人平均（每位受访者认可比例的平均）",
+            Estimator::GroupWeighted => "群体加权（各群体认可率按计划样本占比加权）",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Estimator> {
+        Estimator::ALL.into_iter().find(|e| e.code() == code)
+    }
+}
+
+/// Where the rate stands against the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The interval's low end reaches the target.
+    Passing,
+    /// The rate reaches the target, its interval's low end does not.
+    AtRisk,
+    /// The rate is below the target.
+    Failing,
+    /// No counted answer yet.
+    NoData,
+}
+
+impl Status {
+    pub fn of(rate: Option<f64>, interval: Option<(f64, f64)>, target: f64) -> Status {
+        match (rate, interval) {
+            (None, _) => Status::NoData,
+            (Some(r), _) if r < target => Status::Failing,
+            (Some(_), Some((lo, _))) if lo >= target => Status::Passing,
+            _ => Status::AtRisk,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passing => "达标",
+            Status::AtRisk => "有风险",
+            Status::Failing => "未达标",
+            Status::NoData => "暂无数据",
+        }
+    }
+}
+
+/// A rate with its interval, respondents and status; suppressed in small cells.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    pub respondents: i64,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub status: Status,
+    /// Fewer than [`MIN_CELL`] respondents: the rate is not shown.
+    pub suppressed: bool,
+}
+
+impl Estimate {
+    /// The pooled estimate of a cell (the small-cell rule applies).
+    pub fn of_cell(s: &Sums, target: f64) -> Estimate {
+        let suppressed = s.n < MIN_CELL;
+        let (rate, interval) = if suppressed {
+            (None, None)
+        } else {
+            (s.pooled(), s.interval())
+        };
+        Estimate {
+            respondents: s.n,
+            rate,
+            interval,
+            status: if suppressed {
+                Status::NoData
+            } else {
+                Status::of(rate, interval, target)
+            },
+            suppressed,
+        }
+    }
+}
+
+/// The survey's headline estimate with the chosen estimator. For the respondent mean and the
+/// group-weighted rate the interval is the pooled one's width around their own value (the
+/// pooled interval is the one the method defines; every view says which is used).
+pub fn headline(estimator: Estimator, all: &Sums, groups: &[(f64, Sums)], target: f64) -> Estimate {
+    let pooled = all.pooled();
+    let rate = match estimator {
+        Estimator::Pooled => pooled,
+        Estimator::RespondentMean => all.respondent_mean(),
+        Estimator::GroupWeighted => group_weighted(groups),
+    };
+    let interval = match (rate, pooled, all.interval()) {
+        (Some(r), Some(p), Some((lo, hi))) => {
+            Some(((r - (p - lo)).max(0.0), (r + (hi - p)).min(1.0)))
+        }
+        _ => None,
+    };
+    Estimate {
+        respondents: all.n,
+        rate,
+        interval,
+        status: Status::of(rate, interval, target),
+        suppressed: false,
+    }
+}
+
+/// Σ w_g R_g over the groups that have a rate, with the weights renormalised over them.
+pub fn group_weighted(groups: &[(f64, Sums)]) -> Option<f64> {
+    let mut weight = 0.0;
+    let mut total = 0.0;
+    for (w, s) in groups {
+        if let Some(r) = s.pooled()
+            && *w > 0.0
+        {
+            weight += w;
+            total += w * r;
+        }
+    }
+    (weight > 0.0).then(|| total / weight)
+}
+
+/// The sums of one item from its answer counts: `answers` respondents, `counted` of them on a
+/// counted option, `recognized` on a recognised one (x and y are 0 or 1 per respondent).
+pub fn item_sums(answers: i64, counted: i64, recognized: i64) -> Sums {
+    Sums {
+        n: answers,
+        x: counted,
+        y: recognized,
+        xx: counted,
+        yy: recognized,
+        xy: recognized,
+        ratio: recognized as f64,
+        n_ratio: counted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sums(people: &[(i64, i64)]) -> Sums {
+        let mut s = Sums::default();
+        for &(x, y) in people {
+            s.add(&Sums::one(x, y));
+        }
+        s
+    }
+
+    #[test]
+    fn a_hand_computed_example() {
+        // Three respondents, 4 items each; one answered 不了解 once (x = 3).
+        let s = sums(&[(4, 4), (4, 3), (3, 2)]);
+        let r = s.pooled().unwrap();
+        assert!((r - 9.0 / 11.0).abs() < 1e-12);
+        // Residuals y − R·x: 4 − 36/11 = 8/11, 3 − 36/11 = −3/11, 2 − 27/11 = −5/11.
+        // Σ² = (64 + 9 + 25) / 121 = 98/121; x̄ = 11/3; var = (98/121) / (3·2·121/9).
+        let var: f64 = (98.0 / 121.0) / (6.0 * (121.0 / 9.0));
+        let (lo, hi) = s.interval().unwrap();
+        assert!((lo - (r - 1.96 * var.sqrt())).abs() < 1e-12);
+        assert!((hi - (r + 1.96 * var.sqrt()).min(1.0)).abs() < 1e-12);
+        let mean = (1.0 + 0.75 + 2.0 / 3.0) / 3.0;
+        assert!((s.respondent_mean().unwrap() - mean).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_respondent_has_the_whole_interval_and_nothing_counted_has_no_rate() {
+        let s = sums(&[(12, 11)]);
+        assert_eq!(s.interval(), Some((0.0, 1.0)));
+        assert_eq!(Status::of(s.pooled(), s.interval(), 0.85), Status::AtRisk);
+        let none = sums(&[(0, 0), (0, 0)]);
+        assert_eq!(none.pooled(), None);
+        assert_eq!(none.interval(), None);
+        assert_eq!(
+            Status::of(none.pooled(), none.interval(), 0.85),
+            Status::NoData
+        );
+        assert_eq!(Sums::default().respondent_mean(), None);
+    }
+
+    #[test]
+    fn status_follows_the_interval_against_the_target() {
+        assert_eq!(
+            Status::of(Some(0.9), Some((0.86, 0.94)), 0.85),
+            Status::Passing
+        );
+        assert_eq!(
+            Status::of(Some(0.9), Some((0.84, 0.96)), 0.85),
+            Status::AtRisk
+        );
+        assert_eq!(
+            Status::of(Some(0.84), Some((0.80, 0.88)), 0.85),
+            Status::Failing
+        );
+    }
+
+    #[test]
+    fn small_cells_are_suppressed() {
+        let e = Estimate::of_cell(&sums(&[(4, 4); 4]), 0.85);
+        assert!(e.suppressed && e.rate.is_none());
+        let e = Estimate::of_cell(&sums(&[(4, 4); 5]), 0.85);
+        assert_eq!(e.rate, Some(1.0));
+    }
+
+    #[test]
+    fn group_weighting_renormalises_over_groups_with_data() {
+        let a = sums(&[(10, 9)]);
+        let b = sums(&[(10, 5)]);
+        let r = group_weighted(&[(0.5, a), (0.25, b), (0.25, Sums::default())]).unwrap();
+        assert!((r - (0.5 * 0.9 + 0.25 * 0.5) / 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_items_sums_match_its_respondents() {
+        // 10 answers: 7 recognised, 2 not, 1 not counted.
+        let mut people = vec![(1, 1); 7];
+        people.extend([(1, 0), (1, 0), (0, 0)]);
+        assert_eq!(item_sums(10, 9, 7), sums(&people));
+    }
+
+    proptest! {
+        #[test]
+        fn the_rate_lies_in_its_interval_which_lies_in_zero_one(
+            people in proptest::collection::vec((0i64..14).prop_flat_map(|x| (Just(x), 0..=x)), 1..200)
+        ) {
+            let s = sums(&people);
+            if let (Some(r), Some((lo, hi))) = (s.pooled(), s.interval()) {
+                prop_assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi));
+                prop_assert!(lo <= r + 1e-12 && r <= hi + 1e-12);
+            }
+            let mut reversed = people.clone();
+            reversed.reverse();
+            let t = sums(&reversed);
+            prop_assert_eq!((s.n, s.x, s.y, s.xx, s.yy, s.xy), (t.n, t.x, t.y, t.xx, t.yy, t.xy));
+            prop_assert_eq!(s.interval(), t.interval());
+        }
+    }
+}
+
+/// What one response tells the tally: its stratum, its flags, the hour, and its answers.
+#[derive(Debug, Clone)]
+pub struct ResponseFacts {
+    pub group: String,
+    /// 0 when unknown (an open channel for the whole county).
+    pub area_id: i32,
+    pub school_id: i32,
+    /// -1 when the group has no grade bands or the band is unknown.
+    pub band: i16,
+    pub too_fast: bool,
+    pub straight_lined: bool,
+    pub hour: chrono::DateTime<chrono::Utc>,
+    /// (item id, option code) in item order.
+    pub answers: Vec<(String, String)>,
+}
+
+impl ResponseFacts {
+    pub fn flagged(&self) -> bool {
+        self.too_fast || self.straight_lined
+    }
+}
+
+/// The scope of a cell's sums: the whole questionnaire, or one dimension.
+pub const SCOPE_ALL: &str = "all";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub scope: String,
+    pub group: String,
+    pub area_id: i32,
+    pub school_id: i32,
+    pub band: i16,
+    pub flagged: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CellSums {
+    pub sums: Sums,
+    pub too_fast: i64,
+    pub straight_lined: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub group: String,
+    pub flagged: bool,
+    pub item_id: String,
+    pub option: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HourKey {
+    pub hour: chrono::DateTime<chrono::Utc>,
+    pub flagged: bool,
+}
+
+impl Aggregates {
+    /// Adds a response answered on `def`'s questionnaire.
+    pub fn add(&mut self, r: &ResponseFacts, def: &super::questionnaire::Definition) {
+        self.add_response(
+            r,
+            |_, code| def.option(code).map(|o| (o.counted, o.recognized)),
+            |item| {
+                def.items
+                    .iter()
+                    .find(|i| i.id == item)
+                    .map(|i| i.dimension.clone())
+            },
+        );
+    }
+}
+
+/// The maintained aggregates, or a piece of them (what one response adds).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aggregates {
+    pub cells: std::collections::BTreeMap<CellKey, CellSums>,
+    pub items: std::collections::BTreeMap<ItemKey, i64>,
+    pub hours: std::collections::BTreeMap<HourKey, Sums>,
+}
+
+impl Aggregates {
+    /// Adds a response; `scale` says for an option code whether it is (counted, recognised),
+    /// `dimension` gives an item's dimension.
+    pub fn add_response(
+        &mut self,
+        r: &ResponseFacts,
+        scale: impl Fn(&str, &str) -> Option<(bool, bool)>,
+        dimension: impl Fn(&str) -> Option<String>,
+    ) {
+        let flagged = r.flagged();
+        let mut total = (0i64, 0i64);
+        let mut by_dim: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        for (item, option) in &r.answers {
+            let (counted, recognized) = scale(item, option).unwrap_or((false, false));
+            let (x, y) = (i64::from(counted), i64::from(recognized));
+            total.0 += x;
+            total.1 += y;
+            if let Some(d) = dimension(item) {
+                let e = by_dim.entry(d).or_default();
+                e.0 += x;
+                e.1 += y;
+            }
+            *self
+                .items
+                .entry(ItemKey {
+                    group: r.group.clone(),
+                    flagged,
+                    item_id: item.clone(),
+                    option: option.clone(),
+                })
+                .or_default() += 1;
+        }
+        let key = |scope: &str| CellKey {
+            scope: scope.to_owned(),
+            group: r.group.clone(),
+            area_id: r.area_id,
+            school_id: r.school_id,
+            band: r.band,
+            flagged,
+        };
+        let cell = self.cells.entry(key(SCOPE_ALL)).or_default();
+        cell.sums.add(&Sums::one(total.0, total.1));
+        cell.too_fast += i64::from(r.too_fast);
+        cell.straight_lined += i64::from(r.straight_lined);
+        for (d, (x, y)) in by_dim {
+            self.cells
+                .entry(key(&d))
+                .or_default()
+                .sums
+                .add(&Sums::one(x, y));
+        }
+        self.hours
+            .entry(HourKey {
+                hour: r.hour,
+                flagged,
+            })
+            .or_default()
+            .add(&Sums::one(total.0, total.1));
+    }
+}

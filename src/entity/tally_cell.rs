@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "tally_cell")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub survey_id: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub scope: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub grp: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub area_id: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub school_id: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub band: i16,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub flagged: bool,
+    pub too_fast: i64,
+    pub straight_lined: i64,
+    pub n: i64,
+    pub sx: i64,
+    pub sy: i64,
+    pub sxx: i64,
+    pub syy: i64,
+    pub sxy: i64,
+    pub n_ratio: i64,
+    pub ratio: f64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,215 @@
+//! The maintained tally aggregates. A submission adds its piece in its own transaction; a
+//! rebuild recomputes them from the raw responses.
+use crate::domain::tally::{Aggregates, CellKey, CellSums, HourKey, ItemKey, Sums};
+use crate::entity::{tally_cell, tally_hour, tally_item};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, Set};
+
+fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
+    entity: E,
+    col: C,
+) -> (C, SimpleExpr) {
+    let current = Expr::col((entity, col));
+    let incoming = Expr::col((Alias::new("excluded"), col));
+    (col, ExprTrait::add(current, incoming))
+}
+
+/// Adds `agg` to the survey's aggregates (call inside the submission's transaction).
+pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) -> Result<(), DbErr> {
+    use tally_cell::Column as C;
+    for (k, v) in &agg.cells {
+        let s = &v.sums;
+        tally_cell::Entity::insert(tally_cell::ActiveModel {
+            survey_id: Set(survey_id),
+            scope: Set(k.scope.clone()),
+            grp: Set(k.group.clone()),
+            area_id: Set(k.area_id),
+            school_id: Set(k.school_id),
+            band: Set(k.band),
+            flagged: Set(k.flagged),
+            too_fast: Set(v.too_fast),
+            straight_lined: Set(v.straight_lined),
+            n: Set(s.n),
+            sx: Set(s.x),
+            sy: Set(s.y),
+            sxx: Set(s.xx),
+            syy: Set(s.yy),
+            sxy: Set(s.xy),
+            n_ratio: Set(s.n_ratio),
+            ratio: Set(s.ratio),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                C::SurveyId,
+                C::Scope,
+                C::Grp,
+                C::AreaId,
+                C::SchoolId,
+                C::Band,
+                C::Flagged,
+            ])
+            .values(
+                [
+                    C::TooFast,
+                    C::StraightLined,
+                    C::N,
+                    C::Sx,
+                    C::Sy,
+                    C::Sxx,
+                    C::Syy,
+                    C::Sxy,
+                    C::NRatio,
+                    C::Ratio,
+                ]
+                .map(|c| plus(tally_cell::Entity, c)),
+            )
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    for (k, count) in &agg.items {
+        use tally_item::Column as I;
+        tally_item::Entity::insert(tally_item::ActiveModel {
+            survey_id: Set(survey_id),
+            grp: Set(k.group.clone()),
+            flagged: Set(k.flagged),
+            item_id: Set(k.item_id.clone()),
+            option_code: Set(k.option.clone()),
+            answers: Set(*count),
+        })
+        .on_conflict(
+            OnConflict::columns([I::SurveyId, I::Grp, I::Flagged, I::ItemId, I::OptionCode])
+                .values([plus(tally_item::Entity, I::Answers)])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    for (k, s) in &agg.hours {
+        use tally_hour::Column as H;
+        tally_hour::Entity::insert(tally_hour::ActiveModel {
+            survey_id: Set(survey_id),
+            hour: Set(k.hour),
+            flagged: Set(k.flagged),
+            n: Set(s.n),
+            sx: Set(s.x),
+            sy: Set(s.y),
+            sxx: Set(s.xx),
+            syy: Set(s.yy),
+            sxy: Set(s.xy),
+            n_ratio: Set(s.n_ratio),
+            ratio: Set(s.ratio),
+        })
+        .on_conflict(
+            OnConflict::columns([H::SurveyId, H::Hour, H::Flagged])
+                .values(
+                    [
+                        H::N,
+                        H::Sx,
+                        H::Sy,
+                        H::Sxx,
+                        H::Syy,
+                        H::Sxy,
+                        H::NRatio,
+                        H::Ratio,
+                    ]
+                    .map(|c| plus(tally_hour::Entity, c)),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the survey's aggregates (before a rebuild).
+pub async fn clear(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbErr> {
+    tally_cell::Entity::delete_many()
+        .filter(tally_cell::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    tally_item::Entity::delete_many()
+        .filter(tally_item::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    tally_hour::Entity::delete_many()
+        .filter(tally_hour::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Reads the survey's aggregates: a few thousand rows at most, whatever the responses.
+pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregates, DbErr> {
+    let mut agg = Aggregates::default();
+    for c in tally_cell::Entity::find()
+        .filter(tally_cell::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+    {
+        agg.cells.insert(
+            CellKey {
+                scope: c.scope,
+                group: c.grp,
+                area_id: c.area_id,
+                school_id: c.school_id,
+                band: c.band,
+                flagged: c.flagged,
+            },
+            CellSums {
+                sums: Sums {
+                    n: c.n,
+                    x: c.sx,
+                    y: c.sy,
+                    xx: c.sxx,
+                    yy: c.syy,
+                    xy: c.sxy,
+                    ratio: c.ratio,
+                    n_ratio: c.n_ratio,
+                },
+                too_fast: c.too_fast,
+                straight_lined: c.straight_lined,
+            },
+        );
+    }
+    for i in tally_item::Entity::find()
+        .filter(tally_item::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+    {
+        agg.items.insert(
+            ItemKey {
+                group: i.grp,
+                flagged: i.flagged,
+                item_id: i.item_id,
+                option: i.option_code,
+            },
+            i.answers,
+        );
+    }
+    for h in tally_hour::Entity::find()
+        .filter(tally_hour::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+    {
+        agg.hours.insert(
+            HourKey {
+                hour: h.hour,
+                flagged: h.flagged,
+            },
+            Sums {
+                n: h.n,
+                x: h.sx,
+                y: h.sy,
+                xx: h.sxx,
+                yy: h.syy,
+                xy: h.sxy,
+                ratio: h.ratio,
+                n_ratio: h.n_ratio,
+            },
+        );
+    }
+    Ok(agg)
+}
