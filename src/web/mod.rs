@@ -2,7 +2,10 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod csrf;
+pub mod dashboard;
+pub mod exports;
 pub mod input;
 pub mod middleware;
 pub mod qr;
@@ -139,6 +142,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(sampling::api_channel_qr),
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
+                .route("/surveys/{id}/tally", web::get().to(tally::api_tally))
+                .route(
+                    "/surveys/{id}/tally.xlsx",
+                    web::get().to(exports::tally_xlsx),
+                )
+                .route(
+                    "/surveys/{id}/responses.csv",
+                    web::get().to(exports::responses_csv),
+                )
+                .route(
+                    "/surveys/{id}/responses.xlsx",
+                    web::get().to(exports::responses_xlsx),
+                )
                 .route(
                     "/surveys/{id}/questionnaires",
                     web::get().to(questionnaires::api_list),
@@ -212,6 +228,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge))
                 .route(
+                    "/surveys/{id}/dashboard",
+                    web::get().to(dashboard::page_show),
+                )
+                .route(
+                    "/surveys/{id}/dashboard/events",
+                    web::get().to(dashboard::events),
+                )
+                .route("/surveys/{id}/report", web::get().to(dashboard::report))
+                .route(
                     "/surveys/{id}/questionnaires",
                     web::get().to(questionnaires::page_show),
                 )
@@ -221,6 +246,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .route("/static/respond.js", web::get().to(templates::script))
+        .route(
+            "/static/dashboard.js",
+            web::get().to(templates::dashboard_script),
+        )
         .route("/s/{token}", web::get().to(respond::invitation_page))
         .route("/s/{token}", web::post().to(respond::invitation_submit))
         .route("/o/{code}", web::get().to(respond::channel_page))

@@ -200,7 +200,7 @@ pub async fn resolve_channel(state: &AppState, code: &str) -> Result<ChannelTarg
     if let Err(n) = answering_state(&survey) {
         return Ok(ChannelTarget::Notice(n));
     }
-    let full = super::sampling::FullPlan::load(state, &survey).await?;
+    let full = super::sampling::FullPlan::load(&state.db, &survey).await?;
     let cell = super::sampling::channel_cell(&full.geo, &ch);
     let group = ch
         .grp

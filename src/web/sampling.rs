@@ -20,7 +20,7 @@ use crate::store::{self, invitations::ReleaseFilter};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::{DateTime, Utc};
 use rand::{Rng, RngCore};
-use sea_orm::TransactionTrait;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -256,14 +256,14 @@ pub struct FullPlan {
 }
 
 impl FullPlan {
-    pub async fn load(state: &AppState, survey: &Survey) -> Result<FullPlan, AppError> {
-        let sizes = store::frames::group_sizes(&state.db, survey.id).await?;
+    pub async fn load(db: &DatabaseConnection, survey: &Survey) -> Result<FullPlan, AppError> {
+        let sizes = store::frames::group_sizes(db, survey.id).await?;
         let plan = SamplePlan::with_frames(&survey.settings.plan, &sizes);
-        let geo = store::geography::load(&state.db, survey.id).await?;
+        let geo = store::geography::load(db, survey.id).await?;
         let strata = if geo.areas.is_empty() {
             Vec::new()
         } else {
-            let frames = store::frames::stratum_sizes(&state.db, survey.id, &geo).await?;
+            let frames = store::frames::stratum_sizes(db, survey.id, &geo).await?;
             strata::stratify(&plan, &geo.areas, &frames)
         };
         Ok(FullPlan { plan, geo, strata })
@@ -356,11 +356,29 @@ pub async fn run_draw(
     seed: Option<u64>,
 ) -> Result<StoredDraw, AppError> {
     let survey = draft_for(state, user, id).await?;
-    let full = FullPlan::load(state, &survey).await?;
+    let stored = draw_sample(&state.db, &survey, Some(user.id), &user.username, seed).await?;
+    tracing::info!(
+        survey = survey.id,
+        draw = stored.id,
+        user = user.id,
+        "sample drawn"
+    );
+    Ok(stored)
+}
+
+/// Draws a survey's sample from its rosters and records it (the caller checked who may).
+pub async fn draw_sample(
+    db: &DatabaseConnection,
+    survey: &Survey,
+    actor_id: Option<i32>,
+    actor_name: &str,
+    seed: Option<u64>,
+) -> Result<StoredDraw, AppError> {
+    let full = FullPlan::load(db, survey).await?;
     if full.geo.areas.is_empty() {
         return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
     }
-    let people = store::frames::all(&state.db, survey.id).await?;
+    let people = store::frames::all(db, survey.id).await?;
     if people.is_empty() {
         return Err(AppError::Conflict("还没有上传任何名册".into()));
     }
@@ -408,7 +426,7 @@ pub async fn run_draw(
             }
         }
     }
-    let txn = state.db.begin().await?;
+    let txn = db.begin().await?;
     let stored = store::draws::record(
         &txn,
         NewDraw {
@@ -420,19 +438,13 @@ pub async fn run_draw(
             quotas: serde_json::to_string(&recorded)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
             frame_size: people.len(),
-            created_by: Some(user.id),
-            created_by_name: user.username.clone(),
+            created_by: actor_id,
+            created_by_name: actor_name.to_owned(),
             picks,
         },
     )
     .await?;
     txn.commit().await?;
-    tracing::info!(
-        survey = survey.id,
-        draw = stored.id,
-        user = user.id,
-        "sample drawn"
-    );
     Ok(stored)
 }
 
@@ -686,7 +698,7 @@ pub async fn channel_views(
     req: &HttpRequest,
     survey: &Survey,
 ) -> Result<Vec<ChannelView>, AppError> {
-    let full = FullPlan::load(state, survey).await?;
+    let full = FullPlan::load(&state.db, survey).await?;
     let mut out = Vec::new();
     for ch in store::channels::list(&state.db, survey.id).await? {
         let group: RespondentGroup = parse_group(&ch.grp)?;
@@ -985,7 +997,7 @@ pub async fn api_plan(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let survey = survey_for(&state, &user, path.into_inner()).await?;
-    let full = FullPlan::load(&state, &survey).await?;
+    let full = FullPlan::load(&state.db, &survey).await?;
     Ok(HttpResponse::Ok().json(full.view(&survey)))
 }
 
@@ -1190,7 +1202,7 @@ pub async fn survey_view(
     state: &AppState,
     survey: &Survey,
 ) -> Result<(SurveyView, FullPlan), AppError> {
-    let full = FullPlan::load(state, survey).await?;
+    let full = FullPlan::load(&state.db, survey).await?;
     Ok((SurveyView::with_plan(survey, &full.plan), full))
 }
 

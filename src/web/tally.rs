@@ -173,7 +173,7 @@ pub async fn view(
     exclude_flagged: bool,
 ) -> Result<TallyView, AppError> {
     let agg = store::tally::load(&state.db, survey.id).await?;
-    let full = FullPlan::load(state, survey).await?;
+    let full = FullPlan::load(&state.db, survey).await?;
     let target = survey.settings.target.fraction().as_f64();
     let geo = &full.geo;
 

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 19] = embedded!(
+const TEMPLATES: [(&str, &str); 22] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -29,10 +29,26 @@ const TEMPLATES: [(&str, &str); 19] = embedded!(
     "respond/form.html",
     "respond/thanks.html",
     "admin/questionnaires.html",
+    "admin/dashboard.html",
+    "admin/charts.html",
+    "admin/report.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");
 pub const SCRIPT: &str = include_str!("../../static/respond.js");
+pub const DASHBOARD_SCRIPT: &str = include_str!("../../static/dashboard.js");
+
+pub fn dashboard_script_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| versioned("/static/dashboard.js", DASHBOARD_SCRIPT))
+}
+
+pub async fn dashboard_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(DASHBOARD_SCRIPT)
+}
 
 fn versioned(path: &str, content: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -67,6 +83,17 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// `{{ n | thousands }}`: 869548 → 869,548.
+/// `{{ r | percent }}`: 0.8734 → 87.3%; no value → —.
+fn percent_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(match value.as_f64() {
+        Some(v) => format!("{:.1}%", v * 100.0),
+        None => "—".into(),
+    }))
+}
+
 fn thousands_filter(
     value: &tera::Value,
     _: &HashMap<String, tera::Value>,
@@ -99,6 +126,11 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.add_raw_templates(TEMPLATES)?;
     tera.register_filter("thousands", thousands_filter);
     tera.register_filter("beijing", beijing_filter);
+    tera.register_filter("percent", percent_filter);
+    tera.register_function(
+        "dashboard_script_url",
+        |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(dashboard_script_url().into())),
+    );
     tera.register_function("script_url", |_: &HashMap<String, tera::Value>| {
         Ok(tera::Value::String(script_url().into()))
     });
