@@ -3,7 +3,7 @@ use crate::sampling::{county_survey, upload_all};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -14,7 +14,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// The item ids of a form, in order.
-fn item_ids(html: &str) -> Vec<String> {
+pub fn item_ids(html: &str) -> Vec<String> {
     let mut ids = Vec::new();
     for part in html.split("<fieldset").skip(1) {
         let marker = "id=\"q-";
@@ -26,7 +26,7 @@ fn item_ids(html: &str) -> Vec<String> {
 }
 
 /// A filled-in form: every item answered with `code` except those in `skip`.
-fn answers(html: &str, code: &str, skip: &[usize]) -> Vec<(String, String)> {
+pub fn answers(html: &str, code: &str, skip: &[usize]) -> Vec<(String, String)> {
     let mut form = vec![
         ("_nonce".to_owned(), hidden(html, "_nonce")),
         ("_started".to_owned(), hidden(html, "_started")),
@@ -40,7 +40,7 @@ fn answers(html: &str, code: &str, skip: &[usize]) -> Vec<(String, String)> {
 }
 
 /// A survey with a drawn sample of parents, open; returns the organiser, survey and invitation URLs.
-async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<String>) {
+pub async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<String>) {
     let (organizer, id) = county_survey(app).await;
     upload_all(app, &organizer, id).await;
     let res = organizer
@@ -73,7 +73,7 @@ async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<String
     (organizer, id, urls)
 }
 
-async fn responses(app: &TestApp, id: i64) -> Vec<renke::store::responses::ResponseRow> {
+pub async fn responses(app: &TestApp, id: i64) -> Vec<renke::store::responses::ResponseRow> {
     renke::store::responses::list(&app.db, id as i32)
         .await
         .unwrap()
@@ -218,7 +218,7 @@ backend_test! {
 }
 
 /// An open channel for the public of 桥头镇 (quota 5), on an open survey.
-async fn open_channel(app: &TestApp) -> (Client, i64, String) {
+pub async fn open_channel(app: &TestApp) -> (Client, i64, String) {
     let (organizer, id) = county_survey(app).await;
     let res = organizer
         .post(app.url(&format!("/api/v1/surveys/{id}/channels")))

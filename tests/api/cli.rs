@@ -180,3 +180,36 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     assert_eq!(body["user"]["role"], "organizer");
     assert_eq!(body["user"]["county_id"], 1);
 }
+
+#[test]
+fn demo_fills_a_county_and_the_tally_rebuilds_from_its_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("renke.db").display()
+    );
+    let env = [
+        ("RENKE_DATABASE_URL", url.as_str()),
+        ("RENKE_ADMIN_PASSWORD", "admin-password-1"),
+    ];
+    let (ok, stdout, stderr) = renke(&["demo"], &env, None);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("demo-organizer") && stdout.contains("demo-viewer"),
+        "{stdout}"
+    );
+    // Running it again changes nothing.
+    let (ok, stdout, _) = renke(&["demo"], &env, None);
+    assert!(ok && stdout.contains("already"), "{stdout}");
+    let (ok, stdout, stderr) = renke(&["tally", "--rebuild"], &env, None);
+    assert!(ok, "{stderr}");
+    let n: u64 = stdout
+        .split("from ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(n > 200, "{stdout}");
+    let (ok, _, stderr) = renke(&["tally"], &env, None);
+    assert!(!ok && stderr.contains("--rebuild"));
+}

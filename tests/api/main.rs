@@ -10,3 +10,4 @@ mod health_and_quota;
 mod sampling;
 mod survey_pages;
 mod surveys;
+mod tally;

@@ -1,0 +1,272 @@
+use crate::answering::{hidden, item_ids, open_channel, open_survey_with_invitations};
+use crate::helpers::{TestApp, backend_test, new_client};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Answers the questionnaire at `url` with one code per item (cycled) and returns the status.
+async fn answer(url: &str, codes: &[&str]) -> StatusCode {
+    let phone = new_client();
+    let html = phone.get(url).send().await.unwrap().text().await.unwrap();
+    let mut form = vec![
+        ("_nonce".to_owned(), hidden(&html, "_nonce")),
+        ("_started".to_owned(), hidden(&html, "_started")),
+    ];
+    for (i, id) in item_ids(&html).into_iter().enumerate() {
+        form.push((id, codes[i % codes.len()].to_owned()));
+    }
+    phone.post(url).form(&form).send().await.unwrap().status()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+backend_test! {
+    async fn the_tally_matches_a_hand_computation(app) {
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+        // Six parents, twelve items each (A, B recognised; C, D counted; E not counted).
+        let patterns: [&[&str]; 6] = [
+            &["A"],                     // x 12, y 12
+            &["C"],                     // x 12, y 0
+            &["A", "E"],                // x 6,  y 6
+            &["B", "D"],                // x 12, y 6
+            &["E"],                     // x 0,  y 0
+            &["A", "A", "A", "A", "A", "D"], // x 12, y 10
+        ];
+        for (url, p) in urls.iter().zip(patterns) {
+            assert_eq!(answer(url, p).await, StatusCode::OK);
+        }
+        let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
+        let people = [(12.0, 12.0), (12.0, 0.0), (6.0, 6.0), (12.0, 6.0), (0.0, 0.0), (12.0, 10.0)];
+        let (sx, sy): (f64, f64) = people.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+        let r = sy / sx;
+        let n = people.len() as f64;
+        let resid: f64 = people.iter().map(|(x, y)| (y - r * x).powi(2)).sum();
+        let var = resid / (n * (n - 1.0) * (sx / n).powi(2));
+        let (lo, hi) = ((r - 1.96 * var.sqrt()).max(0.0), (r + 1.96 * var.sqrt()).min(1.0));
+        assert_eq!(t["respondents"], 6);
+        assert!(close(t["rate"].as_f64().unwrap(), 34.0 / 54.0), "{}", t["rate"]);
+        assert!(close(t["interval"][0].as_f64().unwrap(), lo));
+        assert!(close(t["interval"][1].as_f64().unwrap(), hi));
+        assert_eq!(t["target"], 0.85);
+        assert_eq!(t["status"], "failing");
+        assert_eq!(t["estimator"], "pooled");
+        // Respondent mean over the five with something counted.
+        let mean = (1.0 + 0.0 + 1.0 + 0.5 + 10.0 / 12.0) / 5.0;
+        assert!(close(t["respondent_mean"].as_f64().unwrap(), mean));
+        assert_eq!(t["by_group"]["parent"]["respondents"], 6);
+        assert!(close(t["by_group"]["parent"]["rate"].as_f64().unwrap(), 34.0 / 54.0));
+        // Items: S01 got A, C, A, B, E, A → recognised 4 of 5 counted.
+        assert!(close(t["by_item"]["S01"]["rate"].as_f64().unwrap(), 0.8));
+        assert_eq!(t["by_item"]["S01"]["options"]["E"], 1);
+        assert_eq!(t["quota_progress"]["parent"]["responded"], 6);
+        assert_eq!(t["quota_progress"]["parent"]["planned"], 75);
+        // Fewer than five respondents: not shown.
+        assert_eq!(t["by_group"]["teacher"]["respondents"], 0);
+        assert_eq!(t["by_group"]["teacher"]["suppressed"], true);
+        assert!(t["by_group"]["teacher"]["rate"].is_null());
+        assert_eq!(t["data_quality"]["straight_lined"], 3);
+    }
+}
+
+backend_test! {
+    async fn small_cells_are_suppressed_and_undefined_rates_are_null(app) {
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+        for url in &urls[..4] {
+            answer(url, &["A", "B"]).await;
+        }
+        let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(t["respondents"], 4);
+        assert!(t["rate"].as_f64().is_some(), "the headline is always shown");
+        assert_eq!(t["by_group"]["parent"]["suppressed"], true);
+        assert!(t["by_group"]["parent"]["rate"].is_null());
+        for a in t["areas"].as_array().unwrap() {
+            assert!(a["rate"].is_null(), "{a}");
+        }
+        // Nothing counted at all: no rate, never NaN.
+        let county2 = app.create_county("丙县").await;
+        let other = app.user("organizer", Some(county2)).await;
+        let s = app.create_survey(&other, serde_json::json!({"name": "空", "population": 1000})).await;
+        let t: Value = other.get(app.url(&format!("/api/v1/surveys/{}/tally", s["id"]))).send().await.unwrap().json().await.unwrap();
+        assert!(t["rate"].is_null());
+        assert_eq!(t["status"], "no_data");
+    }
+}
+
+backend_test! {
+    async fn the_maintained_aggregates_equal_a_full_recomputation(app) {
+        let (_, id, urls) = open_survey_with_invitations(&app).await;
+        let codes = ["A", "B", "C", "D", "E"];
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for url in urls.iter().take(30) {
+            let pattern: Vec<&str> = (0..rng.random_range(1..6)).map(|_| codes[rng.random_range(0..5)]).collect();
+            answer(url, &pattern).await;
+        }
+        let before = renke::store::tally::load(&app.db, id as i32).await.unwrap();
+        let cache = renke::web::questionnaires::QuestionnaireCache::default();
+        let n = renke::web::tally::rebuild(&app.db, &cache, id as i32).await.unwrap();
+        assert_eq!(n, 30);
+        let after = renke::store::tally::load(&app.db, id as i32).await.unwrap();
+        assert_eq!(before.items, after.items);
+        assert_eq!(before.cells.len(), after.cells.len());
+        for ((k1, a), (k2, b)) in before.cells.iter().zip(&after.cells) {
+            assert_eq!(k1, k2);
+            assert_eq!((a.sums.n, a.sums.x, a.sums.y, a.sums.xx, a.sums.yy, a.sums.xy, a.sums.n_ratio), (b.sums.n, b.sums.x, b.sums.y, b.sums.xx, b.sums.yy, b.sums.xy, b.sums.n_ratio));
+            assert!((a.sums.ratio - b.sums.ratio).abs() < 1e-9);
+            assert_eq!((a.too_fast, a.straight_lined), (b.too_fast, b.straight_lined));
+        }
+        assert_eq!(before.hours.len(), after.hours.len());
+    }
+}
+
+backend_test! {
+    async fn excluding_flagged_responses_and_the_estimator_setting_change_the_headline(app) {
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+        // All these answer at once: too fast, and some straight-lined.
+        for url in urls.iter().take(6) {
+            answer(url, &["A", "D"]).await;
+        }
+        let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally?exclude_flagged=1"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(t["exclude_flagged"], true);
+        assert_eq!(t["respondents"], 0, "all six were too fast");
+        assert_eq!(t["data_quality"]["too_fast"], 6);
+        let all: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(all["respondents"], 6);
+        assert_eq!(all["estimator"], "pooled");
+    }
+}
+
+async fn export_setup(app: &TestApp) -> (reqwest::Client, i64, Vec<Vec<&'static str>>) {
+    let (organizer, id, urls) = open_survey_with_invitations(app).await;
+    let patterns = vec![vec!["A", "B", "C"], vec!["D"], vec!["=cmd|' /C calc'!A0"]];
+    answer(&urls[0], &patterns[0]).await;
+    answer(&urls[1], &patterns[1]).await;
+    (organizer, id, patterns)
+}
+
+backend_test! {
+    async fn exports_parse_back_to_the_same_answers(app) {
+        let (organizer, id, _) = export_setup(&app).await;
+        let csv_bytes = organizer.get(app.url(&format!("/api/v1/surveys/{id}/responses.csv"))).send().await.unwrap().bytes().await.unwrap();
+        assert!(csv_bytes.starts_with(b"\xEF\xBB\xBF"));
+        let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
+        let rows: Vec<std::collections::HashMap<String, String>> = reader.deserialize().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 2);
+        let mut s01: Vec<String> = rows.iter().map(|r| r["S01"].clone()).collect();
+        s01.sort();
+        assert_eq!(s01, vec!["不满意", "满意"]);
+        assert!(rows.iter().all(|r| r["group"] == "家长" && !r["area"].is_empty()));
+        for r in &rows {
+            for forbidden in ["name", "phone", "invitation", "url"] {
+                assert!(!r.contains_key(forbidden));
+            }
+        }
+        // XLSX: the same rows.
+        let bytes = organizer.get(app.url(&format!("/api/v1/surveys/{id}/responses.xlsx"))).send().await.unwrap().bytes().await.unwrap();
+        use calamine::{Reader, Xlsx};
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let range = book.worksheet_range("答卷").unwrap();
+        let header: Vec<String> = range.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+        let col = header.iter().position(|h| h == "S01").unwrap();
+        let mut xs: Vec<String> = range.rows().skip(1).map(|r| r[col].to_string()).collect();
+        xs.sort();
+        assert_eq!(xs, vec!["不满意", "满意"]);
+        // The tally workbook states the method and has a sheet per table.
+        let bytes = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally.xlsx"))).send().await.unwrap().bytes().await.unwrap();
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let names = book.sheet_names().to_vec();
+        for sheet in ["方法", "群体", "维度", "乡镇", "城乡类别", "学校", "年级段", "题目", "邀请回复"] {
+            assert!(names.iter().any(|n| n == sheet), "{sheet} in {names:?}");
+        }
+        let method = book.worksheet_range("方法").unwrap();
+        assert!(method.rows().any(|r| r[1].to_string().contains("var(R)")));
+    }
+}
+
+backend_test! {
+    async fn comments_that_look_like_formulas_are_made_inert_in_csv(app) {
+        let (_, id, urls) = open_survey_with_invitations(&app).await;
+        let phone = new_client();
+        let html = phone.get(&urls[0]).send().await.unwrap().text().await.unwrap();
+        let mut form = crate::answering::answers(&html, "A", &[]);
+        form.push(("comment".into(), "=HYPERLINK(\"http://evil\")".into()));
+        assert_eq!(phone.post(&urls[0]).form(&form).send().await.unwrap().status(), StatusCode::OK);
+        let county = {
+            use sea_orm::EntityTrait;
+            renke::entity::survey::Entity::find_by_id(id as i32).one(&app.db).await.unwrap().unwrap().county_id
+        };
+        let viewer = app.user("viewer", Some(county)).await;
+        let csv = viewer.get(app.url(&format!("/api/v1/surveys/{id}/responses.csv"))).send().await.unwrap().text().await.unwrap();
+        assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    }
+}
+
+backend_test! {
+    async fn the_dashboard_shows_the_rate_and_streams_updates(app) {
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+        for url in urls.iter().take(5) {
+            answer(url, &["A", "B", "A", "C"]).await;
+        }
+        let res = organizer.get(app.url(&format!("/admin/surveys/{id}/dashboard"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("<svg") && html.contains("目标 85.0%"));
+        assert!(html.contains("data-live=\"respondents\">5<"));
+        assert!(html.contains("估计方法"));
+        assert!(html.contains("http-equiv=\"refresh\""), "works without JavaScript");
+        // The event stream sends the headline at once.
+        let mut res = organizer.get(app.url(&format!("/admin/surveys/{id}/dashboard/events"))).send().await.unwrap();
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        let chunk = res.chunk().await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(text.starts_with("data: {") && text.contains("\"respondents\":5"), "{text}");
+        // Another answer arrives: the stream says so within a couple of seconds.
+        answer(&urls[5], &["A"]).await;
+        let mut seen = false;
+        for _ in 0..10 {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(3), res.chunk()).await.unwrap().unwrap().unwrap();
+            if String::from_utf8_lossy(&chunk).contains("\"respondents\":6") {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen);
+        let report = organizer.get(app.url(&format!("/admin/surveys/{id}/report"))).send().await.unwrap();
+        assert_eq!(report.status(), StatusCode::OK);
+        let html = report.text().await.unwrap();
+        assert!(html.contains("调查方法") && html.contains("需要改进的方面") && html.contains("随机种子"));
+    }
+}
+
+backend_test! {
+    async fn another_countys_viewer_sees_nothing_of_the_tally(app) {
+        let (_, id, urls) = open_survey_with_invitations(&app).await;
+        answer(&urls[0], &["A"]).await;
+        let stranger = app.user("viewer", Some(app.create_county("乙县").await)).await;
+        for path in ["tally", "tally.xlsx", "responses.csv", "responses.xlsx"] {
+            let res = stranger.get(app.url(&format!("/api/v1/surveys/{id}/{path}"))).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        for path in ["dashboard", "dashboard/events", "report"] {
+            let res = stranger.get(app.url(&format!("/admin/surveys/{id}/{path}"))).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+}
+
+backend_test! {
+    async fn open_channel_answers_count_in_the_tally_by_area(app) {
+        let (organizer, id, url) = open_channel(&app).await;
+        for _ in 0..5 {
+            answer(&url, &["A", "B"]).await;
+        }
+        let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(t["by_group"]["public"]["respondents"], 5);
+        let area = t["areas"].as_array().unwrap().iter().find(|a| a["key"] == "桥头镇").unwrap().clone();
+        assert_eq!(area["respondents"], 5);
+        assert_eq!(area["rate"], 1.0);
+        let class = t["area_classes"].as_array().unwrap().iter().find(|a| a["key"] == "town").unwrap().clone();
+        assert_eq!(class["respondents"], 5);
+    }
+}
