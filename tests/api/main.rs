@@ -6,6 +6,7 @@ mod access;
 mod answering;
 mod auth;
 mod cli;
+mod e2e;
 mod health_and_quota;
 mod sampling;
 mod survey_pages;

@@ -1,0 +1,628 @@
+//! End-to-end flows in real Chromium over WebDriver, at a phone's and a laptop's size.
+//!
+//! They run when `RENKE_E2E_WEBDRIVER` names a running chromedriver (CI starts one) or when
+//! `RENKE_E2E=1` (the suite then starts `chromedriver` itself). Otherwise each says SKIPPED.
+//! Once asked to run, a browser that cannot start fails the test loudly.
+use crate::answering::{answers, open_channel, open_survey_with_invitations};
+use crate::helpers::{Backend, PASSWORD, TestApp, new_client, say, spawn_app};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const PHONE_UA: &str = "Mozilla/5.0 (Linux; Android 12; M2012K11AC) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Mobile Safari/537.36 MicroMessenger/8.0.42";
+
+/// The WebDriver URL to use, starting chromedriver if asked to; `None`: skip.
+fn webdriver() -> Option<String> {
+    if let Ok(url) = std::env::var("RENKE_E2E_WEBDRIVER") {
+        return Some(url);
+    }
+    if std::env::var("RENKE_E2E").as_deref() != Ok("1") {
+        return None;
+    }
+    static STARTED: OnceLock<String> = OnceLock::new();
+    Some(
+        STARTED
+            .get_or_init(|| {
+                let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                let child = std::process::Command::new("chromedriver")
+                    .arg(format!("--port={port}"))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("RENKE_E2E=1 but chromedriver cannot be started (apt-get install chromium chromium-driver)");
+                std::mem::forget(child);
+                for _ in 0..50 {
+                    if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                format!("http://127.0.0.1:{port}")
+            })
+            .clone(),
+    )
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Device {
+    Phone,
+    Laptop,
+}
+
+struct Browser {
+    client: Client,
+    base: String,
+    name: &'static str,
+    device: Device,
+    shots: std::sync::atomic::AtomicU32,
+    _profile: tempfile::TempDir,
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    async fn open(
+        app: &TestApp,
+        name: &'static str,
+        device: Device,
+        javascript: bool,
+    ) -> Option<Browser> {
+        let Some(wd) = webdriver() else {
+            say(&format!(
+                "SKIPPED (browser flow {name}): set RENKE_E2E=1 or RENKE_E2E_WEBDRIVER to run it in Chromium"
+            ));
+            return None;
+        };
+        let profile = tempfile::tempdir().unwrap();
+        let (w, h) = match device {
+            Device::Phone => (360, 740),
+            Device::Laptop => (1366, 768),
+        };
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-dev-shm-usage".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+            format!("--window-size={w},{h}"),
+        ];
+        if device == Device::Phone {
+            args.push(format!("--user-agent={PHONE_UA}"));
+        }
+        let mut options = json!({"args": args, "prefs": {}});
+        if !javascript {
+            options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
+        }
+        if std::path::Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&wd)
+            .await
+            .unwrap_or_else(|e| panic!("Chromium could not be started through {wd}: {e}"));
+        client.set_window_size(w, h).await.unwrap();
+        if device == Device::Phone {
+            // The window includes the browser's frame: make the page itself 360 px wide.
+            let inner: Value = client
+                .execute("return window.innerWidth", vec![])
+                .await
+                .unwrap();
+            let extra = w - inner.as_u64().unwrap_or(u64::from(w)) as u32;
+            client.set_window_size(w + extra, h).await.unwrap();
+        }
+        Some(Browser {
+            client,
+            base: app.address.clone(),
+            name,
+            device,
+            shots: Default::default(),
+            _profile: profile,
+        })
+    }
+
+    async fn goto(&self, path_or_url: &str) {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        };
+        self.client.goto(&url).await.unwrap();
+        self.settle().await;
+    }
+
+    /// Waits until the page (after a navigation or a form post) has loaded.
+    async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..100 {
+            if let Ok(state) = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await
+                && state == "complete"
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page did not finish loading");
+    }
+
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Saves a screenshot of the whole page and checks what every page must satisfy.
+    async fn check(&self, label: &str) {
+        let n = self
+            .shots
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let js = "const d = document.documentElement; return [d.scrollWidth, window.innerWidth, Math.max(d.scrollHeight, document.body.scrollHeight)];";
+        let dims: Value = self
+            .client
+            .execute(js, vec![])
+            .await
+            .unwrap_or(json!([0, 0, 0]));
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(
+            shots_dir().join(format!("{}-{n:02}-{label}.png", self.name)),
+            png,
+        )
+        .unwrap();
+        // No horizontal scrolling.
+        assert!(
+            dims[0].as_u64() <= dims[1].as_u64(),
+            "{label}: page wider than the window: {dims}"
+        );
+        if self.device == Device::Phone {
+            // Every touch target at least 44 px high.
+            let small: Value = self
+                .client
+                .execute(
+                    "return Array.from(document.querySelectorAll('label.opt, button, textarea, select, input[type=text], input[type=password], .btn'))
+                       .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+                       .map(e => e.outerHTML.slice(0, 80));",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(small, json!([]), "{label}: touch targets under 44 px");
+        }
+        // Nothing but Renke's own host.
+        let hosts: Value = self
+            .client
+            .execute("return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);", vec![])
+            .await
+            .unwrap_or(json!([]));
+        for u in hosts.as_array().into_iter().flatten() {
+            let u = u.as_str().unwrap_or("");
+            assert!(
+                u.starts_with(&self.base) || u.starts_with("data:"),
+                "{label}: request to another host: {u}"
+            );
+        }
+        // No console errors.
+        let logs = self.client.issue_cmd(BrowserLog).await.unwrap_or(json!([]));
+        // A page's own status (404 for a bad link, 409 for a full quota) is deliberate.
+        let here = self.client.current_url().await.unwrap().to_string();
+        let severe: Vec<&Value> = logs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["level"] == "SEVERE")
+            .filter(|l| {
+                !(l["source"] == "network"
+                    && l["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with(&format!("{here} ")))
+            })
+            .collect();
+        assert!(severe.is_empty(), "{label}: console errors {severe:?}");
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        self.settle().await;
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let e = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.clear().await.unwrap();
+        e.send_keys(value).await.unwrap();
+    }
+
+    async fn checked(&self) -> usize {
+        self.client
+            .find_all(Locator::Css("input[type=radio]:checked"))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn close(self) {
+        self.client.close().await.ok();
+    }
+}
+
+/// chromedriver's browser log (`POST /session/{id}/se/log`).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or("")))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// Answers a questionnaire by clicking, skipping the items at `skip`.
+async fn click_answers(b: &Browser, skip: &[usize]) {
+    let names: Value = b
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('fieldset.q')).map(f => f.id.slice(2));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for (i, name) in names.as_array().unwrap().iter().enumerate() {
+        if skip.contains(&i) {
+            continue;
+        }
+        let css = format!(
+            "input[name='{}'][value='{}']",
+            name.as_str().unwrap(),
+            if i % 3 == 0 { "B" } else { "A" }
+        );
+        let input = b.client.find(Locator::Css(&css)).await.unwrap();
+        // Scroll it to the middle of the screen and tap the label, as a finger would.
+        let label = input.find(Locator::XPath("..")).await.unwrap();
+        b.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&label).unwrap()],
+            )
+            .await
+            .unwrap();
+        label.click().await.unwrap();
+    }
+}
+
+async fn respondent_flow(javascript: bool) {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (_, _, urls) = open_survey_with_invitations(&app).await;
+    let name = if javascript { "parent" } else { "parent-nojs" };
+    let Some(b) = Browser::open(&app, name, Device::Phone, javascript).await else {
+        return;
+    };
+    b.goto(&urls[0]).await;
+    assert!(b.text().await.contains("匿名填写"));
+    b.check("questionnaire").await;
+    click_answers(&b, &[2]).await;
+    b.check("answered").await;
+    b.click("button[type=submit]").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("还有 1 题没有作答") && text.contains("第 3 题"),
+        "{text}"
+    );
+    assert_eq!(b.checked().await, 11, "the answers are kept");
+    b.check("missing-item").await;
+    click_answers(&b, &(0..20).filter(|i| *i != 2).collect::<Vec<_>>()).await;
+    b.click("button[type=submit]").await;
+    assert!(b.text().await.contains("提交成功"));
+    b.check("thanks").await;
+    b.goto(&urls[0]).await;
+    assert!(b.text().await.contains("您已提交过问卷"));
+    b.check("already-answered").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_answers_on_a_phone_with_one_item_missing_first() {
+    respondent_flow(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_answers_on_a_phone_with_javascript_off() {
+    respondent_flow(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_respondent_answers_with_the_keyboard_only() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (_, id, urls) = open_survey_with_invitations(&app).await;
+    let Some(b) = Browser::open(&app, "keyboard", Device::Phone, true).await else {
+        return;
+    };
+    b.goto(&urls[1]).await;
+    let items: Value = b
+        .client
+        .execute(
+            "return document.querySelectorAll('fieldset.q').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let items = items.as_u64().unwrap() as usize;
+    let key = |k: Key| char::from(k).to_string();
+    let mut answered = 0;
+    for _ in 0..200 {
+        let active = b.client.active_element().await.unwrap();
+        let kind = active.attr("type").await.unwrap().unwrap_or_default();
+        let tag = active.tag_name().await.unwrap_or_default();
+        if kind == "radio" {
+            active.send_keys(" ").await.unwrap();
+            answered += 1;
+        } else if tag == "button" && answered >= items {
+            active.send_keys(&key(Key::Enter)).await.unwrap();
+            break;
+        }
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&key(Key::Tab))
+            .await
+            .unwrap();
+    }
+    b.settle().await;
+    assert!(b.text().await.contains("提交成功"), "{}", b.text().await);
+    b.check("keyboard-thanks").await;
+    assert_eq!(crate::answering::responses(&app, id).await.len(), 1);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_channel_respondent_at_a_full_quota_sees_the_quota_full_page() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (_, _, url) = open_channel(&app).await;
+    // Fill the five places.
+    let html = new_client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let mut form = answers(&html, "A", &[]);
+        form[0].1 = format!("filling-the-quota-{i:02}");
+        new_client().post(&url).form(&form).send().await.unwrap();
+    }
+    let Some(b) = Browser::open(&app, "quota-full", Device::Phone, true).await else {
+        return;
+    };
+    b.goto(&url).await;
+    assert!(b.text().await.contains("名额已满，感谢支持"));
+    b.check("quota-full").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewers_dashboard_shows_a_new_response_without_a_reload() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+    let county = organizer
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["user"]["county_id"]
+        .as_i64()
+        .unwrap();
+    app.admin()
+        .await
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "leader", "password": PASSWORD, "role": "viewer", "county_id": county}))
+        .send()
+        .await
+        .unwrap();
+    let Some(b) = Browser::open(&app, "dashboard", Device::Laptop, true).await else {
+        return;
+    };
+    b.goto("/login").await;
+    b.fill("#f-username", "leader").await;
+    b.fill("#f-password", PASSWORD).await;
+    b.click("button.btn-primary").await;
+    b.goto(&format!("/admin/surveys/{id}/dashboard")).await;
+    let live = "[data-live=respondents]";
+    assert_eq!(
+        b.client
+            .find(Locator::Css(live))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "0"
+    );
+    // Give the event stream a moment to connect, then answer on another device.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let html = new_client()
+        .get(&urls[0])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    new_client()
+        .post(&urls[0])
+        .form(&answers(&html, "A", &[]))
+        .send()
+        .await
+        .unwrap();
+    let mut updated = false;
+    for _ in 0..40 {
+        if b.client
+            .find(Locator::Css(live))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            == "1"
+        {
+            updated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(updated, "the dashboard did not update by itself");
+    b.check("dashboard-live").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let county = app.create_county("永嘉县").await;
+    app.admin()
+        .await
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "zhang", "password": PASSWORD, "role": "organizer", "county_id": county}))
+        .send()
+        .await
+        .unwrap();
+    let Some(b) = Browser::open(&app, "organiser", Device::Laptop, true).await else {
+        return;
+    };
+    b.goto("/login").await;
+    b.check("login").await;
+    b.fill("#f-username", "zhang").await;
+    b.fill("#f-password", PASSWORD).await;
+    b.click("button.btn-primary").await;
+    b.check("home").await;
+    b.click("a[href='/admin/surveys/new']").await;
+    b.fill("#f-name", "2026 年永嘉县义务教育优质均衡发展社会认可度调查")
+        .await;
+    b.fill("#f-population", "100000").await;
+    b.check("new-survey").await;
+    b.click("button[type=submit].btn-primary").await;
+    assert!(b.text().await.contains("⌈100,000 × 1.5‰⌉ = ⌈150⌉ = 150"));
+    b.check("plan").await;
+    let survey_url = b.client.current_url().await.unwrap().to_string();
+    b.goto(&format!("{survey_url}/sample")).await;
+    b.fill("#f-areas", "城关镇,城区,60000\n桥头镇,镇区,40000")
+        .await;
+    b.click("#areas button[type=submit]").await;
+    b.fill(
+        "#f-schools",
+        "城关一小,城关镇\n城关中学,城关镇\n桥头小学,桥头镇\n桥头中学,桥头镇",
+    )
+    .await;
+    b.click("#schools button[type=submit]").await;
+    // Real file uploads, one per group.
+    let dir = tempfile::tempdir().unwrap();
+    for (group, n) in [
+        ("parent", 300),
+        ("student", 120),
+        ("teacher", 60),
+        ("principal", 8),
+        ("npc_deputy", 30),
+        ("cppcc_member", 30),
+        ("public", 60),
+    ] {
+        let path = dir.path().join(format!("{group}.csv"));
+        std::fs::write(&path, crate::sampling::roster(group, n)).unwrap();
+        let input = b
+            .client
+            .find(Locator::Css(&format!("#file-{group}")))
+            .await
+            .unwrap();
+        input.send_keys(&path.display().to_string()).await.unwrap();
+        let form = input.find(Locator::XPath("..")).await.unwrap();
+        form.find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.settle().await;
+        assert!(b.text().await.contains("名册已导入"), "{group}");
+    }
+    b.check("rosters").await;
+    b.fill("#f-seed", "2026").await;
+    b.click("#draw button[type=submit]").await;
+    assert!(b.text().await.contains("抽样证书"));
+    b.check("draw-certificate").await;
+    b.goto(&survey_url).await;
+    b.click("form[action$='/open'] button").await;
+    assert!(b.text().await.contains("进行中"));
+    b.goto(&format!("{survey_url}/invitations")).await;
+    b.check("invitations").await;
+    let href = b
+        .client
+        .find(Locator::Css("a[href$='invitations.csv']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    // Download it with the browser's session.
+    let cookies: Vec<String> = b
+        .client
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect();
+    let res = reqwest::Client::new()
+        .get(format!("{}{href}", app.address))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert_eq!(body.lines().count(), 151, "header and 150 invitations");
+    b.close().await;
+}
