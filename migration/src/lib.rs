@@ -5,6 +5,7 @@ mod m20261128_000001_foundation;
 mod m20261129_000002_frames_and_draws;
 mod m20261129_000003_questionnaires_and_responses;
 mod m20261129_000004_tally;
+mod m20261129_000005_readiness;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_frames_and_draws::Migration),
             Box::new(m20261129_000003_questionnaires_and_responses::Migration),
             Box::new(m20261129_000004_tally::Migration),
+            Box::new(m20261129_000005_readiness::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod group;
 pub mod invitation;
 pub mod questionnaire;
 pub mod quota;
+pub mod readiness;
 pub mod strata;
 pub mod survey;
 pub mod tally;

@@ -8,6 +8,8 @@ pub mod draw_pick;
 pub mod frame_person;
 pub mod invitation;
 pub mod questionnaire;
+pub mod readiness_check;
+pub mod readiness_school;
 pub mod response;
 pub mod school;
 pub mod session;

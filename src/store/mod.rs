@@ -7,6 +7,7 @@ pub mod frames;
 pub mod geography;
 pub mod invitations;
 pub mod questionnaires;
+pub mod readiness;
 pub mod responses;
 pub mod sessions;
 pub mod surveys;

@@ -22,6 +22,7 @@ struct Viewer<'a> {
     role_label: &'static str,
     is_admin: bool,
     can_organize: bool,
+    county_id: Option<i32>,
 }
 
 /// What every page's layout needs: who is logged in and the form token.
@@ -36,6 +37,7 @@ pub fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
                 role_label: u.role.label(),
                 is_admin: u.role == Role::Admin,
                 can_organize: u.role.can_organize(),
+                county_id: u.county_id,
             },
         );
     }

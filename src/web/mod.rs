@@ -10,6 +10,7 @@ pub mod input;
 pub mod middleware;
 pub mod qr;
 pub mod questionnaires;
+pub mod readiness;
 pub mod respond;
 pub mod sampling;
 pub mod sampling_pages;
@@ -142,6 +143,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(sampling::api_channel_qr),
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
+                .route(
+                    "/counties/{county}/readiness",
+                    web::get().to(readiness::api_view),
+                )
+                .route(
+                    "/counties/{county}/readiness.xlsx",
+                    web::get().to(readiness::xlsx),
+                )
+                .route(
+                    "/counties/{county}/readiness/template.csv",
+                    web::get().to(readiness::template),
+                )
+                .service(
+                    web::resource("/counties/{county}/readiness/schools")
+                        .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+                        .route(web::post().to(readiness::api_upload)),
+                )
+                .route(
+                    "/counties/{county}/readiness/checklist/{code}",
+                    web::put().to(readiness::api_save_check),
+                )
                 .route("/surveys/{id}/tally", web::get().to(tally::api_tally))
                 .route(
                     "/surveys/{id}/tally.xlsx",
@@ -227,6 +249,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::post().to(sampling_pages::release),
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge))
+                .route(
+                    "/counties/{county}/readiness",
+                    web::get().to(readiness::page_show),
+                )
+                .route(
+                    "/counties/{county}/readiness/schools",
+                    web::post().to(readiness::page_upload),
+                )
+                .route(
+                    "/counties/{county}/readiness/checklist",
+                    web::post().to(readiness::page_save_check),
+                )
                 .route(
                     "/surveys/{id}/dashboard",
                     web::get().to(dashboard::page_show),

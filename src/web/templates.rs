@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 22] = embedded!(
+const TEMPLATES: [(&str, &str); 23] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -32,6 +32,7 @@ const TEMPLATES: [(&str, &str); 22] = embedded!(
     "admin/dashboard.html",
     "admin/charts.html",
     "admin/report.html",
+    "admin/readiness.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");
