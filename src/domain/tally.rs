@@ -388,6 +388,9 @@ pub struct CellSums {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey {
     pub group: String,
+    pub area_id: i32,
+    pub school_id: i32,
+    pub band: i16,
     pub flagged: bool,
     pub item_id: String,
     pub option: String,
@@ -449,6 +452,9 @@ impl Aggregates {
                 .items
                 .entry(ItemKey {
                     group: r.group.clone(),
+                    area_id: r.area_id,
+                    school_id: r.school_id,
+                    band: r.band,
                     flagged,
                     item_id: item.clone(),
                     option: option.clone(),

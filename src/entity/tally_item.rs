@@ -8,6 +8,12 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub grp: String,
     #[sea_orm(primary_key, auto_increment = false)]
+    pub area_id: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub school_id: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub band: i16,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub flagged: bool,
     #[sea_orm(primary_key, auto_increment = false)]
     pub item_id: String,

@@ -73,15 +73,27 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
         tally_item::Entity::insert(tally_item::ActiveModel {
             survey_id: Set(survey_id),
             grp: Set(k.group.clone()),
+            area_id: Set(k.area_id),
+            school_id: Set(k.school_id),
+            band: Set(k.band),
             flagged: Set(k.flagged),
             item_id: Set(k.item_id.clone()),
             option_code: Set(k.option.clone()),
             answers: Set(*count),
         })
         .on_conflict(
-            OnConflict::columns([I::SurveyId, I::Grp, I::Flagged, I::ItemId, I::OptionCode])
-                .values([plus(tally_item::Entity, I::Answers)])
-                .to_owned(),
+            OnConflict::columns([
+                I::SurveyId,
+                I::Grp,
+                I::AreaId,
+                I::SchoolId,
+                I::Band,
+                I::Flagged,
+                I::ItemId,
+                I::OptionCode,
+            ])
+            .values([plus(tally_item::Entity, I::Answers)])
+            .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
@@ -182,6 +194,9 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
         agg.items.insert(
             ItemKey {
                 group: i.grp,
+                area_id: i.area_id,
+                school_id: i.school_id,
+                band: i.band,
                 flagged: i.flagged,
                 item_id: i.item_id,
                 option: i.option_code,

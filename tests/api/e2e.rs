@@ -157,6 +157,16 @@ impl Browser {
                 .await
                 && state == "complete"
             {
+                // Every page visited is kept as a picture.
+                let n = self
+                    .shots
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::write(
+                        shots_dir().join(format!("{}-{n:02}-page.png", self.name)),
+                        png,
+                    );
+                }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
