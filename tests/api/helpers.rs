@@ -23,6 +23,8 @@ pub struct TestApp {
     pub client: Client,
     /// A connection of the test's own to the app's database.
     pub db: sea_orm::DatabaseConnection,
+    /// The app's secret key (to make invitation tokens as it does).
+    pub secret: SecretKey,
     _dir: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
     counter: AtomicU32,
@@ -80,11 +82,12 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
             (url.clone(), Some(schema.clone()), Some((url, schema)))
         }
     };
+    let secret = SecretKey::generate();
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url,
         database_schema,
-        secret_key: SecretKey::generate(),
+        secret_key: secret.clone(),
         admin_user: ADMIN.into(),
         admin_password: Some(ADMIN_PASSWORD.into()),
         secure_cookies: false,
@@ -105,6 +108,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         address: format!("http://127.0.0.1:{port}"),
         client: new_client(),
         db,
+        secret,
         _dir: dir,
         pg_schema,
         counter: AtomicU32::new(0),

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod e2e;
 mod health_and_quota;
+mod loadgen;
 mod readiness;
 mod sampling;
 mod survey_pages;

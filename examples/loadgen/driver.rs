@@ -1,0 +1,248 @@
+//! The load generator's two halves: preparing a survey with many invitations directly
+//! through the store, and driving a running Renke over HTTP as phones would.
+use renke::domain::account::CountyName;
+use renke::domain::frame;
+use renke::domain::group::RespondentGroup;
+use renke::domain::invitation::TokenKey;
+use renke::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target};
+use renke::domain::strata::{Area, AreaClass};
+use renke::domain::survey::{SurveySettings, SurveyStatus, Window};
+use renke::domain::tally::Estimator;
+use renke::store;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Creates an open survey whose draw gives `n` parents an invitation; returns their link paths.
+pub async fn prepare(
+    db: &DatabaseConnection,
+    secret: &[u8],
+    n: usize,
+) -> Result<(i32, Vec<String>), String> {
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    store::migrate(db).await.map_err(|e| fail(&e))?;
+    store::questionnaires::ensure_built_in(db)
+        .await
+        .map_err(|e| fail(&e))?;
+    let name = format!("压测县{}", rand::random::<u32>());
+    let county = store::counties::create(db, &CountyName::parse(&name).map_err(|e| fail(&e))?)
+        .await
+        .map_err(|e| fail(&e))?;
+    // At 1000‰ the sample is the population: n parents, and the other groups (no roster) draw nobody.
+    let plan = PlanParameters::new(
+        2 * n as i64,
+        SamplingRate::from_permille(1000.0).map_err(|e| fail(&e))?,
+        ParentShare::DEFAULT,
+        0,
+    )
+    .map_err(|e| fail(&e))?;
+    let settings = SurveySettings::new(
+        "压测调查",
+        plan,
+        Target::DEFAULT,
+        Window::default(),
+        Estimator::Pooled,
+    )
+    .map_err(|e| fail(&e))?;
+    let survey = store::surveys::create(db, county.id, &settings)
+        .await
+        .map_err(|e| fail(&e))?;
+    let areas = [
+        ("城关街道", AreaClass::Urban),
+        ("东城镇", AreaClass::Town),
+        ("西山乡", AreaClass::Rural),
+        ("南溪乡", AreaClass::Rural),
+    ]
+    .iter()
+    .map(|(a, c)| Area::new(a, *c, 1000).map_err(|e| fail(&e)))
+    .collect::<Result<Vec<_>, _>>()?;
+    store::geography::replace_areas(db, survey.id, &areas)
+        .await
+        .map_err(|e| fail(&e))?;
+    let geo = store::geography::load(db, survey.id)
+        .await
+        .map_err(|e| fail(&e))?;
+    let schools: Vec<(String, i32)> = geo
+        .area_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("学校{i}"), *id))
+        .collect();
+    store::geography::replace_schools(db, survey.id, &schools)
+        .await
+        .map_err(|e| fail(&e))?;
+    let geo = store::geography::load(db, survey.id)
+        .await
+        .map_err(|e| fail(&e))?;
+    let mut text = String::from("编号,乡镇,学校,年级\n");
+    // Spread evenly so every stratum (4 areas × 3 bands) holds its share of the quota.
+    for i in 0..n {
+        let s = i % geo.schools.len();
+        let grade = [2, 5, 8][(i / geo.schools.len()) % 3];
+        text.push_str(&format!(
+            "p{i:07},{},{},{grade}\n",
+            geo.areas[geo.schools[s].area].name, geo.schools[s].name
+        ));
+    }
+    let rows = frame::parse_roster(RespondentGroup::Parent, &text, &geo.areas, &geo.schools)
+        .map_err(|e| format!("{:?}", e.errors.first()))?;
+    store::frames::replace(db, survey.id, RespondentGroup::Parent, &rows, &geo)
+        .await
+        .map_err(|e| fail(&e))?;
+    renke::web::sampling::draw_sample(db, &survey, None, "loadgen", Some(7))
+        .await
+        .map_err(|e| fail(&e))?;
+    store::questionnaires::pin(db, survey.id)
+        .await
+        .map_err(|e| fail(&e))?;
+    store::surveys::change_status(db, survey.id, SurveyStatus::Draft, SurveyStatus::Open)
+        .await
+        .map_err(|e| fail(&e))?;
+    let key = TokenKey::derive(secret, "invitation tokens");
+    let paths = store::invitations::list_live(db, survey.id)
+        .await
+        .map_err(|e| fail(&e))?
+        .iter()
+        .map(|r| format!("/s/{}", key.token(i64::from(r.id))))
+        .collect();
+    Ok((survey.id, paths))
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+fn item_ids(html: &str) -> Vec<String> {
+    html.split("<fieldset")
+        .skip(1)
+        .filter_map(|part| {
+            let start = part.find("id=\"q-")? + 6;
+            let end = part[start..].find('"')?;
+            Some(part[start..start + end].to_owned())
+        })
+        .collect()
+}
+
+/// What a run measured.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub acknowledged: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    /// Latencies of the submitting POSTs, in milliseconds, sorted.
+    pub latencies: Vec<f64>,
+}
+
+impl Report {
+    pub fn rate(&self) -> f64 {
+        self.acknowledged as f64 / self.seconds.max(1e-9)
+    }
+
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i]
+    }
+}
+
+/// `clients` phones at once, each taking the next link: GET the questionnaire, POST answers.
+pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
+    let paths = Arc::new(paths);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (paths, next, base) = (paths.clone(), next.clone(), base.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client");
+            let (mut ok, mut errors, mut lat) = (0usize, 0usize, Vec::new());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = paths.get(i) else { break };
+                let url = format!("{base}{path}");
+                let Ok(res) = http.get(&url).send().await else {
+                    errors += 1;
+                    continue;
+                };
+                let Ok(html) = res.text().await else {
+                    errors += 1;
+                    continue;
+                };
+                let (Some(nonce), Some(started)) =
+                    (hidden(&html, "_nonce"), hidden(&html, "_started"))
+                else {
+                    errors += 1;
+                    continue;
+                };
+                let mut form = vec![
+                    ("_nonce".to_owned(), nonce),
+                    ("_started".to_owned(), started),
+                ];
+                for (k, id) in item_ids(&html).into_iter().enumerate() {
+                    form.push((id, ["A", "B", "A", "C", "A"][(i + k) % 5].to_owned()));
+                }
+                let t = Instant::now();
+                match http.post(&url).form(&form).send().await {
+                    Ok(res) if res.status().is_success() => {
+                        let body = res.text().await.unwrap_or_default();
+                        if body.contains("提交成功") {
+                            ok += 1
+                        } else {
+                            errors += 1
+                        }
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut report = Report::default();
+    for t in tasks {
+        if let Ok((ok, errors, lat)) = t.await {
+            report.acknowledged += ok;
+            report.errors += errors;
+            report.latencies.extend(lat);
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report
+        .latencies
+        .sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    report
+}
+
+/// Requests per second of a trivial route (the stylesheet, served from memory) for `seconds`.
+pub async fn ceiling(base: &str, clients: usize, seconds: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (count, url) = (count.clone(), format!("{base}/static/renke.css"));
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while Instant::now() < deadline {
+                if let Ok(r) = http.get(&url).send().await
+                    && r.bytes().await.is_ok()
+                {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    count.load(Ordering::Relaxed) as f64 / seconds
+}
