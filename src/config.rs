@@ -102,6 +102,9 @@ pub struct Settings {
     /// RENKE_PUBLIC_URL: the address respondents reach Renke at (for links and QR codes);
     /// by default taken from each request's Host.
     pub public_url: Option<String>,
+    /// RENKE_SQLITE_SYNCHRONOUS: `full` (default: a commit survives power loss) or `normal`
+    /// (a commit survives the process being killed, not a power cut; much faster).
+    pub sqlite_full_sync: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -165,6 +168,20 @@ impl Settings {
             workers: env_number("RENKE_WORKERS")?,
             db_pool: env_number("RENKE_DB_POOL")?.unwrap_or(16),
             public_url: env("RENKE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            sqlite_full_sync: match env("RENKE_SQLITE_SYNCHRONOUS")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("full") => true,
+                Some("normal") => false,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "RENKE_SQLITE_SYNCHRONOUS",
+                        message: "expected full or normal".into(),
+                    });
+                }
+            },
         })
     }
 }

@@ -54,6 +54,7 @@ async fn main() -> Result<(), String> {
         workers: None,
         db_pool: 16,
         public_url: None,
+        sqlite_full_sync: true,
     };
     let db = renke::store::connect(&settings)
         .await

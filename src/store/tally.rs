@@ -14,63 +14,76 @@ fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
     (col, ExprTrait::add(current, incoming))
 }
 
-/// Adds `agg` to the survey's aggregates (call inside the submission's transaction).
+/// Rows per multi-row statement (well under SQLite's limit of bound values).
+const CHUNK: usize = 500;
+
+/// Adds `agg` to the survey's aggregates (call inside the submission's transaction). One
+/// multi-row upsert per table, so a submission costs three statements, not one per cell.
 pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) -> Result<(), DbErr> {
     use tally_cell::Column as C;
-    for (k, v) in &agg.cells {
-        let s = &v.sums;
-        tally_cell::Entity::insert(tally_cell::ActiveModel {
-            survey_id: Set(survey_id),
-            scope: Set(k.scope.clone()),
-            grp: Set(k.group.clone()),
-            area_id: Set(k.area_id),
-            school_id: Set(k.school_id),
-            band: Set(k.band),
-            flagged: Set(k.flagged),
-            too_fast: Set(v.too_fast),
-            straight_lined: Set(v.straight_lined),
-            n: Set(s.n),
-            sx: Set(s.x),
-            sy: Set(s.y),
-            sxx: Set(s.xx),
-            syy: Set(s.yy),
-            sxy: Set(s.xy),
-            n_ratio: Set(s.n_ratio),
-            ratio: Set(s.ratio),
+    let cells: Vec<tally_cell::ActiveModel> = agg
+        .cells
+        .iter()
+        .map(|(k, v)| {
+            let s = &v.sums;
+            tally_cell::ActiveModel {
+                survey_id: Set(survey_id),
+                scope: Set(k.scope.clone()),
+                grp: Set(k.group.clone()),
+                area_id: Set(k.area_id),
+                school_id: Set(k.school_id),
+                band: Set(k.band),
+                flagged: Set(k.flagged),
+                too_fast: Set(v.too_fast),
+                straight_lined: Set(v.straight_lined),
+                n: Set(s.n),
+                sx: Set(s.x),
+                sy: Set(s.y),
+                sxx: Set(s.xx),
+                syy: Set(s.yy),
+                sxy: Set(s.xy),
+                n_ratio: Set(s.n_ratio),
+                ratio: Set(s.ratio),
+            }
         })
-        .on_conflict(
-            OnConflict::columns([
-                C::SurveyId,
-                C::Scope,
-                C::Grp,
-                C::AreaId,
-                C::SchoolId,
-                C::Band,
-                C::Flagged,
-            ])
-            .values(
-                [
-                    C::TooFast,
-                    C::StraightLined,
-                    C::N,
-                    C::Sx,
-                    C::Sy,
-                    C::Sxx,
-                    C::Syy,
-                    C::Sxy,
-                    C::NRatio,
-                    C::Ratio,
-                ]
-                .map(|c| plus(tally_cell::Entity, c)),
+        .collect();
+    for chunk in cells.chunks(CHUNK) {
+        tally_cell::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    C::SurveyId,
+                    C::Scope,
+                    C::Grp,
+                    C::AreaId,
+                    C::SchoolId,
+                    C::Band,
+                    C::Flagged,
+                ])
+                .values(
+                    [
+                        C::TooFast,
+                        C::StraightLined,
+                        C::N,
+                        C::Sx,
+                        C::Sy,
+                        C::Sxx,
+                        C::Syy,
+                        C::Sxy,
+                        C::NRatio,
+                        C::Ratio,
+                    ]
+                    .map(|c| plus(tally_cell::Entity, c)),
+                )
+                .to_owned(),
             )
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+            .exec_without_returning(db)
+            .await?;
     }
-    for (k, count) in &agg.items {
-        use tally_item::Column as I;
-        tally_item::Entity::insert(tally_item::ActiveModel {
+    use tally_item::Column as I;
+    let items: Vec<tally_item::ActiveModel> = agg
+        .items
+        .iter()
+        .map(|(k, count)| tally_item::ActiveModel {
             survey_id: Set(survey_id),
             grp: Set(k.group.clone()),
             area_id: Set(k.area_id),
@@ -81,26 +94,31 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
             option_code: Set(k.option.clone()),
             answers: Set(*count),
         })
-        .on_conflict(
-            OnConflict::columns([
-                I::SurveyId,
-                I::Grp,
-                I::AreaId,
-                I::SchoolId,
-                I::Band,
-                I::Flagged,
-                I::ItemId,
-                I::OptionCode,
-            ])
-            .values([plus(tally_item::Entity, I::Answers)])
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        .collect();
+    for chunk in items.chunks(CHUNK) {
+        tally_item::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    I::SurveyId,
+                    I::Grp,
+                    I::AreaId,
+                    I::SchoolId,
+                    I::Band,
+                    I::Flagged,
+                    I::ItemId,
+                    I::OptionCode,
+                ])
+                .values([plus(tally_item::Entity, I::Answers)])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
     }
-    for (k, s) in &agg.hours {
-        use tally_hour::Column as H;
-        tally_hour::Entity::insert(tally_hour::ActiveModel {
+    use tally_hour::Column as H;
+    let hours: Vec<tally_hour::ActiveModel> = agg
+        .hours
+        .iter()
+        .map(|(k, s)| tally_hour::ActiveModel {
             survey_id: Set(survey_id),
             hour: Set(k.hour),
             flagged: Set(k.flagged),
@@ -113,25 +131,28 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
             n_ratio: Set(s.n_ratio),
             ratio: Set(s.ratio),
         })
-        .on_conflict(
-            OnConflict::columns([H::SurveyId, H::Hour, H::Flagged])
-                .values(
-                    [
-                        H::N,
-                        H::Sx,
-                        H::Sy,
-                        H::Sxx,
-                        H::Syy,
-                        H::Sxy,
-                        H::NRatio,
-                        H::Ratio,
-                    ]
-                    .map(|c| plus(tally_hour::Entity, c)),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        .collect();
+    for chunk in hours.chunks(CHUNK) {
+        tally_hour::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([H::SurveyId, H::Hour, H::Flagged])
+                    .values(
+                        [
+                            H::N,
+                            H::Sx,
+                            H::Sy,
+                            H::Sxx,
+                            H::Syy,
+                            H::Sxy,
+                            H::NRatio,
+                            H::Ratio,
+                        ]
+                        .map(|c| plus(tally_hour::Entity, c)),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

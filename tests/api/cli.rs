@@ -165,6 +165,7 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         workers: Some(1),
         db_pool: 2,
         public_url: None,
+        sqlite_full_sync: true,
     };
     let app = renke::Application::build(settings).await.unwrap();
     let port = app.port();

@@ -95,6 +95,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         workers: Some(1),
         db_pool: 4,
         public_url: None,
+        sqlite_full_sync: true,
     };
     let db = renke::store::connect(&settings)
         .await

@@ -1,0 +1,116 @@
+//! Criterion benches of the pure parts: the quota plan, the draw from a 1,000,000-person
+//! frame, the tally from aggregates, and checking a submitted form.
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use renke::domain::draw::{FrameEntry, draw};
+use renke::domain::group::RespondentGroup;
+use renke::domain::questionnaire::{BUILT_IN, Definition};
+use renke::domain::quota::{ParentShare, PlanParameters, SamplePlan, SamplingRate};
+use renke::domain::strata::{Area, AreaClass, Stratum, stratify};
+use renke::domain::tally::{Estimate, Estimator, Sums, headline};
+
+fn quota(c: &mut Criterion) {
+    let p = PlanParameters::new(869_548, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();
+    c.bench_function("quota plan with caps", |b| {
+        b.iter(|| {
+            SamplePlan::with_frames(
+                black_box(&p),
+                &[Some(5000), Some(300), None, Some(40), None, None, Some(90)],
+            )
+        })
+    });
+    let areas: Vec<Area> = (0..20)
+        .map(|i| Area::new(&format!("a{i}"), AreaClass::Rural, 10_000 + i * 997).unwrap())
+        .collect();
+    let plan = SamplePlan::compute(&p);
+    let frames = vec![None; Stratum::all(areas.len()).len()];
+    c.bench_function("strata over 20 areas", |b| {
+        b.iter(|| stratify(black_box(&plan), &areas, &frames))
+    });
+}
+
+fn draw_1m(c: &mut Criterion) {
+    let areas = 20;
+    let entries: Vec<FrameEntry> = (0..1_000_000usize)
+        .map(|i| FrameEntry {
+            stratum: Stratum {
+                group: RespondentGroup::Parent,
+                area: i % areas,
+                band: Some((i / areas) % 3),
+            },
+            external_id: format!("p{i:07}"),
+            area: format!("a{}", i % areas),
+            school: Some(format!("s{}", i % 400)),
+            grade: Some(1 + (i % 9) as u8),
+            phone: Some(format!("139{i:08}")),
+        })
+        .collect();
+    let quotas: Vec<(Stratum, u64)> = (0..areas)
+        .flat_map(|a| {
+            (0..3).map(move |b| {
+                (
+                    Stratum {
+                        group: RespondentGroup::Parent,
+                        area: a,
+                        band: Some(b),
+                    },
+                    25,
+                )
+            })
+        })
+        .collect();
+    let mut g = c.benchmark_group("draw");
+    g.sample_size(10);
+    g.bench_function(
+        "from a 1,000,000-person frame (1,500 drawn + reserves)",
+        |b| b.iter(|| draw(black_box(&entries), &quotas, 42, 20)),
+    );
+    g.finish();
+}
+
+fn tally(c: &mut Criterion) {
+    // 2,000 cells, as a county with many schools has: merge and estimate.
+    let cells: Vec<Sums> = (0..2000)
+        .map(|i| {
+            let mut s = Sums::default();
+            for k in 0..(5 + i % 7) {
+                s.add(&Sums::one(12, 9 + (k % 4) as i64));
+            }
+            s
+        })
+        .collect();
+    c.bench_function("tally of 2,000 aggregate cells", |b| {
+        b.iter(|| {
+            let mut all = Sums::default();
+            let mut groups = vec![(1.0 / 7.0, Sums::default()); 7];
+            for (i, s) in cells.iter().enumerate() {
+                all.add(s);
+                groups[i % 7].1.add(s);
+            }
+            let e = headline(Estimator::Pooled, &all, &groups, 0.85);
+            let rows: Vec<Estimate> = cells.iter().map(|s| Estimate::of_cell(s, 0.85)).collect();
+            (e, rows.len())
+        })
+    });
+}
+
+fn form(c: &mut Criterion) {
+    let def = Definition::parse(BUILT_IN[0]).unwrap();
+    let fields: Vec<(String, String)> = def
+        .items
+        .iter()
+        .map(|i| (i.id.clone(), "B".to_owned()))
+        .chain([("comment".to_owned(), "很好".to_owned())])
+        .collect();
+    c.bench_function("check a submitted form", |b| {
+        b.iter(|| {
+            def.parse_answers(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .unwrap()
+        })
+    });
+    c.bench_function("parse a questionnaire definition", |b| {
+        b.iter(|| Definition::parse(black_box(BUILT_IN[0])).unwrap())
+    });
+}
+
+criterion_group!(benches, quota, draw_1m, tally, form);
+criterion_main!(benches);
