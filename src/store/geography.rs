@@ -154,3 +154,16 @@ pub async fn replace_schools(
     }
     Ok(())
 }
+
+/// The class code of one area of the survey (one query, for the submission path).
+pub async fn area_class(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    area_id: i32,
+) -> Result<Option<String>, DbErr> {
+    Ok(area::Entity::find_by_id(area_id)
+        .filter(area::Column::SurveyId.eq(survey_id))
+        .one(db)
+        .await?
+        .map(|a| a.class))
+}

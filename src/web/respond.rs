@@ -477,11 +477,7 @@ async fn submit(
         .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
         .collect();
     let area_class = match origin.area_id {
-        Some(a) => {
-            let geo = store::geography::load(&state.db, origin.survey.id).await?;
-            geo.area_index(a)
-                .map(|i| geo.areas[i].class.code().to_owned())
-        }
+        Some(a) => store::geography::area_class(&state.db, origin.survey.id, a).await?,
         None => None,
     };
     let new = store::responses::NewResponse {
