@@ -1,12 +1,13 @@
 //! Criterion benches of the pure parts: the quota plan, the draw from a 1,000,000-person
 //! frame, the tally from aggregates, and checking a submitted form.
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use renke::domain::draw::{FrameEntry, draw};
 use renke::domain::group::RespondentGroup;
 use renke::domain::questionnaire::{BUILT_IN, Definition};
 use renke::domain::quota::{ParentShare, PlanParameters, SamplePlan, SamplingRate};
 use renke::domain::strata::{Area, AreaClass, Stratum, stratify};
 use renke::domain::tally::{Estimate, Estimator, Sums, headline};
+use std::hint::black_box;
 
 fn quota(c: &mut Criterion) {
     let p = PlanParameters::new(869_548, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();

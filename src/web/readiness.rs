@@ -17,7 +17,6 @@ use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Datelike;
-use futures_util::StreamExt;
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -678,27 +677,10 @@ pub async fn page_upload(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let county_id = path.into_inner();
-    let (mut token, mut file) = (None, Vec::new());
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| AppError::invalid("file", format!("上传失败：{e}")))?;
-        let name = field.name().unwrap_or("").to_owned();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::invalid("file", format!("上传失败：{e}")))?;
-            if bytes.len() + chunk.len() > 16 * 1024 * 1024 {
-                return Err(AppError::invalid("file", "文件太大（最大 16 MB）"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf_token" => token = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "file" => file = bytes,
-            _ => {}
-        }
-    }
+    let (token, file) = super::sampling_pages::read_upload(payload, 16 * 1024 * 1024).await?;
     csrf::verify(&req, token.as_deref())?;
     let county = county_for(&state, &user, county_id).await?;
     let year = this_year();

@@ -28,6 +28,15 @@ use validator::Validate;
 
 type State = web::Data<AppState>;
 
+/// The id of the survey's area with this name; an error naming the field if there is none.
+fn area_named(geo: &Geography, name: &str) -> Result<i32, AppError> {
+    geo.areas
+        .iter()
+        .position(|a| a.name == name)
+        .map(|i| geo.area_ids[i])
+        .ok_or_else(|| AppError::invalid("area", format!("没有名为“{name}”的乡镇（街道）")))
+}
+
 fn parse_group(code: &str) -> Result<RespondentGroup, AppError> {
     code.parse()
         .map_err(|_| AppError::invalid("group", format!("没有“{code}”这个调查对象群体")))
@@ -741,15 +750,7 @@ pub async fn create_channel(
     };
     let area_id = match present(&input.area) {
         None => None,
-        Some(name) => Some(
-            geo.areas
-                .iter()
-                .position(|a| a.name == name)
-                .map(|i| geo.area_ids[i])
-                .ok_or_else(|| {
-                    AppError::invalid("area", format!("没有名为“{name}”的乡镇（街道）"))
-                })?,
-        ),
+        Some(name) => Some(area_named(&geo, &name)?),
     };
     let school_id = match present(&input.school) {
         None => None,
@@ -823,15 +824,7 @@ pub async fn release_reserves(
         .filter(|a| !a.is_empty())
     {
         None => None,
-        Some(name) => Some(
-            geo.areas
-                .iter()
-                .position(|a| a.name == name)
-                .map(|i| geo.area_ids[i])
-                .ok_or_else(|| {
-                    AppError::invalid("area", format!("没有名为“{name}”的乡镇（街道）"))
-                })?,
-        ),
+        Some(name) => Some(area_named(&geo, name)?),
     };
     if let Some(b) = input.band
         && usize::from(b) >= strata::bands(group).len()

@@ -242,8 +242,11 @@ pub async fn save_schools(
     }
 }
 
-/// Reads a multipart upload: the CSRF token and the file's bytes.
-async fn read_upload(mut payload: Multipart) -> Result<(Option<String>, Vec<u8>), AppError> {
+/// Reads a multipart upload of at most `max` bytes: the CSRF token and the file's bytes.
+pub async fn read_upload(
+    mut payload: Multipart,
+    max: usize,
+) -> Result<(Option<String>, Vec<u8>), AppError> {
     let bad =
         |e: actix_multipart::MultipartError| AppError::invalid("file", format!("上传失败：{e}"));
     let (mut token, mut file) = (None, Vec::new());
@@ -253,8 +256,12 @@ async fn read_upload(mut payload: Multipart) -> Result<(Option<String>, Vec<u8>)
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(bad)?;
-            if bytes.len() + chunk.len() > MAX_UPLOAD_BYTES {
-                return Err(AppError::invalid("file", "文件太大（最大 128 MB）"));
+            if bytes.len() + chunk.len() > max {
+                let mb = max / (1024 * 1024);
+                return Err(AppError::invalid(
+                    "file",
+                    format!("文件太大（最大 {mb} MB）"),
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -277,7 +284,7 @@ pub async fn upload_frame(
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
     let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
-    let (token, file) = read_upload(payload).await?;
+    let (token, file) = read_upload(payload, MAX_UPLOAD_BYTES).await?;
     csrf::verify(&req, token.as_deref())?;
     let survey = survey_for(&state, &user, id).await?;
     let result = async {
