@@ -51,6 +51,17 @@ pub enum Command {
     },
     /// Fill the database with a demo county, its survey and simulated answers.
     Demo,
+    /// The audit trail: `verify` checks its hash chain, `list` prints the newest entries.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent copy of the SQLite database while Renke runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Manage counties (tenants).
     County {
         #[command(subcommand)]
@@ -70,6 +81,17 @@ pub enum UserCommand {
         /// The county's id or exact name (required for organizer and viewer).
         #[arg(long)]
         county: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no entry was changed or removed; exits non-zero if the chain is broken.
+    Verify,
+    /// Print the newest entries.
+    List {
+        #[arg(long, default_value_t = 50)]
+        last: u64,
     },
 }
 
@@ -269,6 +291,47 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     .map_err(fail)?;
                 println!("survey {id}: rebuilt the tally from {n} responses");
             }
+            Ok(())
+        }
+        Command::Audit { command } => {
+            let settings = Settings::from_env().map_err(fail)?;
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::migrate(&db).await.map_err(fail)?;
+            match command {
+                AuditCommand::Verify => match store::audit::verify(&db).await.map_err(fail)? {
+                    Ok(n) => {
+                        println!("audit trail intact: {n} entries");
+                        Ok(())
+                    }
+                    Err((id, why)) => {
+                        Err(CliError(format!("audit trail broken at entry {id}: {why}")))
+                    }
+                },
+                AuditCommand::List { last } => {
+                    for e in store::audit::recent(&db, last).await.map_err(fail)? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            e.id, e.at, e.actor, e.action, e.subject, e.detail
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Backup { to } => {
+            let settings = Settings::from_env().map_err(fail)?;
+            if !settings.database_url.starts_with("sqlite:") {
+                return Err(CliError(
+                    "backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)"
+                        .into(),
+                ));
+            }
+            if to.exists() {
+                return Err(CliError(format!("{} exists already", to.display())));
+            }
+            let db = store::connect(&settings).await.map_err(fail)?;
+            store::backup_sqlite(&db, &to).await.map_err(fail)?;
+            println!("backup written to {}", to.display());
             Ok(())
         }
         Command::Demo => {

@@ -36,6 +36,8 @@ pub enum AppError {
     },
     #[error("尝试次数过多，请稍后再试")]
     TooManyRequests,
+    #[error("提交的内容太大")]
+    PayloadTooLarge,
     #[error("数据库暂时不可用，请稍后再试")]
     Unavailable(#[source] sea_orm::DbErr),
     #[error("服务器内部错误")]
@@ -69,6 +71,20 @@ impl AppError {
                 field.as_deref()
             }
             _ => None,
+        }
+    }
+}
+
+impl AppError {
+    /// An error reading a request body: too large (413) or otherwise unreadable (400).
+    pub fn body(e: &actix_web::Error, what: &str) -> AppError {
+        use actix_web::error::PayloadError;
+        match e.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => AppError::PayloadTooLarge,
+            _ => AppError::Invalid {
+                field: None,
+                message: format!("无法读取{what}：{e}"),
+            },
         }
     }
 }
@@ -140,6 +156,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

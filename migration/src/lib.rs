@@ -6,6 +6,7 @@ mod m20261129_000002_frames_and_draws;
 mod m20261129_000003_questionnaires_and_responses;
 mod m20261129_000004_tally;
 mod m20261129_000005_readiness;
+mod m20261129_000006_audit;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_questionnaires_and_responses::Migration),
             Box::new(m20261129_000004_tally::Migration),
             Box::new(m20261129_000005_readiness::Migration),
+            Box::new(m20261129_000006_audit::Migration),
         ]
     }
 }

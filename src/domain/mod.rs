@@ -1,5 +1,6 @@
 //! Pure logic in the survey's own words: no I/O, no database, no HTTP.
 pub mod account;
+pub mod audit;
 pub mod draw;
 pub mod frame;
 pub mod group;

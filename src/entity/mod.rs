@@ -1,5 +1,6 @@
 //! sea-orm entities: the shape of the tables, nothing more. Behaviour lives in `store`.
 pub mod area;
+pub mod audit_log;
 pub mod channel;
 pub mod channel_fill;
 pub mod county;

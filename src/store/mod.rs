@@ -1,5 +1,6 @@
 //! Persistence: reads and writes on `&impl ConnectionTrait`, returning domain types.
 //! Transactions live here, so a handler never holds one across its own logic.
+pub mod audit;
 pub mod channels;
 pub mod counties;
 pub mod draws;
@@ -64,4 +65,18 @@ pub fn is_foreign_key_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(SqlErr::ForeignKeyConstraintViolation(_))
     ) || err.to_string().contains("FOREIGN KEY constraint failed")
+}
+
+/// Writes a consistent copy of a live SQLite database to `to` (`VACUUM INTO`: one read
+/// transaction, so writers carry on and the copy is a single point in time).
+pub async fn backup_sqlite(db: &DatabaseConnection, to: &std::path::Path) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let path = to.to_string_lossy().into_owned();
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "VACUUM INTO ?",
+        [path.into()],
+    ))
+    .await?;
+    Ok(())
 }

@@ -220,7 +220,17 @@ pub async fn create_county(
     let form = form.0;
     let result = async {
         form.validate()?;
-        api::add_county(&state, &form.name).await
+        let county = api::add_county(&state, &form.name).await?;
+        let subject = format!("county {}", county.id);
+        super::audit(
+            &state,
+            &user.username,
+            "county_created",
+            &subject,
+            &county.name,
+        )
+        .await;
+        Ok(county)
     }
     .await;
     match result {
@@ -296,7 +306,18 @@ pub async fn create_user(
                     .map_err(|_| AppError::invalid("county_id", "请选择县（区）"))?,
             ),
         };
-        api::add_user(&state, &form.username, &form.password, &form.role, county).await
+        let created =
+            api::add_user(&state, &form.username, &form.password, &form.role, county).await?;
+        let role = created.role.code();
+        super::audit(
+            &state,
+            &user.username,
+            "user_created",
+            &created.username,
+            role,
+        )
+        .await;
+        Ok(created)
     }
     .await;
     match result {

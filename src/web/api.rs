@@ -79,6 +79,15 @@ pub async fn create_county(
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
     let county = add_county(&state, &input.0.name).await?;
+    let subject = format!("county {}", county.id);
+    super::audit(
+        &state,
+        &user.username,
+        "county_created",
+        &subject,
+        &county.name,
+    )
+    .await;
     Ok(HttpResponse::Created().json(county))
 }
 
@@ -144,6 +153,15 @@ pub async fn create_user(
     user.require_admin()?;
     let i = input.0;
     let created = add_user(&state, &i.username, &i.password, &i.role, i.county_id).await?;
+    let role = created.role.code();
+    super::audit(
+        &state,
+        &user.username,
+        "user_created",
+        &created.username,
+        role,
+    )
+    .await;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -260,6 +278,14 @@ pub async fn transition(
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
     }
     tracing::info!(survey = survey.id, user = user.id, status = %to, "survey status changed");
+    super::audit(
+        state,
+        &user.username,
+        to.code(),
+        &format!("survey {}", survey.id),
+        "",
+    )
+    .await;
     survey_for(state, user, id).await
 }
 
@@ -279,4 +305,31 @@ pub async fn close_survey(
 ) -> Result<HttpResponse, AppError> {
     let survey = transition(&state, &user, path.into_inner(), Transition::Close).await?;
     Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct AuditQuery {
+    limit: Option<u64>,
+}
+
+/// The newest audit entries, and whether the chain is intact (platform admins only).
+pub async fn audit_trail(
+    state: State,
+    user: CurrentUser,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let entries = store::audit::recent(&state.db, query.limit.unwrap_or(100).min(1000)).await?;
+    let chain = match store::audit::verify(&state.db).await? {
+        Ok(n) => json!({"intact": true, "entries": n}),
+        Err((id, why)) => json!({"intact": false, "broken_at": id, "reason": why}),
+    };
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            json!({"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+            "subject": e.subject, "detail": e.detail, "hash": e.hash})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"chain": chain, "entries": entries})))
 }

@@ -94,9 +94,17 @@ pub async fn authenticate(
     let ok = web::block(move || password::verify(&password_text, &hash))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
+    let address = ip.map_or_else(String::new, |i| i.to_string());
     match user {
-        Some(user) if ok && user.active => Ok(user),
-        _ => Err(AppError::BadCredentials),
+        Some(user) if ok && user.active => {
+            super::audit(state, &user.username, "login", "", &address).await;
+            Ok(user)
+        }
+        _ => {
+            let who: String = username.trim().chars().take(64).collect();
+            super::audit(state, &who, "login_failed", "", &address).await;
+            Err(AppError::BadCredentials)
+        }
     }
 }
 

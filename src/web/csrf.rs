@@ -110,10 +110,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let body = body.await.map_err(|e| AppError::Invalid {
-                field: None,
-                message: format!("无法读取表单：{e}"),
-            })?;
+            let body = body.await.map_err(|e| AppError::body(&e, "表单"))?;
             let sent = serde_urlencoded::from_bytes::<TokenField>(&body)
                 .ok()
                 .and_then(|f| f.csrf_token);

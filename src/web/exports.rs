@@ -202,6 +202,14 @@ pub async fn responses_csv(
         user = user.id,
         "responses exported as CSV"
     );
+    super::audit(
+        &state,
+        &user.username,
+        "export_responses",
+        &format!("survey {}", survey.id),
+        "csv",
+    )
+    .await;
     let db = state.db.clone();
     let body = futures_util::stream::unfold(
         (Some(first), i64::MIN, false),
@@ -306,6 +314,14 @@ pub async fn responses_xlsx(
         user = user.id,
         "responses exported as XLSX"
     );
+    super::audit(
+        &state,
+        &user.username,
+        "export_responses",
+        &format!("survey {}", survey.id),
+        "xlsx",
+    )
+    .await;
     let reader = tokio::fs::File::open(file.path())
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;

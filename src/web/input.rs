@@ -41,10 +41,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
                     message: "请求体必须是 JSON（Content-Type: application/json）".into(),
                 });
             }
-            let body = body.await.map_err(|e| AppError::Invalid {
-                field: None,
-                message: format!("无法读取请求体：{e}"),
-            })?;
+            let body = body.await.map_err(|e| AppError::body(&e, "请求体"))?;
             let de = &mut serde_json::Deserializer::from_slice(&body);
             let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
                 let message = e.inner().to_string();

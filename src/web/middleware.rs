@@ -83,9 +83,12 @@ pub async fn render_error_pages(
     let res = next.call(req).await?;
     let status = res.status();
     // Pages that render their own errors (a form shown again) carry no error value.
-    let Some(message) = res.response().error().map(|e| e.to_string()) else {
+    let Some(mut message) = res.response().error().map(|e| e.to_string()) else {
         return Ok(res.map_into_left_body());
     };
+    if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        message = "提交的内容太大".into();
+    }
     if !is_page(res.request().path()) {
         return Ok(res.map_into_left_body());
     }

@@ -143,6 +143,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(sampling::api_channel_qr),
                 )
                 .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
+                .route("/audit", web::get().to(api::audit_trail))
                 .route(
                     "/counties/{county}/readiness",
                     web::get().to(readiness::api_view),
@@ -284,10 +285,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/static/dashboard.js",
             web::get().to(templates::dashboard_script),
         )
-        .route("/s/{token}", web::get().to(respond::invitation_page))
-        .route("/s/{token}", web::post().to(respond::invitation_submit))
-        .route("/o/{code}", web::get().to(respond::channel_page))
-        .route("/o/{code}", web::post().to(respond::channel_submit));
+        .service(
+            // A questionnaire's answers are a few kilobytes.
+            web::resource("/s/{token}")
+                .app_data(web::PayloadConfig::new(respond::MAX_FORM_BYTES))
+                .route(web::get().to(respond::invitation_page))
+                .route(web::post().to(respond::invitation_submit)),
+        )
+        .service(
+            web::resource("/o/{code}")
+                .app_data(web::PayloadConfig::new(respond::MAX_FORM_BYTES))
+                .route(web::get().to(respond::channel_page))
+                .route(web::post().to(respond::channel_submit)),
+        );
+}
+
+/// Records an action in the audit trail. The action has happened: a failure to record it is
+/// logged loudly but does not undo it.
+pub async fn audit(state: &AppState, actor: &str, action: &str, subject: &str, detail: &str) {
+    if let Err(e) = crate::store::audit::append(&state.db, actor, action, subject, detail).await {
+        tracing::error!(error = %e, action, subject, "could not append to the audit trail");
+    }
 }
 
 /// Answer for a path no route serves.

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 type State = web::Data<AppState>;
 
+/// The largest questionnaire submission accepted (answers and a 500-character comment).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
 /// Per client address: invalid-token guesses (burst 20, then one every 3 s) and open-channel
 /// submissions (burst 120, then two a second — enough for a school whose parents share one
 /// network address, too slow for a script stuffing a quota).

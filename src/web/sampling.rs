@@ -235,6 +235,15 @@ pub async fn upload_roster(
     store::frames::replace(&txn, survey.id, group, &rows, &geo).await?;
     txn.commit().await?;
     tracing::info!(survey = survey.id, group = %group, rows = rows.len(), user = user.id, "roster uploaded");
+    let detail = format!("{} rows", rows.len());
+    super::audit(
+        state,
+        &user.username,
+        "roster_upload",
+        &format!("survey {} {}", survey.id, group),
+        &detail,
+    )
+    .await;
     Ok(UploadOutcome {
         group,
         rows: rows.len(),
@@ -366,6 +375,18 @@ pub async fn run_draw(
 ) -> Result<StoredDraw, AppError> {
     let survey = draft_for(state, user, id).await?;
     let stored = draw_sample(&state.db, &survey, Some(user.id), &user.username, seed).await?;
+    let detail = format!(
+        "draw {} seed {} frame {}",
+        stored.id, stored.seed, stored.frame_digest
+    );
+    super::audit(
+        state,
+        &user.username,
+        "draw",
+        &format!("survey {}", survey.id),
+        &detail,
+    )
+    .await;
     tracing::info!(
         survey = survey.id,
         draw = stored.id,
@@ -845,6 +866,15 @@ pub async fn release_reserves(
     txn.commit().await?;
     tracing::info!(survey = survey.id, user = user.id, group = %group, replaced = outcome.replaced,
         without_reserve = outcome.without_reserve, "reserves released");
+    let detail = format!("{group}: {} replaced", outcome.replaced);
+    super::audit(
+        state,
+        &user.username,
+        "release_reserves",
+        &format!("survey {}", survey.id),
+        &detail,
+    )
+    .await;
     Ok(outcome)
 }
 
@@ -867,6 +897,15 @@ pub async fn purge(state: &AppState, user: &CurrentUser, id: i32) -> Result<u64,
         removed,
         "personal data purged"
     );
+    let detail = format!("{removed} roster rows");
+    super::audit(
+        state,
+        &user.username,
+        "purge",
+        &format!("survey {}", survey.id),
+        &detail,
+    )
+    .await;
     Ok(removed)
 }
 
@@ -1098,6 +1137,14 @@ pub async fn api_invitations_csv(
     user.require_organizer()?;
     let body = invitations_csv(&state, &req, survey.id).await?;
     tracing::info!(survey = survey.id, user = user.id, "invitations exported");
+    super::audit(
+        &state,
+        &user.username,
+        "export_invitations",
+        &format!("survey {}", survey.id),
+        "",
+    )
+    .await;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -593,6 +593,14 @@ pub async fn print_sheet(
         cards = cards.len(),
         "invitation sheet printed"
     );
+    super::audit(
+        &state,
+        &user.username,
+        "print_invitations",
+        &format!("survey {}", survey.id),
+        "",
+    )
+    .await;
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &super::view::SurveyView::new(&survey));
     ctx.insert("cards", &cards);

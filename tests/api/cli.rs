@@ -214,3 +214,39 @@ fn demo_fills_a_county_and_the_tally_rebuilds_from_its_answers() {
     let (ok, _, stderr) = renke(&["tally"], &env, None);
     assert!(!ok && stderr.contains("--rebuild"));
 }
+
+#[test]
+fn backup_copies_a_live_sqlite_database_and_audit_verify_checks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("renke.db").display()
+    );
+    let env = [
+        ("RENKE_DATABASE_URL", url.as_str()),
+        ("RENKE_ADMIN_PASSWORD", "admin-password-1"),
+    ];
+    let (ok, _, stderr) = renke(&["demo"], &env, None);
+    assert!(ok, "{stderr}");
+    let copy = dir.path().join("backup.db");
+    let (ok, stdout, stderr) = renke(&["backup", "--to", copy.to_str().unwrap()], &env, None);
+    assert!(ok && stdout.contains("backup written"), "{stderr}");
+    // The copy is a working database with the same data.
+    let copy_url = format!("sqlite://{}?mode=rw", copy.display());
+    let (ok, stdout, stderr) = renke(
+        &["county", "list"],
+        &[("RENKE_DATABASE_URL", copy_url.as_str())],
+        None,
+    );
+    assert!(ok && stdout.contains("示范县"), "{stdout}{stderr}");
+    let (ok, _, stderr) = renke(&["backup", "--to", copy.to_str().unwrap()], &env, None);
+    assert!(!ok && stderr.contains("exists"), "{stderr}");
+    let (ok, stdout, stderr) = renke(&["audit", "verify"], &env, None);
+    assert!(ok && stdout.contains("intact"), "{stdout}{stderr}");
+    let pg = [
+        ("RENKE_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ("RENKE_SECRET_KEY", "a-secret-key-of-at-least-32-bytes-long"),
+    ];
+    let (ok, _, stderr) = renke(&["backup", "--to", "/tmp/x.db"], &pg, None);
+    assert!(!ok && stderr.contains("pg_dump"), "{stderr}");
+}

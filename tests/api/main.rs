@@ -11,6 +11,7 @@ mod health_and_quota;
 mod loadgen;
 mod readiness;
 mod sampling;
+mod security;
 mod survey_pages;
 mod surveys;
 mod tally;

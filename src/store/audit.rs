@@ -1,0 +1,102 @@
+//! The audit trail: who drew, exported, opened, closed, purged, logged in.
+use crate::domain::audit::{GENESIS, entry_hash};
+use crate::entity::audit_log;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+pub use crate::entity::audit_log::Model as AuditEntry;
+
+/// Appends an entry chained to the last one. A concurrent append that chained to the same entry
+/// fails on the unique `prev_hash` and is retried on the new last entry.
+pub async fn append(
+    db: &impl ConnectionTrait,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), DbErr> {
+    let mut last_err = None;
+    for _ in 0..8 {
+        let prev = audit_log::Entity::find()
+            .order_by_desc(audit_log::Column::Id)
+            .limit(1)
+            .one(db)
+            .await?
+            .map_or_else(|| GENESIS.to_owned(), |e| e.hash);
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let hash = entry_hash(&prev, &at, actor, action, subject, detail);
+        let inserted = audit_log::ActiveModel {
+            at: Set(at),
+            actor: Set(actor.chars().take(64).collect()),
+            action: Set(action.to_owned()),
+            subject: Set(subject.chars().take(200).collect()),
+            detail: Set(detail.to_owned()),
+            prev_hash: Set(prev),
+            hash: Set(hash),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(e) if super::is_unique_violation(&e) => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| DbErr::Custom("audit append failed".into())))
+}
+
+/// The newest entries first.
+pub async fn recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<AuditEntry>, DbErr> {
+    audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Walks the chain from the first entry: the number of entries if intact, else the id of the
+/// first entry that does not follow from the one before, and why.
+pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, String)>, DbErr> {
+    let mut prev = GENESIS.to_owned();
+    let mut count = 0u64;
+    let mut after = 0;
+    loop {
+        let page = audit_log::Entity::find()
+            .filter(audit_log::Column::Id.gt(after))
+            .order_by_asc(audit_log::Column::Id)
+            .limit(1000)
+            .all(db)
+            .await?;
+        if page.is_empty() {
+            return Ok(Ok(count));
+        }
+        for e in page {
+            if e.prev_hash != prev {
+                return Ok(Err((
+                    e.id,
+                    "does not chain to the entry before it (one was removed or changed)".into(),
+                )));
+            }
+            let expected = entry_hash(
+                &e.prev_hash,
+                &e.at,
+                &e.actor,
+                &e.action,
+                &e.subject,
+                &e.detail,
+            );
+            if e.hash != expected {
+                return Ok(Err((
+                    e.id,
+                    "its content was changed after it was written".into(),
+                )));
+            }
+            prev = e.hash;
+            after = e.id;
+            count += 1;
+        }
+    }
+}

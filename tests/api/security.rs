@@ -1,0 +1,100 @@
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, backend_test, csrf_token, new_client};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+backend_test! {
+    async fn the_audit_trail_records_who_did_what_and_detects_tampering(app) {
+        let county = app.create_county("永嘉县").await;
+        let organizer = app.user("organizer", Some(county)).await;
+        let s = app.create_survey(&organizer, json!({"name": "调查", "population": 1000})).await;
+        organizer.post(app.url(&format!("/api/v1/surveys/{}/open", s["id"]))).send().await.unwrap();
+        organizer.post(app.url(&format!("/api/v1/surveys/{}/close", s["id"]))).send().await.unwrap();
+        new_client().post(app.url("/api/v1/login")).json(&json!({"username": ADMIN, "password": "wrong-password"})).send().await.unwrap();
+        let admin = app.admin().await;
+        let trail: Value = admin.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(trail["chain"]["intact"], true, "{trail}");
+        let actions: Vec<&str> = trail["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        for a in ["login", "login_failed", "county_created", "user_created", "open", "closed"] {
+            assert!(actions.contains(&a), "{a} in {actions:?}");
+        }
+        // Only a platform admin reads it.
+        assert_eq!(organizer.get(app.url("/api/v1/audit")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        // Changing an entry breaks the chain from there.
+        use sea_orm::ConnectionTrait;
+        app.db.execute_unprepared("UPDATE audit_log SET detail = 'nothing happened' WHERE id = 3").await.unwrap();
+        let trail: Value = admin.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(trail["chain"]["intact"], false);
+        assert_eq!(trail["chain"]["broken_at"], 3);
+    }
+}
+
+backend_test! {
+    async fn removing_an_audit_entry_is_detected(app) {
+        app.create_county("永嘉县").await;
+        app.create_county("乙县").await;
+        use sea_orm::ConnectionTrait;
+        app.db.execute_unprepared("DELETE FROM audit_log WHERE id = 2").await.unwrap();
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(trail["chain"]["intact"], false);
+        assert_eq!(trail["chain"]["broken_at"], 3);
+    }
+}
+
+backend_test! {
+    async fn oversized_bodies_are_refused_with_413(app) {
+        let big = "x".repeat(2 * 1024 * 1024);
+        let res = app.client.post(app.url("/login")).form(&[("username", big.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(res.text().await.unwrap().contains("提交的内容太大"));
+        let admin = app.admin().await;
+        let res = admin.post(app.url("/api/v1/counties")).json(&json!({"name": big})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let res = app.client.post(app.url("/s/1.AAAAAAAAAAAAAAAA")).form(&[("comment", "字".repeat(40_000))]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
+
+backend_test! {
+    async fn markup_in_names_and_answers_is_rendered_inert(app) {
+        let county = app.create_county("<img src=x onerror=alert(1)>县").await;
+        let organizer = app.user("organizer", Some(county)).await;
+        let s = app.create_survey(&organizer, json!({"name": "<script>alert('x')</script>调查", "population": 1000})).await;
+        let id = s["id"].as_i64().unwrap();
+        let admin = app.admin().await;
+        // The admin's session is API-only; use a page-logged client.
+        let client = new_client();
+        let html = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+        let token = csrf_token(&html);
+        client.post(app.url("/login")).form(&[("csrf_token", token.as_str()), ("username", ADMIN), ("password", ADMIN_PASSWORD)]).send().await.unwrap();
+        for path in ["/admin".to_owned(), format!("/admin/surveys/{id}"), format!("/admin/surveys/{id}/dashboard"), format!("/admin/surveys/{id}/report"), "/admin/counties".to_owned(), format!("/admin/counties/{county}/readiness")] {
+            let html = client.get(app.url(&path)).send().await.unwrap().text().await.unwrap();
+            assert!(!html.contains("<script>alert"), "{path}");
+            assert!(!html.contains("<img src=x"), "{path}");
+        }
+        let html = client.get(app.url(&format!("/admin/surveys/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("&lt;script&gt;alert("));
+        let _ = admin;
+    }
+}
+
+backend_test! {
+    async fn sql_in_parameters_has_no_effect(app) {
+        let res = app.client.post(app.url("/api/v1/login")).json(&json!({"username": "admin' OR '1'='1", "password": "x' OR '1'='1"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let county = app.create_county("永嘉县").await;
+        let organizer = app.user("organizer", Some(county)).await;
+        let name = "'); DROP TABLE survey; --";
+        let s = app.create_survey(&organizer, json!({"name": name, "population": 1000})).await;
+        let list: Value = organizer.get(app.url("/api/v1/surveys")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(list[0]["name"], name);
+        assert_eq!(s["name"], name);
+        for path in ["/api/v1/surveys/1%20OR%201=1", "/api/v1/surveys/1;DROP%20TABLE%20survey"] {
+            assert_eq!(organizer.get(app.url(path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let res = app.client.get(app.url("/api/v1/quota?population=1;DROP%20TABLE%20survey")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        // Still there, still one survey.
+        let list: Value = organizer.get(app.url("/api/v1/surveys")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1);
+    }
+}
