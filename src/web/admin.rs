@@ -436,6 +436,8 @@ pub async fn update_survey(
     form: CsrfForm<SurveyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
+    api::survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
     let form = form.0;
     let result = async {
         let settings = form.settings()?;

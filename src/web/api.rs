@@ -30,7 +30,7 @@ pub async fn login(
     req: HttpRequest,
     input: ApiJson<LoginInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = input.0;
+    let input = input.parse()?;
     let user = auth::authenticate(
         &state,
         state.client_ip(&req),
@@ -78,7 +78,8 @@ pub async fn create_county(
     input: ApiJson<CountyInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
-    let county = add_county(&state, &input.0.name).await?;
+    let input = input.parse()?;
+    let county = add_county(&state, &input.name).await?;
     let subject = format!("county {}", county.id);
     super::audit(
         &state,
@@ -151,7 +152,7 @@ pub async fn create_user(
     input: ApiJson<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
-    let i = input.0;
+    let i = input.parse()?;
     let created = add_user(&state, &i.username, &i.password, &i.role, i.county_id).await?;
     let role = created.role.code();
     super::audit(
@@ -206,8 +207,9 @@ pub async fn create_survey(
     input: ApiJson<SurveyInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require_organizer()?;
-    let settings = input.0.settings()?;
-    let county = county_for_new_survey(&state, &user, input.0.county_id).await?;
+    let input = input.parse()?;
+    let settings = input.settings()?;
+    let county = county_for_new_survey(&state, &user, input.county_id).await?;
     let survey = store::surveys::create(&state.db, county, &settings).await?;
     tracing::info!(survey = survey.id, user = user.id, "survey created");
     Ok(HttpResponse::Created().json(SurveyView::new(&survey)))
@@ -245,8 +247,11 @@ pub async fn update_survey(
     path: web::Path<i32>,
     input: ApiJson<SurveyInput>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = input.0.settings()?;
-    let survey = change_settings(&state, &user, path.into_inner(), &settings).await?;
+    let id = path.into_inner();
+    survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
+    let settings = input.parse()?.settings()?;
+    let survey = change_settings(&state, &user, id, &settings).await?;
     Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
 }
 

@@ -10,8 +10,34 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use validator::Validate;
 
-/// A JSON body, deserialised and validated; errors name the field.
-pub struct ApiJson<T>(pub T);
+/// A JSON body, read but not yet parsed: the handler settles who may call it first, then
+/// [`ApiJson::parse`] deserialises and validates it, errors naming the field.
+pub struct ApiJson<T> {
+    body: web::Bytes,
+    is_json: bool,
+    _shape: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned + Validate> ApiJson<T> {
+    pub fn parse(self) -> Result<T, AppError> {
+        if !self.is_json {
+            return Err(AppError::Invalid {
+                field: None,
+                message: "请求体必须是 JSON（Content-Type: application/json）".into(),
+            });
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&self.body);
+        let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+            let message = e.inner().to_string();
+            AppError::Invalid {
+                field: serde_field(&e.path().to_string(), &message),
+                message: format!("JSON 无效：{message}"),
+            }
+        })?;
+        value.validate()?;
+        Ok(value)
+    }
+}
 
 /// The field a serde error is about: its path, or the name in "missing field `x`".
 pub fn serde_field(path: &str, message: &str) -> Option<String> {
@@ -23,7 +49,7 @@ pub fn serde_field(path: &str, message: &str) -> Option<String> {
     Some(message[start..start + len].to_owned())
 }
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
+impl<T: 'static> FromRequest for ApiJson<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
@@ -35,23 +61,12 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
             .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            if !is_json {
-                return Err(AppError::Invalid {
-                    field: None,
-                    message: "请求体必须是 JSON（Content-Type: application/json）".into(),
-                });
-            }
             let body = body.await.map_err(|e| AppError::body(&e, "请求体"))?;
-            let de = &mut serde_json::Deserializer::from_slice(&body);
-            let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
-                let message = e.inner().to_string();
-                AppError::Invalid {
-                    field: serde_field(&e.path().to_string(), &message),
-                    message: format!("JSON 无效：{message}"),
-                }
-            })?;
-            value.validate()?;
-            Ok(ApiJson(value))
+            Ok(ApiJson {
+                body,
+                is_json,
+                _shape: std::marker::PhantomData,
+            })
         })
     }
 }
@@ -208,6 +223,7 @@ pub fn local_time_value(t: Option<DateTime<Utc>>) -> String {
 
 /// The survey form of the admin pages: text as typed, kept for showing back on an error.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, Validate)]
+#[serde(default)]
 pub struct SurveyForm {
     #[validate(length(max = 200, message = "调查名称须为 1–200 个字符"))]
     pub name: String,
@@ -300,7 +316,8 @@ impl SurveyForm {
     }
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Default, Debug, Deserialize, Validate)]
+#[serde(default)]
 pub struct LoginForm {
     #[validate(length(max = 64))]
     pub username: String,
@@ -310,13 +327,15 @@ pub struct LoginForm {
     pub next: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Default, Debug, Deserialize, Validate)]
+#[serde(default)]
 pub struct CountyForm {
     #[validate(length(max = 100, message = "县（区）名称须为 2–100 个字符"))]
     pub name: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Default, Debug, Deserialize, Validate)]
+#[serde(default)]
 pub struct UserForm {
     #[validate(length(max = 64, message = "用户名须为 3–64 个字符"))]
     pub username: String,

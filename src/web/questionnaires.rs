@@ -209,7 +209,8 @@ pub async fn page_show(
     questionnaires_page(&state, &user, &csrf, &survey, None, None, "").await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct UploadForm {
     definition: String,
 }

@@ -316,6 +316,9 @@ pub async fn api_upload(
     path: web::Path<i32>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let county = path.into_inner();
+    county_for(&state, &user, county).await?;
+    user.require_organizer()?;
     let ok_type = req.mime_type().ok().flatten().is_some_and(|m| {
         m.subtype() == "csv"
             || m.essence_str().contains("spreadsheet")
@@ -324,7 +327,7 @@ pub async fn api_upload(
     if !ok_type {
         return Err(AppError::invalid("file", "请以 text/csv 或 XLSX 上传"));
     }
-    let n = upload(&state, &user, path.into_inner(), &body).await?;
+    let n = upload(&state, &user, county, &body).await?;
     Ok(HttpResponse::Ok().json(json!({"schools": n})))
 }
 
@@ -413,7 +416,9 @@ pub async fn api_save_check(
     input: super::input::ApiJson<CheckInput>,
 ) -> Result<HttpResponse, AppError> {
     let (county, code) = path.into_inner();
-    save_check(&state, &user, county, q.year()?, &code, &input.0).await?;
+    county_for(&state, &user, county).await?;
+    user.require_organizer()?;
+    save_check(&state, &user, county, q.year()?, &code, &input.parse()?).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }
 
@@ -677,12 +682,15 @@ pub async fn page_upload(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let county_id = path.into_inner();
-    let (token, file) = super::sampling_pages::read_upload(payload, 16 * 1024 * 1024).await?;
-    csrf::verify(&req, token.as_deref())?;
+    // Who may upload is settled before the body is read.
     let county = county_for(&state, &user, county_id).await?;
+    user.require_organizer()?;
+    let multipart = Multipart::new(req.headers(), payload);
+    let (token, file) = super::sampling_pages::read_upload(multipart, 16 * 1024 * 1024).await?;
+    csrf::verify(&req, token.as_deref())?;
     let year = this_year();
     match upload(&state, &user, county_id, &file).await {
         Ok(n) => {
@@ -704,7 +712,8 @@ pub async fn page_upload(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct CheckForm {
     code: String,
     year: i32,
@@ -725,7 +734,18 @@ pub async fn page_save_check(
     form: CsrfForm<CheckForm>,
 ) -> Result<HttpResponse, AppError> {
     let county = county_for(&state, &user, path.into_inner()).await?;
+    user.require_organizer()?;
     let f = form.0;
+    if !GUARANTEE
+        .iter()
+        .chain(QUALITY.iter())
+        .any(|i| i.code == f.code)
+    {
+        return Err(AppError::invalid("code", "没有这项指标"));
+    }
+    if !(2000..=2100).contains(&f.year) {
+        return Err(AppError::invalid("year", "年份无效"));
+    }
     let mut figures = BTreeMap::new();
     for (k, v) in &f.figures {
         if let Some(key) = k.strip_prefix("fig_")

@@ -689,8 +689,9 @@ pub async fn invitations_csv(
     Ok(out)
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Default, Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct ChannelInput {
     #[validate(length(min = 1, max = 16))]
     pub group: String,
@@ -755,9 +756,9 @@ pub async fn create_channel(
     id: i32,
     input: &ChannelInput,
 ) -> Result<store::channels::ChannelRow, AppError> {
-    input.validate()?;
     let survey = survey_for(state, user, id).await?;
     user.require_organizer()?;
+    input.validate()?;
     if survey.status == SurveyStatus::Closed {
         return Err(AppError::Conflict("调查已结束".into()));
     }
@@ -828,9 +829,9 @@ pub async fn release_reserves(
     id: i32,
     input: &ReleaseInput,
 ) -> Result<store::invitations::ReleaseOutcome, AppError> {
-    input.validate()?;
     let survey = survey_for(state, user, id).await?;
     user.require_organizer()?;
+    input.validate()?;
     if survey.status != SurveyStatus::Open {
         return Err(AppError::Conflict(
             "只有进行中的调查可以启用备选名单".into(),
@@ -938,7 +939,9 @@ pub async fn api_put_areas(
     path: web::Path<i32>,
     input: ApiJson<List<AreaInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let geo = set_areas(&state, &user, path.into_inner(), &input.0.0).await?;
+    let id = path.into_inner();
+    draft_for(&state, &user, id).await?;
+    let geo = set_areas(&state, &user, id, &input.parse()?.0).await?;
     Ok(HttpResponse::Ok().json(GeographyView::new(&geo).areas))
 }
 
@@ -958,7 +961,9 @@ pub async fn api_put_schools(
     path: web::Path<i32>,
     input: ApiJson<List<SchoolInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let geo = set_schools(&state, &user, path.into_inner(), &input.0.0).await?;
+    let id = path.into_inner();
+    draft_for(&state, &user, id).await?;
+    let geo = set_schools(&state, &user, id, &input.parse()?.0).await?;
     Ok(HttpResponse::Ok().json(GeographyView::new(&geo).schools))
 }
 
@@ -970,6 +975,8 @@ pub async fn api_upload_frame(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
+    survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
     let is_csv = req
         .mime_type()
         .ok()
@@ -1182,7 +1189,10 @@ pub async fn api_release(
     path: web::Path<i32>,
     input: ApiJson<ReleaseInput>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = release_reserves(&state, &user, path.into_inner(), &input.0).await?;
+    let id = path.into_inner();
+    survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
+    let outcome = release_reserves(&state, &user, id, &input.parse()?).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -1193,7 +1203,10 @@ pub async fn api_create_channel(
     path: web::Path<i32>,
     input: ApiJson<ChannelInput>,
 ) -> Result<HttpResponse, AppError> {
-    let ch = create_channel(&state, &user, path.into_inner(), &input.0).await?;
+    let id = path.into_inner();
+    survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
+    let ch = create_channel(&state, &user, id, &input.parse()?).await?;
     let url = state.public_link(&req, &channel_path(&ch.code));
     Ok(HttpResponse::Created().json(json!({"code": ch.code, "url": url})))
 }

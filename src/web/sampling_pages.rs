@@ -136,7 +136,8 @@ pub async fn sample(
     sample_page(&state, &user, &csrf, &survey, Outcome::default()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct AreasForm {
     areas: String,
 }
@@ -191,7 +192,8 @@ pub async fn save_areas(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct SchoolsForm {
     schools: String,
 }
@@ -280,13 +282,16 @@ pub async fn upload_frame(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<(i32, String)>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
     let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
-    let (token, file) = read_upload(payload, MAX_UPLOAD_BYTES).await?;
-    csrf::verify(&req, token.as_deref())?;
+    // Who may upload is settled before the body is read.
     let survey = survey_for(&state, &user, id).await?;
+    user.require_organizer()?;
+    let (token, file) =
+        read_upload(Multipart::new(req.headers(), payload), MAX_UPLOAD_BYTES).await?;
+    csrf::verify(&req, token.as_deref())?;
     let result = async {
         if file.is_empty() {
             return Err(AppError::invalid("file", "请选择要上传的名册文件"));
@@ -310,7 +315,8 @@ pub async fn upload_frame(
     sample_page(&state, &user, &csrf, &survey, outcome).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct DrawForm {
     #[serde(default)]
     seed: String,
@@ -467,7 +473,8 @@ pub async fn create_channel(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ReleaseForm {
     group: String,
     #[serde(default)]

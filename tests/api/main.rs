@@ -9,6 +9,7 @@ mod cli;
 mod e2e;
 mod health_and_quota;
 mod loadgen;
+mod matrix;
 mod readiness;
 mod sampling;
 mod security;
