@@ -524,3 +524,44 @@ mod tests {
         assert!(decode(&[0x81, 0x20, 0xff, 0xfe]).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::domain::strata::AreaClass;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any bytes (broken GBK, stray quotes, huge fields) give rows or errors, never a panic.
+        #[test]
+        fn roster_parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let areas = vec![Area::new("城关镇", AreaClass::Urban, 100).unwrap()];
+            let schools = vec![School::new("城关一小", 0).unwrap()];
+            if let Ok(text) = decode(&bytes) {
+                for g in RespondentGroup::ALL {
+                    let _ = parse_roster(g, &text, &areas, &schools);
+                }
+            }
+        }
+
+        #[test]
+        fn roster_like_text_never_panics(
+            lines in proptest::collection::vec("[编号乡镇学校年级,\"a-z0-9城关镇一小 \\t\\r]{0,60}", 0..40)
+        ) {
+            let areas = vec![Area::new("城关镇", AreaClass::Urban, 100).unwrap()];
+            let schools = vec![School::new("城关一小", 0).unwrap()];
+            let text = format!("编号,乡镇,学校,年级\n{}", lines.join("\n"));
+            let _ = parse_roster(RespondentGroup::Student, &text, &areas, &schools);
+        }
+    }
+
+    #[test]
+    fn a_one_megabyte_line_is_an_error_not_a_crash() {
+        let areas = vec![Area::new("城关镇", AreaClass::Urban, 100).unwrap()];
+        let text = format!("编号,乡镇\n{},城关镇\n", "x".repeat(1 << 20));
+        let err = parse_roster(RespondentGroup::Public, &text, &areas, &[]).unwrap_err();
+        assert_eq!(err.errors[0].column, Some("id"));
+    }
+}

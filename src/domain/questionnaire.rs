@@ -362,3 +362,34 @@ mod tests {
         assert!(!d.too_fast(30));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn loading_any_text_as_a_definition_never_panics(text in "\\PC{0,400}") {
+            let _ = Definition::parse(&text);
+        }
+
+        #[test]
+        fn mutated_definitions_never_panic(cut in 0usize..2000, insert in "[\\[\\]{}=\"a-z0-9 \\n]{0,20}") {
+            let base = BUILT_IN[0];
+            let at = base.char_indices().map(|(i, _)| i).nth(cut % base.chars().count()).unwrap_or(0);
+            let text = format!("{}{insert}{}", &base[..at], &base[at..]);
+            let _ = Definition::parse(&text);
+        }
+
+        #[test]
+        fn any_form_fields_give_answers_or_errors(
+            fields in proptest::collection::vec(("[A-Z0-9_a-z]{0,6}", "\\PC{0,8}"), 0..40)
+        ) {
+            let d = Definition::parse(BUILT_IN[0]).unwrap();
+            let _ = d.parse_answers(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+    }
+}

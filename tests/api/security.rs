@@ -98,3 +98,29 @@ backend_test! {
         assert_eq!(list.as_array().unwrap().len(), 1);
     }
 }
+
+backend_test! {
+    async fn hostile_bodies_never_cause_a_server_error(app) {
+        use rand::{Rng, SeedableRng};
+        let (_, _, urls) = crate::answering::open_survey_with_invitations(&app).await;
+        // A draft survey, so uploads reach their parsers.
+        let (organizer, id) = crate::sampling::county_survey_in(&app, "丙县").await;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+        let pieces = ["=", "&", "%", "%E4%B8", "S01", "A", "Z", "_nonce", "comment", "\"", "'", "<script>", "\u{0}", "%00", "+", "\n", "字"];
+        let mut random_body = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+            (0..rng.random_range(0..40)).map(|_| pieces[rng.random_range(0..pieces.len())]).collect()
+        };
+        for i in 0..150 {
+            let body = random_body(&mut rng);
+            let url = &urls[i % 5];
+            let res = app.client.post(url).header("content-type", "application/x-www-form-urlencoded").body(body.clone()).send().await.unwrap();
+            assert!(!res.status().is_server_error(), "{body:?}: {}", res.status());
+            let csv: Vec<u8> = (0..rng.random_range(0..300)).map(|_| rng.random::<u8>()).collect();
+            let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/frames/public"))).header("content-type", "text/csv").body(csv).send().await.unwrap();
+            assert!(!res.status().is_server_error(), "roster: {}", res.status());
+            let toml = random_body(&mut rng).replace('&', "\n");
+            let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/questionnaires"))).body(toml).send().await.unwrap();
+            assert!(!res.status().is_server_error(), "toml: {}", res.status());
+        }
+    }
+}
