@@ -16,7 +16,9 @@ use std::time::Duration;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn hidden(html: &str, name: &str) -> Option<String> {
@@ -41,16 +43,31 @@ fn start(server: &str, db_url: &str, port: u16, secret: &str) -> std::process::C
 /// One phone: answers `path` once; true when the thanks page came back.
 async fn answer(http: &reqwest::Client, base: &str, path: &str) -> Result<bool, ()> {
     let url = format!("{base}{path}");
-    let html = http.get(&url).send().await.map_err(|_| ())?.text().await.map_err(|_| ())?;
+    let html = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|_| ())?
+        .text()
+        .await
+        .map_err(|_| ())?;
     if html.contains("您已提交过问卷") {
         return Ok(false);
     }
-    let (Some(nonce), Some(started)) = (hidden(&html, "_nonce"), hidden(&html, "_started")) else { return Err(()) };
-    let mut form = vec![("_nonce".to_owned(), nonce), ("_started".to_owned(), started)];
+    let (Some(nonce), Some(started)) = (hidden(&html, "_nonce"), hidden(&html, "_started")) else {
+        return Err(());
+    };
+    let mut form = vec![
+        ("_nonce".to_owned(), nonce),
+        ("_started".to_owned(), started),
+    ];
     for part in html.split("<fieldset").skip(1) {
         if let Some(s) = part.find("id=\"q-") {
             let rest = &part[s + 6..];
-            form.push((rest[..rest.find('"').unwrap_or(0)].to_owned(), "B".to_owned()));
+            form.push((
+                rest[..rest.find('"').unwrap_or(0)].to_owned(),
+                "B".to_owned(),
+            ));
         }
     }
     // Retrying the same form after a dropped connection is what a phone does; it is idempotent.
@@ -68,15 +85,24 @@ async fn answer(http: &reqwest::Client, base: &str, path: &str) -> Result<bool, 
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let n: usize = arg("--submissions").and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let n: usize = arg("--submissions")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
     let clients: usize = arg("--clients").and_then(|v| v.parse().ok()).unwrap_or(32);
     let kills: usize = arg("--kills").and_then(|v| v.parse().ok()).unwrap_or(10);
     let server = arg("--server").unwrap_or_else(|| "target/release/renke".into());
     let db_url = arg("--database-url").unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", std::env::temp_dir().join(format!("renke-crash-{}.db", std::process::id())).display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            std::env::temp_dir()
+                .join(format!("renke-crash-{}.db", std::process::id()))
+                .display()
+        )
     });
     let secret = renke::config::SecretKey::generate();
-    let secret_text = std::str::from_utf8(secret.expose()).unwrap_or_default().to_owned();
+    let secret_text = std::str::from_utf8(secret.expose())
+        .unwrap_or_default()
+        .to_owned();
     let settings = renke::config::Settings {
         bind: "127.0.0.1:0".into(),
         database_url: db_url.clone(),
@@ -91,9 +117,15 @@ async fn main() -> Result<(), String> {
         public_url: None,
         sqlite_full_sync: true,
     };
-    let db = renke::store::connect(&settings).await.map_err(|e| e.to_string())?;
+    let db = renke::store::connect(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let (survey, paths) = driver::prepare(&db, secret.expose(), n).await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?.local_addr().map_err(|e| e.to_string())?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| e.to_string())?
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let acked: Arc<Mutex<HashSet<usize>>> = Default::default();
     let done: Arc<Mutex<HashSet<usize>>> = Default::default();
@@ -110,9 +142,18 @@ async fn main() -> Result<(), String> {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::new();
         for c in 0..clients {
-            let (paths, acked, done, stop, base) = (paths.clone(), acked.clone(), done.clone(), stop.clone(), base.clone());
+            let (paths, acked, done, stop, base) = (
+                paths.clone(),
+                acked.clone(),
+                done.clone(),
+                stop.clone(),
+                base.clone(),
+            );
             tasks.push(tokio::spawn(async move {
-                let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
                 let mut i = c;
                 while i < paths.len() && !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     if done.lock().unwrap().contains(&i) {
@@ -155,26 +196,59 @@ async fn main() -> Result<(), String> {
     // The checks.
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let acked = acked.lock().unwrap().clone();
-    let stored = renke::store::responses::count(&db, survey).await.map_err(|e| e.to_string())?;
-    let inv = renke::entity::invitation::Entity::find().filter(renke::entity::invitation::Column::SurveyId.eq(survey));
-    let answered = inv.clone().filter(renke::entity::invitation::Column::Status.eq("answered")).count(&db).await.map_err(|e| e.to_string())?;
+    let stored = renke::store::responses::count(&db, survey)
+        .await
+        .map_err(|e| e.to_string())?;
+    let inv = renke::entity::invitation::Entity::find()
+        .filter(renke::entity::invitation::Column::SurveyId.eq(survey));
+    let answered = inv
+        .clone()
+        .filter(renke::entity::invitation::Column::Status.eq("answered"))
+        .count(&db)
+        .await
+        .map_err(|e| e.to_string())?;
     let inconsistent = inv
         .clone()
         .filter(
             sea_orm::Condition::any()
-                .add(sea_orm::Condition::all().add(renke::entity::invitation::Column::Status.eq("answered")).add(renke::entity::invitation::Column::AnsweredAt.is_null()))
-                .add(sea_orm::Condition::all().add(renke::entity::invitation::Column::Status.eq("pending")).add(renke::entity::invitation::Column::AnsweredAt.is_not_null())),
+                .add(
+                    sea_orm::Condition::all()
+                        .add(renke::entity::invitation::Column::Status.eq("answered"))
+                        .add(renke::entity::invitation::Column::AnsweredAt.is_null()),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(renke::entity::invitation::Column::Status.eq("pending"))
+                        .add(renke::entity::invitation::Column::AnsweredAt.is_not_null()),
+                ),
         )
         .count(&db)
         .await
         .map_err(|e| e.to_string())?;
-    let before = renke::store::tally::load(&db, survey).await.map_err(|e| e.to_string())?;
+    let before = renke::store::tally::load(&db, survey)
+        .await
+        .map_err(|e| e.to_string())?;
     let cache = renke::web::questionnaires::QuestionnaireCache::default();
-    renke::web::tally::rebuild(&db, &cache, survey).await.map_err(|e| e.to_string())?;
-    let after = renke::store::tally::load(&db, survey).await.map_err(|e| e.to_string())?;
+    renke::web::tally::rebuild(&db, &cache, survey)
+        .await
+        .map_err(|e| e.to_string())?;
+    let after = renke::store::tally::load(&db, survey)
+        .await
+        .map_err(|e| e.to_string())?;
     let aggregates_equal = before.items == after.items
         && before.cells.len() == after.cells.len()
-        && before.cells.iter().zip(&after.cells).all(|((k1, a), (k2, b))| k1 == k2 && a.sums.n == b.sums.n && a.sums.x == b.sums.x && a.sums.y == b.sums.y && a.sums.xx == b.sums.xx && a.sums.xy == b.sums.xy);
+        && before
+            .cells
+            .iter()
+            .zip(&after.cells)
+            .all(|((k1, a), (k2, b))| {
+                k1 == k2
+                    && a.sums.n == b.sums.n
+                    && a.sums.x == b.sums.x
+                    && a.sums.y == b.sums.y
+                    && a.sums.xx == b.sums.xx
+                    && a.sums.xy == b.sums.xy
+            });
     println!(
         "crashes survived: {survived}\nacknowledged: {}\nstored: {stored}\ninvitations answered: {answered}\ninconsistent invitations: {inconsistent}\naggregates equal a recomputation: {aggregates_equal}",
         acked.len()
@@ -193,7 +267,8 @@ async fn main() -> Result<(), String> {
         .iter()
         .filter(|&&i| {
             let token = paths[i].trim_start_matches("/s/");
-            let id = i64::from_str_radix(token.split('.').next().unwrap_or(""), 36).unwrap_or(0) as i32;
+            let id =
+                i64::from_str_radix(token.split('.').next().unwrap_or(""), 36).unwrap_or(0) as i32;
             !answered_ids.contains(&id)
         })
         .count();
