@@ -176,8 +176,10 @@ async fn main() -> Result<(), String> {
         if round < kills {
             let wait = rand::rng().random_range(300..1500);
             tokio::time::sleep(Duration::from_millis(wait)).await;
-            child.kill().map_err(|e| e.to_string())?; // SIGKILL
-            child.wait().map_err(|e| e.to_string())?;
+            let killed = child.kill(); // SIGKILL
+            let waited = child.wait();
+            killed.map_err(|e| e.to_string())?;
+            waited.map_err(|e| e.to_string())?;
             survived += 1;
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             for t in tasks {
