@@ -92,8 +92,20 @@ impl AppError {
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         use sea_orm::DbErr;
+        // A database that cannot be reached or written (PostgreSQL down, an SQLite file gone
+        // read-only or out of space) is a 503 the client may retry, not a bug.
+        let text = e.to_string();
+        let unwritable = [
+            "readonly database",
+            "disk is full",
+            "disk I/O error",
+            "database is locked",
+        ]
+        .iter()
+        .any(|m| text.contains(m));
         match e {
             DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(e),
+            _ if unwritable => AppError::Unavailable(e),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -176,5 +188,31 @@ impl ResponseError for AppError {
                 _ => None,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_or_unwritable_database_is_a_503() {
+        let full = sea_orm::DbErr::Custom("database or disk is full".into());
+        assert_eq!(
+            AppError::from(full).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let ro = sea_orm::DbErr::Custom("attempt to write a readonly database".into());
+        assert_eq!(
+            AppError::from(ro).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let bug = sea_orm::DbErr::Custom("no such column".into());
+        assert_eq!(
+            AppError::from(bug).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let e = AppError::from(sea_orm::DbErr::Custom("database or disk is full".into()));
+        assert_eq!(e.to_string(), "数据库暂时不可用，请稍后再试");
     }
 }
