@@ -218,6 +218,32 @@ impl TestApp {
     }
 }
 
+/// Logs in through the login form, as a browser does; returns the client and its form token.
+pub async fn browser_login(app: &TestApp, username: &str, password: &str) -> (Client, String) {
+    let client = new_client();
+    let html = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_token(&html);
+    let res = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    (client, token)
+}
+
 /// Pulls the CSRF token out of a page's form.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";

@@ -1,9 +1,7 @@
 //! The authorisation matrix: every route of the route table × every role → the expected class
 //! of answer. The routes are read from `src/web/mod.rs`, so a new route without an entry here
 //! fails this test.
-use crate::helpers::{
-    ADMIN, ADMIN_PASSWORD, PASSWORD, TestApp, backend_test, csrf_token, new_client,
-};
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, PASSWORD, backend_test, csrf_token, new_client};
 use crate::sampling::{county_survey, roster, upload};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -242,31 +240,6 @@ fn every_route_of_the_route_table_has_an_entry_in_the_matrix() {
     }
 }
 
-async fn page_client(app: &TestApp, username: &str, password: &str) -> (Client, String) {
-    let client = new_client();
-    let html = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    (client, token)
-}
-
 backend_test! {
     async fn every_route_answers_every_role_as_the_matrix_says(app) {
         // County A with a drawn survey, a channel and an invitation; county B's organiser.
@@ -294,10 +267,10 @@ backend_test! {
         });
         let roles: Vec<(&str, Client, String)> = vec![
             ("anonymous", anon.1.0, anon.1.1),
-            ("viewer", page_client(&app, "viewer-a", PASSWORD).await.0, String::new()),
-            ("organizer", page_client(&app, "organizer-a", PASSWORD).await.0, String::new()),
-            ("admin", page_client(&app, ADMIN, ADMIN_PASSWORD).await.0, String::new()),
-            ("stranger", page_client(&app, "stranger", PASSWORD).await.0, String::new()),
+            ("viewer", crate::helpers::browser_login(&app, "viewer-a", PASSWORD).await.0, String::new()),
+            ("organizer", crate::helpers::browser_login(&app, "organizer-a", PASSWORD).await.0, String::new()),
+            ("admin", crate::helpers::browser_login(&app, ADMIN, ADMIN_PASSWORD).await.0, String::new()),
+            ("stranger", crate::helpers::browser_login(&app, "stranger", PASSWORD).await.0, String::new()),
         ];
         let _ = anon.0;
         let fill = |p: &str| {

@@ -1,32 +1,6 @@
-use crate::helpers::{PASSWORD, TestApp, backend_test, csrf_token, new_client};
+use crate::helpers::{PASSWORD, TestApp, backend_test, browser_login};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-
-/// Logs in through the login form, as a browser does; returns the client and its form token.
-async fn browser_login(app: &TestApp, username: &str, password: &str) -> (Client, String) {
-    let client = new_client();
-    let html = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    (client, token)
-}
 
 async fn organiser(app: &TestApp) -> (Client, String, i32) {
     let county = app.create_county("永嘉县").await;
