@@ -351,7 +351,6 @@ pub struct GroupQuota {
 /// The sample plan: total and per-group quotas, with the caps applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SamplePlan {
-    pub parameters_population: u64,
     /// `n`, the planned sample size.
     pub total: u64,
     /// `ceil(P · r)` before the floor.
@@ -470,7 +469,6 @@ impl SamplePlan {
         }
 
         SamplePlan {
-            parameters_population: params.population,
             total,
             by_rate: params.by_rate(),
             floor_applied: params.floor > params.by_rate(),

@@ -6,8 +6,8 @@ use crate::domain::strata::{Stratum, band_of};
 use crate::entity::frame_person;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -183,13 +183,6 @@ pub async fn phones_outside(
         .into_iter()
         .filter_map(|p| p.phone.map(|ph| (ph, (p.grp, p.external_id))))
         .collect())
-}
-
-pub async fn count(db: &impl ConnectionTrait, survey_id: i32) -> Result<u64, DbErr> {
-    frame_person::Entity::find()
-        .filter(frame_person::Column::SurveyId.eq(survey_id))
-        .count(db)
-        .await
 }
 
 /// Deletes every roster of the survey (invitations and draw records keep no link to them).

@@ -53,15 +53,6 @@ pub async fn delete(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), D
     Ok(())
 }
 
-/// Ends every session of a user (after a password change, say).
-pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
-    session::Entity::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
     Ok(session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))

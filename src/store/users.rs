@@ -68,21 +68,6 @@ pub async fn list(db: &impl ConnectionTrait, county: Option<i32>) -> Result<Vec<
     Ok(query.all(db).await?.into_iter().map(User::from).collect())
 }
 
-pub async fn set_password(
-    db: &impl ConnectionTrait,
-    user_id: i32,
-    password_hash: String,
-) -> Result<(), DbErr> {
-    user::ActiveModel {
-        id: Set(user_id),
-        password_hash: Set(password_hash),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
-    Ok(())
-}
-
 pub async fn admin_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin.code()))

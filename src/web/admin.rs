@@ -64,9 +64,11 @@ fn insert_error(ctx: &mut tera::Context, err: &AppError) {
 }
 
 /// Input errors are shown on the form again; anything else goes to the error page.
-fn form_error(err: AppError) -> Result<AppError, AppError> {
+pub fn form_error(err: AppError) -> Result<AppError, AppError> {
     match err {
-        AppError::Invalid { .. } | AppError::Conflict(_) => Ok(err),
+        AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Unprocessable { .. } => {
+            Ok(err)
+        }
         other => Err(other),
     }
 }
@@ -417,8 +419,7 @@ pub async fn edit_survey(
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = api::survey_for(&state, &user, path.into_inner()).await?;
-    user.require_organizer()?;
+    let survey = api::organized(&state, &user, path.into_inner()).await?;
     if !survey.status.editable() {
         return Err(AppError::Conflict(
             "调查已开放或结束，不能再修改设置".into(),
@@ -436,20 +437,17 @@ pub async fn update_survey(
     form: CsrfForm<SurveyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    api::survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = api::organized(&state, &user, id).await?;
     let form = form.0;
     let result = async {
         let settings = form.settings()?;
-        api::change_settings(&state, &user, id, &settings).await
+        api::change_settings(&state, &survey, &settings).await
     }
     .await;
     match result {
         Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
         Err(e) => {
             let e = form_error(e)?;
-            // The survey must exist for this user before its form is shown again.
-            api::survey_for(&state, &user, id).await?;
             survey_form_page(&state, &user, &csrf, Some(id), &form, Some(&e)).await
         }
     }

@@ -173,6 +173,15 @@ pub async fn survey_for(state: &AppState, user: &User, id: i32) -> Result<Survey
         .ok_or(AppError::NotFound)
 }
 
+/// A survey the user may organise: 404 for another county's, 403 for a viewer.
+pub async fn organized(state: &AppState, user: &User, id: i32) -> Result<Survey, AppError> {
+    let survey = survey_for(state, user, id).await?;
+    if !user.role.can_organize() {
+        return Err(AppError::forbidden());
+    }
+    Ok(survey)
+}
+
 /// The county a new survey goes to: the user's own, or for an admin the one named.
 pub async fn county_for_new_survey(
     state: &AppState,
@@ -225,14 +234,12 @@ pub async fn show_survey(
 }
 
 /// Replaces a draft survey's settings; checks access, role and status in that order.
+/// Replaces the settings of `survey` (which the caller may organise) while it is a draft.
 pub async fn change_settings(
     state: &AppState,
-    user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     settings: &SurveySettings,
 ) -> Result<Survey, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
     if !survey.status.editable() {
         return Err(AppError::Conflict(
             "调查已开放或结束，不能再修改设置".into(),
@@ -247,11 +254,9 @@ pub async fn update_survey(
     path: web::Path<i32>,
     input: ApiJson<SurveyInput>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
     let settings = input.parse()?.settings()?;
-    let survey = change_settings(&state, &user, id, &settings).await?;
+    let survey = change_settings(&state, &survey, &settings).await?;
     Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
 }
 
@@ -268,8 +273,7 @@ pub async fn transition(
     id: i32,
     t: Transition,
 ) -> Result<Survey, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(state, user, id).await?;
     let to = match t {
         Transition::Open => survey.status.open(),
         Transition::Close => survey.status.close(),

@@ -1,7 +1,7 @@
 //! Questionnaires in use by a survey: reading them (API, page) and uploading new versions.
 use super::AppState;
 use super::admin::{page, render};
-use super::api::survey_for;
+use super::api::{organized, survey_for};
 use super::auth::CurrentUser;
 use super::csrf::{CsrfForm, CsrfToken};
 use crate::domain::group::{Booklet, RespondentGroup};
@@ -108,8 +108,7 @@ pub async fn upload(
     id: i32,
     text: &str,
 ) -> Result<(Booklet, i32), AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(state, user, id).await?;
     if survey.status != SurveyStatus::Draft {
         return Err(AppError::Conflict("调查开放后问卷已锁定，不能更换".into()));
     }

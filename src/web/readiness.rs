@@ -80,14 +80,13 @@ fn rows_of(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
 }
 
 /// Replaces a county's school figures from a file; every bad line is reported, nothing saved.
+/// Replaces a county's school figures (the caller checked the user may organise the county).
 pub async fn upload(
     state: &AppState,
     user: &CurrentUser,
     county_id: i32,
     bytes: &[u8],
 ) -> Result<usize, AppError> {
-    county_for(state, user, county_id).await?;
-    user.require_organizer()?;
     let rows = rows_of(bytes)?;
     let schools = r::parse_schools(&rows).map_err(|errors| AppError::Unprocessable {
         field: Some("file".into()),
@@ -350,17 +349,15 @@ impl validator::Validate for CheckInput {
     }
 }
 
-/// Records one checklist indicator; unknown codes, statuses or figure names are refused.
+/// Records one checklist indicator (the caller checked the user may organise the county);
+/// unknown codes, statuses or figure names are refused.
 pub async fn save_check(
     state: &AppState,
-    user: &CurrentUser,
     county_id: i32,
     year: i32,
     code: &str,
     input: &CheckInput,
 ) -> Result<(), AppError> {
-    county_for(state, user, county_id).await?;
-    user.require_organizer()?;
     let item = GUARANTEE
         .iter()
         .chain(QUALITY.iter())
@@ -418,7 +415,7 @@ pub async fn api_save_check(
     let (county, code) = path.into_inner();
     county_for(&state, &user, county).await?;
     user.require_organizer()?;
-    save_check(&state, &user, county, q.year()?, &code, &input.parse()?).await?;
+    save_check(&state, county, q.year()?, &code, &input.parse()?).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }
 
@@ -771,7 +768,7 @@ pub async fn page_save_check(
         ),
         figures: Some(figures),
     };
-    match save_check(&state, &user, county.id, f.year, &f.code, &input).await {
+    match save_check(&state, county.id, f.year, &f.code, &input).await {
         Ok(()) => Ok(super::see_other(&format!(
             "/admin/counties/{}/readiness?year={}#{}",
             county.id, f.year, f.code

@@ -2,7 +2,7 @@
 //! invitations, reserves and open channels. Operations shared by the JSON API and the pages,
 //! then the API handlers.
 use super::AppState;
-use super::api::survey_for;
+use super::api::{organized, survey_for};
 use super::auth::CurrentUser;
 use super::input::ApiJson;
 use super::view::{PlanView, SurveyView};
@@ -42,15 +42,20 @@ fn parse_group(code: &str) -> Result<RespondentGroup, AppError> {
         .map_err(|_| AppError::invalid("group", format!("没有“{code}”这个调查对象群体")))
 }
 
-/// Loads a survey the user may organise, in draft.
-async fn draft_for(state: &AppState, user: &CurrentUser, id: i32) -> Result<Survey, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
+/// Sampling settings change only while the survey is a draft.
+fn require_draft(survey: &Survey) -> Result<(), AppError> {
     if survey.status != SurveyStatus::Draft {
         return Err(AppError::Conflict(
             "调查已开放或结束，抽样设置不能再修改".into(),
         ));
     }
+    Ok(())
+}
+
+/// A survey the user may organise, in draft.
+pub async fn draft_for(state: &AppState, user: &CurrentUser, id: i32) -> Result<Survey, AppError> {
+    let survey = organized(state, user, id).await?;
+    require_draft(&survey)?;
     Ok(survey)
 }
 
@@ -73,13 +78,12 @@ pub struct AreaInput {
     pub population: i64,
 }
 
+/// Replaces the areas of `survey`, a draft the caller may organise ([`draft_for`]).
 pub async fn set_areas(
     state: &AppState,
-    user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     input: &[AreaInput],
 ) -> Result<Geography, AppError> {
-    let survey = draft_for(state, user, id).await?;
     let areas = input
         .iter()
         .map(|a| {
@@ -111,13 +115,12 @@ pub struct SchoolInput {
     pub area: String,
 }
 
+/// Replaces the schools of `survey`, a draft the caller may organise ([`draft_for`]).
 pub async fn set_schools(
     state: &AppState,
-    user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     input: &[SchoolInput],
 ) -> Result<Geography, AppError> {
-    let survey = draft_for(state, user, id).await?;
     let geo = store::geography::load(&state.db, survey.id).await?;
     let mut schools = Vec::with_capacity(input.len());
     let mut rows = Vec::with_capacity(input.len());
@@ -189,14 +192,15 @@ pub struct UploadOutcome {
     pub duplicates: Vec<Duplicate>,
 }
 
+/// Replaces a group's roster of `survey`, which the caller may organise ([`organized`]).
 pub async fn upload_roster(
     state: &AppState,
     user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     group: RespondentGroup,
     bytes: &[u8],
 ) -> Result<UploadOutcome, AppError> {
-    let survey = draft_for(state, user, id).await?;
+    require_draft(survey)?;
     if store::draws::current(&state.db, survey.id).await?.is_some() {
         return Err(AppError::Conflict("已经抽样，名册不能再替换".into()));
     }
@@ -750,14 +754,13 @@ pub async fn channel_views(
     Ok(out)
 }
 
+/// Creates an open channel of `survey`, which the caller may organise ([`organized`]).
 pub async fn create_channel(
     state: &AppState,
     user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     input: &ChannelInput,
 ) -> Result<store::channels::ChannelRow, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
     input.validate()?;
     if survey.status == SurveyStatus::Closed {
         return Err(AppError::Conflict("调查已结束".into()));
@@ -823,14 +826,13 @@ pub struct ReleaseInput {
     pub issued_before: Option<DateTime<Utc>>,
 }
 
+/// Releases reserves of `survey`, which the caller may organise ([`organized`]).
 pub async fn release_reserves(
     state: &AppState,
     user: &CurrentUser,
-    id: i32,
+    survey: &Survey,
     input: &ReleaseInput,
 ) -> Result<store::invitations::ReleaseOutcome, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
     input.validate()?;
     if survey.status != SurveyStatus::Open {
         return Err(AppError::Conflict(
@@ -881,8 +883,7 @@ pub async fn release_reserves(
 
 /// Deletes a closed survey's rosters and contact data, in one transaction.
 pub async fn purge(state: &AppState, user: &CurrentUser, id: i32) -> Result<u64, AppError> {
-    let survey = survey_for(state, user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(state, user, id).await?;
     if survey.status != SurveyStatus::Closed {
         return Err(AppError::Conflict(
             "只有已结束的调查可以清除个人信息".into(),
@@ -939,9 +940,8 @@ pub async fn api_put_areas(
     path: web::Path<i32>,
     input: ApiJson<List<AreaInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    draft_for(&state, &user, id).await?;
-    let geo = set_areas(&state, &user, id, &input.parse()?.0).await?;
+    let survey = draft_for(&state, &user, path.into_inner()).await?;
+    let geo = set_areas(&state, &survey, &input.parse()?.0).await?;
     Ok(HttpResponse::Ok().json(GeographyView::new(&geo).areas))
 }
 
@@ -961,9 +961,8 @@ pub async fn api_put_schools(
     path: web::Path<i32>,
     input: ApiJson<List<SchoolInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    draft_for(&state, &user, id).await?;
-    let geo = set_schools(&state, &user, id, &input.parse()?.0).await?;
+    let survey = draft_for(&state, &user, path.into_inner()).await?;
+    let geo = set_schools(&state, &survey, &input.parse()?.0).await?;
     Ok(HttpResponse::Ok().json(GeographyView::new(&geo).schools))
 }
 
@@ -975,8 +974,7 @@ pub async fn api_upload_frame(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
-    survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, id).await?;
     let is_csv = req
         .mime_type()
         .ok()
@@ -986,7 +984,7 @@ pub async fn api_upload_frame(
         return Err(AppError::invalid("file", "名册须以 text/csv 上传"));
     }
     let group = parse_group(&group)?;
-    let outcome = upload_roster(&state, &user, id, group, &body).await?;
+    let outcome = upload_roster(&state, &user, &survey, group, &body).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -997,8 +995,7 @@ pub async fn api_get_frame(
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
     let group = parse_group(&group)?;
-    let survey = survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, id).await?;
     let sizes = store::frames::group_sizes(&state.db, survey.id).await?;
     let geo = store::geography::load(&state.db, survey.id).await?;
     let sample: Vec<_> = store::frames::sample(&state.db, survey.id, group, 5)
@@ -1140,8 +1137,7 @@ pub async fn api_invitations_csv(
     req: HttpRequest,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
     let body = invitations_csv(&state, &req, survey.id).await?;
     tracing::info!(survey = survey.id, user = user.id, "invitations exported");
     super::audit(
@@ -1169,8 +1165,7 @@ pub async fn api_invitation_qr(
     path: web::Path<(i32, i32, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, invitation_id, format) = path.into_inner();
-    let survey = survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, id).await?;
     let inv = store::invitations::find(&state.db, i64::from(invitation_id))
         .await?
         .filter(|i| i.survey_id == survey.id && i.status != InvitationStatus::Revoked.code())
@@ -1189,10 +1184,8 @@ pub async fn api_release(
     path: web::Path<i32>,
     input: ApiJson<ReleaseInput>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
-    let outcome = release_reserves(&state, &user, id, &input.parse()?).await?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
+    let outcome = release_reserves(&state, &user, &survey, &input.parse()?).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -1203,10 +1196,8 @@ pub async fn api_create_channel(
     path: web::Path<i32>,
     input: ApiJson<ChannelInput>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
-    let ch = create_channel(&state, &user, id, &input.parse()?).await?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
+    let ch = create_channel(&state, &user, &survey, &input.parse()?).await?;
     let url = state.public_link(&req, &channel_path(&ch.code));
     Ok(HttpResponse::Created().json(json!({"code": ch.code, "url": url})))
 }

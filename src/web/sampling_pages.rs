@@ -1,7 +1,7 @@
 //! The organisers' pages for sampling: areas, schools, rosters, the draw and its certificate,
 //! invitations, reserves and open channels.
-use super::admin::{page, render};
-use super::api::survey_for;
+use super::admin::{form_error, page, render};
+use super::api::{organized, survey_for};
 use super::auth::CurrentUser;
 use super::csrf::{self, CsrfForm, CsrfToken, NoFields};
 use super::sampling::{self, ChannelInput, ReleaseInput};
@@ -117,22 +117,13 @@ async fn sample_page(
     render(state, status, "admin/sample.html", &ctx)
 }
 
-/// Input errors come back on the page; anything else is an error page.
-fn shown(e: AppError) -> Result<AppError, AppError> {
-    match e {
-        AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Unprocessable { .. } => Ok(e),
-        other => Err(other),
-    }
-}
-
 pub async fn sample(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
     sample_page(&state, &user, &csrf, &survey, Outcome::default()).await
 }
 
@@ -174,13 +165,14 @@ pub async fn save_areas(
                 population,
             });
         }
-        sampling::set_areas(&state, &user, id, &input).await
+        let survey = sampling::draft_for(&state, &user, id).await?;
+        sampling::set_areas(&state, &survey, &input).await
     }
     .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#areas"))),
         Err(e) => {
-            let e = shown(e)?;
+            let e = form_error(e)?;
             let survey = survey_for(&state, &user, id).await?;
             let outcome = Outcome {
                 error: Some(e),
@@ -226,13 +218,14 @@ pub async fn save_schools(
                 area: f[1].clone(),
             });
         }
-        sampling::set_schools(&state, &user, id, &input).await
+        let survey = sampling::draft_for(&state, &user, id).await?;
+        sampling::set_schools(&state, &survey, &input).await
     }
     .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#schools"))),
         Err(e) => {
-            let e = shown(e)?;
+            let e = form_error(e)?;
             let survey = survey_for(&state, &user, id).await?;
             let outcome = Outcome {
                 error: Some(e),
@@ -287,8 +280,7 @@ pub async fn upload_frame(
     let (id, group) = path.into_inner();
     let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
     // Who may upload is settled before the body is read.
-    let survey = survey_for(&state, &user, id).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, id).await?;
     let (token, file) =
         read_upload(Multipart::new(req.headers(), payload), MAX_UPLOAD_BYTES).await?;
     csrf::verify(&req, token.as_deref())?;
@@ -296,7 +288,7 @@ pub async fn upload_frame(
         if file.is_empty() {
             return Err(AppError::invalid("file", "请选择要上传的名册文件"));
         }
-        sampling::upload_roster(&state, &user, id, group, &file).await
+        sampling::upload_roster(&state, &user, &survey, group, &file).await
     }
     .await;
     let outcome = match result {
@@ -308,7 +300,7 @@ pub async fn upload_frame(
             ..Default::default()
         },
         Err(e) => Outcome {
-            error: Some(shown(e)?),
+            error: Some(form_error(e)?),
             ..Default::default()
         },
     };
@@ -338,7 +330,7 @@ pub async fn draw(
     match result {
         Ok(d) => Ok(see_other(&format!("/admin/surveys/{id}/draws/{}", d.id))),
         Err(e) => {
-            let e = shown(e)?;
+            let e = form_error(e)?;
             let survey = survey_for(&state, &user, id).await?;
             sample_page(
                 &state,
@@ -447,8 +439,7 @@ pub async fn invitations(
     req: HttpRequest,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
     invitations_page(&state, &user, &csrf, &req, &survey, None, None).await
 }
 
@@ -461,12 +452,17 @@ pub async fn create_channel(
     form: CsrfForm<ChannelInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    match sampling::create_channel(&state, &user, id, &form.0).await {
+    let created = async {
+        let survey = organized(&state, &user, id).await?;
+        sampling::create_channel(&state, &user, &survey, &form.0).await
+    }
+    .await;
+    match created {
         Ok(_) => Ok(see_other(&format!(
             "/admin/surveys/{id}/invitations#channels"
         ))),
         Err(e) => {
-            let e = shown(e)?;
+            let e = form_error(e)?;
             let survey = survey_for(&state, &user, id).await?;
             invitations_page(&state, &user, &csrf, &req, &survey, Some(e), None).await
         }
@@ -510,7 +506,8 @@ pub async fn release(
             band,
             issued_before,
         };
-        sampling::release_reserves(&state, &user, id, &input).await
+        let survey = organized(&state, &user, id).await?;
+        sampling::release_reserves(&state, &user, &survey, &input).await
     }
     .await;
     let survey = survey_for(&state, &user, id).await?;
@@ -523,7 +520,16 @@ pub async fn release(
             invitations_page(&state, &user, &csrf, &req, &survey, None, Some(notice)).await
         }
         Err(e) => {
-            invitations_page(&state, &user, &csrf, &req, &survey, Some(shown(e)?), None).await
+            invitations_page(
+                &state,
+                &user,
+                &csrf,
+                &req,
+                &survey,
+                Some(form_error(e)?),
+                None,
+            )
+            .await
         }
     }
 }
@@ -553,7 +559,16 @@ pub async fn purge(
             .await
         }
         Err(e) => {
-            invitations_page(&state, &user, &csrf, &req, &survey, Some(shown(e)?), None).await
+            invitations_page(
+                &state,
+                &user,
+                &csrf,
+                &req,
+                &survey,
+                Some(form_error(e)?),
+                None,
+            )
+            .await
         }
     }
 }
@@ -566,8 +581,7 @@ pub async fn print_sheet(
     req: HttpRequest,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    user.require_organizer()?;
+    let survey = organized(&state, &user, path.into_inner()).await?;
     let geo = store::geography::load(&state.db, survey.id).await?;
     let mut cards = Vec::new();
     for r in store::invitations::list_live(&state.db, survey.id).await? {
