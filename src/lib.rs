@@ -64,9 +64,16 @@ impl Application {
         cli::ensure_admin(&db, &settings)
             .await
             .map_err(|e| StartupError::Other(format!("creating the first admin: {e}")))?;
+        let tera = web::templates::load()?;
+        let thanks_page = web::templates::Spliced::render(
+            &tera,
+            "respond/thanks.html",
+            tera::Context::new(),
+            &["draft_key"],
+        )?;
         let state = aweb::Data::new(web::AppState {
-            db,
-            tera: web::templates::load()?,
+            thanks_page,
+            tera,
             cookie_key: Key::derive_from(settings.secret_key.expose()),
             secure_cookies: settings.secure_cookies,
             trust_proxy: settings.trust_proxy,
@@ -82,6 +89,10 @@ impl Application {
                 "form start times",
             ),
             questionnaires: web::questionnaires::QuestionnaireCache::default(),
+            surveys: web::live::SurveyCache::default(),
+            shown: web::live::ShownInvitations::default(),
+            writer: store::submissions::Writer::start(db.clone()),
+            db,
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),

@@ -14,6 +14,20 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) : utime is the 12th, stime the 13th.
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -87,7 +101,10 @@ async fn main() -> Result<(), String> {
     }
     let ceiling = driver::ceiling(&base, clients, 5.0).await;
     eprintln!("ceiling (GET /static/renke.css, {clients} clients): {ceiling:.0} req/s");
+    let (server_before, own_before) = (cpu_seconds(child.id()), cpu_seconds(std::process::id()));
     let report = driver::drive(&base, paths, clients).await;
+    let server_cpu = cpu_seconds(child.id()) - server_before;
+    let own_cpu = cpu_seconds(std::process::id()) - own_before;
     let rss = peak_rss_mb(child.id());
     let stored = renke::store::responses::count(&db, survey)
         .await
@@ -95,7 +112,7 @@ async fn main() -> Result<(), String> {
     let _ = child.kill();
     let _ = child.wait();
     println!(
-        "submissions: {} acknowledged, {} errors, {} stored, in {:.1} s = {:.0}/s ({:.1}% of the ceiling)\nlatency ms: p50 {:.1}, p95 {:.1}, p99 {:.1}\npeak server RSS: {:.0} MB",
+        "submissions: {} acknowledged, {} errors, {} stored, in {:.1} s = {:.0}/s ({:.1}% of the ceiling)\nlatency ms: p50 {:.1}, p95 {:.1}, p99 {:.1}\npeak server RSS: {:.0} MB\nCPU per submission: server {:.0} µs, load generator {:.0} µs",
         report.acknowledged,
         report.errors,
         stored,
@@ -105,7 +122,9 @@ async fn main() -> Result<(), String> {
         report.percentile(0.5),
         report.percentile(0.95),
         report.percentile(0.99),
-        rss
+        rss,
+        server_cpu * 1e6 / report.acknowledged.max(1) as f64,
+        own_cpu * 1e6 / report.acknowledged.max(1) as f64,
     );
     if stored as usize != report.acknowledged {
         return Err(format!(

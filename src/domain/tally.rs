@@ -324,6 +324,45 @@ mod tests {
         assert_eq!(item_sums(10, 9, 7), sums(&people));
     }
 
+    fn facts(group: &str, area_id: i32, answers: &[(&str, &str)], too_fast: bool) -> ResponseFacts {
+        ResponseFacts {
+            group: group.into(),
+            area_id,
+            school_id: 0,
+            band: -1,
+            too_fast,
+            straight_lined: false,
+            hour: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            answers: answers
+                .iter()
+                .map(|(i, o)| (i.to_string(), o.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn merged_pieces_equal_the_responses_added_one_after_another() {
+        // What a batch of submissions adds must be what the same responses add one by one.
+        let scale = |_: &str, o: &str| Some((o != "D", o == "A"));
+        let dimension = |item: &str| Some(if item == "q1" { "d1" } else { "d2" }.to_owned());
+        let responses = [
+            facts("parent", 3, &[("q1", "A"), ("q2", "B")], false),
+            facts("parent", 3, &[("q1", "A"), ("q2", "A")], true),
+            facts("teacher", 0, &[("q1", "D"), ("q2", "A")], false),
+        ];
+        let mut together = Aggregates::default();
+        let mut merged = Aggregates::default();
+        for r in &responses {
+            together.add_response(r, scale, dimension);
+            let mut piece = Aggregates::default();
+            piece.add_response(r, scale, dimension);
+            merged.merge(&piece);
+        }
+        assert_eq!(merged, together);
+        assert!(!merged.is_empty());
+        assert!(Aggregates::default().is_empty());
+    }
+
     proptest! {
         #[test]
         fn the_rate_lies_in_its_interval_which_lies_in_zero_one(
@@ -419,6 +458,11 @@ impl Aggregates {
 }
 
 /// The maintained aggregates, or a piece of them (what one response adds).
+///
+/// The whole-questionnaire cells (scope `all`) are kept per stratum (group, area, school, grade
+/// band), as every breakdown needs them. Item counts and dimension sums are kept per group only
+/// (area 0, school 0, band −1): nothing reads them finer, and every finer row would cost each
+/// submission another upsert.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aggregates {
     pub cells: std::collections::BTreeMap<CellKey, CellSums>,
@@ -452,22 +496,25 @@ impl Aggregates {
                 .items
                 .entry(ItemKey {
                     group: r.group.clone(),
-                    area_id: r.area_id,
-                    school_id: r.school_id,
-                    band: r.band,
+                    area_id: 0,
+                    school_id: 0,
+                    band: -1,
                     flagged,
                     item_id: item.clone(),
                     option: option.clone(),
                 })
                 .or_default() += 1;
         }
-        let key = |scope: &str| CellKey {
-            scope: scope.to_owned(),
-            group: r.group.clone(),
-            area_id: r.area_id,
-            school_id: r.school_id,
-            band: r.band,
-            flagged,
+        let key = |scope: &str| {
+            let whole = scope == SCOPE_ALL;
+            CellKey {
+                scope: scope.to_owned(),
+                group: r.group.clone(),
+                area_id: if whole { r.area_id } else { 0 },
+                school_id: if whole { r.school_id } else { 0 },
+                band: if whole { r.band } else { -1 },
+                flagged,
+            }
         };
         let cell = self.cells.entry(key(SCOPE_ALL)).or_default();
         cell.sums.add(&Sums::one(total.0, total.1));
@@ -487,5 +534,25 @@ impl Aggregates {
             })
             .or_default()
             .add(&Sums::one(total.0, total.1));
+    }
+
+    /// Adds another piece (what a batch of responses adds is the sum of their pieces).
+    pub fn merge(&mut self, other: &Aggregates) {
+        for (k, v) in &other.cells {
+            let cell = self.cells.entry(k.clone()).or_default();
+            cell.sums.add(&v.sums);
+            cell.too_fast += v.too_fast;
+            cell.straight_lined += v.straight_lined;
+        }
+        for (k, v) in &other.items {
+            *self.items.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.hours {
+            self.hours.entry(k.clone()).or_default().add(v);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.items.is_empty() && self.hours.is_empty()
     }
 }

@@ -44,10 +44,12 @@ pub async fn find_by_code(
     db: &impl ConnectionTrait,
     code: &str,
 ) -> Result<Option<ChannelRow>, DbErr> {
-    channel::Entity::find()
+    // `.all()` on a unique key rather than `.one()`: see `invitations::find`.
+    Ok(channel::Entity::find()
         .filter(channel::Column::Code.eq(code))
-        .one(db)
-        .await
+        .all(db)
+        .await?
+        .pop())
 }
 
 /// Takes one place in a quota cell (group, area; area 0 for the whole county) if fewer than
@@ -100,8 +102,9 @@ pub async fn filled(
 ) -> Result<u64, DbErr> {
     Ok(
         channel_fill::Entity::find_by_id((survey_id, group.to_owned(), cell_area))
-            .one(db)
+            .all(db)
             .await?
+            .pop()
             .map_or(0, |f| f.filled.max(0) as u64),
     )
 }

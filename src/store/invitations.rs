@@ -16,7 +16,9 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<Invitatio
     let Ok(id) = i32::try_from(id) else {
         return Ok(None);
     };
-    invitation::Entity::find_by_id(id).one(db).await
+    // Not `.one()`: its `LIMIT ?` makes SQLite re-plan the statement on every call (a bound
+    // LIMIT expires the prepared statement), and this lookup runs on every respondent request.
+    Ok(invitation::Entity::find_by_id(id).all(db).await?.pop())
 }
 
 /// An invitation with the contact data it is sent to.
@@ -43,21 +45,20 @@ pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<
         .order_by_asc(invitation::Column::Id)
         .all(db)
         .await?;
-    let people: HashMap<i32, frame_person::Model> = frame_person::Entity::find()
-        .filter(frame_person::Column::SurveyId.eq(survey_id))
-        .filter(
-            frame_person::Column::Id.is_in(
-                invitations
-                    .iter()
-                    .filter_map(|i| i.frame_person_id)
-                    .collect::<Vec<_>>(),
-            ),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
+    let ids: Vec<i32> = invitations
+        .iter()
+        .filter_map(|i| i.frame_person_id)
         .collect();
+    let mut people: HashMap<i32, frame_person::Model> = HashMap::with_capacity(ids.len());
+    // In pieces: SQLite binds at most 32,766 values in one statement.
+    for chunk in ids.chunks(10_000) {
+        let found = frame_person::Entity::find()
+            .filter(frame_person::Column::SurveyId.eq(survey_id))
+            .filter(frame_person::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        people.extend(found.into_iter().map(|p| (p.id, p)));
+    }
     Ok(invitations
         .into_iter()
         .map(|i| {

@@ -11,6 +11,7 @@ pub mod questionnaires;
 pub mod readiness;
 pub mod responses;
 pub mod sessions;
+pub mod submissions;
 pub mod surveys;
 pub mod tally;
 pub mod users;

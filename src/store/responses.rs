@@ -2,9 +2,9 @@
 //! the invitation answered or takes the open channel's place.
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::tally::{Aggregates, ResponseFacts};
-use crate::entity::{invitation, response, submission_receipt};
+use crate::entity::{invitation, response};
 use chrono::{DateTime, Timelike, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
@@ -17,21 +17,6 @@ pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
         .and_then(|t| t.with_second(0))
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(t)
-}
-
-/// Records a submission's nonce; false if it was recorded before (a retried submit).
-pub async fn take_receipt(db: &impl ConnectionTrait, nonce_hash: &str) -> Result<bool, DbErr> {
-    let inserted = submission_receipt::Entity::insert(submission_receipt::ActiveModel {
-        nonce_hash: Set(nonce_hash.to_owned()),
-    })
-    .on_conflict(
-        OnConflict::column(submission_receipt::Column::NonceHash)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(inserted == 1)
 }
 
 /// Marks an invitation answered if it is still pending; false if it was not.
@@ -113,14 +98,29 @@ pub async fn record(
     db: &impl ConnectionTrait,
     new: NewResponse,
     tally: &Aggregates,
-) -> Result<i64, DbErr> {
-    let survey_id = new.survey_id;
-    let id = insert(db, new).await?;
-    super::tally::add(db, survey_id, tally).await?;
-    Ok(id)
+) -> Result<(), DbErr> {
+    insert_many(db, [&new]).await?;
+    super::tally::add(db, new.survey_id, tally).await
 }
 
-async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, DbErr> {
+/// Rows per multi-row insert (16 values each: well under both databases' bind limits).
+const CHUNK: usize = 256;
+
+/// Stores responses with multi-row inserts (call inside a transaction).
+pub async fn insert_many<'a>(
+    db: &impl ConnectionTrait,
+    responses: impl IntoIterator<Item = &'a NewResponse>,
+) -> Result<(), DbErr> {
+    let rows: Vec<response::ActiveModel> = responses.into_iter().map(row).collect();
+    for chunk in rows.chunks(CHUNK) {
+        response::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn row(new: &NewResponse) -> response::ActiveModel {
     let answers: serde_json::Map<String, serde_json::Value> = new
         .answers
         .iter()
@@ -133,14 +133,14 @@ async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, DbEr
             break id;
         }
     };
-    response::Entity::insert(response::ActiveModel {
+    response::ActiveModel {
         id: Set(id),
         survey_id: Set(new.survey_id),
         questionnaire_id: Set(new.questionnaire_id),
-        booklet: Set(new.booklet),
-        grp: Set(new.group),
+        booklet: Set(new.booklet.clone()),
+        grp: Set(new.group.clone()),
         area_id: Set(new.area_id),
-        area_class: Set(new.area_class),
+        area_class: Set(new.area_class.clone()),
         school_id: Set(new.school_id),
         band: Set(new.band),
         source: Set(new.source.to_owned()),
@@ -149,11 +149,8 @@ async fn insert(db: &impl ConnectionTrait, new: NewResponse) -> Result<i64, DbEr
         too_fast: Set(new.too_fast),
         straight_lined: Set(new.straight_lined),
         answers: Set(serde_json::Value::Object(answers).to_string()),
-        comment: Set(new.comment),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(id)
+        comment: Set(new.comment.clone()),
+    }
 }
 
 pub async fn count(db: &impl ConnectionTrait, survey_id: i32) -> Result<u64, DbErr> {

@@ -245,7 +245,9 @@ pub async fn change_settings(
             "调查已开放或结束，不能再修改设置".into(),
         ));
     }
-    Ok(store::surveys::update_settings(&state.db, survey.id, settings).await?)
+    let changed = store::surveys::update_settings(&state.db, survey.id, settings).await?;
+    state.surveys.forget(survey.id);
+    Ok(changed)
 }
 
 pub async fn update_survey(
@@ -286,6 +288,7 @@ pub async fn transition(
     if !store::surveys::change_status(&state.db, survey.id, survey.status, to).await? {
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
     }
+    state.surveys.forget(survey.id);
     tracing::info!(survey = survey.id, user = user.id, status = %to, "survey status changed");
     super::audit(
         state,

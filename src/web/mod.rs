@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod exports;
 pub mod input;
+pub mod live;
 pub mod middleware;
 pub mod qr;
 pub mod questionnaires;
@@ -40,6 +41,14 @@ pub struct AppState {
     /// Signs the time a questionnaire page was served (for completion times).
     pub form_key: crate::domain::invitation::TokenKey,
     pub questionnaires: questionnaires::QuestionnaireCache,
+    /// What respondents' requests need of a survey, kept for a second.
+    pub surveys: live::SurveyCache,
+    /// Invitations whose questionnaire was just shown (their submission skips a read).
+    pub shown: live::ShownInvitations,
+    /// Stores submissions in group-committed batches.
+    pub writer: crate::store::submissions::Writer,
+    /// The thanks page, its draft key filled per request.
+    pub thanks_page: templates::Spliced,
 }
 
 impl AppState {

@@ -1,21 +1,25 @@
 //! The respondents' side: invitation links (`/s/{token}`) and open channels (`/o/{code}`).
 //! Pages for every state a link can be in, in Chinese, with the right status code.
 use super::AppState;
+use super::live::LiveSurvey;
+use super::templates::Spliced;
 use crate::domain::group::RespondentGroup;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::questionnaire::{AnswerErrors, Definition, MAX_COMMENT_CHARS};
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
 use crate::store;
+use crate::store::questionnaires::StoredQuestionnaire;
+use crate::store::submissions::{Claim, Submission, Verdict};
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sea_orm::TransactionTrait;
 use serde_json::json;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 type State = web::Data<AppState>;
@@ -104,6 +108,14 @@ impl Notice {
         )
     }
 
+    pub fn closed() -> Self {
+        Notice::new(
+            StatusCode::GONE,
+            "调查已结束",
+            "本次调查已经结束，感谢您的关注！",
+        )
+    }
+
     pub fn quota_full() -> Self {
         Notice::new(
             StatusCode::CONFLICT,
@@ -122,16 +134,11 @@ pub fn answering_state(survey: &Survey) -> Result<(), Notice> {
         "调查尚未开始",
         "本次调查还没有开始，请在调查开始后再打开此链接。",
     );
-    let over = Notice::new(
-        StatusCode::GONE,
-        "调查已结束",
-        "本次调查已经结束，感谢您的关注！",
-    );
     match survey.status {
         SurveyStatus::Draft => Err(not_yet),
-        SurveyStatus::Closed => Err(over),
+        SurveyStatus::Closed => Err(Notice::closed()),
         SurveyStatus::Open if w.opens_at.is_some_and(|t| now < t) => Err(not_yet),
-        SurveyStatus::Open if w.closes_at.is_some_and(|t| now >= t) => Err(over),
+        SurveyStatus::Open if w.closes_at.is_some_and(|t| now >= t) => Err(Notice::closed()),
         SurveyStatus::Open => Ok(()),
     }
 }
@@ -155,19 +162,28 @@ pub fn respondent_page(status: StatusCode) -> actix_web::HttpResponseBuilder {
 
 /// What an invitation link leads to.
 pub enum InvitationTarget {
-    Ready(Box<Survey>, store::invitations::InvitationRow),
+    Ready(Arc<LiveSurvey>, Arc<store::invitations::InvitationRow>),
     Notice(Notice),
 }
 
+/// Resolves an invitation link. For a submission (`submitting`), an invitation whose page this
+/// server just showed is taken from memory: the writer re-checks it at commit.
 pub async fn resolve_invitation(
     state: &AppState,
     req: &HttpRequest,
     token: &str,
+    submitting: bool,
 ) -> Result<InvitationTarget, AppError> {
     let ip = state.client_ip(req);
-    let found = match state.token_key.verify(token) {
-        Some(id) => store::invitations::find(&state.db, id).await?,
-        None => None,
+    let id = state.token_key.verify(token);
+    let shown = id
+        .filter(|_| submitting)
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(|id| state.shown.get(id));
+    let found = match (shown, id) {
+        (Some(inv), _) => Some(inv),
+        (None, Some(id)) => store::invitations::find(&state.db, id).await?.map(Arc::new),
+        (None, None) => None,
     };
     let Some(inv) = found.filter(|i| i.status != InvitationStatus::Revoked.code()) else {
         if !state.respondent_limiter.allow_invalid_token(ip) {
@@ -175,21 +191,23 @@ pub async fn resolve_invitation(
         }
         return Ok(InvitationTarget::Notice(Notice::invalid_link()));
     };
-    let survey = store::surveys::find(&state.db, inv.survey_id, None)
+    let live = state
+        .surveys
+        .get(&state.db, inv.survey_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if inv.status == InvitationStatus::Answered.code() {
         return Ok(InvitationTarget::Notice(Notice::answered()));
     }
-    if let Err(n) = answering_state(&survey) {
+    if let Err(n) = answering_state(&live.survey) {
         return Ok(InvitationTarget::Notice(n));
     }
-    Ok(InvitationTarget::Ready(Box::new(survey), inv))
+    Ok(InvitationTarget::Ready(live, inv))
 }
 
 /// What an open channel leads to.
 pub enum ChannelTarget {
-    Ready(Box<Survey>, store::channels::ChannelRow, i32, u64),
+    Ready(Arc<LiveSurvey>, store::channels::ChannelRow, i32, u64),
     Notice(Notice),
 }
 
@@ -197,30 +215,26 @@ pub async fn resolve_channel(state: &AppState, code: &str) -> Result<ChannelTarg
     let Some(ch) = store::channels::find_by_code(&state.db, code).await? else {
         return Ok(ChannelTarget::Notice(Notice::invalid_link()));
     };
-    let survey = store::surveys::find(&state.db, ch.survey_id, None)
+    let live = state
+        .surveys
+        .get(&state.db, ch.survey_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Err(n) = answering_state(&survey) {
+    if let Err(n) = answering_state(&live.survey) {
         return Ok(ChannelTarget::Notice(n));
     }
-    let full = super::sampling::FullPlan::load(&state.db, &survey).await?;
-    let cell = super::sampling::channel_cell(&full.geo, &ch);
-    let group = ch
-        .grp
-        .parse()
-        .map_err(|_| AppError::Internal(format!("channel {}: group", ch.id)))?;
-    let quota = full.cell_quota(group, (cell != 0).then_some(cell));
-    if store::channels::filled(&state.db, survey.id, &ch.grp, cell).await? >= quota {
+    let (cell, quota) = live.channel_cell(&state.db, &ch).await?;
+    if store::channels::filled(&state.db, live.survey.id, &ch.grp, cell).await? >= quota {
         return Ok(ChannelTarget::Notice(Notice::quota_full()));
     }
-    Ok(ChannelTarget::Ready(Box::new(survey), ch, cell, quota))
+    Ok(ChannelTarget::Ready(live, ch, cell, quota))
 }
 
 // ---- the questionnaire form and its submission ---------------------------------------------
 
 /// Where a respondent came from, and what their response records of it.
 struct Origin {
-    survey: Survey,
+    live: Arc<LiveSurvey>,
     group: RespondentGroup,
     area_id: Option<i32>,
     school_id: Option<i32>,
@@ -249,24 +263,22 @@ fn nonce_hash(nonce: &str) -> String {
     hex::encode(Sha256::digest(nonce.as_bytes()))
 }
 
-async fn county_name(state: &AppState, survey: &Survey) -> Result<String, AppError> {
-    Ok(store::counties::find(&state.db, survey.county_id)
-        .await?
-        .map_or_else(String::new, |c| c.name))
+impl Origin {
+    async fn questionnaire(&self, state: &AppState) -> Result<Arc<StoredQuestionnaire>, AppError> {
+        let id = self.live.questionnaire_id(self.group.booklet())?;
+        state.questionnaires.get(&state.db, id).await
+    }
 }
 
-/// Renders the questionnaire, with chosen options kept and missing items marked.
-#[allow(clippy::too_many_arguments)]
-async fn render_form(
-    state: &AppState,
-    req: &HttpRequest,
+/// The questionnaire's page, but for its nonce, start time and link: with chosen options kept
+/// and missing items marked.
+fn form_context(
     origin: &Origin,
     def: &Definition,
-    meta: &FormMeta,
     chosen: &[Option<usize>],
     comment: &str,
     errors: Option<&AnswerErrors>,
-) -> Result<HttpResponse, AppError> {
+) -> tera::Context {
     let missing: Vec<&str> = errors.map_or(Vec::new(), |e| {
         e.missing.iter().map(String::as_str).collect()
     });
@@ -292,8 +304,8 @@ async fn render_form(
         .map(|(i, it)| json!({"number": i + 1, "id": it.id}))
         .collect();
     let mut ctx = tera::Context::new();
-    ctx.insert("survey_name", &origin.survey.settings.name);
-    ctx.insert("county", &county_name(state, &origin.survey).await?);
+    ctx.insert("survey_name", &origin.live.survey.settings.name);
+    ctx.insert("county", &origin.live.county);
     ctx.insert("group_label", origin.group.label());
     ctx.insert("title", &def.title);
     ctx.insert("intro", &def.intro);
@@ -307,45 +319,33 @@ async fn render_form(
         &errors.is_some_and(|e| e.comment_too_long),
     );
     ctx.insert("missing", &missing_numbers);
-    ctx.insert("nonce", &meta.nonce);
-    ctx.insert("started", &meta.started);
-    ctx.insert("action", req.path());
     ctx.insert("minutes", &def.items.len().div_ceil(5).max(2));
-    let html = state.tera.render("respond/form.html", &ctx)?;
-    let status = if errors.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    Ok(respondent_page(status).body(html))
+    ctx
 }
+
+/// The slots of a blank form, filled per request.
+const FORM_SLOTS: [&str; 3] = ["nonce", "started", "action"];
 
 fn thanks(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
-    let mut ctx = tera::Context::new();
-    ctx.insert("draft_key", req.path());
-    let html = state.tera.render("respond/thanks.html", &ctx)?;
-    Ok(respondent_page(StatusCode::OK).body(html))
+    Ok(respondent_page(StatusCode::OK).body(state.thanks_page.fill(&[req.path()])))
 }
 
+/// A blank questionnaire: rendered once per survey and group (while the survey's entry is
+/// live), then only its nonce, start time and link change.
 async fn show_form(
     state: &AppState,
     req: &HttpRequest,
     origin: &Origin,
 ) -> Result<HttpResponse, AppError> {
-    let q =
-        super::questionnaires::for_booklet(state, origin.survey.id, origin.group.booklet()).await?;
-    let chosen = vec![None; q.definition.items.len()];
-    render_form(
-        state,
-        req,
-        origin,
-        &q.definition,
-        &FormMeta::fresh(state),
-        &chosen,
-        "",
-        None,
-    )
-    .await
+    let q = origin.questionnaire(state).await?;
+    let page = origin.live.form(origin.group, || {
+        let def = &q.definition;
+        let ctx = form_context(origin, def, &vec![None; def.items.len()], "", None);
+        Spliced::render(&state.tera, "respond/form.html", ctx, &FORM_SLOTS)
+    })?;
+    let meta = FormMeta::fresh(state);
+    let html = page.fill(&[&meta.nonce, &meta.started, req.path()]);
+    Ok(respondent_page(StatusCode::OK).body(html))
 }
 
 pub async fn invitation_page(
@@ -353,21 +353,23 @@ pub async fn invitation_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    match resolve_invitation(&state, &req, &path.into_inner()).await? {
+    match resolve_invitation(&state, &req, &path.into_inner(), false).await? {
         InvitationTarget::Notice(n) => render_notice(&state, &n),
-        InvitationTarget::Ready(survey, inv) => {
-            let origin = invitation_origin(*survey, &inv)?;
-            show_form(&state, &req, &origin).await
+        InvitationTarget::Ready(live, inv) => {
+            let origin = invitation_origin(live, &inv)?;
+            let page = show_form(&state, &req, &origin).await?;
+            state.shown.remember(&inv);
+            Ok(page)
         }
     }
 }
 
 fn invitation_origin(
-    survey: Survey,
+    live: Arc<LiveSurvey>,
     inv: &store::invitations::InvitationRow,
 ) -> Result<Origin, AppError> {
     Ok(Origin {
-        survey,
+        live,
         group: inv
             .grp
             .parse()
@@ -380,17 +382,17 @@ fn invitation_origin(
 }
 
 /// The submitted form: its hidden fields and its answers (as the definition reads them).
-struct Submission {
+struct FilledForm {
     nonce: Option<String>,
     started: Option<i64>,
     fields: Vec<(String, String)>,
 }
 
-impl Submission {
-    fn parse(state: &AppState, body: &[u8]) -> Result<Submission, Notice> {
+impl FilledForm {
+    fn parse(state: &AppState, body: &[u8]) -> Result<FilledForm, Notice> {
         let all: Vec<(String, String)> =
             serde_urlencoded::from_bytes(body).map_err(|_| Notice::tampered())?;
-        let mut s = Submission {
+        let mut s = FilledForm {
             nonce: None,
             started: None,
             fields: Vec::with_capacity(all.len()),
@@ -432,8 +434,8 @@ enum Outcome {
     Refused(Notice),
 }
 
-/// Checks the answers and, if complete, stores the response in one transaction with the
-/// invitation's answered mark or the channel's place.
+/// Checks the answers and, if complete, hands the response to the writer, which stores it in
+/// one transaction with the invitation's answered mark or the channel's place.
 async fn submit(
     state: &AppState,
     req: &HttpRequest,
@@ -441,33 +443,27 @@ async fn submit(
     body: &[u8],
     claim: Claim,
 ) -> Result<Result<Outcome, HttpResponse>, AppError> {
-    let sub = match Submission::parse(state, body) {
+    let sub = match FilledForm::parse(state, body) {
         Ok(s) => s,
         Err(n) => return Ok(Ok(Outcome::Refused(n))),
     };
     let Some(nonce) = sub.nonce.clone() else {
         return Ok(Ok(Outcome::Refused(Notice::tampered())));
     };
-    let q =
-        super::questionnaires::for_booklet(state, origin.survey.id, origin.group.booklet()).await?;
+    let q = origin.questionnaire(state).await?;
     let def = &q.definition;
     let answers = match def.parse_answers(sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     {
         Ok(a) => a,
         Err(e) if e.is_tampered() => return Ok(Ok(Outcome::Refused(Notice::tampered()))),
         Err(e) => {
-            let page = render_form(
-                state,
-                req,
-                origin,
-                def,
-                &sub.meta(state),
-                &e.partial,
-                sub.comment(),
-                Some(&e),
-            )
-            .await?;
-            return Ok(Err(page));
+            let mut ctx = form_context(origin, def, &e.partial, sub.comment(), Some(&e));
+            let meta = sub.meta(state);
+            ctx.insert("nonce", &meta.nonce);
+            ctx.insert("started", &meta.started);
+            ctx.insert("action", req.path());
+            let html = state.tera.render("respond/form.html", &ctx)?;
+            return Ok(Err(respondent_page(StatusCode::BAD_REQUEST).body(html)));
         }
     };
     let seconds = sub.started.map_or(0, |t| {
@@ -479,17 +475,14 @@ async fn submit(
         .zip(&answers.choices)
         .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
         .collect();
-    let area_class = match origin.area_id {
-        Some(a) => store::geography::area_class(&state.db, origin.survey.id, a).await?,
-        None => None,
-    };
+    let survey = &origin.live.survey;
     let new = store::responses::NewResponse {
-        survey_id: origin.survey.id,
+        survey_id: survey.id,
         questionnaire_id: q.id,
         booklet: store::questionnaires::code_of(origin.group.booklet()).to_owned(),
         group: origin.group.code().to_owned(),
         area_id: origin.area_id,
-        area_class,
+        area_class: origin.area_id.and_then(|a| origin.live.area_class(a)),
         school_id: origin.school_id,
         band: origin.band,
         source: origin.source,
@@ -502,45 +495,28 @@ async fn submit(
     };
     let mut tally = crate::domain::tally::Aggregates::default();
     tally.add(&new.facts(), def);
-    let txn = state.db.begin().await?;
-    if !store::responses::take_receipt(&txn, &nonce_hash(&nonce)).await? {
-        txn.rollback().await?;
-        return Ok(Ok(Outcome::Repeated));
-    }
-    let placed = match claim {
-        Claim::Invitation(id) => {
-            if store::responses::mark_answered(&txn, id).await? {
-                None
-            } else {
-                Some(Notice::answered())
-            }
-        }
-        Claim::Channel { cell, quota } => {
-            let group = origin.group.code();
-            if store::channels::claim_place(&txn, origin.survey.id, group, cell, quota).await? {
-                None
-            } else {
-                Some(Notice::quota_full())
-            }
-        }
-    };
-    if let Some(n) = placed {
-        txn.rollback().await?;
-        return Ok(Ok(Outcome::Refused(n)));
-    }
-    store::responses::record(&txn, new, &tally).await?;
-    txn.commit().await?;
-    Ok(Ok(Outcome::Stored))
-}
-
-/// How a submission takes its place.
-enum Claim {
-    Invitation(i32),
-    Channel { cell: i32, quota: u64 },
+    let verdict = state
+        .writer
+        .submit(Submission {
+            nonce_hash: nonce_hash(&nonce),
+            claim,
+            response: new,
+            tally,
+            closes_at: survey.settings.window.closes_at,
+        })
+        .await?;
+    Ok(Ok(match verdict {
+        Verdict::Stored => Outcome::Stored,
+        Verdict::Repeated => Outcome::Repeated,
+        Verdict::Answered => Outcome::Refused(Notice::answered()),
+        Verdict::Withdrawn => Outcome::Refused(Notice::invalid_link()),
+        Verdict::QuotaFull => Outcome::Refused(Notice::quota_full()),
+        Verdict::Closed => Outcome::Refused(Notice::closed()),
+    }))
 }
 
 async fn receipt_exists(state: &AppState, body: &[u8]) -> Result<bool, AppError> {
-    let Ok(Submission { nonce: Some(n), .. }) = Submission::parse(state, body) else {
+    let Ok(FilledForm { nonce: Some(n), .. }) = FilledForm::parse(state, body) else {
         return Ok(false);
     };
     use sea_orm::EntityTrait;
@@ -558,8 +534,8 @@ pub async fn invitation_submit(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let (survey, inv) = match resolve_invitation(&state, &req, &path.into_inner()).await? {
-        InvitationTarget::Ready(survey, inv) => (survey, inv),
+    let (live, inv) = match resolve_invitation(&state, &req, &path.into_inner(), true).await? {
+        InvitationTarget::Ready(live, inv) => (live, inv),
         InvitationTarget::Notice(n) => {
             // A retry of a submission that was stored: thank again.
             if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
@@ -569,8 +545,12 @@ pub async fn invitation_submit(
         }
     };
     let id = inv.id;
-    let origin = invitation_origin(*survey, &inv)?;
-    match submit(&state, &req, &origin, &body, Claim::Invitation(id)).await? {
+    let origin = invitation_origin(live, &inv)?;
+    let outcome = submit(&state, &req, &origin, &body, Claim::Invitation(id)).await?;
+    if outcome.is_ok() {
+        state.shown.forget(id);
+    }
+    match outcome {
         Err(page) => Ok(page),
         Ok(Outcome::Stored | Outcome::Repeated) => thanks(&state, &req),
         Ok(Outcome::Refused(n)) => render_notice(&state, &n),
@@ -611,12 +591,12 @@ fn device_cookie(state: &AppState, survey_id: i32) -> Cookie<'static> {
 }
 
 fn channel_origin(
-    survey: Survey,
+    live: Arc<LiveSurvey>,
     ch: &store::channels::ChannelRow,
     cell: i32,
 ) -> Result<Origin, AppError> {
     Ok(Origin {
-        survey,
+        live,
         group: ch
             .grp
             .parse()
@@ -635,11 +615,11 @@ pub async fn channel_page(
 ) -> Result<HttpResponse, AppError> {
     match resolve_channel(&state, &path.into_inner()).await? {
         ChannelTarget::Notice(n) => render_notice(&state, &n),
-        ChannelTarget::Ready(survey, ch, cell, _) => {
-            if device_answered(&state, &req, survey.id) {
+        ChannelTarget::Ready(live, ch, cell, _) => {
+            if device_answered(&state, &req, live.survey.id) {
                 return render_notice(&state, &Notice::answered());
             }
-            let origin = channel_origin(*survey, &ch, cell)?;
+            let origin = channel_origin(live, &ch, cell)?;
             show_form(&state, &req, &origin).await
         }
     }
@@ -656,8 +636,8 @@ pub async fn channel_submit(
     {
         return render_notice(&state, &Notice::too_many());
     }
-    let (survey, ch, cell, quota) = match resolve_channel(&state, &path.into_inner()).await? {
-        ChannelTarget::Ready(survey, ch, cell, quota) => (survey, ch, cell, quota),
+    let (live, ch, cell, quota) = match resolve_channel(&state, &path.into_inner()).await? {
+        ChannelTarget::Ready(live, ch, cell, quota) => (live, ch, cell, quota),
         ChannelTarget::Notice(n) => {
             if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
                 return thanks(&state, &req);
@@ -665,14 +645,14 @@ pub async fn channel_submit(
             return render_notice(&state, &n);
         }
     };
-    let survey_id = survey.id;
+    let survey_id = live.survey.id;
     if device_answered(&state, &req, survey_id) {
         if receipt_exists(&state, &body).await? {
             return thanks(&state, &req);
         }
         return render_notice(&state, &Notice::answered());
     }
-    let origin = channel_origin(*survey, &ch, cell)?;
+    let origin = channel_origin(live, &ch, cell)?;
     match submit(&state, &req, &origin, &body, Claim::Channel { cell, quota }).await? {
         Err(page) => Ok(page),
         Ok(Outcome::Stored) => {

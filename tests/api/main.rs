@@ -16,3 +16,4 @@ mod security;
 mod survey_pages;
 mod surveys;
 mod tally;
+mod writer;
