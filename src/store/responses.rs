@@ -4,9 +4,10 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::tally::{Aggregates, ResponseFacts};
 use crate::entity::{invitation, response};
 use chrono::{DateTime, Timelike, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, InsertStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QueryTrait, Set,
 };
 
 pub use crate::entity::response::Model as ResponseRow;
@@ -111,13 +112,18 @@ pub async fn insert_many<'a>(
     db: &impl ConnectionTrait,
     responses: impl IntoIterator<Item = &'a NewResponse>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<response::ActiveModel> = responses.into_iter().map(row).collect();
-    for chunk in rows.chunks(CHUNK) {
-        response::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
+    for statement in inserts(responses) {
+        db.execute(&statement).await?;
     }
     Ok(())
+}
+
+/// The multi-row inserts that store `responses`.
+pub fn inserts<'a>(responses: impl IntoIterator<Item = &'a NewResponse>) -> Vec<InsertStatement> {
+    let rows: Vec<response::ActiveModel> = responses.into_iter().map(row).collect();
+    rows.chunks(CHUNK)
+        .map(|chunk| response::Entity::insert_many(chunk.to_vec()).into_query())
+        .collect()
 }
 
 fn row(new: &NewResponse) -> response::ActiveModel {

@@ -294,9 +294,12 @@ pub async fn store_batch(
             .or_default()
             .merge(&s.tally);
     }
-    super::responses::insert_many(&txn, stored.iter().map(|&i| &batch[i].response)).await?;
+    let mut writes = super::responses::inserts(stored.iter().map(|&i| &batch[i].response));
     for (survey_id, agg) in &tallies {
-        super::tally::add(&txn, *survey_id, agg).await?;
+        writes.extend(super::tally::upserts(*survey_id, agg));
+    }
+    for w in &writes {
+        txn.execute(w).await?;
     }
     txn.commit().await?;
     for i in stored {

@@ -2,8 +2,10 @@
 //! rebuild recomputes them from the raw responses.
 use crate::domain::tally::{Aggregates, CellKey, CellSums, HourKey, ItemKey, Sums};
 use crate::entity::{tally_cell, tally_hour, tally_item};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, Set};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryTrait, Set,
+};
 
 fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
     entity: E,
@@ -20,6 +22,15 @@ const CHUNK: usize = 500;
 /// Adds `agg` to the survey's aggregates (call inside the submission's transaction). One
 /// multi-row upsert per table, so a submission costs three statements, not one per cell.
 pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) -> Result<(), DbErr> {
+    for statement in upserts(survey_id, agg) {
+        db.execute(&statement).await?;
+    }
+    Ok(())
+}
+
+/// The upserts that add `agg` to the survey's aggregates.
+pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
+    let mut statements = Vec::new();
     use tally_cell::Column as C;
     let cells: Vec<tally_cell::ActiveModel> = agg
         .cells
@@ -48,36 +59,37 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
         })
         .collect();
     for chunk in cells.chunks(CHUNK) {
-        tally_cell::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    C::SurveyId,
-                    C::Scope,
-                    C::Grp,
-                    C::AreaId,
-                    C::SchoolId,
-                    C::Band,
-                    C::Flagged,
-                ])
-                .values(
-                    [
-                        C::TooFast,
-                        C::StraightLined,
-                        C::N,
-                        C::Sx,
-                        C::Sy,
-                        C::Sxx,
-                        C::Syy,
-                        C::Sxy,
-                        C::NRatio,
-                        C::Ratio,
-                    ]
-                    .map(|c| plus(tally_cell::Entity, c)),
+        statements.push(
+            tally_cell::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([
+                        C::SurveyId,
+                        C::Scope,
+                        C::Grp,
+                        C::AreaId,
+                        C::SchoolId,
+                        C::Band,
+                        C::Flagged,
+                    ])
+                    .values(
+                        [
+                            C::TooFast,
+                            C::StraightLined,
+                            C::N,
+                            C::Sx,
+                            C::Sy,
+                            C::Sxx,
+                            C::Syy,
+                            C::Sxy,
+                            C::NRatio,
+                            C::Ratio,
+                        ]
+                        .map(|c| plus(tally_cell::Entity, c)),
+                    )
+                    .to_owned(),
                 )
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+                .into_query(),
+        );
     }
     use tally_item::Column as I;
     let items: Vec<tally_item::ActiveModel> = agg
@@ -96,23 +108,24 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
         })
         .collect();
     for chunk in items.chunks(CHUNK) {
-        tally_item::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    I::SurveyId,
-                    I::Grp,
-                    I::AreaId,
-                    I::SchoolId,
-                    I::Band,
-                    I::Flagged,
-                    I::ItemId,
-                    I::OptionCode,
-                ])
-                .values([plus(tally_item::Entity, I::Answers)])
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+        statements.push(
+            tally_item::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([
+                        I::SurveyId,
+                        I::Grp,
+                        I::AreaId,
+                        I::SchoolId,
+                        I::Band,
+                        I::Flagged,
+                        I::ItemId,
+                        I::OptionCode,
+                    ])
+                    .values([plus(tally_item::Entity, I::Answers)])
+                    .to_owned(),
+                )
+                .into_query(),
+        );
     }
     use tally_hour::Column as H;
     let hours: Vec<tally_hour::ActiveModel> = agg
@@ -133,28 +146,29 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
         })
         .collect();
     for chunk in hours.chunks(CHUNK) {
-        tally_hour::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([H::SurveyId, H::Hour, H::Flagged])
-                    .values(
-                        [
-                            H::N,
-                            H::Sx,
-                            H::Sy,
-                            H::Sxx,
-                            H::Syy,
-                            H::Sxy,
-                            H::NRatio,
-                            H::Ratio,
-                        ]
-                        .map(|c| plus(tally_hour::Entity, c)),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+        statements.push(
+            tally_hour::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([H::SurveyId, H::Hour, H::Flagged])
+                        .values(
+                            [
+                                H::N,
+                                H::Sx,
+                                H::Sy,
+                                H::Sxx,
+                                H::Syy,
+                                H::Sxy,
+                                H::NRatio,
+                                H::Ratio,
+                            ]
+                            .map(|c| plus(tally_hour::Entity, c)),
+                        )
+                        .to_owned(),
+                )
+                .into_query(),
+        );
     }
-    Ok(())
+    statements
 }
 
 /// Deletes the survey's aggregates (before a rebuild).
