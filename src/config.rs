@@ -105,6 +105,9 @@ pub struct Settings {
     /// RENKE_SQLITE_SYNCHRONOUS: `full` (default: a commit survives power loss) or `normal`
     /// (a commit survives the process being killed, not a power cut; much faster).
     pub sqlite_full_sync: bool,
+    /// RENKE_REQUEST_TIMEOUT: seconds a request may take to arrive and be answered (default
+    /// 120); the request head alone gets at most 10. Slow or stalled clients get a 408.
+    pub request_timeout: std::time::Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -182,6 +185,11 @@ impl Settings {
                     });
                 }
             },
+            request_timeout: std::time::Duration::from_secs(
+                env_number("RENKE_REQUEST_TIMEOUT")?
+                    .filter(|s: &u64| *s > 0)
+                    .unwrap_or(120),
+            ),
         })
     }
 }

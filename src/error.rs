@@ -38,6 +38,8 @@ pub enum AppError {
     TooManyRequests,
     #[error("提交的内容太大")]
     PayloadTooLarge,
+    #[error("请求超时，请检查网络后重试")]
+    RequestTimeout,
     #[error("数据库暂时不可用，请稍后再试")]
     Unavailable(#[source] sea_orm::DbErr),
     #[error("服务器内部错误")]
@@ -169,6 +171,7 @@ impl ResponseError for AppError {
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -73,6 +73,7 @@ impl Application {
         )?;
         let state = aweb::Data::new(web::AppState {
             thanks_page,
+            request_timeout: settings.request_timeout,
             tera,
             cookie_key: Key::derive_from(settings.secret_key.expose()),
             secure_cookies: settings.secure_cookies,
@@ -119,6 +120,7 @@ impl Application {
                 .app_data(aweb::PayloadConfig::new(1024 * 1024))
                 .configure(web::routes)
                 .default_service(aweb::to(web::not_found))
+                .wrap(from_fn(web::middleware::time_limit))
                 .wrap(from_fn(web::csrf::issue_cookie))
                 .wrap(from_fn(web::middleware::check_origin))
                 .wrap(from_fn(web::middleware::render_error_pages))
@@ -126,6 +128,13 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(from_fn(web::middleware::log_requests))
         })
+        // The request head must arrive promptly; the whole request within the time limit.
+        .client_request_timeout(
+            settings
+                .request_timeout
+                .min(std::time::Duration::from_secs(10)),
+        )
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),

@@ -131,7 +131,10 @@ fn item_ids(html: &str) -> Vec<String> {
 #[derive(Debug, Default)]
 pub struct Report {
     pub acknowledged: usize,
+    /// Requests that failed for any reason (refused connections included).
     pub errors: usize,
+    /// Of those, answers with a 5xx status.
+    pub server_errors: usize,
     pub seconds: f64,
     /// Latencies of the submitting POSTs, in milliseconds, sorted.
     pub latencies: Vec<f64>,
@@ -166,6 +169,7 @@ pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
                 .build()
                 .expect("client");
             let (mut ok, mut errors, mut lat) = (0usize, 0usize, Vec::new());
+            let mut server_errors = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
@@ -174,6 +178,11 @@ pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
                     errors += 1;
                     continue;
                 };
+                if res.status().is_server_error() {
+                    server_errors += 1;
+                    errors += 1;
+                    continue;
+                }
                 let Ok(html) = res.text().await else {
                     errors += 1;
                     continue;
@@ -201,18 +210,23 @@ pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
                             errors += 1
                         }
                     }
+                    Ok(res) if res.status().is_server_error() => {
+                        server_errors += 1;
+                        errors += 1
+                    }
                     _ => errors += 1,
                 }
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            (ok, errors, lat)
+            (ok, errors, server_errors, lat)
         }));
     }
     let mut report = Report::default();
     for t in tasks {
-        if let Ok((ok, errors, lat)) = t.await {
+        if let Ok((ok, errors, server_errors, lat)) = t.await {
             report.acknowledged += ok;
             report.errors += errors;
+            report.server_errors += server_errors;
             report.latencies.extend(lat);
         }
     }

@@ -69,6 +69,7 @@ async fn main() -> Result<(), String> {
         db_pool: 16,
         public_url: None,
         sqlite_full_sync: true,
+        request_timeout: std::time::Duration::from_secs(120),
     };
     let db = renke::store::connect(&settings)
         .await

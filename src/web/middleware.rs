@@ -39,6 +39,22 @@ pub async fn log_requests(
     res
 }
 
+/// Answers 408 when a request, body included (handlers read it as they run), is not done within
+/// the configured time: a stalled or trickling client cannot hold a connection and a worker's
+/// attention for ever.
+pub async fn time_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(120), |s| s.request_timeout);
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => Err(AppError::RequestTimeout.into()),
+    }
+}
+
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

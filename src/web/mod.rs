@@ -49,6 +49,8 @@ pub struct AppState {
     pub writer: crate::store::submissions::Writer,
     /// The thanks page, its draft key filled per request.
     pub thanks_page: templates::Spliced,
+    /// How long a request may take to arrive and be answered.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {

@@ -166,6 +166,7 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         db_pool: 2,
         public_url: None,
         sqlite_full_sync: true,
+        request_timeout: std::time::Duration::from_secs(120),
     };
     let app = renke::Application::build(settings).await.unwrap();
     let port = app.port();

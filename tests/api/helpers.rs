@@ -25,6 +25,8 @@ pub struct TestApp {
     pub db: sea_orm::DatabaseConnection,
     /// The app's secret key (to make invitation tokens as it does).
     pub secret: SecretKey,
+    /// The database the test's own connection uses.
+    database_url: String,
     _dir: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
     counter: AtomicU32,
@@ -50,6 +52,15 @@ fn random_suffix() -> String {
 
 /// Starts the app on the backend; `None` (after saying so) when PostgreSQL is not configured.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As `spawn_app`, with the app's settings changed by `adjust` (the test's own connection keeps
+/// the unchanged ones).
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("info,sqlx=warn")
@@ -96,10 +107,14 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         db_pool: 4,
         public_url: None,
         sqlite_full_sync: true,
+        request_timeout: std::time::Duration::from_secs(120),
     };
     let db = renke::store::connect(&settings)
         .await
         .expect("test connection");
+    let database_url = settings.database_url.clone();
+    let mut settings = settings;
+    adjust(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("application builds");
@@ -110,6 +125,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         client: new_client(),
         db,
         secret,
+        database_url,
         _dir: dir,
         pg_schema,
         counter: AtomicU32::new(0),
@@ -139,6 +155,10 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

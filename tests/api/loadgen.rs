@@ -3,7 +3,7 @@ use crate::helpers::{Backend, spawn_app};
 
 #[path = "../../examples/loadgen/driver.rs"]
 #[allow(dead_code)]
-mod driver;
+pub mod driver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_submissions_is_stored_exactly_once_each() {

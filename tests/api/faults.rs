@@ -1,0 +1,278 @@
+//! Faults: the database goes away (PostgreSQL unreachable, the SQLite file's disk full). Requests get a clear 503 page, nothing is half-written, and service resumes by itself
+//! when the database is back — the same form, sent again, is then stored exactly once.
+use crate::answering::{answers, open_survey_with_invitations};
+use crate::helpers::{Backend, TestApp, say, spawn_app_with};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let upstream = upstream.clone();
+                links2.lock().await.push(tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Proxy { port, up, links }
+    }
+
+    /// The database "stops": open connections are cut, new ones closed at once.
+    async fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Sends the same filled-in form until the server answers something other than 503 (the
+/// database is back), at most for `patience`.
+async fn submit_until_back(
+    url: &str,
+    form: &[(String, String)],
+    patience: Duration,
+) -> (StatusCode, String) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let res = reqwest::Client::new()
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        if status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn pending(db: &DatabaseConnection) -> i64 {
+    count(
+        db,
+        "SELECT COUNT(*) FROM invitation WHERE status = 'pending'",
+    )
+    .await
+}
+
+/// What the fault must have left: no response, every invitation still pending.
+async fn nothing_written(db: &DatabaseConnection, invitations: i64) {
+    assert_eq!(count(db, "SELECT COUNT(*) FROM response").await, 0);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM invitation WHERE status = 'pending'"
+        )
+        .await,
+        invitations
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM submission_receipt").await,
+        0
+    );
+}
+
+/// An invitation's link and a complete answer to its questionnaire.
+async fn filled_form(app: &TestApp) -> (String, Vec<(String, String)>) {
+    let (_, _, urls) = open_survey_with_invitations(app).await;
+    let html = reqwest::get(&urls[0]).await.unwrap().text().await.unwrap();
+    (urls[0].clone(), answers(&html, "A", &[]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_mid_run_gives_503_writes_nothing_and_service_resumes() {
+    let Ok(url) = std::env::var("RENKE_TEST_POSTGRES_URL") else {
+        say("SKIPPED (PostgreSQL outage): RENKE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let parsed = url::Url::parse(&url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port().unwrap_or(5432)
+    );
+    let proxy = Proxy::start(upstream).await;
+    let mut through = parsed.clone();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(proxy.port)).unwrap();
+    let app = spawn_app_with(Backend::Postgres, |s| s.database_url = through.to_string())
+        .await
+        .unwrap();
+    let (url, form) = filled_form(&app).await;
+    let invitations = pending(&app.db).await;
+
+    proxy.cut().await;
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.text().await.unwrap().contains("数据库暂时不可用"));
+    let res = reqwest::Client::new()
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().await.unwrap().contains("数据库暂时不可用"));
+    nothing_written(&app.db, invitations).await;
+
+    proxy.restore();
+    let (status, body) = submit_until_back(&url, &form, Duration::from_secs(30)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("提交成功"));
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM response").await, 1);
+}
+
+/// A small tmpfs of our own (needs root, as CI has): a disk that can be filled.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(megabytes: u32) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
+    }
+}
+
+async fn sqlite_on(disk: &Tmpfs) -> Option<(TestApp, PathBuf)> {
+    let file = disk.path().join("renke.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database_url = url).await?;
+    Some((app, file))
+}
+
+async fn integrity(file: &Path) -> String {
+    let db = Database::connect(format!("sqlite://{}?mode=ro", file.display()))
+        .await
+        .unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
+async fn own_connection(file: &Path) -> DatabaseConnection {
+    Database::connect(format!("sqlite://{}?mode=ro", file.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
+    let Some(disk) = Tmpfs::mount(64) else {
+        say("SKIPPED (full disk): cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let (app, file) = sqlite_on(&disk).await.unwrap();
+    let (url, form) = filled_form(&app).await;
+    let invitations = pending(&own_connection(&file).await).await;
+
+    // Fill the disk to the last byte.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let byte = [0u8; 1];
+        while f.write_all(&byte).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let mut refused = 0;
+    for _ in 0..5 {
+        let res = reqwest::Client::new()
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(body.contains("数据库暂时不可用"));
+            refused += 1;
+        } else {
+            panic!("a full disk answered {status}: {body}");
+        }
+    }
+    assert_eq!(refused, 5);
+    nothing_written(&own_connection(&file).await, invitations).await;
+
+    std::fs::remove_file(&filler).unwrap();
+    let (status, body) = submit_until_back(&url, &form, Duration::from_secs(30)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        count(
+            &own_connection(&file).await,
+            "SELECT COUNT(*) FROM response"
+        )
+        .await,
+        1
+    );
+    assert_eq!(integrity(&file).await, "ok");
+}
