@@ -4,6 +4,7 @@
 //! cargo build --release && cargo run --release --example loadgen -- \
 //!     [--submissions 20000] [--clients 64] [--database-url sqlite:///tmp/renke-load.db?mode=rwc]
 mod driver;
+mod scale;
 
 use std::time::Duration;
 
@@ -28,20 +29,87 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-fn peak_rss_mb(pid: u32) -> f64 {
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The server's largest resident size while `work` runs (sampled every 20 ms).
+async fn peak_during<T>(pid: u32, work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut peak = 0.0f64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(status_mb(pid, "VmRSS:"));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        })
+    };
+    let out = work.await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out, sampler.await.unwrap_or(0.0))
+}
+
+/// `--scale 10000,100000,1000000`: the tally's latency at each size, then both exports at the
+/// largest.
+async fn scale_runs(
+    db: &sea_orm::DatabaseConnection,
+    survey: i32,
+    base: &str,
+    pid: u32,
+    sizes: &str,
+) -> Result<(), String> {
+    let sizes: Vec<usize> = sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(600))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let login = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "admin-password-1"}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !login.status().is_success() {
+        return Err(format!("login: {}", login.status()));
+    }
+    let mut stored = 0;
+    for &n in &sizes {
+        scale::fill(db, survey, n.saturating_sub(stored)).await?;
+        stored = n.max(stored);
+        let url = format!("{base}/api/v1/surveys/{survey}/tally");
+        let (p50, p95) = scale::tally_latency(&http, &url, 50).await;
+        println!("tally at {n} responses: p50 {p50:.1} ms, p95 {p95:.1} ms");
+    }
+    for kind in ["csv", "xlsx"] {
+        let url = format!("{base}/api/v1/surveys/{survey}/responses.{kind}");
+        let (result, peak) = peak_during(pid, scale::download(&http, &url)).await;
+        let (bytes, took) = result?;
+        println!(
+            "export {kind} of {stored} responses: {:.1} s, {:.0} MB, server peak RSS during it {peak:.0} MB",
+            took.as_secs_f64(),
+            bytes as f64 / 1e6
+        );
+    }
+    Ok(())
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
 }
 
 #[tokio::main]
@@ -99,6 +167,12 @@ async fn main() -> Result<(), String> {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(sizes) = arg("--scale") {
+        let result = scale_runs(&db, survey, &base, child.id(), &sizes).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        return result;
     }
     let ceiling = driver::ceiling(&base, clients, 5.0).await;
     eprintln!("ceiling (GET /static/renke.css, {clients} clients): {ceiling:.0} req/s");

@@ -272,6 +272,9 @@ pub async fn responses_xlsx(
     let writer_cols = cols.clone();
     let writer = web::block(move || -> Result<(), XlsxError> {
         let mut book = Workbook::new();
+        // The fastest compression: a million rows save in half the time, for a file a
+        // little larger.
+        book.set_zip_compression_level(1);
         let bold = Format::new().set_bold();
         let sheet = book.add_worksheet_with_constant_memory()?;
         sheet.set_name("答卷")?;
