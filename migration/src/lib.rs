@@ -7,6 +7,7 @@ mod m20261129_000003_questionnaires_and_responses;
 mod m20261129_000004_tally;
 mod m20261129_000005_readiness;
 mod m20261129_000006_audit;
+mod m20261129_000007_response_pages;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_tally::Migration),
             Box::new(m20261129_000005_readiness::Migration),
             Box::new(m20261129_000006_audit::Migration),
+            Box::new(m20261129_000007_response_pages::Migration),
         ]
     }
 }

@@ -165,6 +165,8 @@ async fn page(
     response::Entity::find()
         .filter(response::Column::SurveyId.eq(survey_id))
         .filter(response::Column::Id.gt(after))
+        // In the order of the (survey_id, id) index, so each page is a range scan.
+        .order_by_asc(response::Column::SurveyId)
         .order_by_asc(response::Column::Id)
         .limit(PAGE)
         .all(db)
