@@ -1,4 +1,5 @@
-//! Faults: the database goes away (PostgreSQL unreachable, the SQLite file's disk full). Requests get a clear 503 page, nothing is half-written, and service resumes by itself
+//! Faults: the database goes away (PostgreSQL unreachable, the SQLite file made read-only or
+//! its disk full). Requests get a clear 503 page, nothing is half-written, and service resumes by itself
 //! when the database is back — the same form, sent again, is then stored exactly once.
 use crate::answering::{answers, open_survey_with_invitations};
 use crate::helpers::{Backend, TestApp, say, spawn_app_with};
@@ -220,6 +221,57 @@ async fn own_connection(file: &Path) -> DatabaseConnection {
     Database::connect(format!("sqlite://{}?mode=ro", file.display()))
         .await
         .unwrap()
+}
+
+/// Sets or clears the immutable attribute (even root cannot write such a file, through handles
+/// already open too); false where the filesystem has no such attribute.
+fn immutable(files: &[PathBuf], on: bool) -> bool {
+    files.iter().all(|f| {
+        Command::new("chattr")
+            .arg(if on { "+i" } else { "-i" })
+            .arg(f)
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_file_made_read_only_gives_503_and_service_resumes() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await.unwrap();
+    let file = PathBuf::from(
+        app.database_url()
+            .trim_start_matches("sqlite://")
+            .trim_end_matches("?mode=rwc"),
+    );
+    let (url, form) = filled_form(&app).await;
+    let invitations = pending(&app.db).await;
+    let files: Vec<PathBuf> = ["", "-wal"]
+        .iter()
+        .map(|s| PathBuf::from(format!("{}{s}", file.display())))
+        .filter(|f| f.exists())
+        .collect();
+    if !immutable(&files, true) {
+        immutable(&files, false);
+        say("SKIPPED (read-only SQLite file): chattr +i is not available here");
+        return;
+    }
+    let res = reqwest::Client::new()
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert!(immutable(&files, false), "chattr -i");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("数据库暂时不可用"));
+    nothing_written(&app.db, invitations).await;
+
+    let (status, body) = submit_until_back(&url, &form, Duration::from_secs(30)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM response").await, 1);
+    assert_eq!(integrity(&file).await, "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
