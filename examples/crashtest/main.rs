@@ -103,21 +103,7 @@ async fn main() -> Result<(), String> {
     let secret_text = std::str::from_utf8(secret.expose())
         .unwrap_or_default()
         .to_owned();
-    let settings = renke::config::Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: db_url.clone(),
-        database_schema: None,
-        secret_key: secret.clone(),
-        admin_user: "admin".into(),
-        admin_password: Some("admin-password-1".into()),
-        secure_cookies: false,
-        trust_proxy: false,
-        workers: None,
-        db_pool: 4,
-        public_url: None,
-        sqlite_full_sync: true,
-        request_timeout: std::time::Duration::from_secs(120),
-    };
+    let settings = driver::settings(&db_url, &secret, 4);
     let db = renke::store::connect(&settings)
         .await
         .map_err(|e| e.to_string())?;

@@ -14,6 +14,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The settings the load generator and the crash test prepare their database with (the server
+/// they start reads the same values from its environment).
+pub fn settings(
+    database_url: &str,
+    secret: &renke::config::SecretKey,
+    db_pool: u32,
+) -> renke::config::Settings {
+    renke::config::Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: database_url.to_owned(),
+        database_schema: None,
+        secret_key: secret.clone(),
+        admin_user: "admin".into(),
+        admin_password: Some("admin-password-1".into()),
+        secure_cookies: false,
+        trust_proxy: false,
+        workers: None,
+        db_pool,
+        public_url: None,
+        sqlite_full_sync: true,
+        request_timeout: Duration::from_secs(120),
+    }
+}
+
 /// Creates an open survey whose draw gives `n` parents an invitation; returns their link paths.
 pub async fn prepare(
     db: &DatabaseConnection,

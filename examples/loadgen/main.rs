@@ -124,21 +124,7 @@ async fn main() -> Result<(), String> {
     });
     let server = arg("--server").unwrap_or_else(|| "target/release/renke".into());
     let secret = renke::config::SecretKey::generate();
-    let settings = renke::config::Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: db_url.clone(),
-        database_schema: None,
-        secret_key: secret.clone(),
-        admin_user: "admin".into(),
-        admin_password: Some("admin-password-1".into()),
-        secure_cookies: false,
-        trust_proxy: false,
-        workers: None,
-        db_pool: 16,
-        public_url: None,
-        sqlite_full_sync: true,
-        request_timeout: std::time::Duration::from_secs(120),
-    };
+    let settings = driver::settings(&db_url, &secret, 16);
     let db = renke::store::connect(&settings)
         .await
         .map_err(|e| e.to_string())?;

@@ -359,8 +359,6 @@ mod tests {
             merged.merge(&piece);
         }
         assert_eq!(merged, together);
-        assert!(!merged.is_empty());
-        assert!(Aggregates::default().is_empty());
     }
 
     proptest! {
@@ -550,9 +548,5 @@ impl Aggregates {
         for (k, v) in &other.hours {
             self.hours.entry(k.clone()).or_default().add(v);
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty() && self.items.is_empty() && self.hours.is_empty()
     }
 }
