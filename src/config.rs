@@ -136,17 +136,28 @@ fn env_number<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, Con
         .transpose()
 }
 
+/// True for an SQLite database that lives in memory (`sqlite::memory:`): only the connections of
+/// one pool share it.
+pub fn sqlite_in_memory(database_url: &str) -> bool {
+    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+        return false;
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or("");
+    path.is_empty() || path.starts_with(":memory:") || database_url.contains("mode=memory")
+}
+
 /// Where the generated secret is kept: beside an SQLite database file, else the working folder.
 pub fn secret_file_for(database_url: &str) -> PathBuf {
     let name = "renke.secret";
     let Some(rest) = database_url.strip_prefix("sqlite:") else {
         return PathBuf::from(name);
     };
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path.starts_with(":memory:") {
+    if sqlite_in_memory(database_url) {
         return PathBuf::from(name);
     }
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or("");
     Path::new(path)
         .parent()
         .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
@@ -210,6 +221,28 @@ mod tests {
         );
         assert_eq!(
             secret_file_for("postgres://db/renke"),
+            PathBuf::from("renke.secret")
+        );
+    }
+
+    #[test]
+    fn in_memory_sqlite_is_told_from_files_and_postgresql() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            assert!(sqlite_in_memory(url), "{url}");
+        }
+        for url in [
+            "sqlite://renke.db?mode=rwc",
+            "sqlite:///var/lib/r.db",
+            "postgres://db/r",
+        ] {
+            assert!(!sqlite_in_memory(url), "{url}");
+        }
+        assert_eq!(
+            secret_file_for("sqlite::memory:"),
             PathBuf::from("renke.secret")
         );
     }

@@ -60,6 +60,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
+        let writer_db = store::connect_writer(&settings, &db).await?;
         store::questionnaires::ensure_built_in(&db).await?;
         cli::ensure_admin(&db, &settings)
             .await
@@ -92,7 +93,7 @@ impl Application {
             questionnaires: web::questionnaires::QuestionnaireCache::default(),
             surveys: web::live::SurveyCache::default(),
             shown: web::live::ShownInvitations::default(),
-            writer: store::submissions::Writer::start(db.clone()),
+            writer: store::submissions::Writer::start(writer_db),
             db,
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {

@@ -18,6 +18,7 @@ pub mod users;
 
 use crate::config::Settings;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 use std::time::Duration;
@@ -25,6 +26,24 @@ use std::time::Duration;
 /// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
 /// `synchronous = FULL` so an acknowledged write survives a crash or power loss.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    open(settings, settings.db_pool).await
+}
+
+/// One connection of its own for the submission writer: its page cache (SQLite) and its
+/// prepared statements (both backends) stay warm from batch to batch, where a pooled connection
+/// would be a different one each time. An in-memory SQLite database exists only within `pool`,
+/// so there the writer shares it.
+pub async fn connect_writer(
+    settings: &Settings,
+    pool: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if crate::config::sqlite_in_memory(&settings.database_url) {
+        return Ok(pool.clone());
+    }
+    open(settings, 1).await
+}
+
+async fn open(settings: &Settings, connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(settings.database_url.clone());
     let synchronous = if settings.sqlite_full_sync {
         SqliteSynchronous::Full
@@ -32,16 +51,29 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         SqliteSynchronous::Normal
     };
     options
-        .max_connections(settings.db_pool)
+        .max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // A connection the driver still counts as inside a transaction goes, never back to the
+        // pool. A failed COMMIT leaves sqlx so while SQLite has already rolled back (a full disk
+        // does it): sqlx's next BEGIN would then be a SAVEPOINT and its next COMMIT a RELEASE,
+        // which can report success having stored nothing.
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        })
+        .map_sqlx_postgres_pool_opts(|o| {
+            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        })
         .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Statement journals and RETURNING's result tables stay in memory, not in
+                // temporary files opened, written and deleted for every batch.
+                .pragma("temp_store", "memory")
         });
     if let Some(schema) = &settings.database_schema {
         options.set_schema_search_path(schema.clone());

@@ -284,6 +284,26 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
     let (url, form) = filled_form(&app).await;
     let invitations = pending(&own_connection(&file).await).await;
 
+    // Empty the write-ahead log: a commit can otherwise go durably into log blocks the file
+    // already has (and then it is rightly stored and acknowledged, full disk or not).
+    let db = Database::connect(format!("sqlite://{}?mode=rw", file.display()))
+        .await
+        .unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get_by_index::<i32>(0).unwrap(),
+        0,
+        "checkpoint busy"
+    );
+    db.close().await.unwrap();
+
     // Fill the disk to the last byte.
     let filler = disk.path().join("filler");
     {
@@ -295,8 +315,11 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
         while f.write_all(&byte).is_ok() {}
         let _ = f.sync_all();
     }
+    // More attempts than the pool has connections: each failed commit must leave its connection
+    // fit to refuse the next one too (a failed COMMIT once left sqlx believing a transaction was
+    // still open, and a later submission was acknowledged without being stored).
     let mut refused = 0;
-    for _ in 0..5 {
+    for _ in 0..12 {
         let res = reqwest::Client::new()
             .post(&url)
             .form(&form)
@@ -312,7 +335,7 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
             panic!("a full disk answered {status}: {body}");
         }
     }
-    assert_eq!(refused, 5);
+    assert_eq!(refused, 12);
     nothing_written(&own_connection(&file).await, invitations).await;
 
     std::fs::remove_file(&filler).unwrap();
