@@ -261,13 +261,14 @@ pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
     report
 }
 
-/// Requests per second of a trivial route (the stylesheet, served from memory) for `seconds`.
-pub async fn ceiling(base: &str, clients: usize, seconds: f64) -> f64 {
+/// Requests per second of a trivial route (`url`: the stylesheet, served from memory, or a bare
+/// route) for `seconds`.
+pub async fn ceiling(url: &str, clients: usize, seconds: f64) -> f64 {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let count = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (count, url) = (count.clone(), format!("{base}/static/renke.css"));
+        let (count, url) = (count.clone(), url.to_owned());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             while Instant::now() < deadline {

@@ -112,8 +112,63 @@ fn peak_rss_mb(pid: u32) -> f64 {
     status_mb(pid, "VmHWM:")
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
+/// `--bare-server PORT` (the load generator runs itself so): a bare actix-web route, the
+/// yardstick the performance targets are stated against (~150,000 req/s on the reference
+/// 2-core machine). Nothing but "ok" from memory, default workers, no middleware.
+fn bare_server(port: u16) -> Result<(), String> {
+    actix_web::rt::System::new()
+        .block_on(async move {
+            actix_web::HttpServer::new(|| {
+                actix_web::App::new().route(
+                    "/",
+                    actix_web::web::get().to(|| async { actix_web::HttpResponse::Ok().body("ok") }),
+                )
+            })
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn free_port() -> Result<u16, String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| e.to_string())?
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .port())
+}
+
+/// The bare route's rate on this machine, measured by the same clients as the ceiling.
+async fn bare_rate(clients: usize) -> Result<f64, String> {
+    let port = free_port()?;
+    let mut child = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["--bare-server", &port.to_string()])
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rate = driver::ceiling(&format!("{base}/"), clients, 5.0).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(rate)
+}
+
+fn main() -> Result<(), String> {
+    if let Some(port) = arg("--bare-server") {
+        return bare_server(port.parse().map_err(|_| "--bare-server PORT")?);
+    }
+    tokio::runtime::Runtime::new()
+        .map_err(|e| e.to_string())?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), String> {
     let n: usize = arg("--submissions")
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
@@ -130,11 +185,7 @@ async fn main() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     eprintln!("preparing {n} invitations on {db_url} …");
     let (survey, paths) = driver::prepare(&db, secret.expose(), n).await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| e.to_string())?
-        .local_addr()
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_port()?;
     let mut child = std::process::Command::new(&server)
         .arg("serve")
         .env("RENKE_DATABASE_URL", &db_url)
@@ -160,7 +211,9 @@ async fn main() -> Result<(), String> {
         let _ = child.wait();
         return result;
     }
-    let ceiling = driver::ceiling(&base, clients, 5.0).await;
+    let bare = bare_rate(clients).await?;
+    eprintln!("bare actix-web route (GET /, {clients} clients): {bare:.0} req/s");
+    let ceiling = driver::ceiling(&format!("{base}/static/renke.css"), clients, 5.0).await;
     eprintln!("ceiling (GET /static/renke.css, {clients} clients): {ceiling:.0} req/s");
     let (server_before, own_before) = (cpu_seconds(child.id()), cpu_seconds(std::process::id()));
     let report = driver::drive(&base, paths, clients).await;
@@ -173,13 +226,14 @@ async fn main() -> Result<(), String> {
     let _ = child.kill();
     let _ = child.wait();
     println!(
-        "submissions: {} acknowledged, {} errors, {} stored, in {:.1} s = {:.0}/s ({:.1}% of the ceiling)\nlatency ms: p50 {:.1}, p95 {:.1}, p99 {:.1}\npeak server RSS: {:.0} MB\nCPU per submission: server {:.0} µs, load generator {:.0} µs",
+        "submissions: {} acknowledged, {} errors, {} stored, in {:.1} s = {:.0}/s ({:.1}% of the ceiling, {:.1}% of the bare route)\nlatency ms: p50 {:.1}, p95 {:.1}, p99 {:.1}\npeak server RSS: {:.0} MB\nCPU per submission: server {:.0} µs, load generator {:.0} µs",
         report.acknowledged,
         report.errors,
         stored,
         report.seconds,
         report.rate(),
         100.0 * report.rate() / ceiling.max(1.0),
+        100.0 * report.rate() / bare.max(1.0),
         report.percentile(0.5),
         report.percentile(0.95),
         report.percentile(0.99),
