@@ -26,13 +26,17 @@ use std::time::Duration;
 /// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
 /// `synchronous = FULL` so an acknowledged write survives a crash or power loss.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
-    open(settings, settings.db_pool).await
+    open(settings, settings.db_pool, false).await
 }
 
 /// One connection of its own for the submission writer: its page cache (SQLite) and its
 /// prepared statements (both backends) stay warm from batch to batch, where a pooled connection
-/// would be a different one each time. An in-memory SQLite database exists only within `pool`,
-/// so there the writer shares it.
+/// would be a different one each time. Its SQLite temporary storage is in memory: a batch's
+/// multi-row statements each need a statement journal, which would otherwise spill to a
+/// temporary file created, written and deleted per statement (BENCHMARKS.md). A batch is at
+/// most `MAX_BATCH` submissions, so that memory is bounded; the pool's queries (exports,
+/// migrations) may sort far more and keep spilling to disk. An in-memory SQLite database
+/// exists only within `pool`, so there the writer shares it.
 pub async fn connect_writer(
     settings: &Settings,
     pool: &DatabaseConnection,
@@ -40,10 +44,14 @@ pub async fn connect_writer(
     if crate::config::sqlite_in_memory(&settings.database_url) {
         return Ok(pool.clone());
     }
-    open(settings, 1).await
+    open(settings, 1, true).await
 }
 
-async fn open(settings: &Settings, connections: u32) -> Result<DatabaseConnection, DbErr> {
+async fn open(
+    settings: &Settings,
+    connections: u32,
+    memory_temp_store: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(settings.database_url.clone());
     let synchronous = if settings.sqlite_full_sync {
         SqliteSynchronous::Full
@@ -67,13 +75,16 @@ async fn open(settings: &Settings, connections: u32) -> Result<DatabaseConnectio
             o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         })
         .map_sqlx_sqlite_opts(move |o| {
-            o.journal_mode(SqliteJournalMode::Wal)
+            let o = o
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                // Statement journals and RETURNING's result tables stay in memory, not in
-                // temporary files opened, written and deleted for every batch.
-                .pragma("temp_store", "memory")
+                .foreign_keys(true);
+            if memory_temp_store {
+                o.pragma("temp_store", "memory")
+            } else {
+                o
+            }
         });
     if let Some(schema) = &settings.database_schema {
         options.set_schema_search_path(schema.clone());
