@@ -15,7 +15,7 @@ use crate::{cli, password, store};
 use chrono::{Duration, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 pub const COUNTY: &str = "示范县";
 pub const ORGANIZER: (&str, &str) = ("demo-organizer", "demo-password-1");
@@ -234,7 +234,7 @@ pub async fn fill(db: &DatabaseConnection) -> Result<i32, String> {
         };
         let mut tally = Aggregates::default();
         tally.add(&new.facts(), def);
-        let txn = db.begin().await.map_err(fail)?;
+        let txn = store::begin_write(db).await.map_err(fail)?;
         store::responses::mark_answered(&txn, inv.id)
             .await
             .map_err(fail)?;

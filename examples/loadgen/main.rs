@@ -1,8 +1,11 @@
 //! Load generator: prepares a survey with many invitations, starts a release `renke` on it,
-//! measures the rate of a trivial route (the ceiling) and then the submission burst.
+//! measures the rate of a bare actix-web route and of a trivial Renke route (the ceiling), then
+//! the submission burst.
 //!
 //! cargo build --release && cargo run --release --example loadgen -- \
 //!     [--submissions 20000] [--clients 64] [--database-url sqlite:///tmp/renke-load.db?mode=rwc]
+//!     [--scale 10000,100000,1000000]
+//! target/release/examples/loadgen --bare-server PORT   (only the bare route, e.g. for wrk)
 mod driver;
 mod scale;
 

@@ -2,8 +2,7 @@
 use crate::domain::audit::{GENESIS, entry_hash};
 use crate::entity::audit_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 pub use crate::entity::audit_log::Model as AuditEntry;
@@ -27,17 +26,19 @@ pub async fn append(
             .map_or_else(|| GENESIS.to_owned(), |e| e.hash);
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let hash = entry_hash(&prev, &at, actor, action, subject, detail);
-        let inserted = audit_log::ActiveModel {
-            at: Set(at),
-            actor: Set(actor.chars().take(64).collect()),
-            action: Set(action.to_owned()),
-            subject: Set(subject.chars().take(200).collect()),
-            detail: Set(detail.to_owned()),
-            prev_hash: Set(prev),
-            hash: Set(hash),
-            ..Default::default()
-        }
-        .insert(db)
+        let inserted = super::insert_row(
+            db,
+            audit_log::ActiveModel {
+                at: Set(at),
+                actor: Set(actor.chars().take(64).collect()),
+                action: Set(action.to_owned()),
+                subject: Set(subject.chars().take(200).collect()),
+                detail: Set(detail.to_owned()),
+                prev_hash: Set(prev),
+                hash: Set(hash),
+                ..Default::default()
+            },
+        )
         .await;
         match inserted {
             Ok(_) => return Ok(()),

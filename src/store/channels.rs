@@ -4,10 +4,7 @@ use crate::entity::{channel, channel_fill};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub use crate::entity::channel::Model as ChannelRow;
 
@@ -19,16 +16,18 @@ pub async fn create(
     area_id: Option<i32>,
     school_id: Option<i32>,
 ) -> Result<ChannelRow, DbErr> {
-    channel::ActiveModel {
-        survey_id: Set(survey_id),
-        code: Set(code.to_owned()),
-        grp: Set(group.to_owned()),
-        area_id: Set(area_id),
-        school_id: Set(school_id),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
+    super::insert_row(
+        db,
+        channel::ActiveModel {
+            survey_id: Set(survey_id),
+            code: Set(code.to_owned()),
+            grp: Set(group.to_owned()),
+            area_id: Set(area_id),
+            school_id: Set(school_id),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        },
+    )
     .await
 }
 

@@ -1,6 +1,6 @@
 use crate::domain::account::{County, CountyName};
 use crate::entity::county;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set};
 
 impl From<county::Model> for County {
     fn from(m: county::Model) -> Self {
@@ -12,12 +12,14 @@ impl From<county::Model> for County {
 }
 
 pub async fn create(db: &impl ConnectionTrait, name: &CountyName) -> Result<County, DbErr> {
-    let model = county::ActiveModel {
-        name: Set(name.as_str().to_owned()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
+    let model = super::insert_row(
+        db,
+        county::ActiveModel {
+            name: Set(name.as_str().to_owned()),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        },
+    )
     .await?;
     Ok(model.into())
 }

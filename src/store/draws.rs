@@ -4,10 +4,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::entity::{draw, draw_pick, invitation};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickKind {
@@ -137,47 +134,50 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDra
         .iter()
         .filter(|p| p.kind == PickKind::Selected)
         .count();
-    let stored = draw::ActiveModel {
-        survey_id: Set(new.survey_id),
-        seed: Set(new.seed.to_string()),
-        frame_digest: Set(new.frame_digest),
-        algorithm: Set(new.algorithm),
-        reserve_percent: Set(new.reserve_percent as i32),
-        quotas: Set(new.quotas),
-        frame_size: Set(new.frame_size as i32),
-        selected: Set(selected as i32),
-        reserves: Set((new.picks.len() - selected) as i32),
-        superseded: Set(false),
-        created_at: Set(now),
-        created_by: Set(new.created_by),
-        created_by_name: Set(new.created_by_name),
-        ..Default::default()
-    }
-    .insert(db)
+    let stored = super::insert_row(
+        db,
+        draw::ActiveModel {
+            survey_id: Set(new.survey_id),
+            seed: Set(new.seed.to_string()),
+            frame_digest: Set(new.frame_digest),
+            algorithm: Set(new.algorithm),
+            reserve_percent: Set(new.reserve_percent as i32),
+            quotas: Set(new.quotas),
+            frame_size: Set(new.frame_size as i32),
+            selected: Set(selected as i32),
+            reserves: Set((new.picks.len() - selected) as i32),
+            superseded: Set(false),
+            created_at: Set(now),
+            created_by: Set(new.created_by),
+            created_by_name: Set(new.created_by_name),
+            ..Default::default()
+        },
+    )
     .await?;
     for p in &new.picks {
         let invitation_id = match p.kind {
             PickKind::Selected => Some(
-                new_invitation(new.survey_id, stored.id, p, now)
-                    .insert(db)
+                super::insert_row(db, new_invitation(new.survey_id, stored.id, p, now))
                     .await?
                     .id,
             ),
             PickKind::Reserve => None,
         };
-        draw_pick::ActiveModel {
-            draw_id: Set(stored.id),
-            frame_person_id: Set(Some(p.frame_person_id)),
-            external_id: Set(p.external_id.clone()),
-            grp: Set(p.group.code().to_owned()),
-            area_id: Set(p.area_id),
-            band: Set(p.band.map(|b| b as i16)),
-            kind: Set(p.kind.code().to_owned()),
-            rank: Set(p.rank as i32),
-            invitation_id: Set(invitation_id),
-            ..Default::default()
-        }
-        .insert(db)
+        super::insert_row(
+            db,
+            draw_pick::ActiveModel {
+                draw_id: Set(stored.id),
+                frame_person_id: Set(Some(p.frame_person_id)),
+                external_id: Set(p.external_id.clone()),
+                grp: Set(p.group.code().to_owned()),
+                area_id: Set(p.area_id),
+                band: Set(p.band.map(|b| b as i16)),
+                kind: Set(p.kind.code().to_owned()),
+                rank: Set(p.rank as i32),
+                invitation_id: Set(invitation_id),
+                ..Default::default()
+            },
+        )
         .await?;
     }
     Ok(stored.into())

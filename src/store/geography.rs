@@ -2,10 +2,7 @@
 use crate::domain::frame::School;
 use crate::domain::strata::{Area, AreaClass};
 use crate::entity::{area, school};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 
 /// The county as a survey sees it: areas in order, schools with the index of their area.
@@ -102,10 +99,10 @@ pub async fn replace_areas(
         match existing.get(&a.name) {
             Some(&id) => {
                 model.id = Set(id);
-                model.update(db).await?;
+                super::update_row(db, model).await?;
             }
             None => {
-                model.insert(db).await?;
+                super::insert_row(db, model).await?;
             }
         }
     }
@@ -145,10 +142,10 @@ pub async fn replace_schools(
         match existing.get(name) {
             Some(&id) => {
                 model.id = Set(id);
-                model.update(db).await?;
+                super::update_row(db, model).await?;
             }
             None => {
-                model.insert(db).await?;
+                super::insert_row(db, model).await?;
             }
         }
     }

@@ -5,8 +5,8 @@ use crate::entity::{draw_pick, frame_person, invitation};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use std::collections::HashMap;
 
@@ -174,20 +174,22 @@ pub async fn release_reserves(
             outcome.without_reserve += 1;
             continue;
         };
-        let new = invitation::ActiveModel {
-            survey_id: Set(survey_id),
-            draw_id: Set(draw_id),
-            frame_person_id: Set(Some(person.id)),
-            grp: Set(old.grp.clone()),
-            area_id: Set(old.area_id),
-            school_id: Set(person.school_id),
-            band: Set(old.band),
-            grade: Set(person.grade),
-            status: Set(InvitationStatus::Pending.code().to_owned()),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(db)
+        let new = super::insert_row(
+            db,
+            invitation::ActiveModel {
+                survey_id: Set(survey_id),
+                draw_id: Set(draw_id),
+                frame_person_id: Set(Some(person.id)),
+                grp: Set(old.grp.clone()),
+                area_id: Set(old.area_id),
+                school_id: Set(person.school_id),
+                band: Set(old.band),
+                grade: Set(person.grade),
+                status: Set(InvitationStatus::Pending.code().to_owned()),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        )
         .await?;
         // Revoke only if still pending: an answer that arrived meanwhile wins.
         let revoked = invitation::Entity::update_many()
@@ -205,12 +207,14 @@ pub async fn release_reserves(
             invitation::Entity::delete_by_id(new.id).exec(db).await?;
             continue;
         }
-        draw_pick::ActiveModel {
-            id: Set(pick.id),
-            invitation_id: Set(Some(new.id)),
-            ..Default::default()
-        }
-        .update(db)
+        super::update_row(
+            db,
+            draw_pick::ActiveModel {
+                id: Set(pick.id),
+                invitation_id: Set(Some(new.id)),
+                ..Default::default()
+            },
+        )
         .await?;
         outcome.replaced += 1;
     }

@@ -20,7 +20,11 @@ use crate::config::Settings;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use std::time::Duration;
 
 /// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
@@ -68,8 +72,19 @@ async fn open(
         // pool. A failed COMMIT leaves sqlx so while SQLite has already rolled back (a full disk
         // does it): sqlx's next BEGIN would then be a SAVEPOINT and its next COMMIT a RELEASE,
         // which can report success having stored nothing.
+        // An SQLite connection whose last call failed at the file (I/O, a read-only or full disk,
+        // corruption) goes too: it can keep that state — while the file cannot be written SQLite
+        // reopens its log read-only, and that connection refuses every write from then on.
         .map_sqlx_sqlite_pool_opts(|o| {
-            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            o.after_release(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
+                    let last = conn.lock_handle().await?.last_error();
+                    Ok(!last.is_some_and(|e| failed_at_file(&e)))
+                })
+            })
         })
         .map_sqlx_postgres_pool_opts(|o| {
             o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
@@ -90,6 +105,63 @@ async fn open(
         options.set_schema_search_path(schema.clone());
     }
     Database::connect(options).await
+}
+
+/// Inserts one row and returns it as stored. Every insert in the store goes through here, not
+/// through sea-orm's `ActiveModel::insert`: on SQLite that runs `INSERT … RETURNING` and reads
+/// only the first row, and sqlx then resets the statement without stepping it to its end — but
+/// outside a transaction the commit happens exactly there, so a commit that fails (a full or
+/// read-only disk) was lost and the insert reported success with nothing stored. Reading every
+/// returned row steps the statement to its end, and a failed commit is an error.
+pub async fn insert_row<A>(
+    db: &impl ConnectionTrait,
+    row: A,
+) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+where
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    <A::Entity as EntityTrait>::insert_many([row])
+        .exec_with_returning(db)
+        .await?
+        .pop()
+        .ok_or(DbErr::RecordNotInserted)
+}
+
+/// Updates one row by its primary key without `RETURNING` (see [`insert_row`]: the statement
+/// runs to its end, so a failed commit is an error); `RecordNotUpdated` when no row matched.
+pub async fn update_row<A: ActiveModelTrait>(
+    db: &impl ConnectionTrait,
+    row: A,
+) -> Result<(), DbErr> {
+    <A::Entity as EntityTrait>::update(row)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+}
+
+/// SQLite's primary result codes for a failure of the database file itself: READONLY, IOERR,
+/// CORRUPT, FULL, CANTOPEN, NOTADB.
+fn failed_at_file(error: &sea_orm::sqlx::sqlite::SqliteError) -> bool {
+    use sea_orm::sqlx::error::DatabaseError;
+    let code = error
+        .code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .unwrap_or(0);
+    matches!(code & 0xff, 8 | 10 | 11 | 13 | 14 | 26)
+}
+
+/// Begins a transaction that is going to write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), waiting its turn under the busy timeout: a deferred transaction that
+/// reads first cannot take the lock later once another connection has committed meanwhile
+/// (SQLite answers "database is locked" at once, without waiting) — and during a burst the
+/// submission writer commits many times a second. PostgreSQL ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Applies every pending migration.

@@ -4,10 +4,7 @@ use crate::domain::questionnaire::{BUILT_IN, Definition};
 use crate::entity::{questionnaire, survey_booklet};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 
 /// A stored version, parsed.
@@ -69,16 +66,18 @@ pub async fn create(
     text: &str,
     by: &str,
 ) -> Result<i32, DbErr> {
-    Ok(questionnaire::ActiveModel {
-        county_id: Set(county_id),
-        booklet: Set(booklet_code(def.booklet).to_owned()),
-        version: Set(def.version.clone()),
-        definition: Set(text.to_owned()),
-        created_at: Set(Utc::now()),
-        created_by: Set(by.to_owned()),
-        ..Default::default()
-    }
-    .insert(db)
+    Ok(super::insert_row(
+        db,
+        questionnaire::ActiveModel {
+            county_id: Set(county_id),
+            booklet: Set(booklet_code(def.booklet).to_owned()),
+            version: Set(def.version.clone()),
+            definition: Set(text.to_owned()),
+            created_at: Set(Utc::now()),
+            created_by: Set(by.to_owned()),
+            ..Default::default()
+        },
+    )
     .await?
     .id)
 }

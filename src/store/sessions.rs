@@ -2,9 +2,7 @@
 use crate::domain::account::User;
 use crate::entity::{session, user};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 pub async fn create(
     db: &impl ConnectionTrait,
@@ -12,14 +10,16 @@ pub async fn create(
     token_hash: String,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    session::ActiveModel {
-        token_hash: Set(token_hash),
-        user_id: Set(user_id),
-        created_at: Set(Utc::now()),
-        expires_at: Set(expires_at),
-        ..Default::default()
-    }
-    .insert(db)
+    super::insert_row(
+        db,
+        session::ActiveModel {
+            token_hash: Set(token_hash),
+            user_id: Set(user_id),
+            created_at: Set(Utc::now()),
+            expires_at: Set(expires_at),
+            ..Default::default()
+        },
+    )
     .await?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    RuntimeErr, TransactionTrait,
+    RuntimeErr,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
@@ -148,7 +148,7 @@ pub async fn store_batch(
             verdicts[i] = Some(Verdict::Repeated);
         }
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
 
     let survey_ids: BTreeSet<i32> = batch.iter().map(|s| s.response.survey_id).collect();
     let open: HashSet<i32> = survey::Entity::find()

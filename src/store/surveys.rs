@@ -3,10 +3,7 @@ use crate::domain::survey::{Survey, SurveySettings, SurveyStatus, Window};
 use crate::domain::tally::Estimator;
 use crate::entity::survey;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 fn corrupt(what: &str, id: i32) -> DbErr {
     DbErr::Custom(format!("survey {id}: stored {what} is out of range"))
@@ -81,7 +78,7 @@ pub async fn create(
         ..Default::default()
     };
     apply(&mut model, settings);
-    model.insert(db).await?.try_into()
+    super::insert_row(db, model).await?.try_into()
 }
 
 /// Surveys of one county (or all, for `None`), newest first.
@@ -122,7 +119,10 @@ pub async fn update_settings(
         ..Default::default()
     };
     apply(&mut model, settings);
-    model.update(db).await?.try_into()
+    super::update_row(db, model).await?;
+    find(db, id, None)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("survey {id}")))
 }
 
 /// Moves a survey from `from` to `to`; false when it was no longer in `from` (a concurrent change).

@@ -1,8 +1,7 @@
 use crate::domain::account::{Role, User, Username};
 use crate::entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 impl From<user::Model> for User {
@@ -27,19 +26,21 @@ pub struct NewUser<'a> {
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<User, DbErr> {
-    let model = user::ActiveModel {
-        username: Set(new.username.as_str().to_owned()),
-        password_hash: Set(new.password_hash),
-        role: Set(new.role.code().to_owned()),
-        county_id: Set(match new.role {
-            Role::Admin => None,
-            _ => new.county_id,
-        }),
-        active: Set(true),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
+    let model = super::insert_row(
+        db,
+        user::ActiveModel {
+            username: Set(new.username.as_str().to_owned()),
+            password_hash: Set(new.password_hash),
+            role: Set(new.role.code().to_owned()),
+            county_id: Set(match new.role {
+                Role::Admin => None,
+                _ => new.county_id,
+            }),
+            active: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        },
+    )
     .await?;
     Ok(model.into())
 }

@@ -17,7 +17,6 @@ use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Datelike;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -93,7 +92,7 @@ pub async fn upload(
         message: format!("学校数据有 {} 处错误，未导入任何数据", errors.len()),
         details: json!({"errors": errors, "error_count": errors.len()}),
     })?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin_write(&state.db).await?;
     store::readiness::replace_schools(&txn, county_id, &schools).await?;
     txn.commit().await?;
     tracing::info!(

@@ -20,7 +20,7 @@ use crate::store::{self, invitations::ReleaseFilter};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::{DateTime, Utc};
 use rand::{Rng, RngCore};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -93,7 +93,7 @@ pub async fn set_areas(
         .collect::<Result<Vec<Area>, AppError>>()?;
     strata::check_areas(&areas)?;
     async {
-        let txn = state.db.begin().await?;
+        let txn = store::begin_write(&state.db).await?;
         store::geography::replace_areas(&txn, survey.id, &areas).await?;
         txn.commit().await
     }
@@ -142,7 +142,7 @@ pub async fn set_schools(
     }
     frame::check_schools(&schools)?;
     async {
-        let txn = state.db.begin().await?;
+        let txn = store::begin_write(&state.db).await?;
         store::geography::replace_schools(&txn, survey.id, &rows).await?;
         txn.commit().await
     }
@@ -235,7 +235,7 @@ pub async fn upload_roster(
         })
         .take(200)
         .collect();
-    let txn = state.db.begin().await?;
+    let txn = store::begin_write(&state.db).await?;
     store::frames::replace(&txn, survey.id, group, &rows, &geo).await?;
     txn.commit().await?;
     tracing::info!(survey = survey.id, group = %group, rows = rows.len(), user = user.id, "roster uploaded");
@@ -460,7 +460,7 @@ pub async fn draw_sample(
             }
         }
     }
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     let stored = store::draws::record(
         &txn,
         NewDraw {
@@ -864,7 +864,7 @@ pub async fn release_reserves(
         band: input.band.map(i16::from),
         issued_before: input.issued_before.unwrap_or_else(Utc::now),
     };
-    let txn = state.db.begin().await?;
+    let txn = store::begin_write(&state.db).await?;
     let outcome = store::invitations::release_reserves(&txn, survey.id, draw.id, &filter).await?;
     txn.commit().await?;
     tracing::info!(survey = survey.id, user = user.id, group = %group, replaced = outcome.replaced,
@@ -889,7 +889,7 @@ pub async fn purge(state: &AppState, user: &CurrentUser, id: i32) -> Result<u64,
             "只有已结束的调查可以清除个人信息".into(),
         ));
     }
-    let txn = state.db.begin().await?;
+    let txn = store::begin_write(&state.db).await?;
     let removed = store::frames::purge(&txn, survey.id).await?;
     store::surveys::mark_purged(&txn, survey.id).await?;
     txn.commit().await?;

@@ -13,7 +13,6 @@ use crate::error::AppError;
 use crate::store;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -569,7 +568,7 @@ pub async fn rebuild(
         }
         read += page.len() as u64;
     }
-    let txn = db.begin().await?;
+    let txn = store::begin_write(db).await?;
     store::tally::clear(&txn, survey_id).await?;
     store::tally::add(&txn, survey_id, &agg).await?;
     txn.commit().await?;

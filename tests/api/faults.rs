@@ -202,19 +202,25 @@ async fn sqlite_on(disk: &Tmpfs) -> Option<(TestApp, PathBuf)> {
     Some((app, file))
 }
 
-async fn integrity(file: &Path) -> String {
-    let db = Database::connect(format!("sqlite://{}?mode=ro", file.display()))
+/// The first row of a pragma, run on a connection of the test's own (`mode`: ro or rw).
+async fn pragma(file: &Path, mode: &str, sql: &str) -> sea_orm::QueryResult {
+    let db = Database::connect(format!("sqlite://{}?mode={mode}", file.display()))
         .await
         .unwrap();
     let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA integrity_check",
-        ))
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
         .unwrap();
-    row.try_get_by_index::<String>(0).unwrap()
+    db.close().await.unwrap();
+    row
+}
+
+async fn integrity(file: &Path) -> String {
+    pragma(file, "ro", "PRAGMA integrity_check")
+        .await
+        .try_get_by_index::<String>(0)
+        .unwrap()
 }
 
 async fn own_connection(file: &Path) -> DatabaseConnection {
@@ -243,7 +249,20 @@ async fn an_sqlite_file_made_read_only_gives_503_and_service_resumes() {
             .trim_start_matches("sqlite://")
             .trim_end_matches("?mode=rwc"),
     );
-    let (url, form) = filled_form(&app).await;
+    let (_, _, urls) = open_survey_with_invitations(&app).await;
+    let mut forms = Vec::new();
+    for url in &urls[..6] {
+        let html = reqwest::get(url).await.unwrap().text().await.unwrap();
+        forms.push((url.clone(), answers(&html, "A", &[])));
+    }
+    let (url, form) = forms[0].clone();
+    let admin = app.admin().await;
+    let new_county = |name: String| {
+        admin
+            .post(app.url("/api/v1/counties"))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+    };
     let invitations = pending(&app.db).await;
     let files: Vec<PathBuf> = ["", "-wal"]
         .iter()
@@ -263,14 +282,48 @@ async fn an_sqlite_file_made_read_only_gives_503_and_service_resumes() {
         .unwrap();
     let status = res.status();
     let body = res.text().await.unwrap();
+    // More writes than the pool has connections, through the writer and the pool alike: each
+    // connection that met the read-only file must not keep refusing once it is writable again.
+    let mut refused = Vec::new();
+    for (other, form) in &forms[1..] {
+        let res = reqwest::Client::new().post(other).form(form).send().await;
+        refused.push(res.unwrap().status());
+    }
+    for i in 0..6 {
+        refused.push(new_county(format!("只读期间{i}县")).await.unwrap().status());
+    }
     assert!(immutable(&files, false), "chattr -i");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("数据库暂时不可用"));
+    assert!(
+        refused
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{refused:?}"
+    );
     nothing_written(&app.db, invitations).await;
 
-    let (status, body) = submit_until_back(&url, &form, Duration::from_secs(30)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM response").await, 1);
+    // A connection that opened the log while it could not be written may refuse once more (503,
+    // the request can be retried); it is then replaced, and every write after that succeeds.
+    for (url, form) in &forms {
+        let (status, body) = submit_until_back(url, form, Duration::from_secs(30)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let mut first_success = None;
+    for i in 0..10 {
+        if new_county(format!("恢复{i}县")).await.unwrap().status() == StatusCode::CREATED {
+            first_success = Some(i);
+            break;
+        }
+    }
+    assert!(first_success.is_some(), "writes never resumed");
+    for i in 0..12 {
+        let res = new_county(format!("恢复之后{i}县")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "after recovery");
+    }
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM response").await, 6);
+    let during = "SELECT COUNT(*) FROM county WHERE name LIKE '只读期间%'";
+    assert_eq!(count(&app.db, during).await, 0, "refused means not stored");
     assert_eq!(integrity(&file).await, "ok");
 }
 
@@ -286,23 +339,12 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
 
     // Empty the write-ahead log: a commit can otherwise go durably into log blocks the file
     // already has (and then it is rightly stored and acknowledged, full disk or not).
-    let db = Database::connect(format!("sqlite://{}?mode=rw", file.display()))
-        .await
-        .unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let checkpoint = pragma(&file, "rw", "PRAGMA wal_checkpoint(TRUNCATE)").await;
     assert_eq!(
-        row.try_get_by_index::<i32>(0).unwrap(),
+        checkpoint.try_get_by_index::<i32>(0).unwrap(),
         0,
         "checkpoint busy"
     );
-    db.close().await.unwrap();
 
     // Fill the disk to the last byte.
     let filler = disk.path().join("filler");

@@ -127,3 +127,40 @@ backend_test! {
         assert!(responses(&app, id).await.is_empty());
     }
 }
+
+/// On SQLite a transaction that reads before it writes must wait for a commit made meanwhile
+/// (the writer commits many times a second during a burst), not fail with "database is locked".
+#[tokio::test]
+async fn a_transaction_that_reads_first_waits_its_turn_to_write() {
+    use renke::domain::account::CountyName;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let txn = renke::store::begin_write(&app.db).await.unwrap();
+    let before = renke::entity::county::Entity::find()
+        .count(&txn)
+        .await
+        .unwrap();
+    // Another connection writes while the transaction has read but not yet written.
+    let other = {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            renke::store::counties::create(&db, &CountyName::parse("另一县").unwrap()).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    renke::store::counties::create(&txn, &CountyName::parse("本县").unwrap())
+        .await
+        .expect("the transaction that read first still writes");
+    txn.commit().await.unwrap();
+    other
+        .await
+        .unwrap()
+        .expect("the other write waited and went through");
+    let after = renke::entity::county::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(after, before + 2);
+}
