@@ -105,6 +105,9 @@ impl From<sea_orm::DbErr> for AppError {
         ]
         .iter()
         .any(|m| text.contains(m));
+        if unwritable && !text.contains("database is locked") {
+            crate::store::file_failure_seen();
+        }
         match e {
             DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(e),
             _ if unwritable => AppError::Unavailable(e),

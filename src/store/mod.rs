@@ -25,6 +25,7 @@ use sea_orm::{
     DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, SqlErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
@@ -72,19 +73,12 @@ async fn open(
         // pool. A failed COMMIT leaves sqlx so while SQLite has already rolled back (a full disk
         // does it): sqlx's next BEGIN would then be a SAVEPOINT and its next COMMIT a RELEASE,
         // which can report success having stored nothing.
-        // An SQLite connection whose last call failed at the file (I/O, a read-only or full disk,
-        // corruption) goes too: it can keep that state — while the file cannot be written SQLite
-        // reopens its log read-only, and that connection refuses every write from then on.
+        // An SQLite connection whose last call failed at the file goes too (see `fit_for_use`).
         .map_sqlx_sqlite_pool_opts(|o| {
             o.after_release(|conn, _| {
-                Box::pin(async move {
-                    if conn.is_in_transaction() {
-                        return Ok(false);
-                    }
-                    let last = conn.lock_handle().await?.last_error();
-                    Ok(!last.is_some_and(|e| failed_at_file(&e)))
-                })
+                Box::pin(async move { Ok(!conn.is_in_transaction() && fit_for_use(conn).await?) })
             })
+            .before_acquire(|conn, _| Box::pin(fit_for_use(conn)))
         })
         .map_sqlx_postgres_pool_opts(|o| {
             o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
@@ -138,6 +132,37 @@ pub async fn update_row<A: ActiveModelTrait>(
         .exec_without_returning(db)
         .await
         .map(|_| ())
+}
+
+/// Until when (milliseconds since the Unix epoch) pooled SQLite connections are examined as
+/// they come and go: a minute after the last file-level failure a request met.
+static EXAMINE_CONNECTIONS_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Called (by the error mapping) when a request met a database file that could not be read or
+/// written: for the next minute every pooled SQLite connection is examined before it is used or
+/// pooled again.
+pub fn file_failure_seen() {
+    EXAMINE_CONNECTIONS_UNTIL.store(now_ms() + 60_000, Ordering::Relaxed);
+}
+
+/// False for an SQLite connection whose last call failed at the file (I/O, a read-only or full
+/// disk, corruption): it can keep that state — while the file cannot be written SQLite reopens
+/// its log read-only, and that connection would refuse every write from then on. Examined only
+/// near a failure (asking SQLite is a round trip to the connection's thread).
+async fn fit_for_use(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    if now_ms() >= EXAMINE_CONNECTIONS_UNTIL.load(Ordering::Relaxed) {
+        return Ok(true);
+    }
+    let last = conn.lock_handle().await?.last_error();
+    Ok(!last.is_some_and(|e| failed_at_file(&e)))
 }
 
 /// SQLite's primary result codes for a failure of the database file itself: READONLY, IOERR,
