@@ -221,3 +221,45 @@ pub async fn backup_sqlite(db: &DatabaseConnection, to: &std::path::Path) -> Res
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `.rs` file below `dir`.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// sea-orm's `ActiveModel::insert`/`update`/`save` read one `RETURNING` row and can lose a
+    /// failed SQLite commit (see `insert_row`): none may come back into the code.
+    #[test]
+    fn no_active_model_write_bypasses_insert_row() {
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut found = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let compact: String = text.split_whitespace().collect();
+            for call in [".insert(", ".update(", ".save("] {
+                for conn in ["db)", "txn)", "&txn)", "&db)", "&state.db)", "conn)"] {
+                    if compact.contains(&format!("{call}{conn}.await")) {
+                        found.push(format!("{}: {call}{conn}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "use store::insert_row/update_row: {found:?}"
+        );
+    }
+}
