@@ -126,6 +126,7 @@ impl Application {
                 .wrap(from_fn(web::middleware::check_origin))
                 .wrap(from_fn(web::middleware::render_error_pages))
                 .wrap(security_headers())
+                .wrap(from_fn(web::middleware::gzip_pages))
                 .wrap(Compress::default())
                 .wrap(from_fn(web::middleware::log_requests))
         })

@@ -270,7 +270,11 @@ pub async fn ceiling(url: &str, clients: usize, seconds: f64) -> f64 {
     for _ in 0..clients {
         let (count, url) = (count.clone(), url.to_owned());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            // The yardstick stays a trivial route: nothing compressed.
+            let http = reqwest::Client::builder()
+                .no_gzip()
+                .build()
+                .expect("client");
             while Instant::now() < deadline {
                 if let Ok(r) = http.get(&url).send().await
                     && r.bytes().await.is_ok()

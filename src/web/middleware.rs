@@ -163,3 +163,104 @@ mod tests {
         assert_eq!(super::loggable_path("/admin/surveys/1"), "/admin/surveys/1");
     }
 }
+
+/// True when the request's `Accept-Encoding` accepts gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// Bodies from this size up to `INLINE_GZIP_MAX` are gzipped here, on the worker.
+const INLINE_GZIP_MIN: usize = 512;
+/// Larger bodies, and streamed ones (the exports), are left to actix's `Compress`, which
+/// compresses on the blocking thread pool.
+const INLINE_GZIP_MAX: usize = 256 * 1024;
+
+/// Gzips a complete response body of page size right here (fastest level: a questionnaire page
+/// of 10 KB takes well under a tenth of a millisecond and shrinks to a quarter). actix's
+/// `Compress` would hand every chunk over 1 KB to the blocking thread pool and back, which cost
+/// more than the rest of the submission together (BENCHMARKS.md). `Compress` leaves a response
+/// that already has a `Content-Encoding` alone.
+pub async fn gzip_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use actix_web::body::BoxBody;
+    use std::io::Write;
+    let gzip = accepts_gzip(&req);
+    let res = next.call(req).await?.map_into_boxed_body();
+    if !gzip || res.headers().contains_key(header::CONTENT_ENCODING) {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let body = match body.size() {
+        actix_web::body::BodySize::Sized(n)
+            if (INLINE_GZIP_MIN as u64..=INLINE_GZIP_MAX as u64).contains(&n) =>
+        {
+            match body.try_into_bytes() {
+                Ok(bytes) => bytes,
+                Err(body) => return Ok(ServiceResponse::new(req, head.set_body(body))),
+            }
+        }
+        _ => return Ok(ServiceResponse::new(req, head.set_body(body))),
+    };
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 3),
+        flate2::Compression::fast(),
+    );
+    let compressed = encoder.write_all(&body).and_then(|()| encoder.finish());
+    let mut res = match compressed {
+        Ok(gz) => {
+            let mut res = head.set_body(BoxBody::new(gz));
+            res.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                header::HeaderValue::from_static("gzip"),
+            );
+            res
+        }
+        Err(_) => head.set_body(BoxBody::new(body)),
+    };
+    res.headers_mut().append(
+        header::VARY,
+        header::HeaderValue::from_static("accept-encoding"),
+    );
+    Ok(ServiceResponse::new(req, res))
+}
+
+#[cfg(test)]
+mod gzip_tests {
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn gzip_is_taken_when_offered_and_not_refused() {
+        let accepts = |v: &str| {
+            super::accepts_gzip(
+                &TestRequest::default()
+                    .insert_header(("accept-encoding", v))
+                    .to_srv_request(),
+            )
+        };
+        assert!(accepts("gzip, deflate"));
+        assert!(accepts("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("br"));
+        assert!(!accepts("gzip;q=0, br"));
+        assert!(!accepts("identity"));
+        assert!(!super::accepts_gzip(
+            &TestRequest::default().to_srv_request()
+        ));
+    }
+}

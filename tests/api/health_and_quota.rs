@@ -82,3 +82,38 @@ backend_test! {
         assert!(!html.contains("<script"), "no inline script on the login page");
     }
 }
+
+backend_test! {
+    async fn pages_are_gzipped_for_clients_that_ask_and_plain_for_the_rest(app) {
+        let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+        for path in ["/login", "/static/renke.css"] {
+            let plain = raw.get(app.url(path)).send().await.unwrap();
+            assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+            let plain = plain.bytes().await.unwrap();
+            let res = raw
+                .get(app.url(path))
+                .header("accept-encoding", "gzip, deflate")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.headers()["content-encoding"], "gzip", "{path}");
+            assert!(res.headers()["vary"].to_str().unwrap().contains("accept-encoding"));
+            let gz = res.bytes().await.unwrap();
+            assert!(gz.len() < plain.len(), "{path}: {} of {}", gz.len(), plain.len());
+            let mut unzipped = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+                .unwrap();
+            // The login page carries a fresh form token each time: same length, same start.
+            assert_eq!(unzipped.len(), plain.len(), "{path}");
+            assert_eq!(unzipped[..200], plain[..200], "{path}");
+        }
+        // A client that refuses gzip gets none.
+        let res = raw
+            .get(app.url("/login"))
+            .header("accept-encoding", "gzip;q=0")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().get("content-encoding").is_none());
+    }
+}
