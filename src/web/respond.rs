@@ -327,7 +327,20 @@ fn form_context(
 const FORM_SLOTS: [&str; 3] = ["nonce", "started", "action"];
 
 fn thanks(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
-    Ok(respondent_page(StatusCode::OK).body(state.thanks_page.fill(&[req.path()])))
+    Ok(spliced_page(req, &state.thanks_page, &[req.path()]))
+}
+
+/// A spliced page, gzipped for a client that accepts it (no compression per request).
+fn spliced_page(req: &HttpRequest, page: &Spliced, values: &[&str]) -> HttpResponse {
+    use actix_web::http::header;
+    let mut res = respondent_page(StatusCode::OK);
+    res.insert_header((header::VARY, "accept-encoding"));
+    if super::middleware::accepts_gzip(req.headers()) {
+        res.insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(page.fill_gzip(values))
+    } else {
+        res.body(page.fill(values))
+    }
 }
 
 /// A blank questionnaire: rendered once per survey and group (while the survey's entry is
@@ -344,8 +357,11 @@ async fn show_form(
         Spliced::render(&state.tera, "respond/form.html", ctx, &FORM_SLOTS)
     })?;
     let meta = FormMeta::fresh(state);
-    let html = page.fill(&[&meta.nonce, &meta.started, req.path()]);
-    Ok(respondent_page(StatusCode::OK).body(html))
+    Ok(spliced_page(
+        req,
+        &page,
+        &[&meta.nonce, &meta.started, req.path()],
+    ))
 }
 
 pub async fn invitation_page(
