@@ -97,17 +97,13 @@ impl From<sea_orm::DbErr> for AppError {
         // A database that cannot be reached or written (PostgreSQL down, an SQLite file gone
         // read-only or out of space) is a 503 the client may retry, not a bug.
         let text = e.to_string();
-        let unwritable = [
-            "readonly database",
-            "disk is full",
-            "disk I/O error",
-            "database is locked",
-        ]
-        .iter()
-        .any(|m| text.contains(m));
-        if unwritable && !text.contains("database is locked") {
+        let file_failure = ["readonly database", "disk is full", "disk I/O error"]
+            .iter()
+            .any(|m| text.contains(m));
+        if file_failure {
             crate::store::file_failure_seen();
         }
+        let unwritable = file_failure || text.contains("database is locked");
         match e {
             DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(e),
             _ if unwritable => AppError::Unavailable(e),

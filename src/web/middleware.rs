@@ -188,11 +188,11 @@ const INLINE_GZIP_MIN: usize = 512;
 /// compresses on the blocking thread pool.
 const INLINE_GZIP_MAX: usize = 256 * 1024;
 
-/// Gzips a complete response body of page size right here (fastest level: a questionnaire page
-/// of 10 KB takes well under a tenth of a millisecond and shrinks to a quarter). actix's
-/// `Compress` would hand every chunk over 1 KB to the blocking thread pool and back, which cost
-/// more than the rest of the submission together (BENCHMARKS.md). `Compress` leaves a response
-/// that already has a `Content-Encoding` alone.
+/// Gzips a complete response body of page size right here, at the fastest level (admin pages,
+/// notices, the stylesheet; respondents' forms come gzipped already, see `Spliced::fill_gzip`).
+/// actix's `Compress` would hand every chunk over 1 KB to the blocking thread pool and back,
+/// which cost more than the rest of a submission together (BENCHMARKS.md). `Compress` leaves a
+/// response that already has a `Content-Encoding` alone.
 pub async fn gzip_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -57,6 +57,17 @@ impl Proxy {
     }
 }
 
+/// Sends a filled-in form once; the answer's status and page.
+async fn submit(url: &str, form: &[(String, String)]) -> (StatusCode, String) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
 /// Sends the same filled-in form until the server answers something other than 503 (the
 /// database is back), at most for `patience`.
 async fn submit_until_back(
@@ -66,14 +77,7 @@ async fn submit_until_back(
 ) -> (StatusCode, String) {
     let deadline = Instant::now() + patience;
     loop {
-        let res = reqwest::Client::new()
-            .post(url)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body = res.text().await.unwrap();
+        let (status, body) = submit(url, form).await;
         if status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
             return (status, body);
         }
@@ -151,14 +155,9 @@ async fn postgres_going_away_mid_run_gives_503_writes_nothing_and_service_resume
     let page = reqwest::get(&url).await.unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("数据库暂时不可用"));
-    let res = reqwest::Client::new()
-        .post(&url)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(res.text().await.unwrap().contains("数据库暂时不可用"));
+    let (status, body) = submit(&url, &form).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("数据库暂时不可用"));
     nothing_written(&app.db, invitations).await;
 
     proxy.restore();
@@ -274,20 +273,12 @@ async fn an_sqlite_file_made_read_only_gives_503_and_service_resumes() {
         say("SKIPPED (read-only SQLite file): chattr +i is not available here");
         return;
     }
-    let res = reqwest::Client::new()
-        .post(&url)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body = res.text().await.unwrap();
+    let (status, body) = submit(&url, &form).await;
     // More writes than the pool has connections, through the writer and the pool alike: each
     // connection that met the read-only file must not keep refusing once it is writable again.
     let mut refused = Vec::new();
     for (other, form) in &forms[1..] {
-        let res = reqwest::Client::new().post(other).form(form).send().await;
-        refused.push(res.unwrap().status());
+        refused.push(submit(other, form).await.0);
     }
     for i in 0..6 {
         refused.push(new_county(format!("只读期间{i}县")).await.unwrap().status());
@@ -360,24 +351,15 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
     // More attempts than the pool has connections: each failed commit must leave its connection
     // fit to refuse the next one too (a failed COMMIT once left sqlx believing a transaction was
     // still open, and a later submission was acknowledged without being stored).
-    let mut refused = 0;
     for _ in 0..12 {
-        let res = reqwest::Client::new()
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body = res.text().await.unwrap();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            assert!(body.contains("数据库暂时不可用"));
-            refused += 1;
-        } else {
-            panic!("a full disk answered {status}: {body}");
-        }
+        let (status, body) = submit(&url, &form).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a full disk answered {status}: {body}"
+        );
+        assert!(body.contains("数据库暂时不可用"));
     }
-    assert_eq!(refused, 12);
     nothing_written(&own_connection(&file).await, invitations).await;
 
     std::fs::remove_file(&filler).unwrap();
