@@ -2,10 +2,10 @@
 //! frame, the tally from aggregates, and checking a submitted form.
 use criterion::{Criterion, criterion_group, criterion_main};
 use renke::domain::draw::{FrameEntry, draw};
-use renke::domain::group::RespondentGroup;
+use renke::domain::group::{GroupMap, RespondentGroup};
 use renke::domain::questionnaire::{BUILT_IN, Definition};
 use renke::domain::quota::{ParentShare, PlanParameters, SamplePlan, SamplingRate};
-use renke::domain::strata::{Area, AreaClass, Stratum, stratify};
+use renke::domain::strata::{Area, AreaClass, Band, Stratum, stratify};
 use renke::domain::tally::{Estimate, Estimator, Sums, headline};
 use std::hint::black_box;
 
@@ -15,7 +15,15 @@ fn quota(c: &mut Criterion) {
         b.iter(|| {
             SamplePlan::with_frames(
                 black_box(&p),
-                &[Some(5000), Some(300), None, Some(40), None, None, Some(90)],
+                &GroupMap::from_array([
+                    Some(5000),
+                    Some(300),
+                    None,
+                    Some(40),
+                    None,
+                    None,
+                    Some(90),
+                ]),
             )
         })
     });
@@ -36,7 +44,7 @@ fn draw_1m(c: &mut Criterion) {
             stratum: Stratum {
                 group: RespondentGroup::Parent,
                 area: i % areas,
-                band: Some((i / areas) % 3),
+                band: Band::of(RespondentGroup::Parent, (i / areas) % 3),
             },
             external_id: format!("p{i:07}"),
             area: format!("a{}", i % areas),
@@ -52,7 +60,7 @@ fn draw_1m(c: &mut Criterion) {
                     Stratum {
                         group: RespondentGroup::Parent,
                         area: a,
-                        band: Some(b),
+                        band: Band::of(RespondentGroup::Parent, b),
                     },
                     25,
                 )

@@ -1,11 +1,10 @@
 //! The command line: `renke [serve]`, `migrate`, `quota`, `user add`, `county add|list`.
+use crate::Application;
+use crate::app::{self, Actor, Context};
 use crate::config::Settings;
-use crate::domain::account::{CountyName, NewPassword, Role, Username};
-use crate::domain::quota::{PlanText, QuotaSummary, SamplePlan};
-use crate::web::view::thousands;
-use crate::{Application, password, store};
+use crate::domain::account::{Role, Username};
+use crate::domain::quota::{PlanText, QuotaSummary, SamplePlan, thousands};
 use clap::{Parser, Subcommand};
-use sea_orm::DatabaseConnection;
 use tokio::io::AsyncReadExt;
 
 #[derive(Debug, Parser)]
@@ -115,42 +114,13 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError(e.to_string())
 }
 
-/// Creates the first platform admin when there is none. With no password configured, one is
-/// generated and printed once.
-pub async fn ensure_admin(db: &DatabaseConnection, settings: &Settings) -> Result<(), CliError> {
-    if store::users::admin_count(db).await.map_err(fail)? > 0 {
-        return Ok(());
-    }
-    let username = Username::parse(&settings.admin_user)
-        .map_err(|e| fail(format!("RENKE_ADMIN_USER: {e}")))?;
-    let (password_text, generated) = match &settings.admin_password {
-        Some(p) => (p.clone(), false),
-        None => (crate::web::auth::random_token()[..20].to_owned(), true),
-    };
-    let password_text = NewPassword::parse(&password_text)
-        .map_err(|e| fail(format!("RENKE_ADMIN_PASSWORD: {e}")))?;
-    let hash = password::hash(password_text.expose()).map_err(fail)?;
-    store::users::create(
-        db,
-        store::users::NewUser {
-            username: &username,
-            password_hash: hash,
-            role: Role::Admin,
-            county_id: None,
-        },
-    )
-    .await
-    .map_err(fail)?;
-    if generated {
-        println!(
-            "Created platform admin `{}` with password: {}\n(shown only this once; change it or set RENKE_ADMIN_PASSWORD before first start)",
-            username.as_str(),
-            password_text.expose()
-        );
-    } else {
-        tracing::info!(username = username.as_str(), "created platform admin");
-    }
-    Ok(())
+/// Who the audit trail says acted, for commands.
+const OPERATOR: Actor<'static> = Actor::Operator("cli");
+
+/// The settings from the environment and a context on them (migrations applied).
+async fn open() -> Result<Context, CliError> {
+    let settings = Settings::from_env().map_err(fail)?;
+    Context::open(&settings).await.map_err(fail)
 }
 
 /// Runs the command line. Returns the process's error message on failure.
@@ -162,9 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             app.run_until_stopped().await.map_err(fail)
         }
         Command::Migrate => {
-            let settings = Settings::from_env().map_err(fail)?;
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::migrate(&db).await.map_err(fail)?;
+            open().await?.close().await.map_err(fail)?;
             println!("migrations applied");
             Ok(())
         }
@@ -196,7 +164,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     params.floor
                 );
                 println!("n = {}", thousands(plan.total));
-                for line in &plan.groups {
+                for line in plan.groups.values() {
                     println!(
                         "{:<13} {:>8}  {}",
                         line.group.code(),
@@ -215,12 +183,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     county,
                 },
         } => {
-            let settings = Settings::from_env().map_err(fail)?;
-            let username = Username::parse(&username).map_err(fail)?;
-            let role: Role = role.parse().map_err(fail)?;
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::migrate(&db).await.map_err(fail)?;
-            let county_id = match (role, county) {
+            Username::parse(&username).map_err(fail)?;
+            let parsed: Role = role.parse().map_err(fail)?;
+            let ctx = open().await?;
+            let county_id = match (parsed, county) {
                 (Role::Admin, _) => None,
                 (_, None) => {
                     return Err(CliError(
@@ -228,7 +194,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     ));
                 }
                 (_, Some(key)) => Some(
-                    store::counties::find_by_id_or_name(&db, &key)
+                    app::accounts::county_by_id_or_name(&ctx, &key)
                         .await
                         .map_err(fail)?
                         .ok_or_else(|| {
@@ -242,26 +208,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .read_to_string(&mut input)
                 .await
                 .map_err(fail)?;
-            let password_text =
-                NewPassword::parse(input.trim_end_matches(['\r', '\n'])).map_err(fail)?;
-            let hash = password::hash(password_text.expose()).map_err(fail)?;
-            let user = store::users::create(
-                &db,
-                store::users::NewUser {
+            let user = app::accounts::create_user(
+                &ctx,
+                &OPERATOR,
+                app::accounts::NewUserInput {
                     username: &username,
-                    password_hash: hash,
-                    role,
+                    password: input.trim_end_matches(['\r', '\n']),
+                    role: &role,
                     county_id,
                 },
             )
             .await
-            .map_err(|e| {
-                if store::is_unique_violation(&e) {
-                    CliError(format!("username `{}` is taken", username.as_str()))
-                } else {
-                    fail(e)
-                }
-            })?;
+            .map_err(fail)?;
             println!(
                 "added user {} ({}) with id {}",
                 user.username, user.role, user.id
@@ -272,21 +230,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if !rebuild {
                 return Err(CliError("say --rebuild to recompute the aggregates".into()));
             }
-            let settings = Settings::from_env().map_err(fail)?;
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::migrate(&db).await.map_err(fail)?;
-            let cache = crate::web::questionnaires::QuestionnaireCache::default();
+            let ctx = open().await?;
             let ids = match survey {
                 Some(id) => vec![id],
-                None => store::surveys::list(&db, None)
+                None => app::tally::survey_ids(&ctx, &OPERATOR)
                     .await
-                    .map_err(fail)?
-                    .iter()
-                    .map(|s| s.id)
-                    .collect(),
+                    .map_err(fail)?,
             };
             for id in ids {
-                let n = crate::web::tally::rebuild(&db, &cache, id)
+                let n = app::tally::rebuild(&ctx, &OPERATOR, id)
                     .await
                     .map_err(fail)?;
                 println!("survey {id}: rebuilt the tally from {n} responses");
@@ -294,21 +246,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Audit { command } => {
-            let settings = Settings::from_env().map_err(fail)?;
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::migrate(&db).await.map_err(fail)?;
+            let ctx = open().await?;
             match command {
-                AuditCommand::Verify => match store::audit::verify(&db).await.map_err(fail)? {
-                    Ok(n) => {
-                        println!("audit trail intact: {n} entries");
-                        Ok(())
+                AuditCommand::Verify => {
+                    match app::accounts::verify_audit(&ctx, &OPERATOR)
+                        .await
+                        .map_err(fail)?
+                    {
+                        app::accounts::Chain::Intact { entries } => {
+                            println!("audit trail intact: {entries} entries");
+                            Ok(())
+                        }
+                        app::accounts::Chain::Broken { at, reason } => Err(CliError(format!(
+                            "audit trail broken at entry {at}: {reason}"
+                        ))),
                     }
-                    Err((id, why)) => {
-                        Err(CliError(format!("audit trail broken at entry {id}: {why}")))
-                    }
-                },
+                }
                 AuditCommand::List { last } => {
-                    for e in store::audit::recent(&db, last).await.map_err(fail)? {
+                    for e in app::accounts::audit_entries(&ctx, &OPERATOR, last)
+                        .await
+                        .map_err(fail)?
+                    {
                         println!(
                             "{}\t{}\t{}\t{}\t{}\t{}",
                             e.id, e.at, e.actor, e.action, e.subject, e.detail
@@ -329,8 +287,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if to.exists() {
                 return Err(CliError(format!("{} exists already", to.display())));
             }
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::backup_sqlite(&db, &to).await.map_err(fail)?;
+            let ctx = Context::open(&settings).await.map_err(fail)?;
+            app::backup(&ctx, &to).await.map_err(fail)?;
             println!("backup written to {}", to.display());
             Ok(())
         }
@@ -339,23 +297,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::demo::run(&settings).await.map_err(fail)
         }
         Command::County { command } => {
-            let settings = Settings::from_env().map_err(fail)?;
-            let db = store::connect(&settings).await.map_err(fail)?;
-            store::migrate(&db).await.map_err(fail)?;
+            let ctx = open().await?;
             match command {
                 CountyCommand::Add { name } => {
-                    let name = CountyName::parse(&name).map_err(fail)?;
-                    let county = store::counties::create(&db, &name).await.map_err(|e| {
-                        if store::is_unique_violation(&e) {
-                            CliError(format!("county `{}` exists already", name.as_str()))
-                        } else {
-                            fail(e)
-                        }
-                    })?;
+                    let county = app::accounts::create_county(&ctx, &OPERATOR, &name)
+                        .await
+                        .map_err(fail)?;
                     println!("added county {} with id {}", county.name, county.id);
                 }
                 CountyCommand::List => {
-                    for c in store::counties::list(&db).await.map_err(fail)? {
+                    for c in app::accounts::counties(&ctx, &OPERATOR)
+                        .await
+                        .map_err(fail)?
+                    {
                         println!("{}\t{}", c.id, c.name);
                     }
                 }

@@ -1,12 +1,12 @@
-//! The one error type of the web layer, and how each kind maps to an HTTP status.
+//! The one error type: every use case in `app` returns it, `web::error` maps each kind to an
+//! HTTP status in one place, the command line prints it.
 //!
-//! Handlers return `Result<_, AppError>`. The response is JSON (`{"error", "field"}`); on HTML
-//! pages `web::middleware::render_error_pages` turns it into a page with the same status.
-//! Internal causes are logged in full and answered with an opaque message.
+//! Messages are for people (Chinese, naming the field where there is one). Internal causes are
+//! kept for the log and answered with an opaque message.
 use crate::domain::{
     account::AccountError, quota::PlanError, strata::StrataError, survey::SurveyError,
 };
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use crate::store::DbFailure;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +40,9 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("请求超时，请检查网络后重试")]
     RequestTimeout,
+    /// The database cannot be reached or written for now: the request may be retried.
     #[error("数据库暂时不可用，请稍后再试")]
-    Unavailable(#[source] sea_orm::DbErr),
+    Unavailable { failure: DbFailure, cause: String },
     #[error("服务器内部错误")]
     Internal(String),
 }
@@ -78,51 +79,36 @@ impl AppError {
 }
 
 impl AppError {
-    /// An error reading a request body: too large (413) or otherwise unreadable (400).
-    pub fn body(e: &actix_web::Error, what: &str) -> AppError {
-        use actix_web::error::PayloadError;
-        match e.as_error::<PayloadError>() {
-            Some(PayloadError::Overflow) => AppError::PayloadTooLarge,
-            _ => AppError::Invalid {
-                field: None,
-                message: format!("无法读取{what}：{e}"),
-            },
-        }
+    /// The database file itself failed (read-only, full, I/O): its pool should look at its
+    /// connections for a while.
+    pub fn failed_at_file(&self) -> bool {
+        matches!(
+            self,
+            AppError::Unavailable {
+                failure: DbFailure::File,
+                ..
+            }
+        )
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> AppError {
+        AppError::Internal(cause.to_string())
     }
 }
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
         // A database that cannot be reached or written (PostgreSQL down, an SQLite file gone
         // read-only or out of space) is a 503 the client may retry, not a bug.
-        let text = e.to_string();
-        let file_failure = ["readonly database", "disk is full", "disk I/O error"]
-            .iter()
-            .any(|m| text.contains(m));
-        if file_failure {
-            crate::store::file_failure_seen();
+        let failure = DbFailure::of(&e);
+        if failure.is_transient() {
+            AppError::Unavailable {
+                failure,
+                cause: e.to_string(),
+            }
+        } else {
+            AppError::Internal(e.to_string())
         }
-        let unwritable = file_failure || text.contains("database is locked");
-        match e {
-            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(e),
-            _ if unwritable => AppError::Unavailable(e),
-            other => AppError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<tera::Error> for AppError {
-    fn from(e: tera::Error) -> Self {
-        // Tera's Display hides the cause; the chain says which variable or filter failed.
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        AppError::Internal(text)
     }
 }
 
@@ -159,62 +145,18 @@ impl From<validator::ValidationErrors> for AppError {
     }
 }
 
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            AppError::Internal(cause) => tracing::error!(%cause, "internal error"),
-            AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            _ => {}
-        }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: self.to_string(),
-            field: self.field(),
-            details: match self {
-                AppError::Unprocessable { details, .. } => Some(details),
-                _ => None,
-            },
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_unreachable_or_unwritable_database_is_a_503() {
-        let full = sea_orm::DbErr::Custom("database or disk is full".into());
-        assert_eq!(
-            AppError::from(full).status_code(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+    fn an_unreachable_or_unwritable_database_is_unavailable_not_a_bug() {
+        let full = AppError::from(sea_orm::DbErr::Custom("database or disk is full".into()));
+        assert!(matches!(full, AppError::Unavailable { .. }) && full.failed_at_file());
+        assert_eq!(full.to_string(), "数据库暂时不可用，请稍后再试");
         let ro = sea_orm::DbErr::Custom("attempt to write a readonly database".into());
-        assert_eq!(
-            AppError::from(ro).status_code(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        assert!(AppError::from(ro).failed_at_file());
         let bug = sea_orm::DbErr::Custom("no such column".into());
-        assert_eq!(
-            AppError::from(bug).status_code(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        let e = AppError::from(sea_orm::DbErr::Custom("database or disk is full".into()));
-        assert_eq!(e.to_string(), "数据库暂时不可用，请稍后再试");
+        assert!(matches!(AppError::from(bug), AppError::Internal(_)));
     }
 }

@@ -1,7 +1,8 @@
 //! Renke (认可): the social recognition survey of a county's compulsory education.
 //!
-//! `domain` is pure logic, `store` persistence, `web` HTTP. [`Application::build`] starts the
-//! server for `main` and for the tests alike.
+//! `domain` is pure logic, `store` persistence, `app` the use cases, `web` HTTP, `cli` the
+//! command line. [`Application::build`] starts the server for `main` and for the tests alike.
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -14,15 +15,15 @@ pub mod web;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
-use actix_web::{App, HttpServer, cookie::Key, web as aweb};
+use actix_web::{App, HttpServer, web as aweb};
 use config::Settings;
 use error::AppError;
 use std::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    App(#[from] AppError),
     #[error("templates: {0}")]
     Templates(#[from] tera::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -58,44 +59,17 @@ impl Application {
     /// Connects to the database, applies migrations, makes sure a platform admin exists, and
     /// binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let db = store::connect(&settings).await?;
-        store::migrate(&db).await?;
-        let writer_db = store::connect_writer(&settings, &db).await?;
-        store::questionnaires::ensure_built_in(&db).await?;
-        cli::ensure_admin(&db, &settings)
-            .await
-            .map_err(|e| StartupError::Other(format!("creating the first admin: {e}")))?;
-        let tera = web::templates::load()?;
-        let thanks_page = web::templates::Spliced::render(
-            &tera,
-            "respond/thanks.html",
-            tera::Context::new(),
-            &["draft_key"],
-        )?;
-        let state = aweb::Data::new(web::AppState {
-            thanks_page,
-            request_timeout: settings.request_timeout,
-            tera,
-            cookie_key: Key::derive_from(settings.secret_key.expose()),
-            secure_cookies: settings.secure_cookies,
-            trust_proxy: settings.trust_proxy,
-            login_limiter: web::auth::LoginLimiter::default(),
-            token_key: domain::invitation::TokenKey::derive(
-                settings.secret_key.expose(),
-                "invitation tokens",
-            ),
-            public_url: settings.public_url.clone(),
-            respondent_limiter: web::respond::RespondentLimiter::default(),
-            form_key: domain::invitation::TokenKey::derive(
-                settings.secret_key.expose(),
-                "form start times",
-            ),
-            questionnaires: web::questionnaires::QuestionnaireCache::default(),
-            surveys: web::live::SurveyCache::default(),
-            shown: web::live::ShownInvitations::default(),
-            writer: store::submissions::Writer::start(writer_db),
-            db,
-        });
+        let app = app::Context::start(&settings).await?;
+        if let Some(admin) = app::accounts::ensure_admin(&app, &settings).await? {
+            match admin.generated_password {
+                Some(password) => println!(
+                    "Created platform admin `{}` with password: {password}\n(shown only this once; change it or set RENKE_ADMIN_PASSWORD before first start)",
+                    admin.username
+                ),
+                None => tracing::info!(username = admin.username, "created platform admin"),
+            }
+        }
+        let state = aweb::Data::new(web::AppState::new(&settings, app)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),
             source,

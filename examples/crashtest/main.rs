@@ -104,10 +104,7 @@ async fn main() -> Result<(), String> {
         .unwrap_or_default()
         .to_owned();
     let settings = driver::settings(&db_url, &secret, 4);
-    let db = renke::store::connect(&settings)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (survey, paths) = driver::prepare(&db, secret.expose(), n).await?;
+    let (survey, paths) = driver::prepare(&settings, n).await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| e.to_string())?
         .local_addr()
@@ -185,7 +182,14 @@ async fn main() -> Result<(), String> {
     // The checks.
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let acked = acked.lock().unwrap().clone();
-    let stored = renke::store::responses::count(&db, survey)
+    let ctx = renke::app::Context::open(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let database = renke::store::connect(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let db = database.pool();
+    let stored = renke::store::responses::count(db, survey)
         .await
         .map_err(|e| e.to_string())?;
     let inv = renke::entity::invitation::Entity::find()
@@ -193,7 +197,7 @@ async fn main() -> Result<(), String> {
     let answered = inv
         .clone()
         .filter(renke::entity::invitation::Column::Status.eq("answered"))
-        .count(&db)
+        .count(db)
         .await
         .map_err(|e| e.to_string())?;
     let inconsistent = inv
@@ -211,33 +215,34 @@ async fn main() -> Result<(), String> {
                         .add(renke::entity::invitation::Column::AnsweredAt.is_not_null()),
                 ),
         )
-        .count(&db)
+        .count(db)
         .await
         .map_err(|e| e.to_string())?;
-    let before = renke::store::tally::load(&db, survey)
+    let before = renke::store::tally::load(db, survey)
         .await
         .map_err(|e| e.to_string())?;
-    let cache = renke::web::questionnaires::QuestionnaireCache::default();
-    renke::web::tally::rebuild(&db, &cache, survey)
+    renke::app::tally::rebuild(&ctx, &renke::app::Actor::Operator("crashtest"), survey)
         .await
         .map_err(|e| e.to_string())?;
-    let after = renke::store::tally::load(&db, survey)
+    let after = renke::store::tally::load(db, survey)
         .await
         .map_err(|e| e.to_string())?;
+    let same = |a: &renke::domain::tally::Sums, b: &renke::domain::tally::Sums| {
+        (a.n, a.x, a.y, a.xx, a.xy) == (b.n, b.x, b.y, b.xx, b.xy)
+    };
     let aggregates_equal = before.items == after.items
-        && before.cells.len() == after.cells.len()
+        && before.strata.len() == after.strata.len()
         && before
-            .cells
+            .strata
             .iter()
-            .zip(&after.cells)
-            .all(|((k1, a), (k2, b))| {
-                k1 == k2
-                    && a.sums.n == b.sums.n
-                    && a.sums.x == b.sums.x
-                    && a.sums.y == b.sums.y
-                    && a.sums.xx == b.sums.xx
-                    && a.sums.xy == b.sums.xy
-            });
+            .zip(&after.strata)
+            .all(|((k1, a), (k2, b))| k1 == k2 && same(&a.sums, &b.sums))
+        && before.dimensions.len() == after.dimensions.len()
+        && before
+            .dimensions
+            .iter()
+            .zip(&after.dimensions)
+            .all(|((k1, a), (k2, b))| k1 == k2 && same(a, b));
     println!(
         "crashes survived: {survived}\nacknowledged: {}\nstored: {stored}\ninvitations answered: {answered}\ninconsistent invitations: {inconsistent}\naggregates equal a recomputation: {aggregates_equal}",
         acked.len()
@@ -246,7 +251,7 @@ async fn main() -> Result<(), String> {
     // that is stored exactly once.
     let answered_ids: HashSet<i32> = inv
         .filter(renke::entity::invitation::Column::Status.eq("answered"))
-        .all(&db)
+        .all(db)
         .await
         .map_err(|e| e.to_string())?
         .iter()

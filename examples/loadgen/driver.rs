@@ -1,15 +1,13 @@
-//! The load generator's two halves: preparing a survey with many invitations directly
-//! through the store, and driving a running Renke over HTTP as phones would.
-use renke::domain::account::CountyName;
-use renke::domain::frame;
+//! The load generator's two halves: preparing a survey with many invitations through the use
+//! cases (as an organiser would), and driving a running Renke over HTTP as phones would.
+use renke::app::sampling::{InvitationUse, SchoolEntry};
+use renke::app::surveys::Transition;
+use renke::app::{self, Actor, Context};
 use renke::domain::group::RespondentGroup;
-use renke::domain::invitation::TokenKey;
 use renke::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target};
 use renke::domain::strata::{Area, AreaClass};
-use renke::domain::survey::{SurveySettings, SurveyStatus, Window};
+use renke::domain::survey::{SurveySettings, Window};
 use renke::domain::tally::Estimator;
-use renke::store;
-use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -38,19 +36,17 @@ pub fn settings(
     }
 }
 
-/// Creates an open survey whose draw gives `n` parents an invitation; returns their link paths.
+/// Creates an open survey whose draw gives `n` parents an invitation; returns its id and the
+/// invitations' link paths.
 pub async fn prepare(
-    db: &DatabaseConnection,
-    secret: &[u8],
+    settings: &renke::config::Settings,
     n: usize,
 ) -> Result<(i32, Vec<String>), String> {
     let fail = |e: &dyn std::fmt::Display| e.to_string();
-    store::migrate(db).await.map_err(|e| fail(&e))?;
-    store::questionnaires::ensure_built_in(db)
-        .await
-        .map_err(|e| fail(&e))?;
+    let ctx = Context::open(settings).await.map_err(|e| fail(&e))?;
+    let me = Actor::Operator("loadgen");
     let name = format!("压测县{}", rand::random::<u32>());
-    let county = store::counties::create(db, &CountyName::parse(&name).map_err(|e| fail(&e))?)
+    let county = app::accounts::create_county(&ctx, &me, &name)
         .await
         .map_err(|e| fail(&e))?;
     // At 1000‰ the sample is the population: n parents, and the other groups (no roster) draw nobody.
@@ -61,7 +57,7 @@ pub async fn prepare(
         0,
     )
     .map_err(|e| fail(&e))?;
-    let settings = SurveySettings::new(
+    let survey_settings = SurveySettings::new(
         "压测调查",
         plan,
         Target::DEFAULT,
@@ -69,67 +65,59 @@ pub async fn prepare(
         Estimator::Pooled,
     )
     .map_err(|e| fail(&e))?;
-    let survey = store::surveys::create(db, county.id, &settings)
+    let survey = app::surveys::create(&ctx, &me, &survey_settings, Some(county.id))
         .await
         .map_err(|e| fail(&e))?;
-    let areas = [
-        ("城关街道", AreaClass::Urban),
-        ("东城镇", AreaClass::Town),
-        ("西山乡", AreaClass::Rural),
-        ("南溪乡", AreaClass::Rural),
-    ]
-    .iter()
-    .map(|(a, c)| Area::new(a, *c, 1000).map_err(|e| fail(&e)))
-    .collect::<Result<Vec<_>, _>>()?;
-    store::geography::replace_areas(db, survey.id, &areas)
-        .await
-        .map_err(|e| fail(&e))?;
-    let geo = store::geography::load(db, survey.id)
-        .await
-        .map_err(|e| fail(&e))?;
-    let schools: Vec<(String, i32)> = geo
-        .area_ids
+    let names = ["城关街道", "东城镇", "西山乡", "南溪乡"];
+    let areas = names
         .iter()
-        .enumerate()
-        .map(|(i, id)| (format!("学校{i}"), *id))
-        .collect();
-    store::geography::replace_schools(db, survey.id, &schools)
+        .zip([
+            AreaClass::Urban,
+            AreaClass::Town,
+            AreaClass::Rural,
+            AreaClass::Rural,
+        ])
+        .map(|(a, c)| Area::new(a, c, 1000).map_err(|e| fail(&e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    app::sampling::set_areas(&ctx, &me, survey.id, &areas)
         .await
         .map_err(|e| fail(&e))?;
-    let geo = store::geography::load(db, survey.id)
+    let schools: Vec<String> = (0..names.len()).map(|i| format!("学校{i}")).collect();
+    let entries: Vec<SchoolEntry> = schools
+        .iter()
+        .zip(names)
+        .map(|(name, area)| SchoolEntry { name, area })
+        .collect();
+    app::sampling::set_schools(&ctx, &me, survey.id, &entries)
         .await
         .map_err(|e| fail(&e))?;
     let mut text = String::from("编号,乡镇,学校,年级\n");
     // Spread evenly so every stratum (4 areas × 3 bands) holds its share of the quota.
     for i in 0..n {
-        let s = i % geo.schools.len();
-        let grade = [2, 5, 8][(i / geo.schools.len()) % 3];
-        text.push_str(&format!(
-            "p{i:07},{},{},{grade}\n",
-            geo.areas[geo.schools[s].area].name, geo.schools[s].name
-        ));
+        let s = i % schools.len();
+        let grade = [2, 5, 8][(i / schools.len()) % 3];
+        text.push_str(&format!("p{i:07},{},{},{grade}\n", names[s], schools[s]));
     }
-    let rows = frame::parse_roster(RespondentGroup::Parent, &text, &geo.areas, &geo.schools)
-        .map_err(|e| format!("{:?}", e.errors.first()))?;
-    store::frames::replace(db, survey.id, RespondentGroup::Parent, &rows, &geo)
+    app::sampling::upload_roster(
+        &ctx,
+        &me,
+        survey.id,
+        RespondentGroup::Parent,
+        text.into_bytes(),
+    )
+    .await
+    .map_err(|e| fail(&e))?;
+    app::sampling::draw(&ctx, &me, survey.id, Some(7))
         .await
         .map_err(|e| fail(&e))?;
-    renke::web::sampling::draw_sample(db, &survey, None, "loadgen", Some(7))
+    app::surveys::transition(&ctx, &me, survey.id, Transition::Open)
         .await
         .map_err(|e| fail(&e))?;
-    store::questionnaires::pin(db, survey.id)
+    let (_, lines) = app::sampling::invitations(&ctx, &me, survey.id, InvitationUse::Export)
         .await
         .map_err(|e| fail(&e))?;
-    store::surveys::change_status(db, survey.id, SurveyStatus::Draft, SurveyStatus::Open)
-        .await
-        .map_err(|e| fail(&e))?;
-    let key = TokenKey::derive(secret, "invitation tokens");
-    let paths = store::invitations::list_live(db, survey.id)
-        .await
-        .map_err(|e| fail(&e))?
-        .iter()
-        .map(|r| format!("/s/{}", key.token(i64::from(r.id))))
-        .collect();
+    let paths = lines.into_iter().map(|l| l.path).collect();
+    ctx.close().await.map_err(|e| fail(&e))?;
     Ok((survey.id, paths))
 }
 

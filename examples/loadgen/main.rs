@@ -187,7 +187,7 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     eprintln!("preparing {n} invitations on {db_url} …");
-    let (survey, paths) = driver::prepare(&db, secret.expose(), n).await?;
+    let (survey, paths) = driver::prepare(&settings, n).await?;
     let port = free_port()?;
     let mut child = std::process::Command::new(&server)
         .arg("serve")
@@ -209,7 +209,7 @@ async fn run() -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if let Some(sizes) = arg("--scale") {
-        let result = scale_runs(&db, survey, &base, child.id(), &sizes).await;
+        let result = scale_runs(db.pool(), survey, &base, child.id(), &sizes).await;
         let _ = child.kill();
         let _ = child.wait();
         return result;
@@ -223,7 +223,7 @@ async fn run() -> Result<(), String> {
     let server_cpu = cpu_seconds(child.id()) - server_before;
     let own_cpu = cpu_seconds(std::process::id()) - own_before;
     let rss = peak_rss_mb(child.id());
-    let stored = renke::store::responses::count(&db, survey)
+    let stored = renke::store::responses::count(db.pool(), survey)
         .await
         .map_err(|e| e.to_string())?;
     let _ = child.kill();

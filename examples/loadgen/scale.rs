@@ -1,8 +1,11 @@
 //! Scale runs: a survey holding N stored responses (written straight through the store, with
 //! their aggregates), then the tally endpoint's latency and the exports' time and memory.
+use renke::domain::geography::AreaScope;
+use renke::domain::group::{Booklet, RespondentGroup};
+use renke::domain::response::{NewResponse, Source, hour_of};
+use renke::domain::strata::Band;
 use renke::domain::tally::Aggregates;
 use renke::store;
-use renke::store::responses::{NewResponse, hour_of};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use std::time::{Duration, Instant};
 
@@ -43,13 +46,13 @@ pub async fn fill(db: &DatabaseConnection, survey: i32, n: usize) -> Result<(), 
                 let r = NewResponse {
                     survey_id: survey,
                     questionnaire_id: qid,
-                    booklet: "social".into(),
-                    group: "parent".into(),
-                    area_id: Some(geo.area_ids[geo.schools[s].area]),
-                    area_class: Some(geo.areas[geo.schools[s].area].class.code().into()),
-                    school_id: Some(geo.school_ids[s]),
-                    band: Some((i % 3) as i16),
-                    source: "invitation",
+                    booklet: Booklet::Social,
+                    group: RespondentGroup::Parent,
+                    area: AreaScope::Area(geo.area_ids[geo.schools[s].area]),
+                    area_class: Some(geo.areas[geo.schools[s].area].class),
+                    school: Some(geo.school_ids[s]),
+                    band: Band::of(RespondentGroup::Parent, i % 3),
+                    source: Source::Invitation,
                     completion_seconds: 100 + (i % 200) as u32,
                     too_fast: i % 50 == 0,
                     straight_lined: false,

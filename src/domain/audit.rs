@@ -5,6 +5,106 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What an audit entry records. The code is what the trail stores and shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Login,
+    LoginFailed,
+    CountyCreated,
+    UserCreated,
+    SurveyCreated,
+    SettingsChanged,
+    Opened,
+    Closed,
+    AreasSet,
+    SchoolsSet,
+    RosterUploaded,
+    Drew,
+    ReservesReleased,
+    ChannelCreated,
+    Purged,
+    QuestionnaireUploaded,
+    InvitationsExported,
+    InvitationsPrinted,
+    ResponsesExported,
+    TallyRebuilt,
+    ReadinessUploaded,
+    ChecklistSaved,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 22] = [
+        AuditAction::Login,
+        AuditAction::LoginFailed,
+        AuditAction::CountyCreated,
+        AuditAction::UserCreated,
+        AuditAction::SurveyCreated,
+        AuditAction::SettingsChanged,
+        AuditAction::Opened,
+        AuditAction::Closed,
+        AuditAction::AreasSet,
+        AuditAction::SchoolsSet,
+        AuditAction::RosterUploaded,
+        AuditAction::Drew,
+        AuditAction::ReservesReleased,
+        AuditAction::ChannelCreated,
+        AuditAction::Purged,
+        AuditAction::QuestionnaireUploaded,
+        AuditAction::InvitationsExported,
+        AuditAction::InvitationsPrinted,
+        AuditAction::ResponsesExported,
+        AuditAction::TallyRebuilt,
+        AuditAction::ReadinessUploaded,
+        AuditAction::ChecklistSaved,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AuditAction::Login => "login",
+            AuditAction::LoginFailed => "login_failed",
+            AuditAction::CountyCreated => "county_created",
+            AuditAction::UserCreated => "user_created",
+            AuditAction::SurveyCreated => "survey_created",
+            AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::Opened => "open",
+            AuditAction::Closed => "closed",
+            AuditAction::AreasSet => "areas_set",
+            AuditAction::SchoolsSet => "schools_set",
+            AuditAction::RosterUploaded => "roster_upload",
+            AuditAction::Drew => "draw",
+            AuditAction::ReservesReleased => "release_reserves",
+            AuditAction::ChannelCreated => "channel_created",
+            AuditAction::Purged => "purge",
+            AuditAction::QuestionnaireUploaded => "questionnaire_uploaded",
+            AuditAction::InvitationsExported => "export_invitations",
+            AuditAction::InvitationsPrinted => "print_invitations",
+            AuditAction::ResponsesExported => "export_responses",
+            AuditAction::TallyRebuilt => "tally_rebuilt",
+            AuditAction::ReadinessUploaded => "readiness_upload",
+            AuditAction::ChecklistSaved => "checklist_saved",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.code() == code)
+    }
+}
+
+/// One entry of the trail, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i32,
+    /// RFC 3339 with microseconds, as hashed.
+    pub at: String,
+    pub actor: String,
+    /// The action's code (older entries may carry codes no longer written).
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
 /// SHA-256 over the previous hash and the entry's fields, each on a line of its own.
 pub fn entry_hash(
     prev: &str,
@@ -25,6 +125,13 @@ pub fn entry_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_has_a_code_of_its_own() {
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.code()), Some(a));
+        }
+    }
 
     #[test]
     fn any_change_to_an_entry_changes_its_hash() {

@@ -6,10 +6,12 @@
 //! depends on nothing but the frame, the quotas and the seed (not on a library's sampling code).
 //! A person (same phone) is drawn at most once across all groups; reserves are drawn in order
 //! after each stratum's sample.
-use super::strata::Stratum;
+use super::group::RespondentGroup;
+use super::strata::{Band, Stratum};
+use chrono::{DateTime, Utc};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
@@ -79,7 +81,9 @@ pub fn frame_digest(entries: &[FrameEntry]) -> String {
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             e.stratum.group.code(),
             e.area,
-            e.stratum.band.map_or(String::new(), |b| b.to_string()),
+            e.stratum
+                .band
+                .map_or(String::new(), |b| b.index().to_string()),
             e.school.as_deref().unwrap_or(""),
             e.grade.map_or(String::new(), |g| g.to_string()),
             e.external_id,
@@ -161,6 +165,100 @@ pub fn draw(
         frame_digest,
         strata,
     }
+}
+
+/// Whether a pick is in the sample or on the reserve list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PickKind {
+    Selected,
+    Reserve,
+}
+
+impl PickKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            PickKind::Selected => "selected",
+            PickKind::Reserve => "reserve",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<PickKind> {
+        [PickKind::Selected, PickKind::Reserve]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+}
+
+/// A stratum's quota as a draw recorded it: its area by id, so it reads the same whatever
+/// happens to the order of areas later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedQuota {
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub band: Option<Band>,
+    pub quota: u64,
+}
+
+/// One person a draw picked, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub frame_person_id: i32,
+    pub external_id: String,
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub school_id: Option<i32>,
+    pub band: Option<Band>,
+    pub grade: Option<u8>,
+    pub kind: PickKind,
+    /// Position in the stratum's sample or reserve list.
+    pub rank: usize,
+}
+
+/// A recorded pick, as stored (its person may have been purged since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPick {
+    pub id: i32,
+    pub frame_person_id: Option<i32>,
+    pub external_id: String,
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub band: Option<Band>,
+    pub kind: PickKind,
+    pub rank: usize,
+    pub invitation_id: Option<i32>,
+}
+
+/// A draw to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDraw {
+    pub survey_id: i32,
+    pub seed: u64,
+    pub frame_digest: String,
+    pub algorithm: String,
+    pub reserve_percent: u64,
+    pub quotas: Vec<RecordedQuota>,
+    pub frame_size: usize,
+    pub created_by: Option<i32>,
+    pub created_by_name: String,
+    pub picks: Vec<Pick>,
+}
+
+/// A recorded draw: what was drawn, from which frame, with which seed, by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    pub id: i32,
+    pub survey_id: i32,
+    pub seed: u64,
+    pub frame_digest: String,
+    pub algorithm: String,
+    pub reserve_percent: u64,
+    pub quotas: Vec<RecordedQuota>,
+    pub frame_size: u64,
+    pub selected: u64,
+    pub reserves: u64,
+    pub superseded: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by_name: String,
 }
 
 #[cfg(test)]

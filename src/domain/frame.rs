@@ -61,6 +61,34 @@ pub struct RosterRow {
     pub phone: Option<String>,
 }
 
+/// A person of a stored roster. Personal data: never logged, purged on request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: i32,
+    pub group: RespondentGroup,
+    pub external_id: String,
+    pub area_id: i32,
+    pub school_id: Option<i32>,
+    pub grade: Option<u8>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// Its line in the uploaded file.
+    pub line: u64,
+}
+
+impl Person {
+    /// The phone as organisers may see it: all but the first three and last four digits masked.
+    pub fn masked_phone(&self) -> Option<String> {
+        self.phone.as_deref().map(|ph| {
+            let n = ph.chars().count();
+            ph.chars()
+                .enumerate()
+                .map(|(i, c)| if i >= 3 && i + 4 < n { '*' } else { c })
+                .collect()
+        })
+    }
+}
+
 /// Why a line of a roster was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {

@@ -1,10 +1,13 @@
 //! The seven respondent groups of the survey and the booklet each answers.
+use enum_map::{Enum, EnumMap};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// A respondent group, as SPEC.md names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Enum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RespondentGroup {
     Parent,
@@ -15,6 +18,9 @@ pub enum RespondentGroup {
     CppccMember,
     Public,
 }
+
+/// One value per respondent group, in [`RespondentGroup::ALL`] order.
+pub type GroupMap<T> = EnumMap<RespondentGroup, T>;
 
 /// The questionnaire booklet a group answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,11 +52,6 @@ impl RespondentGroup {
         RespondentGroup::CppccMember,
         RespondentGroup::Public,
     ];
-
-    /// Position in [`RespondentGroup::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
 
     pub fn code(self) -> &'static str {
         match self {
@@ -109,6 +110,28 @@ impl FromStr for RespondentGroup {
 }
 
 impl Booklet {
+    pub const ALL: [Booklet; 3] = [Booklet::Social, Booklet::Staff, Booklet::Student];
+
+    /// The code the booklet is stored and addressed by (`social.toml`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Booklet::Social => "social",
+            Booklet::Staff => "staff",
+            Booklet::Student => "student",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Booklet> {
+        Booklet::ALL.into_iter().find(|b| b.code() == code)
+    }
+
+    /// The groups that answer this booklet.
+    pub fn groups(self) -> impl Iterator<Item = RespondentGroup> {
+        RespondentGroup::ALL
+            .into_iter()
+            .filter(move |g| g.booklet() == self)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Booklet::Social => "社会卷",
@@ -123,11 +146,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_round_trip_and_index_matches_order() {
-        for (i, g) in RespondentGroup::ALL.into_iter().enumerate() {
-            assert_eq!(g.index(), i);
+    fn codes_round_trip_and_the_map_follows_the_canonical_order() {
+        for g in RespondentGroup::ALL {
             assert_eq!(g.code().parse::<RespondentGroup>(), Ok(g));
         }
         assert!("parents".parse::<RespondentGroup>().is_err());
+        let map: GroupMap<usize> = GroupMap::from_fn(|g| g.code().len());
+        let order: Vec<RespondentGroup> = map.iter().map(|(g, _)| g).collect();
+        assert_eq!(order, RespondentGroup::ALL);
+        for b in Booklet::ALL {
+            assert_eq!(Booklet::parse(b.code()), Some(b));
+        }
     }
 }

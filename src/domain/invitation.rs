@@ -2,7 +2,13 @@
 //!
 //! The database holds nothing that could answer in someone's place, and the links can be
 //! exported again at any time. 16 base64url characters carry 96 bits of authentication.
+//!
+//! Also what an invitation is: one drawn person's link, answered once, or revoked when a
+//! reserve replaces it or a new draw supersedes its draw.
+use super::group::RespondentGroup;
+use super::strata::Band;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -104,6 +110,62 @@ impl FromStr for InvitationStatus {
             other => Err(format!("unknown invitation status `{other}`")),
         }
     }
+}
+
+/// One drawn person's invitation, with the stratum their answer will count in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: i32,
+    pub survey_id: i32,
+    pub draw_id: i32,
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub school_id: Option<i32>,
+    pub band: Option<Band>,
+    pub grade: Option<u8>,
+    pub status: InvitationStatus,
+    pub created_at: DateTime<Utc>,
+    /// The reserve's invitation that replaced this one.
+    pub replaced_by: Option<i32>,
+}
+
+/// An invitation with the contact data it is sent to (while the rosters are kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    pub invitation: Invitation,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// How many invitations of one stratum are in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCount {
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub band: Option<Band>,
+    pub status: InvitationStatus,
+    /// Revoked because a reserve replaced it (not because the draw was superseded).
+    pub replaced: bool,
+    pub count: u64,
+}
+
+/// Which invitations a release of reserves replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFilter {
+    pub group: RespondentGroup,
+    pub area_id: Option<i32>,
+    pub band: Option<Band>,
+    /// Only invitations issued at or before this time (non-responders after a chosen wait).
+    pub issued_before: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReleaseOutcome {
+    /// Non-responders replaced by a reserve.
+    pub replaced: u64,
+    /// Non-responders left as they were: their stratum's reserves are used up.
+    pub without_reserve: u64,
 }
 
 #[cfg(test)]

@@ -264,6 +264,17 @@ impl AnswerErrors {
     }
 }
 
+/// A stored version of a booklet, parsed: built in (`county_id` none) or a county's upload.
+/// A stored version never changes.
+#[derive(Debug, Clone)]
+pub struct Questionnaire {
+    pub id: i32,
+    pub county_id: Option<i32>,
+    pub definition: Definition,
+    /// The TOML it was parsed from.
+    pub text: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

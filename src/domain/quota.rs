@@ -2,7 +2,7 @@
 //!
 //! All arithmetic is exact: the rate is held in parts per million and shares in 1/10000, so
 //! `ceil(P · 1.5‰)` never suffers a float rounding error.
-use super::group::RespondentGroup;
+use super::group::{GroupMap, RespondentGroup};
 use serde::Serialize;
 use std::fmt;
 
@@ -325,11 +325,24 @@ impl From<&SamplePlan> for QuotaSummary {
             total: plan.total,
             groups: plan
                 .groups
-                .iter()
+                .values()
                 .map(|g| (g.group.code(), g.quota))
                 .collect(),
         }
     }
+}
+
+/// `1304322` → `"1,304,322"`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One group's line of the plan.
@@ -361,12 +374,12 @@ pub struct SamplePlan {
     pub parents_base: u64,
     /// `n − p`, split over the six other groups.
     pub others_total: u64,
-    /// `floor((n − p) / 6)`.
+    /// `floor((n − p) / 6)`: one share per group of [`RespondentGroup::OTHERS`].
     pub others_each: u64,
     /// `(n − p) mod 6`: that many groups, first in canonical order, get one more.
     pub others_remainder: u64,
-    /// One line per group, in [`RespondentGroup::ALL`] order.
-    pub groups: Vec<GroupQuota>,
+    /// One line per group.
+    pub groups: GroupMap<GroupQuota>,
     /// Places no frame had room for (only when every frame, parents' too, is exhausted).
     pub unfilled: u64,
 }
@@ -374,45 +387,43 @@ pub struct SamplePlan {
 impl SamplePlan {
     /// Steps 1–3 without frames: nothing is capped.
     pub fn compute(params: &PlanParameters) -> SamplePlan {
-        Self::with_frames(params, &[None; 7])
+        Self::with_frames(params, &GroupMap::default())
     }
 
-    /// Steps 1–4. `frames[g.index()]` is the size of group g's frame, `None` while unknown.
-    pub fn with_frames(params: &PlanParameters, frames: &[Option<u64>; 7]) -> SamplePlan {
+    /// Steps 1–4. `frames[g]` is the size of group g's frame, `None` while unknown.
+    pub fn with_frames(params: &PlanParameters, frames: &GroupMap<Option<u64>>) -> SamplePlan {
         let total = params.sample_size();
         let parents_base = (u128::from(total) * u128::from(params.parent_share.0.0))
             .div_ceil(u128::from(Fraction::ONE)) as u64;
         let others_total = total - parents_base;
-        let others_each = others_total / 6;
-        let others_remainder = others_total % 6;
+        let shares = RespondentGroup::OTHERS.len() as u64;
+        let others_each = others_total / shares;
+        let others_remainder = others_total % shares;
 
-        let mut groups: Vec<GroupQuota> = RespondentGroup::ALL
-            .into_iter()
-            .map(|group| {
-                let base = match group {
-                    RespondentGroup::Parent => parents_base,
-                    _ => {
-                        let position = RespondentGroup::OTHERS
-                            .iter()
-                            .position(|g| *g == group)
-                            .unwrap_or(0) as u64;
-                        others_each + u64::from(position < others_remainder)
-                    }
-                };
-                GroupQuota {
-                    group,
-                    base,
-                    quota: base,
-                    frame: frames[group.index()],
-                    capped: false,
-                    received: 0,
+        let mut groups: GroupMap<GroupQuota> = GroupMap::from_fn(|group| {
+            let base = match group {
+                RespondentGroup::Parent => parents_base,
+                _ => {
+                    let position = RespondentGroup::OTHERS
+                        .iter()
+                        .position(|g| *g == group)
+                        .unwrap_or(0) as u64;
+                    others_each + u64::from(position < others_remainder)
                 }
-            })
-            .collect();
+            };
+            GroupQuota {
+                group,
+                base,
+                quota: base,
+                frame: frames[group],
+                capped: false,
+                received: 0,
+            }
+        });
 
         // Step 4: cap at the frame, pool the shortfall.
         let mut shortfall = 0;
-        for line in &mut groups {
+        for line in groups.values_mut() {
             if let Some(frame) = line.frame
                 && frame < line.quota
             {
@@ -426,10 +437,9 @@ impl SamplePlan {
         // Round-robin, one place at a time, over the non-parent groups that still have room.
         // Each pass gives every such group one place, so whole passes are done at once.
         while shortfall > 0 {
-            let open: Vec<usize> = RespondentGroup::OTHERS
-                .iter()
-                .map(|g| g.index())
-                .filter(|&i| !groups[i].capped && room(&groups[i]))
+            let open: Vec<RespondentGroup> = RespondentGroup::OTHERS
+                .into_iter()
+                .filter(|&g| !groups[g].capped && room(&groups[g]))
                 .collect();
             if open.is_empty() {
                 break;
@@ -458,7 +468,7 @@ impl SamplePlan {
             }
         }
         // No other group has room: the rest goes to parents, as far as their frame allows.
-        let parents = &mut groups[RespondentGroup::Parent.index()];
+        let parents = &mut groups[RespondentGroup::Parent];
         if shortfall > 0 && !parents.capped {
             let take = parents
                 .frame
@@ -482,12 +492,12 @@ impl SamplePlan {
     }
 
     pub fn quota(&self, group: RespondentGroup) -> u64 {
-        self.groups[group.index()].quota
+        self.groups[group].quota
     }
 
     /// The groups whose frame was smaller than their quota.
     pub fn capped_groups(&self) -> impl Iterator<Item = RespondentGroup> + '_ {
-        self.groups.iter().filter(|g| g.capped).map(|g| g.group)
+        self.groups.values().filter(|g| g.capped).map(|g| g.group)
     }
 }
 
@@ -502,7 +512,11 @@ mod tests {
     }
 
     fn quotas(plan: &SamplePlan) -> Vec<u64> {
-        plan.groups.iter().map(|g| g.quota).collect()
+        plan.groups.values().map(|g| g.quota).collect()
+    }
+
+    fn sized(sizes: [Option<u64>; 7]) -> GroupMap<Option<u64>> {
+        GroupMap::from_array(sizes)
     }
 
     #[test]
@@ -664,22 +678,25 @@ mod tests {
     #[test]
     fn a_short_frame_caps_the_group_and_moves_the_shortfall_round_robin() {
         let p = params(1_000_000); // 750 parents, 125 each
-        let mut frames = [None; 7];
-        frames[Principal.index()] = Some(40); // short by 85
+        let mut frames = GroupMap::default();
+        frames[Principal] = Some(40); // short by 85
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(plan.capped_groups().collect::<Vec<_>>(), vec![Principal]);
         // 85 over the five others with room: 17 each.
         assert_eq!(quotas(&plan), vec![750, 142, 142, 40, 142, 142, 142]);
-        assert_eq!(plan.groups[Student.index()].received, 17);
-        assert_eq!(plan.total, plan.groups.iter().map(|g| g.quota).sum::<u64>());
+        assert_eq!(plan.groups[Student].received, 17);
+        assert_eq!(
+            plan.total,
+            plan.groups.values().map(|g| g.quota).sum::<u64>()
+        );
     }
 
     #[test]
     fn a_shortfall_with_a_remainder_goes_first_to_the_earliest_groups() {
         let p = params(1_000_000);
-        let mut frames = [None; 7];
-        frames[NpcDeputy.index()] = Some(118); // short by 7: five groups get 1, then 2 more
-        frames[Teacher.index()] = Some(126); // room for only one more
+        let mut frames = GroupMap::default();
+        frames[NpcDeputy] = Some(118); // short by 7: five groups get 1, then 2 more
+        frames[Teacher] = Some(126); // room for only one more
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(quotas(&plan), vec![750, 127, 126, 127, 118, 126, 126]);
     }
@@ -687,7 +704,7 @@ mod tests {
     #[test]
     fn when_no_other_group_has_room_parents_take_the_shortfall() {
         let p = params(1_000_000);
-        let frames = [
+        let frames = sized([
             None,
             Some(100),
             Some(125),
@@ -695,12 +712,12 @@ mod tests {
             Some(125),
             Some(125),
             Some(125),
-        ];
+        ]);
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(quotas(&plan), vec![775, 100, 125, 125, 125, 125, 125]);
         assert_eq!(plan.unfilled, 0);
         // And when parents are short too, the plan says how many places are unfilled.
-        let frames = [
+        let frames = sized([
             Some(760),
             Some(100),
             Some(125),
@@ -708,7 +725,7 @@ mod tests {
             Some(125),
             Some(125),
             Some(125),
-        ];
+        ]);
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(plan.quota(Parent), 760);
         assert_eq!(plan.unfilled, 15);
@@ -717,8 +734,8 @@ mod tests {
     #[test]
     fn a_short_parent_frame_moves_its_shortfall_to_the_other_groups() {
         let p = params(1_000_000);
-        let mut frames = [None; 7];
-        frames[Parent.index()] = Some(744);
+        let mut frames = GroupMap::default();
+        frames[Parent] = Some(744);
         let plan = SamplePlan::with_frames(&p, &frames);
         assert_eq!(quotas(&plan), vec![744, 126, 126, 126, 126, 126, 126]);
     }
@@ -760,10 +777,11 @@ mod tests {
         #[test]
         fn caps_never_exceed_a_frame_and_nothing_is_lost(
             p in arb_params(),
-            frames in proptest::array::uniform7(proptest::option::of(0u64..2_000)),
+            sizes in proptest::array::uniform7(proptest::option::of(0u64..2_000)),
         ) {
+            let frames = sized(sizes);
             let plan = SamplePlan::with_frames(&p, &frames);
-            for line in &plan.groups {
+            for line in plan.groups.values() {
                 if let Some(f) = line.frame {
                     prop_assert!(line.quota <= f);
                 }
@@ -771,7 +789,7 @@ mod tests {
             }
             prop_assert_eq!(quotas(&plan).iter().sum::<u64>() + plan.unfilled, plan.total);
             if plan.unfilled > 0 {
-                prop_assert!(plan.groups.iter().all(|g| g.frame == Some(g.quota)));
+                prop_assert!(plan.groups.values().all(|g| g.frame == Some(g.quota)));
             }
             prop_assert_eq!(SamplePlan::with_frames(&p, &frames), plan);
         }

@@ -3,9 +3,11 @@
 //! A group's quota is spread over the areas in proportion to their population and, for
 //! students and parents, evenly over grade bands. Every split uses the largest-remainder
 //! method with ties broken by order, so the plan is deterministic.
-use super::group::RespondentGroup;
-use super::quota::SamplePlan;
-use serde::Serialize;
+use super::draw::RecordedQuota;
+use super::geography::{AreaScope, Geography};
+use super::group::{GroupMap, RespondentGroup};
+use super::quota::{PlanParameters, SamplePlan};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -158,9 +160,41 @@ pub fn bands(group: RespondentGroup) -> &'static [GradeBand] {
     }
 }
 
+/// One of a group's grade bands, by its position in [`bands`] (0: the lowest grades). Groups
+/// without grade bands have none: their strata and answers carry `Option<Band>::None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Band(u8);
+
+impl Band {
+    /// Band `index` of `group`, if the group has that many bands.
+    pub fn of(group: RespondentGroup, index: usize) -> Option<Band> {
+        (index < bands(group).len()).then_some(Band(index as u8))
+    }
+
+    /// The band's position among its group's bands.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// Its grades, for the group it belongs to (`None` if the group has no such band).
+    pub fn grades(self, group: RespondentGroup) -> Option<GradeBand> {
+        bands(group).get(self.index()).copied()
+    }
+
+    /// "3–4 年级", or an empty text for a band the group does not have.
+    pub fn label(self, group: RespondentGroup) -> String {
+        self.grades(group)
+            .map_or_else(String::new, GradeBand::label)
+    }
+}
+
 /// Which band of `group` a grade falls in.
-pub fn band_of(group: RespondentGroup, grade: u8) -> Option<usize> {
-    bands(group).iter().position(|b| b.contains(grade))
+pub fn band_of(group: RespondentGroup, grade: u8) -> Option<Band> {
+    bands(group)
+        .iter()
+        .position(|b| b.contains(grade))
+        .map(|i| Band(i as u8))
 }
 
 /// A cell of the sample: group, area (index into the county's areas) and grade band.
@@ -168,8 +202,8 @@ pub fn band_of(group: RespondentGroup, grade: u8) -> Option<usize> {
 pub struct Stratum {
     pub group: RespondentGroup,
     pub area: usize,
-    /// Index into [`bands`] of the group, for students and parents.
-    pub band: Option<usize>,
+    /// For students and parents.
+    pub band: Option<Band>,
 }
 
 impl Stratum {
@@ -187,7 +221,7 @@ impl Stratum {
                     n => out.extend((0..n).map(|b| Stratum {
                         group,
                         area,
-                        band: Some(b),
+                        band: Some(Band(b as u8)),
                     })),
                 }
             }
@@ -196,7 +230,7 @@ impl Stratum {
     }
 
     pub fn band_label(&self) -> Option<String> {
-        self.band.map(|b| bands(self.group)[b].label())
+        self.band.map(|b| b.label(self.group))
     }
 }
 
@@ -261,7 +295,7 @@ pub fn stratify(plan: &SamplePlan, areas: &[Area], frames: &[Option<u64>]) -> Ve
                 let stratum = Stratum {
                     group,
                     area,
-                    band: (band_count > 0).then_some(b),
+                    band: (band_count > 0).then_some(Band(b as u8)),
                 };
                 let frame = strata
                     .iter()
@@ -279,6 +313,95 @@ pub fn stratify(plan: &SamplePlan, areas: &[Area], frames: &[Option<u64>]) -> Ve
         cap_within_group(&mut out[first..]);
     }
     out
+}
+
+/// The plan with everything known so far: group quotas capped by roster sizes, and the
+/// quotas per stratum once the areas are known.
+#[derive(Debug, Clone)]
+pub struct FullPlan {
+    pub plan: SamplePlan,
+    pub geo: Geography,
+    pub strata: Vec<StratumQuota>,
+}
+
+/// A stratum's line of the plan, as organisers read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StratumLine {
+    pub group: RespondentGroup,
+    pub group_label: &'static str,
+    pub area: String,
+    pub area_class: &'static str,
+    pub band: Option<String>,
+    pub base: u64,
+    pub quota: u64,
+    pub frame: Option<u64>,
+    pub capped: bool,
+}
+
+impl FullPlan {
+    /// `group_frames`: each group's roster size; `stratum_frames`: each stratum's, in the order
+    /// of [`Stratum::all`] (both `None` where no roster is in).
+    pub fn new(
+        params: &PlanParameters,
+        group_frames: &GroupMap<Option<u64>>,
+        geo: Geography,
+        stratum_frames: &[Option<u64>],
+    ) -> FullPlan {
+        let plan = SamplePlan::with_frames(params, group_frames);
+        let strata = if geo.areas.is_empty() {
+            Vec::new()
+        } else {
+            stratify(&plan, &geo.areas, stratum_frames)
+        };
+        FullPlan { plan, geo, strata }
+    }
+
+    pub fn lines(&self) -> Vec<StratumLine> {
+        self.strata
+            .iter()
+            .map(|s| {
+                let area = &self.geo.areas[s.stratum.area];
+                StratumLine {
+                    group: s.stratum.group,
+                    group_label: s.stratum.group.label(),
+                    area: area.name.clone(),
+                    area_class: area.class.label(),
+                    band: s.stratum.band_label(),
+                    base: s.base,
+                    quota: s.quota,
+                    frame: s.frame,
+                    capped: s.capped,
+                }
+            })
+            .collect()
+    }
+
+    /// The quota of a cell: a group in one area (all its bands), or the whole group.
+    pub fn cell_quota(&self, group: RespondentGroup, cell: AreaScope) -> u64 {
+        match cell.area().and_then(|id| self.geo.area_index(id)) {
+            Some(area) => self
+                .strata
+                .iter()
+                .filter(|s| s.stratum.group == group && s.stratum.area == area)
+                .map(|s| s.quota)
+                .sum(),
+            None => self.plan.quota(group),
+        }
+    }
+
+    /// The quotas the draw records: the strata whose group has a roster, by area id.
+    pub fn recorded_quotas(&self) -> Vec<RecordedQuota> {
+        self.strata
+            .iter()
+            .filter(|s| s.frame.is_some())
+            .map(|s| RecordedQuota {
+                group: s.stratum.group,
+                area_id: self.geo.area_ids[s.stratum.area],
+                band: s.stratum.band,
+                quota: s.quota,
+            })
+            .collect()
+    }
 }
 
 /// Caps strata at their frame and hands the shortfall, one place at a time in stratum order,
@@ -387,8 +510,19 @@ mod tests {
         assert_eq!("rural".parse::<AreaClass>().unwrap(), AreaClass::Rural);
         assert!("city".parse::<AreaClass>().is_err());
         assert_eq!(band_of(RespondentGroup::Student, 2), None);
-        assert_eq!(band_of(RespondentGroup::Student, 8), Some(2));
-        assert_eq!(band_of(RespondentGroup::Parent, 2), Some(0));
+        assert_eq!(
+            band_of(RespondentGroup::Student, 8).map(Band::index),
+            Some(2)
+        );
+        assert_eq!(
+            band_of(RespondentGroup::Parent, 2).map(Band::index),
+            Some(0)
+        );
+        assert_eq!(Band::of(RespondentGroup::Teacher, 0), None);
+        assert_eq!(
+            Band::of(RespondentGroup::Parent, 1).map(|b| b.label(RespondentGroup::Parent)),
+            Some("4–6 年级".to_owned())
+        );
     }
 
     proptest! {

@@ -6,6 +6,15 @@ use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
+/// Counties are in China: pages show and take times in Beijing time (UTC+8).
+pub fn beijing() -> chrono::FixedOffset {
+    const EIGHT_HOURS: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+        Some(offset) => offset,
+        None => panic!("UTC+8 is a valid offset"),
+    };
+    EIGHT_HOURS
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SurveyError {

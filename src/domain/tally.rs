@@ -4,7 +4,11 @@
 //! For respondent i: x_i = items answered with a counted option, y_i = items answered with a
 //! recognised option. Everything below is computed from sums (n, Σx, Σy, Σx², Σy², Σxy), so
 //! the dashboard reads maintained aggregates and never the responses themselves.
+use super::geography::AreaScope;
+use super::group::RespondentGroup;
+use super::strata::Band;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Cells with fewer respondents are not shown (anonymity).
 pub const MIN_CELL: i64 = 5;
@@ -324,12 +328,17 @@ mod tests {
         assert_eq!(item_sums(10, 9, 7), sums(&people));
     }
 
-    fn facts(group: &str, area_id: i32, answers: &[(&str, &str)], too_fast: bool) -> ResponseFacts {
+    fn facts(
+        group: RespondentGroup,
+        area: AreaScope,
+        answers: &[(&str, &str)],
+        too_fast: bool,
+    ) -> ResponseFacts {
         ResponseFacts {
-            group: group.into(),
-            area_id,
-            school_id: 0,
-            band: -1,
+            group,
+            area,
+            school: None,
+            band: None,
             too_fast,
             straight_lined: false,
             hour: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
@@ -346,9 +355,24 @@ mod tests {
         let scale = |_: &str, o: &str| Some((o != "D", o == "A"));
         let dimension = |item: &str| Some(if item == "q1" { "d1" } else { "d2" }.to_owned());
         let responses = [
-            facts("parent", 3, &[("q1", "A"), ("q2", "B")], false),
-            facts("parent", 3, &[("q1", "A"), ("q2", "A")], true),
-            facts("teacher", 0, &[("q1", "D"), ("q2", "A")], false),
+            facts(
+                RespondentGroup::Parent,
+                AreaScope::Area(3),
+                &[("q1", "A"), ("q2", "B")],
+                false,
+            ),
+            facts(
+                RespondentGroup::Parent,
+                AreaScope::Area(3),
+                &[("q1", "A"), ("q2", "A")],
+                true,
+            ),
+            facts(
+                RespondentGroup::Teacher,
+                AreaScope::WholeCounty,
+                &[("q1", "D"), ("q2", "A")],
+                false,
+            ),
         ];
         let mut together = Aggregates::default();
         let mut merged = Aggregates::default();
@@ -383,12 +407,11 @@ mod tests {
 /// What one response tells the tally: its stratum, its flags, the hour, and its answers.
 #[derive(Debug, Clone)]
 pub struct ResponseFacts {
-    pub group: String,
-    /// 0 when unknown (an open channel for the whole county).
-    pub area_id: i32,
-    pub school_id: i32,
-    /// -1 when the group has no grade bands or the band is unknown.
-    pub band: i16,
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub school: Option<i32>,
+    /// For students and parents when the grade is known.
+    pub band: Option<Band>,
     pub too_fast: bool,
     pub straight_lined: bool,
     pub hour: chrono::DateTime<chrono::Utc>,
@@ -402,16 +425,21 @@ impl ResponseFacts {
     }
 }
 
-/// The scope of a cell's sums: the whole questionnaire, or one dimension.
-pub const SCOPE_ALL: &str = "all";
-
+/// The whole questionnaire's sums in one stratum cell (group, area, school, grade band).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CellKey {
-    pub scope: String,
-    pub group: String,
-    pub area_id: i32,
-    pub school_id: i32,
-    pub band: i16,
+pub struct StratumKey {
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub school: Option<i32>,
+    pub band: Option<Band>,
+    pub flagged: bool,
+}
+
+/// One dimension's sums for one group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DimensionKey {
+    pub group: RespondentGroup,
+    pub dimension: String,
     pub flagged: bool,
 }
 
@@ -422,15 +450,13 @@ pub struct CellSums {
     pub straight_lined: i64,
 }
 
+/// How many of a group answered an item with an option.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey {
-    pub group: String,
-    pub area_id: i32,
-    pub school_id: i32,
-    pub band: i16,
-    pub flagged: bool,
+    pub group: RespondentGroup,
     pub item_id: String,
     pub option: String,
+    pub flagged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -457,15 +483,15 @@ impl Aggregates {
 
 /// The maintained aggregates, or a piece of them (what one response adds).
 ///
-/// The whole-questionnaire cells (scope `all`) are kept per stratum (group, area, school, grade
-/// band), as every breakdown needs them. Item counts and dimension sums are kept per group only
-/// (area 0, school 0, band −1): nothing reads them finer, and every finer row would cost each
-/// submission another upsert.
+/// The whole-questionnaire sums are kept per stratum cell (group, area, school, grade band), as
+/// every breakdown needs them. Item counts and dimension sums are kept per group only: nothing
+/// reads them finer, and every finer row would cost each submission another upsert.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aggregates {
-    pub cells: std::collections::BTreeMap<CellKey, CellSums>,
-    pub items: std::collections::BTreeMap<ItemKey, i64>,
-    pub hours: std::collections::BTreeMap<HourKey, Sums>,
+    pub strata: BTreeMap<StratumKey, CellSums>,
+    pub dimensions: BTreeMap<DimensionKey, Sums>,
+    pub items: BTreeMap<ItemKey, i64>,
+    pub hours: BTreeMap<HourKey, Sums>,
 }
 
 impl Aggregates {
@@ -479,7 +505,7 @@ impl Aggregates {
     ) {
         let flagged = r.flagged();
         let mut total = (0i64, 0i64);
-        let mut by_dim: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut by_dim: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (item, option) in &r.answers {
             let (counted, recognized) = scale(item, option).unwrap_or((false, false));
             let (x, y) = (i64::from(counted), i64::from(recognized));
@@ -493,36 +519,34 @@ impl Aggregates {
             *self
                 .items
                 .entry(ItemKey {
-                    group: r.group.clone(),
-                    area_id: 0,
-                    school_id: 0,
-                    band: -1,
-                    flagged,
+                    group: r.group,
                     item_id: item.clone(),
                     option: option.clone(),
+                    flagged,
                 })
                 .or_default() += 1;
         }
-        let key = |scope: &str| {
-            let whole = scope == SCOPE_ALL;
-            CellKey {
-                scope: scope.to_owned(),
-                group: r.group.clone(),
-                area_id: if whole { r.area_id } else { 0 },
-                school_id: if whole { r.school_id } else { 0 },
-                band: if whole { r.band } else { -1 },
+        let cell = self
+            .strata
+            .entry(StratumKey {
+                group: r.group,
+                area: r.area,
+                school: r.school,
+                band: r.band,
                 flagged,
-            }
-        };
-        let cell = self.cells.entry(key(SCOPE_ALL)).or_default();
+            })
+            .or_default();
         cell.sums.add(&Sums::one(total.0, total.1));
         cell.too_fast += i64::from(r.too_fast);
         cell.straight_lined += i64::from(r.straight_lined);
-        for (d, (x, y)) in by_dim {
-            self.cells
-                .entry(key(&d))
+        for (dimension, (x, y)) in by_dim {
+            self.dimensions
+                .entry(DimensionKey {
+                    group: r.group,
+                    dimension,
+                    flagged,
+                })
                 .or_default()
-                .sums
                 .add(&Sums::one(x, y));
         }
         self.hours
@@ -536,11 +560,14 @@ impl Aggregates {
 
     /// Adds another piece (what a batch of responses adds is the sum of their pieces).
     pub fn merge(&mut self, other: &Aggregates) {
-        for (k, v) in &other.cells {
-            let cell = self.cells.entry(k.clone()).or_default();
+        for (k, v) in &other.strata {
+            let cell = self.strata.entry(k.clone()).or_default();
             cell.sums.add(&v.sums);
             cell.too_fast += v.too_fast;
             cell.straight_lined += v.straight_lined;
+        }
+        for (k, v) in &other.dimensions {
+            self.dimensions.entry(k.clone()).or_default().add(v);
         }
         for (k, v) in &other.items {
             *self.items.entry(k.clone()).or_default() += v;

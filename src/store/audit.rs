@@ -1,21 +1,35 @@
 //! The audit trail: who drew, exported, opened, closed, purged, logged in.
-use crate::domain::audit::{GENESIS, entry_hash};
+use crate::domain::audit::{AuditAction, Entry, GENESIS, entry_hash};
 use crate::entity::audit_log;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-pub use crate::entity::audit_log::Model as AuditEntry;
+impl From<audit_log::Model> for Entry {
+    fn from(m: audit_log::Model) -> Self {
+        Entry {
+            id: m.id,
+            at: m.at,
+            actor: m.actor,
+            action: m.action,
+            subject: m.subject,
+            detail: m.detail,
+            prev_hash: m.prev_hash,
+            hash: m.hash,
+        }
+    }
+}
 
 /// Appends an entry chained to the last one. A concurrent append that chained to the same entry
 /// fails on the unique `prev_hash` and is retried on the new last entry.
 pub async fn append(
     db: &impl ConnectionTrait,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     subject: &str,
     detail: &str,
 ) -> Result<(), DbErr> {
+    let action = action.code();
     let mut last_err = None;
     for _ in 0..8 {
         let prev = audit_log::Entity::find()
@@ -42,7 +56,9 @@ pub async fn append(
         .await;
         match inserted {
             Ok(_) => return Ok(()),
-            Err(e) if super::is_unique_violation(&e) => last_err = Some(e),
+            Err(e) if super::DbFailure::of(&e) == super::DbFailure::UniqueViolation => {
+                last_err = Some(e)
+            }
             Err(e) => return Err(e),
         }
     }
@@ -50,12 +66,15 @@ pub async fn append(
 }
 
 /// The newest entries first.
-pub async fn recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<AuditEntry>, DbErr> {
-    audit_log::Entity::find()
+pub async fn recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Entry>, DbErr> {
+    Ok(audit_log::Entity::find()
         .order_by_desc(audit_log::Column::Id)
         .limit(limit)
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(Entry::from)
+        .collect())
 }
 
 /// Walks the chain from the first entry: the number of entries if intact, else the id of the

@@ -1,94 +1,95 @@
 //! Draws: what was drawn, from which frame, with which seed, by whom; and the picks in order.
-use crate::domain::group::RespondentGroup;
+use crate::domain::draw::{Draw, NewDraw, Pick, PickKind, RecordedPick, RecordedQuota};
 use crate::domain::invitation::InvitationStatus;
+use crate::domain::strata::Band;
 use crate::entity::{draw, draw_pick, invitation};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PickKind {
-    Selected,
-    Reserve,
+fn count(table: &str, id: i32, what: &str, value: i32) -> Result<u64, DbErr> {
+    u64::try_from(value).map_err(|_| super::corrupt(table, id, format!("{what} {value}")))
 }
 
-impl PickKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            PickKind::Selected => "selected",
-            PickKind::Reserve => "reserve",
+/// A stored band index of `group`, checked.
+pub(crate) fn band(
+    table: &str,
+    id: impl std::fmt::Display + Copy,
+    group: crate::domain::group::RespondentGroup,
+    stored: Option<i16>,
+) -> Result<Option<Band>, DbErr> {
+    stored
+        .map(|b| {
+            usize::try_from(b)
+                .ok()
+                .and_then(|i| Band::of(group, i))
+                .ok_or_else(|| super::corrupt(table, id, format!("band {b} of {group}")))
+        })
+        .transpose()
+}
+
+impl TryFrom<draw::Model> for Draw {
+    type Error = DbErr;
+
+    fn try_from(m: draw::Model) -> Result<Self, DbErr> {
+        let id = m.id;
+        let quotas: Vec<RecordedQuota> = serde_json::from_str(&m.quotas)
+            .map_err(|e| super::corrupt("draw", id, format!("quotas: {e}")))?;
+        if let Some(q) = quotas
+            .iter()
+            .find(|q| q.band.is_some_and(|b| b.grades(q.group).is_none()))
+        {
+            return Err(super::corrupt(
+                "draw",
+                id,
+                format!("quota band of {}", q.group),
+            ));
         }
-    }
-}
-
-/// One person a draw picked.
-#[derive(Debug, Clone)]
-pub struct Pick {
-    pub frame_person_id: i32,
-    pub external_id: String,
-    pub group: RespondentGroup,
-    pub area_id: i32,
-    pub school_id: Option<i32>,
-    pub band: Option<usize>,
-    pub grade: Option<u8>,
-    pub kind: PickKind,
-    /// Position in the stratum's sample or reserve list.
-    pub rank: usize,
-}
-
-pub struct NewDraw {
-    pub survey_id: i32,
-    pub seed: u64,
-    pub frame_digest: String,
-    pub algorithm: String,
-    pub reserve_percent: u64,
-    /// The quotas per stratum, as JSON.
-    pub quotas: String,
-    pub frame_size: usize,
-    pub created_by: Option<i32>,
-    pub created_by_name: String,
-    pub picks: Vec<Pick>,
-}
-
-/// A recorded draw.
-#[derive(Debug, Clone)]
-pub struct StoredDraw {
-    pub id: i32,
-    pub survey_id: i32,
-    pub seed: u64,
-    pub frame_digest: String,
-    pub algorithm: String,
-    pub reserve_percent: u64,
-    pub quotas: String,
-    pub frame_size: u64,
-    pub selected: u64,
-    pub reserves: u64,
-    pub superseded: bool,
-    pub created_at: DateTime<Utc>,
-    pub created_by_name: String,
-}
-
-impl From<draw::Model> for StoredDraw {
-    fn from(m: draw::Model) -> Self {
-        StoredDraw {
-            id: m.id,
+        Ok(Draw {
+            seed: m
+                .seed
+                .parse()
+                .map_err(|_| super::corrupt("draw", id, format!("seed `{}`", m.seed)))?,
+            reserve_percent: count("draw", id, "reserve percent", m.reserve_percent)?,
+            frame_size: count("draw", id, "frame size", m.frame_size)?,
+            selected: count("draw", id, "selected", m.selected)?,
+            reserves: count("draw", id, "reserves", m.reserves)?,
+            id,
             survey_id: m.survey_id,
-            seed: m.seed.parse().unwrap_or(0),
             frame_digest: m.frame_digest,
             algorithm: m.algorithm,
-            reserve_percent: m.reserve_percent.max(0) as u64,
-            quotas: m.quotas,
-            frame_size: m.frame_size.max(0) as u64,
-            selected: m.selected.max(0) as u64,
-            reserves: m.reserves.max(0) as u64,
+            quotas,
             superseded: m.superseded,
             created_at: m.created_at,
             created_by_name: m.created_by_name,
-        }
+        })
     }
 }
 
-fn new_invitation(
+impl TryFrom<draw_pick::Model> for RecordedPick {
+    type Error = DbErr;
+
+    fn try_from(m: draw_pick::Model) -> Result<Self, DbErr> {
+        let bad = |what: String| super::corrupt("draw_pick", m.id, what);
+        let group = m
+            .grp
+            .parse()
+            .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
+        Ok(RecordedPick {
+            band: band("draw_pick", m.id, group, m.band)?,
+            kind: PickKind::parse(&m.kind).ok_or_else(|| bad(format!("kind `{}`", m.kind)))?,
+            rank: usize::try_from(m.rank).map_err(|_| bad(format!("rank {}", m.rank)))?,
+            group,
+            id: m.id,
+            frame_person_id: m.frame_person_id,
+            external_id: m.external_id,
+            area_id: m.area_id,
+            invitation_id: m.invitation_id,
+        })
+    }
+}
+
+pub(crate) fn new_invitation(
     survey_id: i32,
     draw_id: i32,
     p: &Pick,
@@ -101,7 +102,7 @@ fn new_invitation(
         grp: Set(p.group.code().to_owned()),
         area_id: Set(p.area_id),
         school_id: Set(p.school_id),
-        band: Set(p.band.map(|b| b as i16)),
+        band: Set(p.band.map(|b| b.index() as i16)),
         grade: Set(p.grade.map(i16::from)),
         status: Set(InvitationStatus::Pending.code().to_owned()),
         created_at: Set(now),
@@ -111,7 +112,7 @@ fn new_invitation(
 
 /// Records a draw (call inside a transaction): earlier draws are superseded and their
 /// invitations revoked; every selected person gets an invitation.
-pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDraw, DbErr> {
+pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbErr> {
     let now = Utc::now();
     draw::Entity::update_many()
         .col_expr(draw::Column::Superseded, Expr::value(true))
@@ -134,6 +135,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDra
         .iter()
         .filter(|p| p.kind == PickKind::Selected)
         .count();
+    let quotas = serde_json::to_string(&new.quotas).map_err(|e| DbErr::Json(e.to_string()))?;
     let stored = super::insert_row(
         db,
         draw::ActiveModel {
@@ -142,7 +144,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDra
             frame_digest: Set(new.frame_digest),
             algorithm: Set(new.algorithm),
             reserve_percent: Set(new.reserve_percent as i32),
-            quotas: Set(new.quotas),
+            quotas: Set(quotas),
             frame_size: Set(new.frame_size as i32),
             selected: Set(selected as i32),
             reserves: Set((new.picks.len() - selected) as i32),
@@ -171,7 +173,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDra
                 external_id: Set(p.external_id.clone()),
                 grp: Set(p.group.code().to_owned()),
                 area_id: Set(p.area_id),
-                band: Set(p.band.map(|b| b as i16)),
+                band: Set(p.band.map(|b| b.index() as i16)),
                 kind: Set(p.kind.code().to_owned()),
                 rank: Set(p.rank as i32),
                 invitation_id: Set(invitation_id),
@@ -180,54 +182,73 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<StoredDra
         )
         .await?;
     }
-    Ok(stored.into())
+    stored.try_into()
 }
 
 pub async fn find(
     db: &impl ConnectionTrait,
     survey_id: i32,
     draw_id: i32,
-) -> Result<Option<StoredDraw>, DbErr> {
-    Ok(draw::Entity::find_by_id(draw_id)
+) -> Result<Option<Draw>, DbErr> {
+    draw::Entity::find_by_id(draw_id)
         .filter(draw::Column::SurveyId.eq(survey_id))
         .one(db)
         .await?
-        .map(StoredDraw::from))
+        .map(Draw::try_from)
+        .transpose()
 }
 
 /// The survey's draws, newest first.
-pub async fn list(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<StoredDraw>, DbErr> {
-    Ok(draw::Entity::find()
+pub async fn list(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Draw>, DbErr> {
+    draw::Entity::find()
         .filter(draw::Column::SurveyId.eq(survey_id))
         .order_by_desc(draw::Column::Id)
         .all(db)
         .await?
         .into_iter()
-        .map(StoredDraw::from)
-        .collect())
+        .map(Draw::try_from)
+        .collect()
 }
 
 /// The draw in force (not superseded), if any.
-pub async fn current(
-    db: &impl ConnectionTrait,
-    survey_id: i32,
-) -> Result<Option<StoredDraw>, DbErr> {
-    Ok(draw::Entity::find()
+pub async fn current(db: &impl ConnectionTrait, survey_id: i32) -> Result<Option<Draw>, DbErr> {
+    draw::Entity::find()
         .filter(draw::Column::SurveyId.eq(survey_id))
         .filter(draw::Column::Superseded.eq(false))
         .one(db)
         .await?
-        .map(StoredDraw::from))
+        .map(Draw::try_from)
+        .transpose()
 }
 
 /// What a draw picked, in stratum and rank order.
-pub async fn picks(
-    db: &impl ConnectionTrait,
-    draw_id: i32,
-) -> Result<Vec<draw_pick::Model>, DbErr> {
+pub async fn picks(db: &impl ConnectionTrait, draw_id: i32) -> Result<Vec<RecordedPick>, DbErr> {
     draw_pick::Entity::find()
         .filter(draw_pick::Column::DrawId.eq(draw_id))
         .order_by_asc(draw_pick::Column::Id)
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(RecordedPick::try_from)
+        .collect()
+}
+
+/// The reserves of a draw's group not yet released, in release order per (area, band).
+pub async fn unreleased_reserves(
+    db: &impl ConnectionTrait,
+    draw_id: i32,
+    group: crate::domain::group::RespondentGroup,
+) -> Result<Vec<RecordedPick>, DbErr> {
+    draw_pick::Entity::find()
+        .filter(draw_pick::Column::DrawId.eq(draw_id))
+        .filter(draw_pick::Column::Grp.eq(group.code()))
+        .filter(draw_pick::Column::Kind.eq(PickKind::Reserve.code()))
+        .filter(draw_pick::Column::InvitationId.is_null())
+        .filter(draw_pick::Column::FramePersonId.is_not_null())
+        .order_by_asc(draw_pick::Column::Rank)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(RecordedPick::try_from)
+        .collect()
 }

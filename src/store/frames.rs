@@ -1,7 +1,7 @@
 //! Rosters (sampling frames). They hold personal data: never logged, purged on request.
-use super::geography::Geography;
-use crate::domain::frame::RosterRow;
-use crate::domain::group::RespondentGroup;
+use crate::domain::frame::{Person, RosterRow};
+use crate::domain::geography::Geography;
+use crate::domain::group::{GroupMap, RespondentGroup};
 use crate::domain::strata::{Stratum, band_of};
 use crate::entity::frame_person;
 use sea_orm::sea_query::Expr;
@@ -10,6 +10,42 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use std::collections::HashMap;
+
+/// A group code read from a roster row.
+fn group_of(code: &str, survey_id: i32) -> Result<RespondentGroup, DbErr> {
+    code.parse().map_err(|_| {
+        super::corrupt(
+            "frame_person of survey",
+            survey_id,
+            format!("unknown group `{code}`"),
+        )
+    })
+}
+
+impl TryFrom<frame_person::Model> for Person {
+    type Error = DbErr;
+
+    fn try_from(m: frame_person::Model) -> Result<Self, DbErr> {
+        let bad = |what: String| super::corrupt("frame_person", m.id, what);
+        Ok(Person {
+            group: m
+                .grp
+                .parse()
+                .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?,
+            grade: m
+                .grade
+                .map(|g| u8::try_from(g).map_err(|_| bad(format!("grade {g}"))))
+                .transpose()?,
+            line: u64::try_from(m.line).map_err(|_| bad(format!("line {}", m.line)))?,
+            id: m.id,
+            external_id: m.external_id,
+            area_id: m.area_id,
+            school_id: m.school_id,
+            name: m.name,
+            phone: m.phone,
+        })
+    }
+}
 
 /// Replaces a group's roster (call inside a transaction).
 pub async fn replace(
@@ -46,7 +82,7 @@ pub async fn replace(
 pub async fn group_sizes(
     db: &impl ConnectionTrait,
     survey_id: i32,
-) -> Result<[Option<u64>; 7], DbErr> {
+) -> Result<GroupMap<Option<u64>>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
         grp: String,
@@ -64,11 +100,9 @@ pub async fn group_sizes(
         .into_model::<Row>()
         .all(db)
         .await?;
-    let mut sizes = [None; 7];
+    let mut sizes = GroupMap::default();
     for r in rows {
-        if let Ok(g) = r.grp.parse::<RespondentGroup>() {
-            sizes[g.index()] = Some(r.n.max(0) as u64);
-        }
+        sizes[group_of(&r.grp, survey_id)?] = Some(r.n.max(0) as u64);
     }
     Ok(sizes)
 }
@@ -104,19 +138,29 @@ pub async fn stratum_sizes(
         .await?;
     let strata = Stratum::all(geo.areas.len());
     let mut sizes: Vec<Option<u64>> = vec![None; strata.len()];
-    let groups_present: Vec<RespondentGroup> =
-        rows.iter().filter_map(|r| r.grp.parse().ok()).collect();
+    let mut counted = Vec::with_capacity(rows.len());
+    for r in &rows {
+        counted.push((group_of(&r.grp, survey_id)?, r));
+    }
     for (i, s) in strata.iter().enumerate() {
-        if groups_present.contains(&s.group) {
+        if counted.iter().any(|(g, _)| *g == s.group) {
             sizes[i] = Some(0);
         }
     }
-    for r in rows {
-        let (Ok(group), Some(area)) = (r.grp.parse::<RespondentGroup>(), geo.area_index(r.area_id))
-        else {
-            continue;
-        };
-        let band = r.grade.and_then(|g| band_of(group, g as u8));
+    for (group, r) in counted {
+        let area = geo.area_index(r.area_id).ok_or_else(|| {
+            super::corrupt(
+                "frame_person of survey",
+                survey_id,
+                format!("area {} is not the survey's", r.area_id),
+            )
+        })?;
+        // A grade outside every band of its group was refused at upload: such a row is in no
+        // stratum and is not drawn.
+        let band = r
+            .grade
+            .and_then(|g| u8::try_from(g).ok())
+            .and_then(|g| band_of(group, g));
         let stratum = Stratum { group, area, band };
         if let Some(i) = strata.iter().position(|s| *s == stratum) {
             sizes[i] = Some(sizes[i].unwrap_or(0) + r.n.max(0) as u64);
@@ -125,28 +169,49 @@ pub async fn stratum_sizes(
     Ok(sizes)
 }
 
-/// A person of a roster, as stored.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct StoredPerson {
-    pub id: i32,
-    pub grp: String,
-    pub external_id: String,
-    pub area_id: i32,
-    pub school_id: Option<i32>,
-    pub grade: Option<i16>,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub line: i32,
+/// What changes whenever a roster of the survey is replaced: how many persons it holds and the
+/// largest id among them (a replaced roster's rows get new ids).
+pub async fn fingerprint(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<(i64, Option<i32>), DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let row: Option<(i64, Option<i32>)> = frame_person::Entity::find()
+        .select_only()
+        .column_as(Expr::col(frame_person::Column::Id).count(), "n")
+        .column_as(Expr::col(frame_person::Column::Id).max(), "last")
+        .filter(frame_person::Column::SurveyId.eq(survey_id))
+        .into_tuple()
+        .all(db)
+        .await?
+        .pop();
+    Ok(row.unwrap_or((0, None)))
 }
 
 /// Every person of the survey's rosters.
-pub async fn all(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<StoredPerson>, DbErr> {
+pub async fn all(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Person>, DbErr> {
     frame_person::Entity::find()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .order_by_asc(frame_person::Column::Id)
-        .into_model::<StoredPerson>()
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(Person::try_from)
+        .collect()
+}
+
+/// One person of the survey's rosters.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    id: i32,
+) -> Result<Option<Person>, DbErr> {
+    frame_person::Entity::find_by_id(id)
+        .filter(frame_person::Column::SurveyId.eq(survey_id))
+        .one(db)
+        .await?
+        .map(Person::try_from)
+        .transpose()
 }
 
 /// The first rows of a group's roster, to show the organiser what was read.
@@ -155,15 +220,17 @@ pub async fn sample(
     survey_id: i32,
     group: RespondentGroup,
     limit: u64,
-) -> Result<Vec<StoredPerson>, DbErr> {
+) -> Result<Vec<Person>, DbErr> {
     frame_person::Entity::find()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .filter(frame_person::Column::Grp.eq(group.code()))
         .order_by_asc(frame_person::Column::Line)
         .limit(limit)
-        .into_model::<StoredPerson>()
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(Person::try_from)
+        .collect()
 }
 
 /// Phone numbers of the other groups' rosters: phone → (group, external id).
@@ -171,18 +238,21 @@ pub async fn phones_outside(
     db: &impl ConnectionTrait,
     survey_id: i32,
     group: RespondentGroup,
-) -> Result<HashMap<String, (String, String)>, DbErr> {
+) -> Result<HashMap<String, (RespondentGroup, String)>, DbErr> {
     let rows = frame_person::Entity::find()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .filter(frame_person::Column::Grp.ne(group.code()))
         .filter(frame_person::Column::Phone.is_not_null())
-        .into_model::<StoredPerson>()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|p| p.phone.map(|ph| (ph, (p.grp, p.external_id))))
-        .collect())
+    let mut out = HashMap::with_capacity(rows.len());
+    for m in rows {
+        let p = Person::try_from(m)?;
+        if let Some(phone) = p.phone {
+            out.insert(phone, (p.group, p.external_id));
+        }
+    }
+    Ok(out)
 }
 
 /// Deletes every roster of the survey (invitations and draw records keep no link to them).

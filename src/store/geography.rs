@@ -1,38 +1,10 @@
 //! A survey's areas (乡镇/街道) and schools.
 use crate::domain::frame::School;
-use crate::domain::strata::{Area, AreaClass};
+use crate::domain::geography::Geography;
+use crate::domain::strata::Area;
 use crate::entity::{area, school};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
-
-/// The county as a survey sees it: areas in order, schools with the index of their area.
-#[derive(Debug, Clone, Default)]
-pub struct Geography {
-    pub area_ids: Vec<i32>,
-    pub areas: Vec<Area>,
-    pub school_ids: Vec<i32>,
-    pub schools: Vec<School>,
-}
-
-impl Geography {
-    pub fn area_index(&self, id: i32) -> Option<usize> {
-        self.area_ids.iter().position(|a| *a == id)
-    }
-
-    pub fn school_index(&self, id: i32) -> Option<usize> {
-        self.school_ids.iter().position(|s| *s == id)
-    }
-
-    pub fn area_name(&self, id: i32) -> &str {
-        self.area_index(id)
-            .map_or("", |i| self.areas[i].name.as_str())
-    }
-
-    pub fn school_name(&self, id: Option<i32>) -> &str {
-        id.and_then(|id| self.school_index(id))
-            .map_or("", |i| self.schools[i].name.as_str())
-    }
-}
 
 pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Geography, DbErr> {
     let areas = area::Entity::find()
@@ -47,17 +19,27 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Geography
         .await?;
     let mut geo = Geography::default();
     for a in areas {
+        let class = a
+            .class
+            .parse()
+            .map_err(|_| super::corrupt("area", a.id, format!("unknown class `{}`", a.class)))?;
+        let population = u64::try_from(a.population)
+            .map_err(|_| super::corrupt("area", a.id, "negative population"))?;
         geo.area_ids.push(a.id);
         geo.areas.push(Area {
             name: a.name,
-            class: a.class.parse().unwrap_or(AreaClass::Rural),
-            population: a.population.max(0) as u64,
+            class,
+            population,
         });
     }
     for s in schools {
-        let Some(area) = geo.area_index(s.area_id) else {
-            continue;
-        };
+        let area = geo.area_index(s.area_id).ok_or_else(|| {
+            super::corrupt(
+                "school",
+                s.id,
+                format!("area {} is not the survey's", s.area_id),
+            )
+        })?;
         geo.school_ids.push(s.id);
         geo.schools.push(School { name: s.name, area });
     }
@@ -150,17 +132,4 @@ pub async fn replace_schools(
         }
     }
     Ok(())
-}
-
-/// The class code of one area of the survey (one query, for the submission path).
-pub async fn area_class(
-    db: &impl ConnectionTrait,
-    survey_id: i32,
-    area_id: i32,
-) -> Result<Option<String>, DbErr> {
-    Ok(area::Entity::find_by_id(area_id)
-        .filter(area::Column::SurveyId.eq(survey_id))
-        .one(db)
-        .await?
-        .map(|a| a.class))
 }

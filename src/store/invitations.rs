@@ -1,44 +1,62 @@
 //! Invitations: one per drawn person; answered once, or revoked when replaced.
-use super::draws::PickKind;
-use crate::domain::invitation::InvitationStatus;
+use crate::domain::invitation::{
+    Addressed, Invitation, InvitationStatus, ReleaseFilter, ReleaseOutcome, StatusCount,
+};
+use crate::domain::strata::Band;
 use crate::entity::{draw_pick, frame_person, invitation};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
-pub use crate::entity::invitation::Model as InvitationRow;
+impl TryFrom<invitation::Model> for Invitation {
+    type Error = DbErr;
 
-pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<InvitationRow>, DbErr> {
+    fn try_from(m: invitation::Model) -> Result<Self, DbErr> {
+        let bad = |what: String| super::corrupt("invitation", m.id, what);
+        let group = m
+            .grp
+            .parse()
+            .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
+        Ok(Invitation {
+            band: super::draws::band("invitation", m.id, group, m.band)?,
+            grade: m
+                .grade
+                .map(|g| u8::try_from(g).map_err(|_| bad(format!("grade {g}"))))
+                .transpose()?,
+            status: m.status.parse().map_err(bad)?,
+            group,
+            id: m.id,
+            survey_id: m.survey_id,
+            draw_id: m.draw_id,
+            area_id: m.area_id,
+            school_id: m.school_id,
+            created_at: m.created_at,
+            replaced_by: m.replaced_by,
+        })
+    }
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<Invitation>, DbErr> {
     let Ok(id) = i32::try_from(id) else {
         return Ok(None);
     };
     // Not `.one()`: its `LIMIT ?` makes SQLite re-plan the statement on every call (a bound
     // LIMIT expires the prepared statement), and this lookup runs on every respondent request.
-    Ok(invitation::Entity::find_by_id(id).all(db).await?.pop())
-}
-
-/// An invitation with the contact data it is sent to.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct ExportRow {
-    pub id: i32,
-    pub grp: String,
-    pub area_id: i32,
-    pub school_id: Option<i32>,
-    pub band: Option<i16>,
-    pub grade: Option<i16>,
-    pub status: String,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub external_id: Option<String>,
+    invitation::Entity::find_by_id(id)
+        .all(db)
+        .await?
+        .pop()
+        .map(Invitation::try_from)
+        .transpose()
 }
 
 /// The survey's invitations that still work (pending or answered), with contact data while the
 /// rosters are kept.
-pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<ExportRow>, DbErr> {
+pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Addressed>, DbErr> {
     let invitations = invitation::Entity::find()
         .filter(invitation::Column::SurveyId.eq(survey_id))
         .filter(invitation::Column::Status.ne(InvitationStatus::Revoked.code()))
@@ -59,64 +77,93 @@ pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<
             .await?;
         people.extend(found.into_iter().map(|p| (p.id, p)));
     }
-    Ok(invitations
+    invitations
         .into_iter()
         .map(|i| {
             let person = i.frame_person_id.and_then(|id| people.get(&id));
-            ExportRow {
-                id: i.id,
-                grp: i.grp,
-                area_id: i.area_id,
-                school_id: i.school_id,
-                band: i.band,
-                grade: i.grade,
-                status: i.status,
+            Ok(Addressed {
                 name: person.and_then(|p| p.name.clone()),
                 phone: person.and_then(|p| p.phone.clone()),
                 external_id: person.map(|p| p.external_id.clone()),
-            }
+                invitation: Invitation::try_from(i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// Counts per status: (pending, answered, revoked).
-pub async fn status_counts(
-    db: &impl ConnectionTrait,
-    survey_id: i32,
-) -> Result<(u64, u64, u64), DbErr> {
-    let mut out = [0u64; 3];
-    for (i, s) in [
-        InvitationStatus::Pending,
-        InvitationStatus::Answered,
-        InvitationStatus::Revoked,
-    ]
-    .iter()
-    .enumerate()
-    {
-        out[i] = invitation::Entity::find()
+/// How many invitations are pending, answered and revoked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub pending: u64,
+    pub answered: u64,
+    pub revoked: u64,
+}
+
+pub async fn status_counts(db: &impl ConnectionTrait, survey_id: i32) -> Result<Counts, DbErr> {
+    let count = |s: InvitationStatus| {
+        invitation::Entity::find()
             .filter(invitation::Column::SurveyId.eq(survey_id))
             .filter(invitation::Column::Status.eq(s.code()))
             .count(db)
-            .await?;
+    };
+    Ok(Counts {
+        pending: count(InvitationStatus::Pending).await?,
+        answered: count(InvitationStatus::Answered).await?,
+        revoked: count(InvitationStatus::Revoked).await?,
+    })
+}
+
+/// Invitations counted per stratum and state.
+pub async fn counts_by_stratum(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Vec<StatusCount>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        grp: String,
+        area_id: i32,
+        band: Option<i16>,
+        status: String,
+        replaced: bool,
+        n: i64,
     }
-    Ok((out[0], out[1], out[2]))
-}
-
-/// Which invitations a release of reserves replaces.
-pub struct ReleaseFilter {
-    pub group: String,
-    pub area_id: Option<i32>,
-    pub band: Option<i16>,
-    /// Only invitations issued at or before this time (non-responders after a chosen wait).
-    pub issued_before: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ReleaseOutcome {
-    /// Non-responders replaced by a reserve.
-    pub replaced: u64,
-    /// Non-responders left as they were: their stratum's reserves are used up.
-    pub without_reserve: u64,
+    let rows = invitation::Entity::find()
+        .select_only()
+        .column(invitation::Column::Grp)
+        .column(invitation::Column::AreaId)
+        .column(invitation::Column::Band)
+        .column(invitation::Column::Status)
+        .column_as(invitation::Column::ReplacedBy.is_not_null(), "replaced")
+        .column_as(
+            sea_orm::sea_query::ExprTrait::count(Expr::col(invitation::Column::Id)),
+            "n",
+        )
+        .filter(invitation::Column::SurveyId.eq(survey_id))
+        .group_by(invitation::Column::Grp)
+        .group_by(invitation::Column::AreaId)
+        .group_by(invitation::Column::Band)
+        .group_by(invitation::Column::Status)
+        .group_by(invitation::Column::ReplacedBy.is_not_null())
+        .into_model::<Row>()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let bad = |what: String| super::corrupt("invitation of survey", survey_id, what);
+            let group = r
+                .grp
+                .parse()
+                .map_err(|_| bad(format!("unknown group `{}`", r.grp)))?;
+            Ok(StatusCount {
+                band: super::draws::band("invitation of survey", survey_id, group, r.band)?,
+                status: r.status.parse().map_err(bad)?,
+                group,
+                area_id: r.area_id,
+                replaced: r.replaced,
+                count: r.n.max(0) as u64,
+            })
+        })
+        .collect()
 }
 
 /// Replaces pending invitations of the current draw with the next reserves of their stratum
@@ -131,43 +178,39 @@ pub async fn release_reserves(
     let mut query = invitation::Entity::find()
         .filter(invitation::Column::SurveyId.eq(survey_id))
         .filter(invitation::Column::Status.eq(InvitationStatus::Pending.code()))
-        .filter(invitation::Column::Grp.eq(filter.group.as_str()))
+        .filter(invitation::Column::Grp.eq(filter.group.code()))
         .filter(invitation::Column::CreatedAt.lte(filter.issued_before));
     if let Some(a) = filter.area_id {
         query = query.filter(invitation::Column::AreaId.eq(a));
     }
     if let Some(b) = filter.band {
-        query = query.filter(invitation::Column::Band.eq(b));
+        query = query.filter(invitation::Column::Band.eq(b.index() as i16));
     }
-    let pending = query.order_by_asc(invitation::Column::Id).all(db).await?;
-    let mut reserves: HashMap<(i32, Option<i16>), Vec<draw_pick::Model>> = HashMap::new();
-    for pick in draw_pick::Entity::find()
-        .filter(draw_pick::Column::DrawId.eq(draw_id))
-        .filter(draw_pick::Column::Grp.eq(filter.group.as_str()))
-        .filter(draw_pick::Column::Kind.eq(PickKind::Reserve.code()))
-        .filter(draw_pick::Column::InvitationId.is_null())
-        .filter(draw_pick::Column::FramePersonId.is_not_null())
-        .order_by_desc(draw_pick::Column::Rank)
+    let pending: Vec<Invitation> = query
+        .order_by_asc(invitation::Column::Id)
         .all(db)
         .await?
-    {
+        .into_iter()
+        .map(Invitation::try_from)
+        .collect::<Result<_, _>>()?;
+    let mut reserves: HashMap<(i32, Option<Band>), std::collections::VecDeque<_>> = HashMap::new();
+    for pick in super::draws::unreleased_reserves(db, draw_id, filter.group).await? {
         reserves
             .entry((pick.area_id, pick.band))
             .or_default()
-            .push(pick);
+            .push_back(pick);
     }
     let mut outcome = ReleaseOutcome::default();
     for old in pending {
-        // Reserves are listed by descending rank, so pop() takes the next in order.
         let Some(pick) = reserves
             .get_mut(&(old.area_id, old.band))
-            .and_then(Vec::pop)
+            .and_then(|r| r.pop_front())
         else {
             outcome.without_reserve += 1;
             continue;
         };
         let person = match pick.frame_person_id {
-            Some(id) => frame_person::Entity::find_by_id(id).one(db).await?,
+            Some(id) => super::frames::find(db, survey_id, id).await?,
             None => None,
         };
         let Some(person) = person else {
@@ -180,11 +223,11 @@ pub async fn release_reserves(
                 survey_id: Set(survey_id),
                 draw_id: Set(draw_id),
                 frame_person_id: Set(Some(person.id)),
-                grp: Set(old.grp.clone()),
+                grp: Set(old.group.code().to_owned()),
                 area_id: Set(old.area_id),
                 school_id: Set(person.school_id),
-                band: Set(old.band),
-                grade: Set(person.grade),
+                band: Set(old.band.map(|b| b.index() as i16)),
+                grade: Set(person.grade.map(i16::from)),
                 status: Set(InvitationStatus::Pending.code().to_owned()),
                 created_at: Set(now),
                 ..Default::default()

@@ -21,16 +21,159 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database as Connector, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, RuntimeErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use sea_orm::DatabaseConnection as Pool;
+pub use sea_orm::DatabaseTransaction as Transaction;
+
+/// A database pool, and what it has seen of its database file.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: DatabaseConnection,
+    watch: Arc<FileWatch>,
+}
+
+impl Database {
+    /// The pool, for the store's functions.
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    /// Noted when an operation met a database file that could not be read or written: for the
+    /// next minute this pool's SQLite connections are examined before they are used or pooled
+    /// again (see `fit_for_use`).
+    pub fn file_failure_seen(&self) {
+        self.watch.failure_seen();
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.pool.close().await
+    }
+}
+
+/// Until when (milliseconds since the Unix epoch) one pool's SQLite connections are examined
+/// as they come and go: a minute after the last file-level failure it met.
+#[derive(Debug, Default)]
+struct FileWatch {
+    examine_until: AtomicU64,
+}
+
+impl FileWatch {
+    fn failure_seen(&self) {
+        self.examine_until
+            .store(now_ms() + 60_000, Ordering::Relaxed);
+    }
+
+    fn examining(&self) -> bool {
+        now_ms() < self.examine_until.load(Ordering::Relaxed)
+    }
+}
+
+/// What kind of failure a database error is: the one classification every layer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// The server cannot be reached, or no connection could be had in time.
+    Unreachable,
+    /// The database file cannot be read or written (read-only, full, I/O, corrupt).
+    File,
+    /// Another writer kept the lock past the busy timeout.
+    Locked,
+    UniqueViolation,
+    ForeignKeyViolation,
+    /// Anything else: a bug, a corrupt row, a schema that does not match.
+    Other,
+}
+
+/// SQLite's primary result codes for a failure of the database file itself: READONLY, IOERR,
+/// CORRUPT, FULL, CANTOPEN, NOTADB.
+fn file_code(code: i32) -> bool {
+    matches!(code & 0xff, 8 | 10 | 11 | 13 | 14 | 26)
+}
+
+impl DbFailure {
+    pub fn of(e: &DbErr) -> DbFailure {
+        use sea_orm::sqlx::Error as Sqlx;
+        if matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
+            return DbFailure::Unreachable;
+        }
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => return DbFailure::UniqueViolation,
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                return DbFailure::ForeignKeyViolation;
+            }
+            _ => {}
+        }
+        let sqlx = match e {
+            DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
+                Some(x.as_ref())
+            }
+            _ => None,
+        };
+        match sqlx {
+            Some(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => {
+                return DbFailure::Unreachable;
+            }
+            Some(Sqlx::Database(d)) => {
+                if let Some(code) = d.code().and_then(|c| c.parse::<i32>().ok())
+                    && d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                        .is_some()
+                {
+                    match code & 0xff {
+                        5 | 6 => return DbFailure::Locked,
+                        c if file_code(c) => return DbFailure::File,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Errors that travel as text (the writer hands one failure to every submission of a
+        // batch): SQLite's own messages.
+        let text = e.to_string();
+        if [
+            "readonly database",
+            "disk is full",
+            "disk I/O error",
+            "malformed",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+        {
+            DbFailure::File
+        } else if text.contains("database is locked") {
+            DbFailure::Locked
+        } else if text.contains("FOREIGN KEY constraint failed") {
+            // SQLite reports ON DELETE RESTRICT with its own code (1811), which sea-orm does
+            // not map.
+            DbFailure::ForeignKeyViolation
+        } else {
+            DbFailure::Other
+        }
+    }
+
+    /// The request may be retried once the database is back (503, not 500).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            DbFailure::Unreachable | DbFailure::File | DbFailure::Locked
+        )
+    }
+}
+
+/// A stored row that does not read as what it should be: an error that says which row.
+pub fn corrupt(table: &str, id: impl std::fmt::Display, what: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(format!("corrupt row {table} {id}: {what}"))
+}
+
 /// Opens the pool. SQLite is tuned for a server: WAL, a busy timeout, foreign keys on, and
 /// `synchronous = FULL` so an acknowledged write survives a crash or power loss.
-pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(settings: &Settings) -> Result<Database, DbErr> {
     open(settings, settings.db_pool, false).await
 }
 
@@ -42,10 +185,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
 /// most `MAX_BATCH` submissions, so that memory is bounded; the pool's queries (exports,
 /// migrations) may sort far more and keep spilling to disk. An in-memory SQLite database
 /// exists only within `pool`, so there the writer shares it.
-pub async fn connect_writer(
-    settings: &Settings,
-    pool: &DatabaseConnection,
-) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect_writer(settings: &Settings, pool: &Database) -> Result<Database, DbErr> {
     if crate::config::sqlite_in_memory(&settings.database_url) {
         return Ok(pool.clone());
     }
@@ -56,13 +196,15 @@ async fn open(
     settings: &Settings,
     connections: u32,
     memory_temp_store: bool,
-) -> Result<DatabaseConnection, DbErr> {
+) -> Result<Database, DbErr> {
+    let watch = Arc::new(FileWatch::default());
     let mut options = ConnectOptions::new(settings.database_url.clone());
     let synchronous = if settings.sqlite_full_sync {
         SqliteSynchronous::Full
     } else {
         SqliteSynchronous::Normal
     };
+    let (on_release, on_acquire) = (watch.clone(), watch.clone());
     options
         .max_connections(connections)
         .min_connections(1)
@@ -74,11 +216,18 @@ async fn open(
         // does it): sqlx's next BEGIN would then be a SAVEPOINT and its next COMMIT a RELEASE,
         // which can report success having stored nothing.
         // An SQLite connection whose last call failed at the file goes too (see `fit_for_use`).
-        .map_sqlx_sqlite_pool_opts(|o| {
-            o.after_release(|conn, _| {
-                Box::pin(async move { Ok(!conn.is_in_transaction() && fit_for_use(conn).await?) })
+        .map_sqlx_sqlite_pool_opts(move |o| {
+            let (on_release, on_acquire) = (on_release.clone(), on_acquire.clone());
+            o.after_release(move |conn, _| {
+                let watch = on_release.clone();
+                Box::pin(async move {
+                    Ok(!conn.is_in_transaction() && fit_for_use(conn, &watch).await?)
+                })
             })
-            .before_acquire(|conn, _| Box::pin(fit_for_use(conn)))
+            .before_acquire(move |conn, _| {
+                let watch = on_acquire.clone();
+                Box::pin(async move { fit_for_use(conn, &watch).await })
+            })
         })
         .map_sqlx_postgres_pool_opts(|o| {
             o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
@@ -98,7 +247,8 @@ async fn open(
     if let Some(schema) = &settings.database_schema {
         options.set_schema_search_path(schema.clone());
     }
-    Database::connect(options).await
+    let pool = Connector::connect(options).await?;
+    Ok(Database { pool, watch })
 }
 
 /// Inserts one row and returns it as stored. Every insert in the store goes through here, not
@@ -134,46 +284,30 @@ pub async fn update_row<A: ActiveModelTrait>(
         .map(|_| ())
 }
 
-/// Until when (milliseconds since the Unix epoch) pooled SQLite connections are examined as
-/// they come and go: a minute after the last file-level failure a request met.
-static EXAMINE_CONNECTIONS_UNTIL: AtomicU64 = AtomicU64::new(0);
-
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Called (by the error mapping) when a request met a database file that could not be read or
-/// written: for the next minute every pooled SQLite connection is examined before it is used or
-/// pooled again.
-pub fn file_failure_seen() {
-    EXAMINE_CONNECTIONS_UNTIL.store(now_ms() + 60_000, Ordering::Relaxed);
-}
-
 /// False for an SQLite connection whose last call failed at the file (I/O, a read-only or full
 /// disk, corruption): it can keep that state — while the file cannot be written SQLite reopens
 /// its log read-only, and that connection would refuse every write from then on. Examined only
-/// near a failure (asking SQLite is a round trip to the connection's thread).
+/// near a failure its pool has seen (asking SQLite is a round trip to the connection's thread).
 async fn fit_for_use(
     conn: &mut sea_orm::sqlx::SqliteConnection,
+    watch: &FileWatch,
 ) -> Result<bool, sea_orm::sqlx::Error> {
-    if now_ms() >= EXAMINE_CONNECTIONS_UNTIL.load(Ordering::Relaxed) {
+    use sea_orm::sqlx::error::DatabaseError;
+    if !watch.examining() {
         return Ok(true);
     }
     let last = conn.lock_handle().await?.last_error();
-    Ok(!last.is_some_and(|e| failed_at_file(&e)))
-}
-
-/// SQLite's primary result codes for a failure of the database file itself: READONLY, IOERR,
-/// CORRUPT, FULL, CANTOPEN, NOTADB.
-fn failed_at_file(error: &sea_orm::sqlx::sqlite::SqliteError) -> bool {
-    use sea_orm::sqlx::error::DatabaseError;
-    let code = error
-        .code()
-        .and_then(|c| c.parse::<i32>().ok())
-        .unwrap_or(0);
-    matches!(code & 0xff, 8 | 10 | 11 | 13 | 14 | 26)
+    Ok(!last.is_some_and(|e| {
+        e.code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(file_code)
+    }))
 }
 
 /// Begins a transaction that is going to write. On SQLite it takes the write lock at once
@@ -181,85 +315,58 @@ fn failed_at_file(error: &sea_orm::sqlx::sqlite::SqliteError) -> bool {
 /// reads first cannot take the lock later once another connection has committed meanwhile
 /// (SQLite answers "database is locked" at once, without waiting) — and during a burst the
 /// submission writer commits many times a second. PostgreSQL ignores the option.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+pub async fn begin_write(db: &Database) -> Result<DatabaseTransaction, DbErr> {
+    db.pool
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &Database) -> Result<(), DbErr> {
+    Migrator::up(&db.pool, None).await
 }
 
-/// True when the error is a unique-constraint violation (a duplicate name, say).
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// True when the error is a foreign-key violation (deleting a row others still point at).
-/// SQLite reports ON DELETE RESTRICT with its own code (1811), which sea-orm does not map.
-pub fn is_foreign_key_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(SqlErr::ForeignKeyConstraintViolation(_))
-    ) || err.to_string().contains("FOREIGN KEY constraint failed")
+/// A round trip to the database.
+pub async fn ping(db: &Database) -> Result<(), DbErr> {
+    db.pool.ping().await
 }
 
 /// Writes a consistent copy of a live SQLite database to `to` (`VACUUM INTO`: one read
 /// transaction, so writers carry on and the copy is a single point in time).
-pub async fn backup_sqlite(db: &DatabaseConnection, to: &std::path::Path) -> Result<(), DbErr> {
-    use sea_orm::{ConnectionTrait, Statement};
+pub async fn backup_sqlite(db: &Database, to: &std::path::Path) -> Result<(), DbErr> {
+    use sea_orm::Statement;
     let path = to.to_string_lossy().into_owned();
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "VACUUM INTO ?",
-        [path.into()],
-    ))
-    .await?;
+    db.pool
+        .execute_raw(Statement::from_sql_and_values(
+            db.pool.get_database_backend(),
+            "VACUUM INTO ?",
+            [path.into()],
+        ))
+        .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    /// Every `.rs` file below `dir`.
-    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                sources(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
+    use super::*;
 
-    /// sea-orm's `ActiveModel::insert`/`update`/`save` read one `RETURNING` row and can lose a
-    /// failed SQLite commit (see `insert_row`): none may come back into the code.
     #[test]
-    fn no_active_model_write_bypasses_insert_row() {
-        let mut files = Vec::new();
-        sources(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut files,
+    fn failures_are_classified_once() {
+        let text = |t: &str| DbFailure::of(&DbErr::Custom(t.into()));
+        assert_eq!(text("database or disk is full"), DbFailure::File);
+        assert_eq!(
+            text("attempt to write a readonly database"),
+            DbFailure::File
         );
-        let mut found = Vec::new();
-        for file in files {
-            let text = std::fs::read_to_string(&file).unwrap();
-            let compact: String = text.split_whitespace().collect();
-            for call in [".insert(", ".update(", ".save("] {
-                for conn in ["db)", "txn)", "&txn)", "&db)", "&state.db)", "conn)"] {
-                    if compact.contains(&format!("{call}{conn}.await")) {
-                        found.push(format!("{}: {call}{conn}", file.display()));
-                    }
-                }
-            }
-        }
-        assert!(
-            found.is_empty(),
-            "use store::insert_row/update_row: {found:?}"
+        assert_eq!(text("database is locked"), DbFailure::Locked);
+        assert_eq!(text("no such column"), DbFailure::Other);
+        assert_eq!(
+            DbFailure::of(&DbErr::Conn(RuntimeErr::Internal("gone".into()))),
+            DbFailure::Unreachable
         );
+        assert!(DbFailure::File.is_transient() && !DbFailure::Other.is_transient());
     }
 }

@@ -1,25 +1,16 @@
 //! Questionnaire versions: the built-in ones and those a county uploads; which a survey uses.
 use crate::domain::group::Booklet;
-use crate::domain::questionnaire::{BUILT_IN, Definition};
+use crate::domain::questionnaire::{BUILT_IN, Definition, Questionnaire};
 use crate::entity::{questionnaire, survey_booklet};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 
-/// A stored version, parsed.
-#[derive(Debug, Clone)]
-pub struct StoredQuestionnaire {
-    pub id: i32,
-    pub county_id: Option<i32>,
-    pub definition: Definition,
-    pub text: String,
-}
-
-fn parse(m: questionnaire::Model) -> Result<StoredQuestionnaire, DbErr> {
-    let definition = Definition::parse(&m.definition)
-        .map_err(|e| DbErr::Custom(format!("questionnaire {}: {e}", m.id)))?;
-    Ok(StoredQuestionnaire {
+fn parse(m: questionnaire::Model) -> Result<Questionnaire, DbErr> {
+    let definition =
+        Definition::parse(&m.definition).map_err(|e| super::corrupt("questionnaire", m.id, e))?;
+    Ok(Questionnaire {
         id: m.id,
         county_id: m.county_id,
         definition,
@@ -28,17 +19,7 @@ fn parse(m: questionnaire::Model) -> Result<StoredQuestionnaire, DbErr> {
 }
 
 fn booklet_code(b: Booklet) -> &'static str {
-    match b {
-        Booklet::Social => "social",
-        Booklet::Staff => "staff",
-        Booklet::Student => "student",
-    }
-}
-
-fn booklet_from(code: &str) -> Option<Booklet> {
-    [Booklet::Social, Booklet::Staff, Booklet::Student]
-        .into_iter()
-        .find(|b| booklet_code(*b) == code)
+    b.code()
 }
 
 /// Stores the built-in versions that are not stored yet (run at start-up).
@@ -101,10 +82,7 @@ pub async fn version_exists(
         .is_some())
 }
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    id: i32,
-) -> Result<Option<StoredQuestionnaire>, DbErr> {
+pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<Questionnaire>, DbErr> {
     questionnaire::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -134,16 +112,24 @@ pub async fn in_use(
     db: &impl ConnectionTrait,
     survey_id: i32,
 ) -> Result<Vec<(Booklet, i32)>, DbErr> {
-    let chosen: HashMap<String, i32> = survey_booklet::Entity::find()
+    let mut chosen: HashMap<Booklet, i32> = HashMap::new();
+    for s in survey_booklet::Entity::find()
         .filter(survey_booklet::Column::SurveyId.eq(survey_id))
         .all(db)
         .await?
-        .into_iter()
-        .map(|s| (s.booklet, s.questionnaire_id))
-        .collect();
+    {
+        let booklet = Booklet::parse(&s.booklet).ok_or_else(|| {
+            super::corrupt(
+                "survey_booklet of survey",
+                survey_id,
+                format!("unknown booklet `{}`", s.booklet),
+            )
+        })?;
+        chosen.insert(booklet, s.questionnaire_id);
+    }
     let mut out = Vec::new();
-    for b in [Booklet::Social, Booklet::Staff, Booklet::Student] {
-        let id = match chosen.get(booklet_code(b)) {
+    for b in Booklet::ALL {
+        let id = match chosen.get(&b) {
             Some(id) => *id,
             None => default_for(db, b).await?,
         };
@@ -183,12 +169,4 @@ pub async fn pin(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbErr>
         select(db, survey_id, booklet, id).await?;
     }
     Ok(())
-}
-
-pub fn parse_booklet(code: &str) -> Option<Booklet> {
-    booklet_from(code)
-}
-
-pub fn code_of(b: Booklet) -> &'static str {
-    booklet_code(b)
 }

@@ -1,17 +1,12 @@
 //! Readiness figures: each county's schools (replaced on upload) and checklist entries.
-use crate::domain::readiness::{SchoolFigures, SchoolKind};
+use crate::domain::readiness::{CheckRecord, CheckStatus, SchoolFigures, SchoolKind};
 use crate::entity::{readiness_check, readiness_school};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 fn kind_code(k: SchoolKind) -> &'static str {
-    match k {
-        SchoolKind::Primary => "primary",
-        SchoolKind::Junior => "junior",
-        SchoolKind::NineYear => "nine_year",
-        SchoolKind::Special => "special",
-    }
+    k.code()
 }
 
 /// Replaces a county's schools (call inside a transaction).
@@ -57,76 +52,91 @@ pub async fn schools(
     db: &impl ConnectionTrait,
     county_id: i32,
 ) -> Result<Vec<SchoolFigures>, DbErr> {
-    Ok(readiness_school::Entity::find()
+    readiness_school::Entity::find()
         .filter(readiness_school::Column::CountyId.eq(county_id))
         .order_by_asc(readiness_school::Column::Position)
         .all(db)
         .await?
         .into_iter()
-        .map(|m| SchoolFigures {
-            kind: match m.kind.as_str() {
-                "junior" => SchoolKind::Junior,
-                "nine_year" => SchoolKind::NineYear,
-                "special" => SchoolKind::Special,
-                _ => SchoolKind::Primary,
-            },
-            name: m.name,
-            pupils: m.pupils,
-            primary_pupils: m.primary_pupils,
-            junior_pupils: m.junior_pupils,
-            resources: [
-                m.qualified_teachers,
-                m.backbone_teachers,
-                m.pe_arts_teachers,
-                m.teaching_space_m2,
-                m.sports_space_m2,
-                m.equipment_value_yuan,
-                m.multimedia_rooms,
-            ],
+        .map(|m| {
+            Ok(SchoolFigures {
+                kind: SchoolKind::from_code(&m.kind).ok_or_else(|| {
+                    super::corrupt("readiness_school", m.id, format!("kind `{}`", m.kind))
+                })?,
+                name: m.name,
+                pupils: m.pupils,
+                primary_pupils: m.primary_pupils,
+                junior_pupils: m.junior_pupils,
+                resources: [
+                    m.qualified_teachers,
+                    m.backbone_teachers,
+                    m.pe_arts_teachers,
+                    m.teaching_space_m2,
+                    m.sports_space_m2,
+                    m.equipment_value_yuan,
+                    m.multimedia_rooms,
+                ],
+            })
         })
-        .collect())
+        .collect()
 }
 
-pub use crate::entity::readiness_check::Model as CheckRow;
+impl TryFrom<readiness_check::Model> for CheckRecord {
+    type Error = DbErr;
 
+    fn try_from(m: readiness_check::Model) -> Result<Self, DbErr> {
+        let id = format!("{}/{}/{}", m.county_id, m.year, m.code);
+        let bad = |what: String| super::corrupt("readiness_check", &id, what);
+        Ok(CheckRecord {
+            status: CheckStatus::parse(&m.status)
+                .ok_or_else(|| bad(format!("status `{}`", m.status)))?,
+            figures: serde_json::from_str(&m.figures).map_err(|e| bad(format!("figures: {e}")))?,
+            attachments: m
+                .attachments
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            code: m.code,
+            note: m.note,
+        })
+    }
+}
+
+/// What was recorded for the county's checklist in one year.
 pub async fn checks(
     db: &impl ConnectionTrait,
     county_id: i32,
     year: i32,
-) -> Result<Vec<CheckRow>, DbErr> {
+) -> Result<Vec<CheckRecord>, DbErr> {
     readiness_check::Entity::find()
         .filter(readiness_check::Column::CountyId.eq(county_id))
         .filter(readiness_check::Column::Year.eq(year))
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(CheckRecord::try_from)
+        .collect()
 }
 
-/// One checklist entry to record.
-pub struct CheckEntry<'a> {
-    pub code: &'a str,
-    pub status: &'a str,
-    pub note: &'a str,
-    /// Links, one per line.
-    pub attachments: &'a str,
-    /// Figure name → value, as JSON.
-    pub figures: &'a str,
-}
-
+/// Records one checklist indicator (replacing what was recorded for it that year).
 pub async fn save_check(
     db: &impl ConnectionTrait,
     county_id: i32,
     year: i32,
-    entry: CheckEntry<'_>,
+    record: &CheckRecord,
 ) -> Result<(), DbErr> {
     use readiness_check::Column as C;
+    let figures = serde_json::to_string(&record.figures).map_err(|e| DbErr::Json(e.to_string()))?;
     readiness_check::Entity::insert(readiness_check::ActiveModel {
         county_id: Set(county_id),
         year: Set(year),
-        code: Set(entry.code.to_owned()),
-        status: Set(entry.status.to_owned()),
-        note: Set(entry.note.to_owned()),
-        attachments: Set(entry.attachments.to_owned()),
-        figures: Set(entry.figures.to_owned()),
+        code: Set(record.code.clone()),
+        status: Set(record.status.code().to_owned()),
+        note: Set(record.note.clone()),
+        attachments: Set(record.attachments.join("\n")),
+        figures: Set(figures),
         updated_at: Set(Utc::now()),
     })
     .on_conflict(

@@ -1,113 +1,67 @@
 //! Responses: anonymous answers, stored with their stratum in the same transaction that marks
-//! the invitation answered or takes the open channel's place.
-use crate::domain::invitation::InvitationStatus;
-use crate::domain::tally::{Aggregates, ResponseFacts};
-use crate::entity::{invitation, response};
-use chrono::{DateTime, Timelike, Utc};
-use sea_orm::sea_query::{Expr, InsertStatement};
+//! the invitation answered or takes the open channel's place (see `submissions`).
+use crate::domain::geography::AreaScope;
+use crate::domain::group::Booklet;
+use crate::domain::response::{NewResponse, Response, Source};
+use crate::entity::response;
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryTrait, Set,
+    QuerySelect, QueryTrait, Set,
 };
 
-pub use crate::entity::response::Model as ResponseRow;
+impl TryFrom<response::Model> for Response {
+    type Error = DbErr;
 
-/// A time rounded down to its hour: what is kept of when someone answered.
-pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(t)
-}
-
-/// Marks an invitation answered if it is still pending; false if it was not.
-pub async fn mark_answered(db: &impl ConnectionTrait, invitation_id: i32) -> Result<bool, DbErr> {
-    let result = invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::Status,
-            Expr::value(InvitationStatus::Answered.code()),
-        )
-        .col_expr(
-            invitation::Column::AnsweredAt,
-            Expr::value(hour_of(Utc::now())),
-        )
-        .filter(invitation::Column::Id.eq(invitation_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending.code()))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// A response to store.
-pub struct NewResponse {
-    pub survey_id: i32,
-    pub questionnaire_id: i32,
-    pub booklet: String,
-    pub group: String,
-    pub area_id: Option<i32>,
-    pub area_class: Option<String>,
-    pub school_id: Option<i32>,
-    pub band: Option<i16>,
-    pub source: &'static str,
-    pub completion_seconds: u32,
-    pub too_fast: bool,
-    pub straight_lined: bool,
-    /// (item id, option code) in item order.
-    pub answers: Vec<(String, String)>,
-    pub comment: Option<String>,
-    /// Already rounded to the hour.
-    pub submitted_hour: DateTime<Utc>,
-}
-
-impl NewResponse {
-    /// What the tally learns from this response.
-    pub fn facts(&self) -> ResponseFacts {
-        ResponseFacts {
-            group: self.group.clone(),
-            area_id: self.area_id.unwrap_or(0),
-            school_id: self.school_id.unwrap_or(0),
-            band: self.band.unwrap_or(-1),
-            too_fast: self.too_fast,
-            straight_lined: self.straight_lined,
-            hour: self.submitted_hour,
-            answers: self.answers.clone(),
-        }
-    }
-}
-
-/// The tally's view of a stored response.
-pub fn facts_of(r: &ResponseRow) -> ResponseFacts {
-    let answers: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&r.answers).unwrap_or_default();
-    ResponseFacts {
-        group: r.grp.clone(),
-        area_id: r.area_id.unwrap_or(0),
-        school_id: r.school_id.unwrap_or(0),
-        band: r.band.unwrap_or(-1),
-        too_fast: r.too_fast,
-        straight_lined: r.straight_lined,
-        hour: r.submitted_hour,
-        answers: answers
+    fn try_from(m: response::Model) -> Result<Self, DbErr> {
+        let bad = |what: String| super::corrupt("response", m.id, what);
+        let group = m
+            .grp
+            .parse()
+            .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
+        let answers: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&m.answers).map_err(|e| bad(format!("answers: {e}")))?;
+        let answers = answers
             .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or("").to_owned()))
-            .collect(),
+            .map(|(item, v)| match v {
+                serde_json::Value::String(code) => Ok((item, code)),
+                other => Err(bad(format!("answer to {item} is {other}"))),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Response {
+            id: m.id,
+            answered: NewResponse {
+                survey_id: m.survey_id,
+                questionnaire_id: m.questionnaire_id,
+                booklet: Booklet::parse(&m.booklet)
+                    .ok_or_else(|| bad(format!("booklet `{}`", m.booklet)))?,
+                band: super::draws::band("response", m.id, group, m.band)?,
+                group,
+                area: AreaScope::of(m.area_id),
+                area_class: m
+                    .area_class
+                    .map(|c| c.parse().map_err(|_| bad(format!("area class `{c}`"))))
+                    .transpose()?,
+                school: m.school_id,
+                source: Source::parse(&m.source)
+                    .ok_or_else(|| bad(format!("source `{}`", m.source)))?,
+                completion_seconds: u32::try_from(m.completion_seconds)
+                    .map_err(|_| bad(format!("completion seconds {}", m.completion_seconds)))?,
+                too_fast: m.too_fast,
+                straight_lined: m.straight_lined,
+                answers,
+                comment: m.comment,
+                submitted_hour: m.submitted_hour,
+            },
+        })
     }
-}
-
-/// Stores a response and adds it to the tally (call inside the submission's transaction).
-pub async fn record(
-    db: &impl ConnectionTrait,
-    new: NewResponse,
-    tally: &Aggregates,
-) -> Result<(), DbErr> {
-    insert_many(db, [&new]).await?;
-    super::tally::add(db, new.survey_id, tally).await
 }
 
 /// Rows per multi-row insert (16 values each: well under both databases' bind limits).
 const CHUNK: usize = 256;
 
-/// Stores responses with multi-row inserts (call inside a transaction).
+/// Stores responses with multi-row inserts (call inside a transaction; the writer instead runs
+/// [`inserts`] with the batch's other statements).
 pub async fn insert_many<'a>(
     db: &impl ConnectionTrait,
     responses: impl IntoIterator<Item = &'a NewResponse>,
@@ -143,13 +97,13 @@ fn row(new: &NewResponse) -> response::ActiveModel {
         id: Set(id),
         survey_id: Set(new.survey_id),
         questionnaire_id: Set(new.questionnaire_id),
-        booklet: Set(new.booklet.clone()),
-        grp: Set(new.group.clone()),
-        area_id: Set(new.area_id),
-        area_class: Set(new.area_class.clone()),
-        school_id: Set(new.school_id),
-        band: Set(new.band),
-        source: Set(new.source.to_owned()),
+        booklet: Set(new.booklet.code().to_owned()),
+        grp: Set(new.group.code().to_owned()),
+        area_id: Set(new.area.area()),
+        area_class: Set(new.area_class.map(|c| c.code().to_owned())),
+        school_id: Set(new.school),
+        band: Set(new.band.map(|b| b.index() as i16)),
+        source: Set(new.source.code().to_owned()),
         submitted_hour: Set(new.submitted_hour),
         completion_seconds: Set(new.completion_seconds.min(i32::MAX as u32) as i32),
         too_fast: Set(new.too_fast),
@@ -166,10 +120,82 @@ pub async fn count(db: &impl ConnectionTrait, survey_id: i32) -> Result<u64, DbE
         .await
 }
 
-pub async fn list(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<ResponseRow>, DbErr> {
+/// Every response of a survey, oldest hour first (for tests and small surveys; exports and
+/// rebuilds read [`Pages`]).
+pub async fn list(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Response>, DbErr> {
     response::Entity::find()
         .filter(response::Column::SurveyId.eq(survey_id))
         .order_by_asc(response::Column::SubmittedHour)
         .all(db)
+        .await?
+        .into_iter()
+        .map(Response::try_from)
+        .collect()
+}
+
+/// The questionnaire versions a survey's responses were given on.
+pub async fn questionnaire_ids(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Vec<i32>, DbErr> {
+    response::Entity::find()
+        .select_only()
+        .column(response::Column::QuestionnaireId)
+        .distinct()
+        .filter(response::Column::SurveyId.eq(survey_id))
+        .into_tuple::<i32>()
+        .all(db)
         .await
+}
+
+/// A survey's responses, page after page: the one way exports and rebuilds read them. Pages
+/// follow the (survey_id, id) index, so each is a range scan and memory stays bounded whatever
+/// the number of responses.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    survey_id: i32,
+    after: i64,
+    done: bool,
+    size: u64,
+}
+
+impl Pages {
+    pub const SIZE: u64 = 2_000;
+
+    pub fn new(survey_id: i32) -> Pages {
+        Pages {
+            survey_id,
+            after: i64::MIN,
+            done: false,
+            size: Self::SIZE,
+        }
+    }
+
+    /// The next page; `None` after the last.
+    pub async fn next(
+        &mut self,
+        db: &impl ConnectionTrait,
+    ) -> Result<Option<Vec<Response>>, DbErr> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = response::Entity::find()
+            .filter(response::Column::SurveyId.eq(self.survey_id))
+            .filter(response::Column::Id.gt(self.after))
+            .order_by_asc(response::Column::SurveyId)
+            .order_by_asc(response::Column::Id)
+            .limit(self.size)
+            .all(db)
+            .await?;
+        self.done = (rows.len() as u64) < self.size;
+        let Some(last) = rows.last() else {
+            self.done = true;
+            return Ok(None);
+        };
+        self.after = last.id;
+        rows.into_iter()
+            .map(Response::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
 }

@@ -41,7 +41,8 @@ pub async fn find_user(
     Ok(user::Entity::find_by_id(s.user_id)
         .one(db)
         .await?
-        .map(User::from)
+        .map(User::try_from)
+        .transpose()?
         .filter(|u| u.active))
 }
 

@@ -6,31 +6,22 @@
 //! A batch re-checks at commit what the request saw a moment earlier (the survey is still open,
 //! the invitation still unanswered, the channel's quota cell not full), so several servers on
 //! one PostgreSQL, each with its own writer, never overfill or double-count.
-use super::responses::{NewResponse, hour_of};
+use super::{Database, DbFailure};
 use crate::domain::invitation::InvitationStatus;
+use crate::domain::response::{Claim, NewResponse, Verdict, hour_of};
 use crate::domain::survey::SurveyStatus;
 use crate::domain::tally::Aggregates;
 use crate::entity::{invitation, submission_receipt, survey};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    RuntimeErr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, RuntimeErr,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions stored in one transaction.
 pub const MAX_BATCH: usize = 256;
-
-/// How a submission takes its place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Marks the invitation answered (it must still be pending).
-    Invitation(i32),
-    /// Takes a place in an open channel's quota cell (area 0: the whole county).
-    Channel { cell: i32, quota: u64 },
-}
 
 /// A checked, complete submission waiting to be stored.
 pub struct Submission {
@@ -44,23 +35,6 @@ pub struct Submission {
     pub closes_at: Option<DateTime<Utc>>,
 }
 
-/// What became of a submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Stored and committed.
-    Stored,
-    /// The same submission was stored before (a retry): nothing new.
-    Repeated,
-    /// The invitation was answered meanwhile.
-    Answered,
-    /// The invitation was withdrawn meanwhile.
-    Withdrawn,
-    /// The channel's quota cell filled meanwhile.
-    QuotaFull,
-    /// The survey closed meanwhile.
-    Closed,
-}
-
 type Reply = oneshot::Sender<Result<Verdict, DbErr>>;
 
 /// The handle requests submit through; cheap to clone.
@@ -71,7 +45,7 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime.
-    pub fn start(db: DatabaseConnection) -> Writer {
+    pub fn start(db: Database) -> Writer {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(db, queue));
         Writer { jobs }
@@ -89,11 +63,17 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<(Submission, Reply)>) {
+async fn run(db: Database, mut queue: mpsc::Receiver<(Submission, Reply)>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (batch, replies): (Vec<Submission>, Vec<Reply>) = jobs.drain(..).unzip();
-        match store_batch(&db, &batch).await {
+        let result = store_batch(&db, &batch).await;
+        if let Err(e) = &result
+            && DbFailure::of(e) == DbFailure::File
+        {
+            db.file_failure_seen();
+        }
+        match result {
             Ok(verdicts) => {
                 for (reply, v) in replies.into_iter().zip(verdicts) {
                     let _ = reply.send(Ok(v));
@@ -118,7 +98,7 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<(Submission, Repl
 
 /// The database cannot be reached at all: retrying each submission alone would only wait longer.
 fn unreachable(e: &DbErr) -> bool {
-    matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+    DbFailure::of(e) == DbFailure::Unreachable
 }
 
 /// The same error for every submission of a failed batch (`DbErr` is not `Clone`); the kind
@@ -132,10 +112,7 @@ fn copy(e: &DbErr) -> DbErr {
 }
 
 /// Stores a batch in one transaction and returns each submission's verdict, in order.
-pub async fn store_batch(
-    db: &DatabaseConnection,
-    batch: &[Submission],
-) -> Result<Vec<Verdict>, DbErr> {
+pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verdict>, DbErr> {
     let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
     // The same nonce twice in one batch (a double tap): the later ones are retries and share
     // the first one's fate.
@@ -260,7 +237,7 @@ pub async fn store_batch(
             }
             Claim::Channel { cell, quota } => {
                 let s = &batch[i].response;
-                if !super::channels::claim_place(&txn, s.survey_id, &s.group, cell, quota).await? {
+                if !super::channels::claim_place(&txn, s.survey_id, s.group, cell, quota).await? {
                     verdicts[i] = Some(Verdict::QuotaFull);
                 }
             }
@@ -323,4 +300,15 @@ fn finish(verdicts: Vec<Option<Verdict>>, copy_of: &[Option<usize>]) -> Vec<Verd
             Some(refused) => refused,
         })
         .collect()
+}
+
+/// Whether a submission with this nonce was stored (a retry of it is thanked again).
+pub async fn receipt_exists(db: &impl ConnectionTrait, nonce_hash: &str) -> Result<bool, DbErr> {
+    Ok(
+        submission_receipt::Entity::find_by_id(nonce_hash.to_owned())
+            .all(db)
+            .await?
+            .pop()
+            .is_some(),
+    )
 }

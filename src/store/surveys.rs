@@ -6,7 +6,7 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 fn corrupt(what: &str, id: i32) -> DbErr {
-    DbErr::Custom(format!("survey {id}: stored {what} is out of range"))
+    super::corrupt("survey", id, format!("stored {what} is out of range"))
 }
 
 impl TryFrom<survey::Model> for Survey {
@@ -42,7 +42,8 @@ impl TryFrom<survey::Model> for Survey {
                 plan,
                 target,
                 window,
-                estimator: Estimator::parse(&m.estimator).unwrap_or(Estimator::Pooled),
+                estimator: Estimator::parse(&m.estimator)
+                    .ok_or_else(|| corrupt("estimator", id))?,
             },
             status: m.status.parse().map_err(|_| corrupt("status", id))?,
             created_at: m.created_at,
@@ -108,23 +109,6 @@ pub async fn find(
     query.one(db).await?.map(Survey::try_from).transpose()
 }
 
-pub async fn update_settings(
-    db: &impl ConnectionTrait,
-    id: i32,
-    settings: &SurveySettings,
-) -> Result<Survey, DbErr> {
-    let mut model = survey::ActiveModel {
-        id: Set(id),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    };
-    apply(&mut model, settings);
-    super::update_row(db, model).await?;
-    find(db, id, None)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("survey {id}")))
-}
-
 /// Moves a survey from `from` to `to`; false when it was no longer in `from` (a concurrent change).
 pub async fn change_status(
     db: &impl ConnectionTrait,
@@ -138,6 +122,27 @@ pub async fn change_status(
         .col_expr(survey::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(survey::Column::Id.eq(id))
         .filter(survey::Column::Status.eq(from.code()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Replaces the settings of a survey only while it is still a draft; false when it is not
+/// (anymore).
+pub async fn update_draft_settings(
+    db: &impl ConnectionTrait,
+    id: i32,
+    settings: &SurveySettings,
+) -> Result<bool, DbErr> {
+    let mut model = survey::ActiveModel {
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    apply(&mut model, settings);
+    let result = survey::Entity::update_many()
+        .set(model)
+        .filter(survey::Column::Id.eq(id))
+        .filter(survey::Column::Status.eq(SurveyStatus::Draft.code()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)

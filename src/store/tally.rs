@@ -1,6 +1,16 @@
 //! The maintained tally aggregates. A submission adds its piece in its own transaction; a
 //! rebuild recomputes them from the raw responses.
-use crate::domain::tally::{Aggregates, CellKey, CellSums, HourKey, ItemKey, Sums};
+//!
+//! How the tables hold the typed keys: `tally_cell` rows of scope `all` are stratum cells, any
+//! other scope is a dimension's code; where a key has no area (the whole county, or a
+//! dimension's or item's per-group row) `area_id` is 0, no school is `school_id` 0 and no
+//! grade band is `band` −1 (they are parts of the tables' primary keys, so they cannot be NULL).
+use crate::domain::geography::AreaScope;
+use crate::domain::group::RespondentGroup;
+use crate::domain::strata::Band;
+use crate::domain::tally::{
+    Aggregates, CellSums, DimensionKey, HourKey, ItemKey, StratumKey, Sums,
+};
 use crate::entity::{tally_cell, tally_hour, tally_item};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, SimpleExpr};
 use sea_orm::{
@@ -19,6 +29,22 @@ fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
 /// Rows per multi-row statement (well under SQLite's limit of bound values).
 const CHUNK: usize = 500;
 
+/// The scope of a stratum cell's row.
+const ALL: &str = "all";
+const NO_AREA: i32 = 0;
+const NO_SCHOOL: i32 = 0;
+const NO_BAND: i16 = -1;
+
+fn group_of(code: &str, survey_id: i32, table: &str) -> Result<RespondentGroup, DbErr> {
+    code.parse().map_err(|_| {
+        super::corrupt(
+            &format!("{table} of survey"),
+            survey_id,
+            format!("unknown group `{code}`"),
+        )
+    })
+}
+
 /// Adds `agg` to the survey's aggregates (call inside the submission's transaction). One
 /// multi-row upsert per table, so a submission costs three statements, not one per cell.
 pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) -> Result<(), DbErr> {
@@ -32,32 +58,54 @@ pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) ->
 pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
     let mut statements = Vec::new();
     use tally_cell::Column as C;
-    let cells: Vec<tally_cell::ActiveModel> = agg
-        .cells
+    let cell = |group: RespondentGroup,
+                scope: &str,
+                area: AreaScope,
+                school: Option<i32>,
+                band: Option<Band>,
+                flagged: bool,
+                v: &CellSums| {
+        let s = &v.sums;
+        tally_cell::ActiveModel {
+            survey_id: Set(survey_id),
+            scope: Set(scope.to_owned()),
+            grp: Set(group.code().to_owned()),
+            area_id: Set(area.area().unwrap_or(NO_AREA)),
+            school_id: Set(school.unwrap_or(NO_SCHOOL)),
+            band: Set(band.map_or(NO_BAND, |b| b.index() as i16)),
+            flagged: Set(flagged),
+            too_fast: Set(v.too_fast),
+            straight_lined: Set(v.straight_lined),
+            n: Set(s.n),
+            sx: Set(s.x),
+            sy: Set(s.y),
+            sxx: Set(s.xx),
+            syy: Set(s.yy),
+            sxy: Set(s.xy),
+            n_ratio: Set(s.n_ratio),
+            ratio: Set(s.ratio),
+        }
+    };
+    let mut cells: Vec<tally_cell::ActiveModel> = agg
+        .strata
         .iter()
-        .map(|(k, v)| {
-            let s = &v.sums;
-            tally_cell::ActiveModel {
-                survey_id: Set(survey_id),
-                scope: Set(k.scope.clone()),
-                grp: Set(k.group.clone()),
-                area_id: Set(k.area_id),
-                school_id: Set(k.school_id),
-                band: Set(k.band),
-                flagged: Set(k.flagged),
-                too_fast: Set(v.too_fast),
-                straight_lined: Set(v.straight_lined),
-                n: Set(s.n),
-                sx: Set(s.x),
-                sy: Set(s.y),
-                sxx: Set(s.xx),
-                syy: Set(s.yy),
-                sxy: Set(s.xy),
-                n_ratio: Set(s.n_ratio),
-                ratio: Set(s.ratio),
-            }
-        })
+        .map(|(k, v)| cell(k.group, ALL, k.area, k.school, k.band, k.flagged, v))
         .collect();
+    cells.extend(agg.dimensions.iter().map(|(k, s)| {
+        let v = CellSums {
+            sums: *s,
+            ..Default::default()
+        };
+        cell(
+            k.group,
+            &k.dimension,
+            AreaScope::WholeCounty,
+            None,
+            None,
+            k.flagged,
+            &v,
+        )
+    }));
     for chunk in cells.chunks(CHUNK) {
         statements.push(
             tally_cell::Entity::insert_many(chunk.to_vec())
@@ -97,10 +145,10 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
         .iter()
         .map(|(k, count)| tally_item::ActiveModel {
             survey_id: Set(survey_id),
-            grp: Set(k.group.clone()),
-            area_id: Set(k.area_id),
-            school_id: Set(k.school_id),
-            band: Set(k.band),
+            grp: Set(k.group.code().to_owned()),
+            area_id: Set(NO_AREA),
+            school_id: Set(NO_SCHOOL),
+            band: Set(NO_BAND),
             flagged: Set(k.flagged),
             item_id: Set(k.item_id.clone()),
             option_code: Set(k.option.clone()),
@@ -196,48 +244,64 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
         .all(db)
         .await?
     {
-        agg.cells.insert(
-            CellKey {
-                scope: c.scope,
-                group: c.grp,
-                area_id: c.area_id,
-                school_id: c.school_id,
-                band: c.band,
+        let group = group_of(&c.grp, survey_id, "tally_cell")?;
+        let sums = Sums {
+            n: c.n,
+            x: c.sx,
+            y: c.sy,
+            xx: c.sxx,
+            yy: c.syy,
+            xy: c.sxy,
+            ratio: c.ratio,
+            n_ratio: c.n_ratio,
+        };
+        if c.scope == ALL {
+            let band = match c.band {
+                NO_BAND => None,
+                b => super::draws::band("tally_cell of survey", survey_id, group, Some(b))?,
+            };
+            let key = StratumKey {
+                group,
+                area: AreaScope::of((c.area_id != NO_AREA).then_some(c.area_id)),
+                school: (c.school_id != NO_SCHOOL).then_some(c.school_id),
+                band,
                 flagged: c.flagged,
-            },
-            CellSums {
-                sums: Sums {
-                    n: c.n,
-                    x: c.sx,
-                    y: c.sy,
-                    xx: c.sxx,
-                    yy: c.syy,
-                    xy: c.sxy,
-                    ratio: c.ratio,
-                    n_ratio: c.n_ratio,
+            };
+            agg.strata.insert(
+                key,
+                CellSums {
+                    sums,
+                    too_fast: c.too_fast,
+                    straight_lined: c.straight_lined,
                 },
-                too_fast: c.too_fast,
-                straight_lined: c.straight_lined,
-            },
-        );
+            );
+        } else {
+            // Kept per group; rows written per stratum by early versions add up alike.
+            agg.dimensions
+                .entry(DimensionKey {
+                    group,
+                    dimension: c.scope,
+                    flagged: c.flagged,
+                })
+                .or_default()
+                .add(&sums);
+        }
     }
     for i in tally_item::Entity::find()
         .filter(tally_item::Column::SurveyId.eq(survey_id))
         .all(db)
         .await?
     {
-        agg.items.insert(
-            ItemKey {
-                group: i.grp,
-                area_id: i.area_id,
-                school_id: i.school_id,
-                band: i.band,
-                flagged: i.flagged,
+        let group = group_of(&i.grp, survey_id, "tally_item")?;
+        // Kept per group; rows written per stratum by early versions add up alike.
+        *agg.items
+            .entry(ItemKey {
+                group,
                 item_id: i.item_id,
                 option: i.option_code,
-            },
-            i.answers,
-        );
+                flagged: i.flagged,
+            })
+            .or_default() += i.answers;
     }
     for h in tally_hour::Entity::find()
         .filter(tally_hour::Column::SurveyId.eq(survey_id))

@@ -4,16 +4,20 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-impl From<user::Model> for User {
-    fn from(m: user::Model) -> Self {
-        User {
+impl TryFrom<user::Model> for User {
+    type Error = DbErr;
+
+    fn try_from(m: user::Model) -> Result<Self, DbErr> {
+        Ok(User {
+            role: m
+                .role
+                .parse()
+                .map_err(|_| super::corrupt("user", m.id, format!("unknown role `{}`", m.role)))?,
             id: m.id,
             username: m.username,
-            // An unknown role in the table reads as the least privileged one.
-            role: m.role.parse().unwrap_or(Role::Viewer),
             county_id: m.county_id,
             active: m.active,
-        }
+        })
     }
 }
 
@@ -42,7 +46,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<User,
         },
     )
     .await?;
-    Ok(model.into())
+    model.try_into()
 }
 
 /// The user and their password hash, for checking a login.
@@ -50,14 +54,15 @@ pub async fn find_for_login(
     db: &impl ConnectionTrait,
     username: &str,
 ) -> Result<Option<(User, String)>, DbErr> {
-    Ok(user::Entity::find()
+    user::Entity::find()
         .filter(user::Column::Username.eq(username.trim()))
         .one(db)
         .await?
         .map(|m| {
             let hash = m.password_hash.clone();
-            (User::from(m), hash)
-        }))
+            Ok((User::try_from(m)?, hash))
+        })
+        .transpose()
 }
 
 /// Users of one county, or every user when `county` is `None`.
@@ -66,7 +71,12 @@ pub async fn list(db: &impl ConnectionTrait, county: Option<i32>) -> Result<Vec<
     if let Some(c) = county {
         query = query.filter(user::Column::CountyId.eq(c));
     }
-    Ok(query.all(db).await?.into_iter().map(User::from).collect())
+    query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
 }
 
 pub async fn admin_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {

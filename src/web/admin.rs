@@ -1,13 +1,14 @@
 //! The organisers' and admins' HTML pages (Chinese UI, phone and desktop).
-use super::api::{self, Transition};
 use super::auth::{self, CurrentUser, MaybeUser};
 use super::csrf::{CsrfForm, CsrfToken, NoFields};
 use super::input::{CountyForm, LoginForm, SurveyForm, UserForm};
 use super::view::SurveyView;
 use super::{AppState, see_other};
+use crate::app::accounts::{self, NewUserInput};
+use crate::app::surveys::{self, Transition};
+use crate::app::{Actor, sampling};
 use crate::domain::account::{Role, User};
 use crate::error::AppError;
-use crate::store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -161,8 +162,11 @@ pub async fn logout(
     Ok(res)
 }
 
-async fn county_names(state: &AppState) -> Result<HashMap<i32, String>, AppError> {
-    Ok(store::counties::list(&state.db)
+async fn county_names(
+    state: &AppState,
+    actor: &Actor<'_>,
+) -> Result<HashMap<i32, String>, AppError> {
+    Ok(accounts::counties(&state.app, actor)
         .await?
         .into_iter()
         .map(|c| (c.id, c.name))
@@ -175,13 +179,19 @@ pub async fn home(
     user: CurrentUser,
     csrf: CsrfToken,
 ) -> Result<HttpResponse, AppError> {
-    let surveys = store::surveys::list(&state.db, user.county_scope()).await?;
+    let actor = user.actor();
+    let surveys = surveys::list(&state.app, &actor).await?;
     let views: Vec<SurveyView> = surveys.iter().map(SurveyView::new).collect();
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("surveys", &views);
-    ctx.insert("county_names", &county_names(&state).await?);
+    ctx.insert("county_names", &county_names(&state, &actor).await?);
     if let Some(c) = user.county_id {
-        ctx.insert("own_county", &store::counties::find(&state.db, c).await?);
+        let own = match accounts::county(&state.app, &actor, c).await {
+            Ok(county) => Some(county),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        ctx.insert("own_county", &own);
     }
     render(&state, StatusCode::OK, "admin/home.html", &ctx)
 }
@@ -192,9 +202,10 @@ async fn counties_page(
     csrf: &CsrfToken,
     error: Option<(&AppError, &str)>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_admin()?;
+    let actor = user.actor();
+    actor.require_admin()?;
     let mut ctx = page(Some(user), csrf);
-    ctx.insert("counties", &store::counties::list(&state.db).await?);
+    ctx.insert("counties", &accounts::counties(&state.app, &actor).await?);
     let mut status = StatusCode::OK;
     if let Some((err, name)) = error {
         insert_error(&mut ctx, err);
@@ -218,21 +229,11 @@ pub async fn create_county(
     csrf: CsrfToken,
     form: CsrfForm<CountyForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_admin()?;
+    user.actor().require_admin()?;
     let form = form.0;
     let result = async {
         form.validate()?;
-        let county = api::add_county(&state, &form.name).await?;
-        let subject = format!("county {}", county.id);
-        super::audit(
-            &state,
-            &user.username,
-            "county_created",
-            &subject,
-            &county.name,
-        )
-        .await;
-        Ok(county)
+        accounts::create_county(&state.app, &user.actor(), &form.name).await
     }
     .await;
     match result {
@@ -250,9 +251,9 @@ async fn users_page(
     csrf: &CsrfToken,
     error: Option<(&AppError, &UserForm)>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_admin()?;
+    let actor = user.actor();
+    let users = accounts::users(&state.app, &actor).await?;
     let mut ctx = page(Some(user), csrf);
-    let users = store::users::list(&state.db, None).await?;
     let rows: Vec<_> = users
         .iter()
         .map(|u| {
@@ -265,8 +266,8 @@ async fn users_page(
         })
         .collect();
     ctx.insert("users", &rows);
-    ctx.insert("counties", &store::counties::list(&state.db).await?);
-    ctx.insert("county_names", &county_names(state).await?);
+    ctx.insert("counties", &accounts::counties(&state.app, &actor).await?);
+    ctx.insert("county_names", &county_names(state, &actor).await?);
     let roles: Vec<_> = Role::ALL
         .iter()
         .map(|r| serde_json::json!({"code": r.code(), "label": r.label()}))
@@ -297,7 +298,7 @@ pub async fn create_user(
     csrf: CsrfToken,
     form: CsrfForm<UserForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_admin()?;
+    user.actor().require_admin()?;
     let form = form.0;
     let result = async {
         form.validate()?;
@@ -308,18 +309,17 @@ pub async fn create_user(
                     .map_err(|_| AppError::invalid("county_id", "请选择县（区）"))?,
             ),
         };
-        let created =
-            api::add_user(&state, &form.username, &form.password, &form.role, county).await?;
-        let role = created.role.code();
-        super::audit(
-            &state,
-            &user.username,
-            "user_created",
-            &created.username,
-            role,
+        accounts::create_user(
+            &state.app,
+            &user.actor(),
+            NewUserInput {
+                username: &form.username,
+                password: &form.password,
+                role: &form.role,
+                county_id: county,
+            },
         )
-        .await;
-        Ok(created)
+        .await
     }
     .await;
     match result {
@@ -343,7 +343,10 @@ async fn survey_form_page(
     ctx.insert("form", form);
     ctx.insert("survey_id", &survey_id);
     if user.county_scope().is_none() && survey_id.is_none() {
-        ctx.insert("counties", &store::counties::list(&state.db).await?);
+        ctx.insert(
+            "counties",
+            &accounts::counties(&state.app, &user.actor()).await?,
+        );
     }
     let mut status = StatusCode::OK;
     if let Some(err) = error {
@@ -358,7 +361,7 @@ pub async fn new_survey(
     user: CurrentUser,
     csrf: CsrfToken,
 ) -> Result<HttpResponse, AppError> {
-    user.require_organizer()?;
+    user.actor().require_organizer()?;
     survey_form_page(&state, &user, &csrf, None, &SurveyForm::blank(), None).await
 }
 
@@ -368,19 +371,15 @@ pub async fn create_survey(
     csrf: CsrfToken,
     form: CsrfForm<SurveyForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_organizer()?;
+    user.actor().require_organizer()?;
     let form = form.0;
     let result = async {
         let settings = form.settings()?;
-        let county = api::county_for_new_survey(&state, &user, form.county()?).await?;
-        Ok(store::surveys::create(&state.db, county, &settings).await?)
+        surveys::create(&state.app, &user.actor(), &settings, form.county()?).await
     }
     .await;
     match result {
-        Ok(survey) => {
-            tracing::info!(survey = survey.id, user = user.id, "survey created");
-            Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
-        }
+        Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
         Err(e) => {
             let e = form_error(e)?;
             survey_form_page(&state, &user, &csrf, None, &form, Some(&e)).await
@@ -394,22 +393,18 @@ pub async fn show_survey(
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = api::survey_for(&state, &user, path.into_inner()).await?;
-    let (view, full) = super::sampling::survey_view(&state, &survey).await?;
+    let actor = user.actor();
+    let (survey, full) = sampling::plan(&state.app, &actor, path.into_inner()).await?;
+    let draw = sampling::current_draw(&state.app, &actor, survey.id).await?;
+    let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &view);
-    ctx.insert("strata", &full.strata_view());
+    ctx.insert("survey", &SurveyView::with_plan(&survey, &full.plan));
+    ctx.insert("strata", &full.lines());
     ctx.insert(
         "current_draw",
-        &store::draws::current(&state.db, survey.id)
-            .await?
-            .as_ref()
-            .map(super::sampling::DrawView::from),
+        &draw.as_ref().map(super::sampling::DrawView::from),
     );
-    ctx.insert(
-        "county",
-        &store::counties::find(&state.db, survey.county_id).await?,
-    );
+    ctx.insert("county", &county);
     render(&state, StatusCode::OK, "admin/survey.html", &ctx)
 }
 
@@ -419,12 +414,7 @@ pub async fn edit_survey(
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = api::organized(&state, &user, path.into_inner()).await?;
-    if !survey.status.editable() {
-        return Err(AppError::Conflict(
-            "调查已开放或结束，不能再修改设置".into(),
-        ));
-    }
+    let survey = surveys::editable(&state.app, &user.actor(), path.into_inner()).await?;
     let form = SurveyForm::from_survey(&survey);
     survey_form_page(&state, &user, &csrf, Some(survey.id), &form, None).await
 }
@@ -437,11 +427,11 @@ pub async fn update_survey(
     form: CsrfForm<SurveyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let survey = api::organized(&state, &user, id).await?;
+    surveys::organized(&state.app, &user.actor(), id).await?;
     let form = form.0;
     let result = async {
         let settings = form.settings()?;
-        api::change_settings(&state, &survey, &settings).await
+        surveys::change_settings(&state.app, &user.actor(), id, &settings).await
     }
     .await;
     match result {
@@ -459,7 +449,7 @@ async fn change_status(
     id: i32,
     t: Transition,
 ) -> Result<HttpResponse, AppError> {
-    let survey = api::transition(&state, &user, id, t).await?;
+    let survey = surveys::transition(&state.app, &user.actor(), id, t).await?;
     Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
 }
 

@@ -4,22 +4,18 @@
 //! keeps its SHA-256 only. Sessions live in the database, not in the cookie, so several servers
 //! share them and logging out really ends one.
 use super::AppState;
+use crate::app::{self, Actor, accounts::SESSION_HOURS};
 use crate::domain::account::User;
 use crate::error::AppError;
-use crate::{password, store};
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "renke_session";
-pub const SESSION_HOURS: i64 = 12;
 
 /// Limits login attempts: per client address (burst 30, then one every 2 s) and per account
 /// (burst 10, then one a minute). Kept in memory: each server limits on its own.
@@ -65,17 +61,6 @@ impl LoginLimiter {
     }
 }
 
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new random token, URL-safe base64 of 32 bytes.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Checks a username and password, within the login rate limits.
 pub async fn authenticate(
     state: &AppState,
@@ -84,28 +69,8 @@ pub async fn authenticate(
     password_text: &str,
 ) -> Result<User, AppError> {
     state.login_limiter.check(ip, username)?;
-    let found = store::users::find_for_login(&state.db, username).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, password::dummy_hash().to_owned()),
-    };
-    // Hashing is slow on purpose: keep it off the async workers.
-    let password_text = password_text.to_owned();
-    let ok = web::block(move || password::verify(&password_text, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
     let address = ip.map_or_else(String::new, |i| i.to_string());
-    match user {
-        Some(user) if ok && user.active => {
-            super::audit(state, &user.username, "login", "", &address).await;
-            Ok(user)
-        }
-        _ => {
-            let who: String = username.trim().chars().take(64).collect();
-            super::audit(state, &who, "login_failed", "", &address).await;
-            Err(AppError::BadCredentials)
-        }
-    }
+    app::accounts::authenticate(&state.app, &address, username, password_text).await
 }
 
 fn cookie_base(state: &AppState, value: String) -> Cookie<'static> {
@@ -124,14 +89,8 @@ pub async fn start_session(
     req: &HttpRequest,
     user: &User,
 ) -> Result<Cookie<'static>, AppError> {
-    if let Some(old) = session_token(state, req) {
-        store::sessions::delete(&state.db, &token_hash(&old)).await?;
-    }
-    // Logins are rare: a good moment to forget sessions that have run out.
-    store::sessions::delete_expired(&state.db, chrono::Utc::now()).await?;
-    let token = random_token();
-    let expires = chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS);
-    store::sessions::create(&state.db, user.id, token_hash(&token), expires).await?;
+    let previous = session_token(state, req);
+    let token = app::accounts::start_session(&state.app, previous.as_deref(), user).await?;
     let mut jar = CookieJar::new();
     jar.signed_mut(&state.cookie_key)
         .add(Cookie::new(SESSION_COOKIE, token));
@@ -147,7 +106,7 @@ pub async fn start_session(
 /// Ends the request's session (if any) and returns a cookie that clears it in the browser.
 pub async fn end_session(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, AppError> {
     if let Some(token) = session_token(state, req) {
-        store::sessions::delete(&state.db, &token_hash(&token)).await?;
+        app::accounts::end_session(&state.app, &token).await?;
     }
     let mut cookie = cookie_base(state, String::new());
     cookie.make_removal();
@@ -176,22 +135,9 @@ impl std::ops::Deref for CurrentUser {
 }
 
 impl CurrentUser {
-    /// Fails with 403 unless the user may change surveys.
-    pub fn require_organizer(&self) -> Result<(), AppError> {
-        if self.role.can_organize() {
-            Ok(())
-        } else {
-            Err(AppError::forbidden())
-        }
-    }
-
-    /// Fails with 403 unless the user is a platform admin.
-    pub fn require_admin(&self) -> Result<(), AppError> {
-        if self.role == crate::domain::account::Role::Admin {
-            Ok(())
-        } else {
-            Err(AppError::forbidden())
-        }
+    /// The user as the use cases see them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor::User(&self.0)
     }
 }
 
@@ -209,10 +155,9 @@ impl FromRequest for CurrentUser {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::Internal("application state missing".into()))?;
             let token = session_token(state, &req).ok_or(AppError::Unauthenticated)?;
-            let user =
-                store::sessions::find_user(&state.db, &token_hash(&token), chrono::Utc::now())
-                    .await?
-                    .ok_or(AppError::Unauthenticated)?;
+            let user = app::accounts::session_user(&state.app, &token)
+                .await?
+                .ok_or(AppError::Unauthenticated)?;
             let user = CurrentUser(user);
             req.extensions_mut().insert(user.clone());
             Ok(user)

@@ -1,5 +1,5 @@
 //! Server-rendered SVG charts: the geometry is computed here, the templates draw it.
-use super::tally::{HourPoint, ItemRow, Progress, Row};
+use crate::domain::breakdown::{HourPoint, ItemRow, Progress, Row};
 use crate::domain::tally::Status;
 use serde::Serialize;
 

@@ -43,7 +43,7 @@ pub async fn issue_cookie(
         .map(|c| c.value().to_owned())
         .filter(|t| well_formed(t));
     let fresh = existing.is_none();
-    let token = existing.unwrap_or_else(super::auth::random_token);
+    let token = existing.unwrap_or_else(crate::app::accounts::random_token);
     let secure = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.secure_cookies);
@@ -110,7 +110,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let body = body.await.map_err(|e| AppError::body(&e, "表单"))?;
+            let body = body
+                .await
+                .map_err(|e| super::error::unreadable_body(&e, "表单"))?;
             let sent = serde_urlencoded::from_bytes::<TokenField>(&body)
                 .ok()
                 .and_then(|f| f.csrf_token);

@@ -1,11 +1,13 @@
 //! The bureau's dashboard: one page per survey, live through Server-Sent Events.
 use super::AppState;
 use super::admin::{page, render};
-use super::api::survey_for;
 use super::auth::CurrentUser;
 use super::charts;
 use super::csrf::CsrfToken;
-use super::tally::{self, TallyQuery};
+use super::sampling::DrawView;
+use super::tally::TallyQuery;
+use super::view::SurveyView;
+use crate::app::{self, surveys};
 use crate::error::AppError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentEncoding};
@@ -21,10 +23,15 @@ pub async fn page_show(
     path: web::Path<i32>,
     query: web::Query<TallyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    let t = tally::view(&state, &survey, query.exclude()).await?;
+    let (survey, t) = app::tally::view(
+        &state.app,
+        &user.actor(),
+        path.into_inner(),
+        query.exclude(),
+    )
+    .await?;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &super::view::SurveyView::new(&survey));
+    ctx.insert("survey", &SurveyView::new(&survey));
     ctx.insert(
         "charts",
         &serde_json::json!({
@@ -48,23 +55,26 @@ pub async fn events(
     path: web::Path<i32>,
     query: web::Query<TallyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
+    let survey = surveys::visible(&state.app, &user.actor(), path.into_inner()).await?;
     let exclude = query.exclude();
+    let user = user.0;
     let stream = futures_util::stream::unfold(
-        (state, survey, None, 0u64),
-        move |(state, survey, last, tick)| async move {
+        (state, user, survey.id, None, 0u64),
+        move |(state, user, survey, last, tick)| async move {
             if tick > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let chunk = match tally::view(&state, &survey, exclude).await {
-                Ok(v) => {
+            let view =
+                app::tally::view(&state.app, &app::Actor::User(&user), survey, exclude).await;
+            let chunk = match view {
+                Ok((_, v)) => {
                     let summary = v.summary();
                     if last.as_ref() != Some(&summary) {
                         let json = serde_json::to_string(&summary).unwrap_or_default();
                         let out = format!("data: {json}\n\n");
                         return Some((
                             Ok::<_, actix_web::Error>(web::Bytes::from(out)),
-                            (state, survey, Some(summary), tick + 1),
+                            (state, user, survey, Some(summary), tick + 1),
                         ));
                     }
                     if tick % 15 == 0 {
@@ -74,13 +84,14 @@ pub async fn events(
                     }
                 }
                 Err(e) => {
+                    state.app.noticed(&e);
                     tracing::warn!(error = %e, "dashboard event failed");
                     ": retry\n\n"
                 }
             };
             Some((
                 Ok(web::Bytes::from_static(chunk.as_bytes())),
-                (state, survey, last, tick + 1),
+                (state, user, survey, last, tick + 1),
             ))
         },
     );
@@ -100,17 +111,20 @@ pub async fn report(
     path: web::Path<i32>,
     query: web::Query<TallyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = survey_for(&state, &user, path.into_inner()).await?;
-    let t = tally::view(&state, &survey, query.exclude()).await?;
-    let (view, full) = super::sampling::survey_view(&state, &survey).await?;
-    let draw = crate::store::draws::current(&state.db, survey.id).await?;
-    let county = crate::store::counties::find(&state.db, survey.county_id).await?;
+    let r = app::tally::report(
+        &state.app,
+        &user.actor(),
+        path.into_inner(),
+        query.exclude(),
+    )
+    .await?;
+    let t = &r.tally;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &view);
-    ctx.insert("county", &county);
-    ctx.insert("area_count", &full.geo.areas.len());
-    ctx.insert("school_count", &full.geo.schools.len());
-    ctx.insert("draw", &draw.as_ref().map(super::sampling::DrawView::from));
+    ctx.insert("survey", &SurveyView::with_plan(&r.survey, &r.plan.plan));
+    ctx.insert("county", &r.county);
+    ctx.insert("area_count", &r.plan.geo.areas.len());
+    ctx.insert("school_count", &r.plan.geo.schools.len());
+    ctx.insert("draw", &r.draw.as_ref().map(DrawView::from));
     ctx.insert(
         "charts",
         &serde_json::json!({
@@ -125,6 +139,6 @@ pub async fn report(
     ctx.insert("invited", &invited);
     ctx.insert("answered", &answered);
     ctx.insert("generated_at", &chrono::Utc::now());
-    ctx.insert("t", &t);
+    ctx.insert("t", t);
     render(&state, StatusCode::OK, "admin/report.html", &ctx)
 }

@@ -5,7 +5,7 @@ use crate::domain::survey::{Survey, SurveySettings, Window};
 use crate::domain::tally::Estimator;
 use crate::error::AppError;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use validator::Validate;
@@ -61,7 +61,9 @@ impl<T: 'static> FromRequest for ApiJson<T> {
             .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body.await.map_err(|e| AppError::body(&e, "请求体"))?;
+            let body = body
+                .await
+                .map_err(|e| super::error::unreadable_body(&e, "请求体"))?;
             Ok(ApiJson {
                 body,
                 is_json,
@@ -184,14 +186,7 @@ impl SurveyInput {
     }
 }
 
-/// Counties are in China: forms show and take times in Beijing time.
-pub fn beijing() -> FixedOffset {
-    const EIGHT_HOURS: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
-        Some(offset) => offset,
-        None => panic!("UTC+8 is a valid offset"),
-    };
-    EIGHT_HOURS
-}
+pub use crate::domain::survey::beijing;
 
 pub fn parse_local_time(
     value: &str,

@@ -91,7 +91,8 @@ pub fn is_page(path: &str) -> bool {
 }
 
 /// Turns errors of HTML routes into pages (the JSON API keeps its JSON bodies).
-/// A 401 becomes a redirect to the login page.
+/// A 401 becomes a redirect to the login page. Every error passes here first, so the use cases
+/// learn here of database failures a request met.
 pub async fn render_error_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -99,9 +100,17 @@ pub async fn render_error_pages(
     let res = next.call(req).await?;
     let status = res.status();
     // Pages that render their own errors (a form shown again) carry no error value.
-    let Some(mut message) = res.response().error().map(|e| e.to_string()) else {
+    let Some(error) = res.response().error() else {
         return Ok(res.map_into_left_body());
     };
+    // A database file that failed under this request makes its pool look at its connections.
+    if let (Some(e), Some(state)) = (
+        error.as_error::<AppError>(),
+        res.request().app_data::<web::Data<AppState>>(),
+    ) {
+        state.app.noticed(e);
+    }
+    let mut message = error.to_string();
     if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
         message = "提交的内容太大".into();
     }
@@ -164,22 +173,25 @@ mod tests {
     }
 }
 
-/// True when the request's `Accept-Encoding` accepts gzip (and does not refuse it with `q=0`).
-pub fn accepts_gzip(headers: &header::HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+/// True when the request's `Accept-Encoding` accepts gzip (by name or by `*`) and does not
+/// refuse it with `q=0`.
+pub fn accepts_gzip(req: &impl actix_web::HttpMessage) -> bool {
+    use actix_web::http::header::{AcceptEncoding, Encoding, Preference, Quality};
+    let Some(accepted) = req.get_header::<AcceptEncoding>() else {
+        return false;
+    };
+    let gzip = Encoding::gzip();
+    let named = accepted.0.iter().find(|q| match &q.item {
+        Preference::Specific(e) => *e == gzip,
+        Preference::Any => false,
+    });
+    match named {
+        Some(q) => q.quality > Quality::ZERO,
+        None => accepted
+            .0
+            .iter()
+            .any(|q| matches!(q.item, Preference::Any) && q.quality > Quality::ZERO),
+    }
 }
 
 /// Bodies from this size up to `INLINE_GZIP_MAX` are gzipped here, on the worker.
@@ -199,7 +211,7 @@ pub async fn gzip_pages(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     use actix_web::body::BoxBody;
     use std::io::Write;
-    let gzip = accepts_gzip(req.headers());
+    let gzip = accepts_gzip(&req);
     let res = next.call(req).await?.map_into_boxed_body();
     if !gzip || res.headers().contains_key(header::CONTENT_ENCODING) {
         return Ok(res);
@@ -248,10 +260,9 @@ mod gzip_tests {
     fn gzip_is_taken_when_offered_and_not_refused() {
         let accepts = |v: &str| {
             super::accepts_gzip(
-                TestRequest::default()
+                &TestRequest::default()
                     .insert_header(("accept-encoding", v))
-                    .to_srv_request()
-                    .headers(),
+                    .to_srv_request(),
             )
         };
         assert!(accepts("gzip, deflate"));
@@ -259,9 +270,10 @@ mod gzip_tests {
         assert!(accepts("*"));
         assert!(!accepts("br"));
         assert!(!accepts("gzip;q=0, br"));
+        assert!(!accepts("gzip;q=0, *"));
         assert!(!accepts("identity"));
         assert!(!super::accepts_gzip(
-            TestRequest::default().to_srv_request().headers()
+            &TestRequest::default().to_srv_request()
         ));
     }
 }

@@ -1,13 +1,14 @@
-//! HTTP: the route table, shared state, extractors and handlers.
+//! HTTP: the route table, shared state, extractors and handlers. A handler extracts what the
+//! request carries, calls one use case of `app`, and renders its answer (JSON, a page, a file).
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod charts;
 pub mod csrf;
 pub mod dashboard;
+pub mod error;
 pub mod exports;
 pub mod input;
-pub mod live;
 pub mod middleware;
 pub mod qr;
 pub mod questionnaires;
@@ -15,45 +16,66 @@ pub mod readiness;
 pub mod respond;
 pub mod sampling;
 pub mod sampling_pages;
+pub mod spliced;
 pub mod tally;
 pub mod templates;
 pub mod view;
 
-use actix_web::{HttpRequest, HttpResponse, cookie::Key, web};
-use sea_orm::DatabaseConnection;
+use crate::app;
+use crate::config::Settings;
+use crate::domain::invitation::TokenKey;
+use actix_web::{HttpRequest, HttpResponse, cookie::Key, guard, web};
 use std::net::IpAddr;
 
 /// What every handler may need, built once at start-up and shared by every worker.
 pub struct AppState {
-    pub db: DatabaseConnection,
+    /// The use cases and what they share (the database, the writer, their caches).
+    pub app: app::Context,
     pub tera: tera::Tera,
     /// Signs session cookies (derived from the secret key).
     pub cookie_key: Key,
     pub secure_cookies: bool,
     pub trust_proxy: bool,
     pub login_limiter: auth::LoginLimiter,
-    /// Signs invitation tokens.
-    pub token_key: crate::domain::invitation::TokenKey,
     /// Where respondents reach Renke; `None`: the request's own scheme and host.
     pub public_url: Option<String>,
     /// Limits invalid-token guesses and open-channel submissions per client address.
     pub respondent_limiter: respond::RespondentLimiter,
     /// Signs the time a questionnaire page was served (for completion times).
-    pub form_key: crate::domain::invitation::TokenKey,
-    pub questionnaires: questionnaires::QuestionnaireCache,
-    /// What respondents' requests need of a survey, kept for a second.
-    pub surveys: live::SurveyCache,
-    /// Invitations whose questionnaire was just shown (their submission skips a read).
-    pub shown: live::ShownInvitations,
-    /// Stores submissions in group-committed batches.
-    pub writer: crate::store::submissions::Writer,
+    pub form_key: TokenKey,
+    /// Blank questionnaire pages, rendered once per survey, version and group.
+    pub forms: respond::BlankForms,
     /// The thanks page, its draft key filled per request.
-    pub thanks_page: templates::Spliced,
+    pub thanks_page: spliced::Spliced,
     /// How long a request may take to arrive and be answered.
     pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
+    pub fn new(settings: &Settings, app: app::Context) -> Result<AppState, tera::Error> {
+        let tera = templates::load()?;
+        let thanks_page = spliced::Spliced::render(
+            &tera,
+            "respond/thanks.html",
+            tera::Context::new(),
+            &["draft_key"],
+        )?;
+        Ok(AppState {
+            app,
+            thanks_page,
+            tera,
+            request_timeout: settings.request_timeout,
+            cookie_key: Key::derive_from(settings.secret_key.expose()),
+            secure_cookies: settings.secure_cookies,
+            trust_proxy: settings.trust_proxy,
+            login_limiter: auth::LoginLimiter::default(),
+            public_url: settings.public_url.clone(),
+            respondent_limiter: respond::RespondentLimiter::default(),
+            form_key: TokenKey::derive(settings.secret_key.expose(), "form start times"),
+            forms: respond::BlankForms::new(),
+        })
+    }
+
     /// The absolute URL of a path as respondents should open it.
     pub fn public_link(&self, req: &HttpRequest, path: &str) -> String {
         match &self.public_url {
@@ -79,244 +101,168 @@ impl AppState {
     }
 }
 
-/// The route table: every path Renke serves, in one place.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(api::healthz))
-        .route("/static/renke.css", web::get().to(templates::stylesheet))
-        .service(
-            web::scope("/api/v1")
-                .route("/quota", web::get().to(api::quota))
-                .route("/login", web::post().to(api::login))
-                .route("/logout", web::post().to(api::logout))
-                .route("/me", web::get().to(api::me))
-                .route("/counties", web::get().to(api::list_counties))
-                .route("/counties", web::post().to(api::create_county))
-                .route("/users", web::get().to(api::list_users))
-                .route("/users", web::post().to(api::create_user))
-                .route("/surveys", web::get().to(api::list_surveys))
-                .route("/surveys", web::post().to(api::create_survey))
-                .route("/surveys/{id}", web::get().to(api::show_survey))
-                .route("/surveys/{id}", web::put().to(api::update_survey))
-                .route("/surveys/{id}/plan", web::get().to(sampling::api_plan))
-                .route(
-                    "/surveys/{id}/areas",
-                    web::get().to(sampling::api_get_areas),
-                )
-                .route(
-                    "/surveys/{id}/areas",
-                    web::put().to(sampling::api_put_areas),
-                )
-                .route(
-                    "/surveys/{id}/schools",
-                    web::get().to(sampling::api_get_schools),
-                )
-                .route(
-                    "/surveys/{id}/schools",
-                    web::put().to(sampling::api_put_schools),
-                )
-                .service(
-                    web::resource("/surveys/{id}/frames/{group}")
-                        .app_data(web::PayloadConfig::new(sampling_pages::MAX_UPLOAD_BYTES))
-                        .route(web::post().to(sampling::api_upload_frame))
-                        .route(web::get().to(sampling::api_get_frame)),
-                )
-                .route("/surveys/{id}/draws", web::post().to(sampling::api_draw))
-                .route(
-                    "/surveys/{id}/draws/{draw}",
-                    web::get().to(sampling::api_get_draw),
-                )
-                .route(
-                    "/surveys/{id}/draws/{draw}/verify",
-                    web::get().to(sampling::api_verify_draw),
-                )
-                .route(
-                    "/surveys/{id}/invitations.csv",
-                    web::get().to(sampling::api_invitations_csv),
-                )
-                .route(
-                    "/surveys/{id}/invitations/{invitation}/{format}",
-                    web::get().to(sampling::api_invitation_qr),
-                )
-                .route(
-                    "/surveys/{id}/reserves/release",
-                    web::post().to(sampling::api_release),
-                )
-                .route(
-                    "/surveys/{id}/channels",
-                    web::post().to(sampling::api_create_channel),
-                )
-                .route(
-                    "/surveys/{id}/channels",
-                    web::get().to(sampling::api_list_channels),
-                )
-                .route(
-                    "/surveys/{id}/channels/{code}/{format}",
-                    web::get().to(sampling::api_channel_qr),
-                )
-                .route("/surveys/{id}/purge", web::post().to(sampling::api_purge))
-                .route("/audit", web::get().to(api::audit_trail))
-                .route(
-                    "/counties/{county}/readiness",
-                    web::get().to(readiness::api_view),
-                )
-                .route(
-                    "/counties/{county}/readiness.xlsx",
-                    web::get().to(readiness::xlsx),
-                )
-                .route(
-                    "/counties/{county}/readiness/template.csv",
-                    web::get().to(readiness::template),
-                )
-                .service(
-                    web::resource("/counties/{county}/readiness/schools")
-                        .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-                        .route(web::post().to(readiness::api_upload)),
-                )
-                .route(
-                    "/counties/{county}/readiness/checklist/{code}",
-                    web::put().to(readiness::api_save_check),
-                )
-                .route("/surveys/{id}/tally", web::get().to(tally::api_tally))
-                .route(
-                    "/surveys/{id}/tally.xlsx",
-                    web::get().to(exports::tally_xlsx),
-                )
-                .route(
-                    "/surveys/{id}/responses.csv",
-                    web::get().to(exports::responses_csv),
-                )
-                .route(
-                    "/surveys/{id}/responses.xlsx",
-                    web::get().to(exports::responses_xlsx),
-                )
-                .route(
-                    "/surveys/{id}/questionnaires",
-                    web::get().to(questionnaires::api_list),
-                )
-                .service(
-                    web::resource("/surveys/{id}/questionnaires")
-                        .app_data(web::PayloadConfig::new(256 * 1024))
-                        .route(web::post().to(questionnaires::api_upload)),
-                )
-                .route(
-                    "/surveys/{id}/questionnaires/{file}",
-                    web::get().to(questionnaires::api_definition),
-                )
-                .route("/surveys/{id}/open", web::post().to(api::open_survey))
-                .route("/surveys/{id}/close", web::post().to(api::close_survey)),
-        )
-        .route("/", web::get().to(admin::root))
-        .route("/login", web::get().to(admin::login_page))
-        .route("/login", web::post().to(admin::login_submit))
-        .route("/logout", web::post().to(admin::logout))
-        .service(
-            web::scope("/admin")
-                .route("", web::get().to(admin::home))
-                .route("/counties", web::get().to(admin::counties))
-                .route("/counties", web::post().to(admin::create_county))
-                .route("/users", web::get().to(admin::users))
-                .route("/users", web::post().to(admin::create_user))
-                .route("/surveys/new", web::get().to(admin::new_survey))
-                .route("/surveys", web::post().to(admin::create_survey))
-                .route("/surveys/{id}", web::get().to(admin::show_survey))
-                .route("/surveys/{id}/edit", web::get().to(admin::edit_survey))
-                .route("/surveys/{id}/edit", web::post().to(admin::update_survey))
-                .route("/surveys/{id}/open", web::post().to(admin::open_survey))
-                .route("/surveys/{id}/close", web::post().to(admin::close_survey))
-                .route(
-                    "/surveys/{id}/sample",
-                    web::get().to(sampling_pages::sample),
-                )
-                .route(
-                    "/surveys/{id}/areas",
-                    web::post().to(sampling_pages::save_areas),
-                )
-                .route(
-                    "/surveys/{id}/schools",
-                    web::post().to(sampling_pages::save_schools),
-                )
-                .route(
-                    "/surveys/{id}/frames/{group}",
-                    web::post().to(sampling_pages::upload_frame),
-                )
-                .route("/surveys/{id}/draws", web::post().to(sampling_pages::draw))
-                .route(
-                    "/surveys/{id}/draws/{draw}",
-                    web::get().to(sampling_pages::certificate),
-                )
-                .route(
-                    "/surveys/{id}/invitations",
-                    web::get().to(sampling_pages::invitations),
-                )
-                .route(
-                    "/surveys/{id}/invitations/print",
-                    web::get().to(sampling_pages::print_sheet),
-                )
-                .route(
-                    "/surveys/{id}/channels",
-                    web::post().to(sampling_pages::create_channel),
-                )
-                .route(
-                    "/surveys/{id}/reserves",
-                    web::post().to(sampling_pages::release),
-                )
-                .route("/surveys/{id}/purge", web::post().to(sampling_pages::purge))
-                .route(
-                    "/counties/{county}/readiness",
-                    web::get().to(readiness::page_show),
-                )
-                .route(
-                    "/counties/{county}/readiness/schools",
-                    web::post().to(readiness::page_upload),
-                )
-                .route(
-                    "/counties/{county}/readiness/checklist",
-                    web::post().to(readiness::page_save_check),
-                )
-                .route(
-                    "/surveys/{id}/dashboard",
-                    web::get().to(dashboard::page_show),
-                )
-                .route(
-                    "/surveys/{id}/dashboard/events",
-                    web::get().to(dashboard::events),
-                )
-                .route("/surveys/{id}/report", web::get().to(dashboard::report))
-                .route(
-                    "/surveys/{id}/questionnaires",
-                    web::get().to(questionnaires::page_show),
-                )
-                .route(
-                    "/surveys/{id}/questionnaires",
-                    web::post().to(questionnaires::page_upload),
-                ),
-        )
-        .route("/static/respond.js", web::get().to(templates::script))
-        .route(
-            "/static/dashboard.js",
-            web::get().to(templates::dashboard_script),
-        )
-        .service(
-            // A questionnaire's answers are a few kilobytes.
-            web::resource("/s/{token}")
-                .app_data(web::PayloadConfig::new(respond::MAX_FORM_BYTES))
-                .route(web::get().to(respond::invitation_page))
-                .route(web::post().to(respond::invitation_submit)),
-        )
-        .service(
-            web::resource("/o/{code}")
-                .app_data(web::PayloadConfig::new(respond::MAX_FORM_BYTES))
-                .route(web::get().to(respond::channel_page))
-                .route(web::post().to(respond::channel_submit)),
-        );
+/// Who may reach a route. Every route of the table says it, and the test suite's authorisation
+/// matrix checks every route against it as every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; never a 5xx.
+    Public,
+    /// Any logged-in user (API: anonymous gets 401; pages: the login page).
+    User,
+    /// A user of the survey's (or county's) county, viewers included; another county's user
+    /// gets 404.
+    CountyRead,
+    /// An organiser of the survey's (or county's) county: viewers 403, other counties 404.
+    CountyOrganize,
+    /// Platform admins only.
+    Admin,
+    /// Any organiser (of their own county) or admin; viewers 403.
+    Organizer,
 }
 
-/// Records an action in the audit trail. The action has happened: a failure to record it is
-/// logged loudly but does not undo it.
-pub async fn audit(state: &AppState, actor: &str, action: &str, subject: &str, detail: &str) {
-    if let Err(e) = crate::store::audit::append(&state.db, actor, action, subject, detail).await {
-        tracing::error!(error = %e, action, subject, "could not append to the audit trail");
-    }
+/// One route of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    /// The largest body it reads, where it is not the default (1 MiB).
+    pub body_limit: Option<usize>,
+}
+
+/// The largest roster file accepted.
+pub const MAX_ROSTER_BYTES: usize = 128 * 1024 * 1024;
+/// The largest readiness file accepted.
+pub const MAX_READINESS_BYTES: usize = 16 * 1024 * 1024;
+/// The largest questionnaire definition accepted.
+pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
+
+macro_rules! route_table {
+    ($($method:ident $path:literal $(limit $limit:expr)? => $handler:path, $access:ident;)*) => {
+        /// Every path Renke serves, with who may reach it: the route table as data.
+        pub const ROUTES: &[Route] = &[$(Route {
+            method: route_table!(@name $method),
+            path: $path,
+            access: Access::$access,
+            body_limit: route_table!(@limit $($limit)?),
+        }),*];
+
+        /// The route table: every route of [`ROUTES`], in its order. Each route is a resource
+        /// guarded by its method, so a path with several methods falls through to the next.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(
+                let resource = web::resource($path)
+                    .guard(route_table!(@guard $method))
+                    .route(web::route().to($handler));
+                let resource = match route_table!(@limit $($limit)?) {
+                    Some(limit) => resource.app_data(web::PayloadConfig::new(limit)),
+                    None => resource,
+                };
+                cfg.service(resource);
+            )*
+        }
+    };
+    (@name get) => { "GET" };
+    (@name post) => { "POST" };
+    (@name put) => { "PUT" };
+    (@guard get) => { guard::Get() };
+    (@guard post) => { guard::Post() };
+    (@guard put) => { guard::Put() };
+    (@limit $limit:expr) => { Some($limit) };
+    (@limit) => { None };
+}
+
+route_table! {
+    // Respondents first: the busiest routes are matched first.
+    get "/s/{token}" limit respond::MAX_FORM_BYTES => respond::invitation_page, Public;
+    post "/s/{token}" limit respond::MAX_FORM_BYTES => respond::invitation_submit, Public;
+    get "/o/{code}" limit respond::MAX_FORM_BYTES => respond::channel_page, Public;
+    post "/o/{code}" limit respond::MAX_FORM_BYTES => respond::channel_submit, Public;
+    get "/healthz" => api::healthz, Public;
+    get "/static/renke.css" => templates::stylesheet, Public;
+    get "/static/respond.js" => templates::script, Public;
+    get "/static/dashboard.js" => templates::dashboard_script, Public;
+
+    get "/api/v1/quota" => api::quota, Public;
+    post "/api/v1/login" => api::login, Public;
+    post "/api/v1/logout" => api::logout, Public;
+    get "/api/v1/me" => api::me, User;
+    get "/api/v1/counties" => api::list_counties, User;
+    post "/api/v1/counties" => api::create_county, Admin;
+    get "/api/v1/users" => api::list_users, Admin;
+    post "/api/v1/users" => api::create_user, Admin;
+    get "/api/v1/audit" => api::audit_trail, Admin;
+    get "/api/v1/surveys" => api::list_surveys, User;
+    post "/api/v1/surveys" => api::create_survey, Organizer;
+    get "/api/v1/surveys/{id}" => api::show_survey, CountyRead;
+    put "/api/v1/surveys/{id}" => api::update_survey, CountyOrganize;
+    post "/api/v1/surveys/{id}/open" => api::open_survey, CountyOrganize;
+    post "/api/v1/surveys/{id}/close" => api::close_survey, CountyOrganize;
+    get "/api/v1/surveys/{id}/plan" => sampling::api_plan, CountyRead;
+    get "/api/v1/surveys/{id}/areas" => sampling::api_get_areas, CountyRead;
+    put "/api/v1/surveys/{id}/areas" => sampling::api_put_areas, CountyOrganize;
+    get "/api/v1/surveys/{id}/schools" => sampling::api_get_schools, CountyRead;
+    put "/api/v1/surveys/{id}/schools" => sampling::api_put_schools, CountyOrganize;
+    post "/api/v1/surveys/{id}/frames/{group}" limit MAX_ROSTER_BYTES => sampling::api_upload_frame, CountyOrganize;
+    get "/api/v1/surveys/{id}/frames/{group}" => sampling::api_get_frame, CountyOrganize;
+    post "/api/v1/surveys/{id}/draws" => sampling::api_draw, CountyOrganize;
+    get "/api/v1/surveys/{id}/draws/{draw}" => sampling::api_get_draw, CountyRead;
+    get "/api/v1/surveys/{id}/draws/{draw}/verify" => sampling::api_verify_draw, CountyRead;
+    get "/api/v1/surveys/{id}/invitations.csv" => sampling::api_invitations_csv, CountyOrganize;
+    get "/api/v1/surveys/{id}/invitations/{invitation}/{format}" => sampling::api_invitation_qr, CountyOrganize;
+    post "/api/v1/surveys/{id}/reserves/release" => sampling::api_release, CountyOrganize;
+    post "/api/v1/surveys/{id}/channels" => sampling::api_create_channel, CountyOrganize;
+    get "/api/v1/surveys/{id}/channels" => sampling::api_list_channels, CountyRead;
+    get "/api/v1/surveys/{id}/channels/{code}/{format}" => sampling::api_channel_qr, CountyRead;
+    post "/api/v1/surveys/{id}/purge" => sampling::api_purge, CountyOrganize;
+    get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
+    get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
+    get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyRead;
+    get "/api/v1/surveys/{id}/responses.xlsx" => exports::responses_xlsx, CountyRead;
+    get "/api/v1/surveys/{id}/questionnaires" => questionnaires::api_list, CountyRead;
+    post "/api/v1/surveys/{id}/questionnaires" limit MAX_DEFINITION_BYTES => questionnaires::api_upload, CountyOrganize;
+    get "/api/v1/surveys/{id}/questionnaires/{file}" => questionnaires::api_definition, CountyRead;
+    get "/api/v1/counties/{county}/readiness" => readiness::api_view, CountyRead;
+    get "/api/v1/counties/{county}/readiness.xlsx" => readiness::xlsx, CountyRead;
+    get "/api/v1/counties/{county}/readiness/template.csv" => readiness::template, Public;
+    post "/api/v1/counties/{county}/readiness/schools" limit MAX_READINESS_BYTES => readiness::api_upload, CountyOrganize;
+    put "/api/v1/counties/{county}/readiness/checklist/{code}" => readiness::api_save_check, CountyOrganize;
+
+    get "/" => admin::root, Public;
+    get "/login" => admin::login_page, Public;
+    post "/login" => admin::login_submit, Public;
+    post "/logout" => admin::logout, Public;
+    get "/admin" => admin::home, User;
+    get "/admin/counties" => admin::counties, Admin;
+    post "/admin/counties" => admin::create_county, Admin;
+    get "/admin/users" => admin::users, Admin;
+    post "/admin/users" => admin::create_user, Admin;
+    get "/admin/surveys/new" => admin::new_survey, Organizer;
+    post "/admin/surveys" => admin::create_survey, Organizer;
+    get "/admin/surveys/{id}" => admin::show_survey, CountyRead;
+    get "/admin/surveys/{id}/edit" => admin::edit_survey, CountyOrganize;
+    post "/admin/surveys/{id}/edit" => admin::update_survey, CountyOrganize;
+    post "/admin/surveys/{id}/open" => admin::open_survey, CountyOrganize;
+    post "/admin/surveys/{id}/close" => admin::close_survey, CountyOrganize;
+    get "/admin/surveys/{id}/sample" => sampling_pages::sample, CountyOrganize;
+    post "/admin/surveys/{id}/areas" => sampling_pages::save_areas, CountyOrganize;
+    post "/admin/surveys/{id}/schools" => sampling_pages::save_schools, CountyOrganize;
+    post "/admin/surveys/{id}/frames/{group}" => sampling_pages::upload_frame, CountyOrganize;
+    post "/admin/surveys/{id}/draws" => sampling_pages::draw, CountyOrganize;
+    get "/admin/surveys/{id}/draws/{draw}" => sampling_pages::certificate, CountyRead;
+    get "/admin/surveys/{id}/invitations" => sampling_pages::invitations, CountyOrganize;
+    get "/admin/surveys/{id}/invitations/print" => sampling_pages::print_sheet, CountyOrganize;
+    post "/admin/surveys/{id}/channels" => sampling_pages::create_channel, CountyOrganize;
+    post "/admin/surveys/{id}/reserves" => sampling_pages::release, CountyOrganize;
+    post "/admin/surveys/{id}/purge" => sampling_pages::purge, CountyOrganize;
+    get "/admin/surveys/{id}/dashboard" => dashboard::page_show, CountyRead;
+    get "/admin/surveys/{id}/dashboard/events" => dashboard::events, CountyRead;
+    get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;
+    get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
+    post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;
+    get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
+    post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;
+    post "/admin/counties/{county}/readiness/checklist" => readiness::page_save_check, CountyOrganize;
 }
 
 /// Answer for a path no route serves.

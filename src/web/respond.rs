@@ -1,20 +1,15 @@
 //! The respondents' side: invitation links (`/s/{token}`) and open channels (`/o/{code}`).
 //! Pages for every state a link can be in, in Chinese, with the right status code.
 use super::AppState;
-use super::live::LiveSurvey;
-use super::templates::Spliced;
+use super::spliced::Spliced;
+use crate::app::answering::{self, Answering, FilledForm, Outcome, Refusal, Target};
 use crate::domain::group::RespondentGroup;
-use crate::domain::invitation::InvitationStatus;
 use crate::domain::questionnaire::{AnswerErrors, Definition, MAX_COMMENT_CHARS};
-use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
-use crate::store;
-use crate::store::questionnaires::StoredQuestionnaire;
-use crate::store::submissions::{Claim, Submission, Verdict};
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 use std::net::IpAddr;
@@ -57,6 +52,28 @@ impl RespondentLimiter {
             self.invalid_tokens.retain_recent();
         }
         ip.is_none_or(|ip| self.invalid_tokens.check_key(&ip).is_ok())
+    }
+}
+
+/// Blank questionnaire pages, rendered once per survey, questionnaire version and group (a
+/// survey's name and questionnaires cannot change once it takes answers), then only their
+/// nonce, start time and link change per request.
+pub struct BlankForms(moka::sync::Cache<(i32, i32, RespondentGroup), Arc<Spliced>>);
+
+impl BlankForms {
+    pub fn new() -> BlankForms {
+        BlankForms(
+            moka::sync::Cache::builder()
+                .max_capacity(2_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+        )
+    }
+}
+
+impl Default for BlankForms {
+    fn default() -> Self {
+        BlankForms::new()
     }
 }
 
@@ -125,21 +142,24 @@ impl Notice {
     }
 }
 
-/// Whether a survey is taking answers now; a notice when it is not.
-pub fn answering_state(survey: &Survey) -> Result<(), Notice> {
-    let now = Utc::now();
-    let w = &survey.settings.window;
-    let not_yet = Notice::new(
-        StatusCode::FORBIDDEN,
-        "调查尚未开始",
-        "本次调查还没有开始，请在调查开始后再打开此链接。",
-    );
-    match survey.status {
-        SurveyStatus::Draft => Err(not_yet),
-        SurveyStatus::Closed => Err(Notice::closed()),
-        SurveyStatus::Open if w.opens_at.is_some_and(|t| now < t) => Err(not_yet),
-        SurveyStatus::Open if w.closes_at.is_some_and(|t| now >= t) => Err(Notice::closed()),
-        SurveyStatus::Open => Ok(()),
+impl Notice {
+    fn not_yet_open() -> Self {
+        Notice::new(
+            StatusCode::FORBIDDEN,
+            "调查尚未开始",
+            "本次调查还没有开始，请在调查开始后再打开此链接。",
+        )
+    }
+
+    /// The page for a link that cannot be answered.
+    pub fn of(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidLink => Notice::invalid_link(),
+            Refusal::Answered => Notice::answered(),
+            Refusal::NotYetOpen => Notice::not_yet_open(),
+            Refusal::Closed => Notice::closed(),
+            Refusal::QuotaFull => Notice::quota_full(),
+        }
     }
 }
 
@@ -160,88 +180,6 @@ pub fn respondent_page(status: StatusCode) -> actix_web::HttpResponseBuilder {
     b
 }
 
-/// What an invitation link leads to.
-pub enum InvitationTarget {
-    Ready(Arc<LiveSurvey>, Arc<store::invitations::InvitationRow>),
-    Notice(Notice),
-}
-
-/// Resolves an invitation link. For a submission (`submitting`), an invitation whose page this
-/// server just showed is taken from memory: the writer re-checks it at commit.
-pub async fn resolve_invitation(
-    state: &AppState,
-    req: &HttpRequest,
-    token: &str,
-    submitting: bool,
-) -> Result<InvitationTarget, AppError> {
-    let ip = state.client_ip(req);
-    let id = state.token_key.verify(token);
-    let shown = id
-        .filter(|_| submitting)
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(|id| state.shown.get(id));
-    let found = match (shown, id) {
-        (Some(inv), _) => Some(inv),
-        (None, Some(id)) => store::invitations::find(&state.db, id).await?.map(Arc::new),
-        (None, None) => None,
-    };
-    let Some(inv) = found.filter(|i| i.status != InvitationStatus::Revoked.code()) else {
-        if !state.respondent_limiter.allow_invalid_token(ip) {
-            return Err(AppError::TooManyRequests);
-        }
-        return Ok(InvitationTarget::Notice(Notice::invalid_link()));
-    };
-    let live = state
-        .surveys
-        .get(&state.db, inv.survey_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if inv.status == InvitationStatus::Answered.code() {
-        return Ok(InvitationTarget::Notice(Notice::answered()));
-    }
-    if let Err(n) = answering_state(&live.survey) {
-        return Ok(InvitationTarget::Notice(n));
-    }
-    Ok(InvitationTarget::Ready(live, inv))
-}
-
-/// What an open channel leads to.
-pub enum ChannelTarget {
-    Ready(Arc<LiveSurvey>, store::channels::ChannelRow, i32, u64),
-    Notice(Notice),
-}
-
-pub async fn resolve_channel(state: &AppState, code: &str) -> Result<ChannelTarget, AppError> {
-    let Some(ch) = store::channels::find_by_code(&state.db, code).await? else {
-        return Ok(ChannelTarget::Notice(Notice::invalid_link()));
-    };
-    let live = state
-        .surveys
-        .get(&state.db, ch.survey_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if let Err(n) = answering_state(&live.survey) {
-        return Ok(ChannelTarget::Notice(n));
-    }
-    let (cell, quota) = live.channel_cell(&state.db, &ch).await?;
-    if store::channels::filled(&state.db, live.survey.id, &ch.grp, cell).await? >= quota {
-        return Ok(ChannelTarget::Notice(Notice::quota_full()));
-    }
-    Ok(ChannelTarget::Ready(live, ch, cell, quota))
-}
-
-// ---- the questionnaire form and its submission ---------------------------------------------
-
-/// Where a respondent came from, and what their response records of it.
-struct Origin {
-    live: Arc<LiveSurvey>,
-    group: RespondentGroup,
-    area_id: Option<i32>,
-    school_id: Option<i32>,
-    band: Option<i16>,
-    source: &'static str,
-}
-
 /// Hidden fields of the form: a one-time nonce (makes a retried submit idempotent) and the
 /// signed time the page was served (for the completion time).
 struct FormMeta {
@@ -252,33 +190,21 @@ struct FormMeta {
 impl FormMeta {
     fn fresh(state: &AppState) -> FormMeta {
         FormMeta {
-            nonce: super::auth::random_token(),
+            nonce: crate::app::accounts::random_token(),
             started: state.form_key.token(Utc::now().timestamp()),
         }
-    }
-}
-
-fn nonce_hash(nonce: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(nonce.as_bytes()))
-}
-
-impl Origin {
-    async fn questionnaire(&self, state: &AppState) -> Result<Arc<StoredQuestionnaire>, AppError> {
-        let id = self.live.questionnaire_id(self.group.booklet())?;
-        state.questionnaires.get(&state.db, id).await
     }
 }
 
 /// The questionnaire's page, but for its nonce, start time and link: with chosen options kept
 /// and missing items marked.
 fn form_context(
-    origin: &Origin,
-    def: &Definition,
+    answering: &Answering,
     chosen: &[Option<usize>],
     comment: &str,
     errors: Option<&AnswerErrors>,
 ) -> tera::Context {
+    let def: &Definition = &answering.questionnaire.definition;
     let missing: Vec<&str> = errors.map_or(Vec::new(), |e| {
         e.missing.iter().map(String::as_str).collect()
     });
@@ -303,10 +229,11 @@ fn form_context(
         .filter(|(_, it)| missing.contains(&it.id.as_str()))
         .map(|(i, it)| json!({"number": i + 1, "id": it.id}))
         .collect();
+    let live = &answering.live;
     let mut ctx = tera::Context::new();
-    ctx.insert("survey_name", &origin.live.survey.settings.name);
-    ctx.insert("county", &origin.live.county);
-    ctx.insert("group_label", origin.group.label());
+    ctx.insert("survey_name", &live.survey.settings.name);
+    ctx.insert("county", &live.county);
+    ctx.insert("group_label", answering.origin.group.label());
     ctx.insert("title", &def.title);
     ctx.insert("intro", &def.intro);
     ctx.insert("items", &items);
@@ -326,8 +253,8 @@ fn form_context(
 /// The slots of a blank form, filled per request.
 const FORM_SLOTS: [&str; 3] = ["nonce", "started", "action"];
 
-fn thanks(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
-    Ok(spliced_page(req, &state.thanks_page, &[req.path()]))
+fn thanks(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    spliced_page(req, &state.thanks_page, &[req.path()])
 }
 
 /// A spliced page, gzipped for a client that accepts it (no compression per request).
@@ -335,7 +262,7 @@ fn spliced_page(req: &HttpRequest, page: &Spliced, values: &[&str]) -> HttpRespo
     use actix_web::http::header;
     let mut res = respondent_page(StatusCode::OK);
     res.insert_header((header::VARY, "accept-encoding"));
-    if super::middleware::accepts_gzip(req.headers()) {
+    if super::middleware::accepts_gzip(req) {
         res.insert_header((header::CONTENT_ENCODING, "gzip"))
             .body(page.fill_gzip(values))
     } else {
@@ -343,19 +270,32 @@ fn spliced_page(req: &HttpRequest, page: &Spliced, values: &[&str]) -> HttpRespo
     }
 }
 
-/// A blank questionnaire: rendered once per survey and group (while the survey's entry is
-/// live), then only its nonce, start time and link change.
-async fn show_form(
+/// A blank questionnaire, from the page rendered once for its survey, version and group.
+fn show_form(
     state: &AppState,
     req: &HttpRequest,
-    origin: &Origin,
+    answering: &Answering,
 ) -> Result<HttpResponse, AppError> {
-    let q = origin.questionnaire(state).await?;
-    let page = origin.live.form(origin.group, || {
-        let def = &q.definition;
-        let ctx = form_context(origin, def, &vec![None; def.items.len()], "", None);
-        Spliced::render(&state.tera, "respond/form.html", ctx, &FORM_SLOTS)
-    })?;
+    let key = (
+        answering.live.survey.id,
+        answering.questionnaire.id,
+        answering.origin.group,
+    );
+    let page = match state.forms.0.get(&key) {
+        Some(page) => page,
+        None => {
+            let def = &answering.questionnaire.definition;
+            let ctx = form_context(answering, &vec![None; def.items.len()], "", None);
+            let page = Arc::new(Spliced::render(
+                &state.tera,
+                "respond/form.html",
+                ctx,
+                &FORM_SLOTS,
+            )?);
+            state.forms.0.insert(key, page.clone());
+            page
+        }
+    };
     let meta = FormMeta::fresh(state);
     Ok(spliced_page(
         req,
@@ -364,51 +304,42 @@ async fn show_form(
     ))
 }
 
+/// What a link leads to, as a page: the questionnaire, or the notice of why not. An invalid
+/// token counts against the address's guesses.
+fn refused(state: &AppState, req: &HttpRequest, r: Refusal) -> Result<HttpResponse, AppError> {
+    if r == Refusal::InvalidLink
+        && req.path().starts_with("/s/")
+        && !state
+            .respondent_limiter
+            .allow_invalid_token(state.client_ip(req))
+    {
+        return Err(AppError::TooManyRequests);
+    }
+    render_notice(state, &Notice::of(r))
+}
+
 pub async fn invitation_page(
     state: State,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    match resolve_invitation(&state, &req, &path.into_inner(), false).await? {
-        InvitationTarget::Notice(n) => render_notice(&state, &n),
-        InvitationTarget::Ready(live, inv) => {
-            let origin = invitation_origin(live, &inv)?;
-            let page = show_form(&state, &req, &origin).await?;
-            state.shown.remember(&inv);
-            Ok(page)
-        }
+    match answering::invitation(&state.app, &path.into_inner(), false).await? {
+        Target::Refused(r) => refused(&state, &req, r),
+        Target::Ready(answering) => show_form(&state, &req, &answering),
     }
 }
 
-fn invitation_origin(
-    live: Arc<LiveSurvey>,
-    inv: &store::invitations::InvitationRow,
-) -> Result<Origin, AppError> {
-    Ok(Origin {
-        live,
-        group: inv
-            .grp
-            .parse()
-            .map_err(|_| AppError::Internal(format!("invitation {}: group", inv.id)))?,
-        area_id: Some(inv.area_id),
-        school_id: inv.school_id,
-        band: inv.band,
-        source: "invitation",
-    })
-}
-
-/// The submitted form: its hidden fields and its answers (as the definition reads them).
-struct FilledForm {
+/// The submitted form: its hidden fields and its answers.
+struct Posted {
     nonce: Option<String>,
     started: Option<i64>,
     fields: Vec<(String, String)>,
 }
 
-impl FilledForm {
-    fn parse(state: &AppState, body: &[u8]) -> Result<FilledForm, Notice> {
-        let all: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(body).map_err(|_| Notice::tampered())?;
-        let mut s = FilledForm {
+impl Posted {
+    fn parse(state: &AppState, body: &[u8]) -> Option<Posted> {
+        let all: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+        let mut s = Posted {
             nonce: None,
             started: None,
             fields: Vec::with_capacity(all.len()),
@@ -420,7 +351,7 @@ impl FilledForm {
                 _ => s.fields.push((k, v)),
             }
         }
-        Ok(s)
+        Some(s)
     }
 
     fn comment(&self) -> &str {
@@ -442,106 +373,62 @@ impl FilledForm {
     }
 }
 
-/// What became of a submission.
-enum Outcome {
+/// What a submission came to, as a page.
+enum Answered {
     Stored,
-    /// The same submission came again (a retry): nothing new is stored.
     Repeated,
-    Refused(Notice),
+    Page(HttpResponse),
 }
 
-/// Checks the answers and, if complete, hands the response to the writer, which stores it in
-/// one transaction with the invitation's answered mark or the channel's place.
+/// Checks and stores a submission; an incomplete one is shown again with its answers kept.
 async fn submit(
     state: &AppState,
     req: &HttpRequest,
-    origin: &Origin,
+    answering: &Answering,
     body: &[u8],
-    claim: Claim,
-) -> Result<Result<Outcome, HttpResponse>, AppError> {
-    let sub = match FilledForm::parse(state, body) {
-        Ok(s) => s,
-        Err(n) => return Ok(Ok(Outcome::Refused(n))),
+) -> Result<Answered, AppError> {
+    let tampered = || -> Result<Answered, AppError> {
+        Ok(Answered::Page(render_notice(state, &Notice::tampered())?))
     };
-    let Some(nonce) = sub.nonce.clone() else {
-        return Ok(Ok(Outcome::Refused(Notice::tampered())));
+    let Some(posted) = Posted::parse(state, body) else {
+        return tampered();
     };
-    let q = origin.questionnaire(state).await?;
-    let def = &q.definition;
-    let answers = match def.parse_answers(sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
-        Ok(a) => a,
-        Err(e) if e.is_tampered() => return Ok(Ok(Outcome::Refused(Notice::tampered()))),
-        Err(e) => {
-            let mut ctx = form_context(origin, def, &e.partial, sub.comment(), Some(&e));
-            let meta = sub.meta(state);
-            ctx.insert("nonce", &meta.nonce);
-            ctx.insert("started", &meta.started);
-            ctx.insert("action", req.path());
-            let html = state.tera.render("respond/form.html", &ctx)?;
-            return Ok(Err(respondent_page(StatusCode::BAD_REQUEST).body(html)));
-        }
+    let Some(nonce) = posted.nonce.as_deref() else {
+        return tampered();
     };
-    let seconds = sub.started.map_or(0, |t| {
-        (Utc::now().timestamp() - t).clamp(0, i64::from(u32::MAX)) as u32
-    });
-    let pairs: Vec<(String, String)> = def
-        .items
-        .iter()
-        .zip(&answers.choices)
-        .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
-        .collect();
-    let survey = &origin.live.survey;
-    let new = store::responses::NewResponse {
-        survey_id: survey.id,
-        questionnaire_id: q.id,
-        booklet: store::questionnaires::code_of(origin.group.booklet()).to_owned(),
-        group: origin.group.code().to_owned(),
-        area_id: origin.area_id,
-        area_class: origin.area_id.and_then(|a| origin.live.area_class(a)),
-        school_id: origin.school_id,
-        band: origin.band,
-        source: origin.source,
-        completion_seconds: seconds,
-        too_fast: def.too_fast(u64::from(seconds)),
-        straight_lined: answers.straight_lined(),
-        answers: pairs,
-        comment: answers.comment.clone(),
-        submitted_hour: store::responses::hour_of(Utc::now()),
+    let started = posted
+        .started
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+    let form = FilledForm {
+        nonce,
+        started,
+        fields: &posted.fields,
     };
-    let mut tally = crate::domain::tally::Aggregates::default();
-    tally.add(&new.facts(), def);
-    let verdict = state
-        .writer
-        .submit(Submission {
-            nonce_hash: nonce_hash(&nonce),
-            claim,
-            response: new,
-            tally,
-            closes_at: survey.settings.window.closes_at,
-        })
-        .await?;
-    Ok(Ok(match verdict {
-        Verdict::Stored => Outcome::Stored,
-        Verdict::Repeated => Outcome::Repeated,
-        Verdict::Answered => Outcome::Refused(Notice::answered()),
-        Verdict::Withdrawn => Outcome::Refused(Notice::invalid_link()),
-        Verdict::QuotaFull => Outcome::Refused(Notice::quota_full()),
-        Verdict::Closed => Outcome::Refused(Notice::closed()),
-    }))
+    Ok(
+        match answering::submit(&state.app, answering, form, Utc::now()).await? {
+            Outcome::Stored => Answered::Stored,
+            Outcome::Repeated => Answered::Repeated,
+            Outcome::Refused(r) => Answered::Page(render_notice(state, &Notice::of(r))?),
+            Outcome::Tampered => return tampered(),
+            Outcome::Incomplete(e) => {
+                let mut ctx = form_context(answering, &e.partial, posted.comment(), Some(&e));
+                let meta = posted.meta(state);
+                ctx.insert("nonce", &meta.nonce);
+                ctx.insert("started", &meta.started);
+                ctx.insert("action", req.path());
+                let html = state.tera.render("respond/form.html", &ctx)?;
+                Answered::Page(respondent_page(StatusCode::BAD_REQUEST).body(html))
+            }
+        },
+    )
 }
 
-async fn receipt_exists(state: &AppState, body: &[u8]) -> Result<bool, AppError> {
-    let Ok(FilledForm { nonce: Some(n), .. }) = FilledForm::parse(state, body) else {
-        return Ok(false);
-    };
-    use sea_orm::EntityTrait;
-    Ok(
-        crate::entity::submission_receipt::Entity::find_by_id(nonce_hash(&n))
-            .one(&state.db)
-            .await?
-            .is_some(),
-    )
+/// A retry of a submission that was stored: it is thanked again.
+async fn was_stored(state: &AppState, body: &[u8]) -> Result<bool, AppError> {
+    match Posted::parse(state, body).and_then(|p| p.nonce) {
+        Some(nonce) => answering::was_stored(&state.app, &nonce).await,
+        None => Ok(false),
+    }
 }
 
 pub async fn invitation_submit(
@@ -550,26 +437,16 @@ pub async fn invitation_submit(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let (live, inv) = match resolve_invitation(&state, &req, &path.into_inner(), true).await? {
-        InvitationTarget::Ready(live, inv) => (live, inv),
-        InvitationTarget::Notice(n) => {
-            // A retry of a submission that was stored: thank again.
-            if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
-                return thanks(&state, &req);
-            }
-            return render_notice(&state, &n);
+    let answering = match answering::invitation(&state.app, &path.into_inner(), true).await? {
+        Target::Ready(answering) => answering,
+        Target::Refused(Refusal::Answered) if was_stored(&state, &body).await? => {
+            return Ok(thanks(&state, &req));
         }
+        Target::Refused(r) => return refused(&state, &req, r),
     };
-    let id = inv.id;
-    let origin = invitation_origin(live, &inv)?;
-    let outcome = submit(&state, &req, &origin, &body, Claim::Invitation(id)).await?;
-    if outcome.is_ok() {
-        state.shown.forget(id);
-    }
-    match outcome {
-        Err(page) => Ok(page),
-        Ok(Outcome::Stored | Outcome::Repeated) => thanks(&state, &req),
-        Ok(Outcome::Refused(n)) => render_notice(&state, &n),
+    match submit(&state, &req, &answering, &body).await? {
+        Answered::Stored | Answered::Repeated => Ok(thanks(&state, &req)),
+        Answered::Page(page) => Ok(page),
     }
 }
 
@@ -606,37 +483,18 @@ fn device_cookie(state: &AppState, survey_id: i32) -> Cookie<'static> {
         .finish()
 }
 
-fn channel_origin(
-    live: Arc<LiveSurvey>,
-    ch: &store::channels::ChannelRow,
-    cell: i32,
-) -> Result<Origin, AppError> {
-    Ok(Origin {
-        live,
-        group: ch
-            .grp
-            .parse()
-            .map_err(|_| AppError::Internal(format!("channel {}: group", ch.id)))?,
-        area_id: (cell != 0).then_some(cell),
-        school_id: ch.school_id,
-        band: None,
-        source: "open",
-    })
-}
-
 pub async fn channel_page(
     state: State,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    match resolve_channel(&state, &path.into_inner()).await? {
-        ChannelTarget::Notice(n) => render_notice(&state, &n),
-        ChannelTarget::Ready(live, ch, cell, _) => {
-            if device_answered(&state, &req, live.survey.id) {
+    match answering::channel(&state.app, &path.into_inner()).await? {
+        Target::Refused(r) => refused(&state, &req, r),
+        Target::Ready(answering) => {
+            if device_answered(&state, &req, answering.live.survey.id) {
                 return render_notice(&state, &Notice::answered());
             }
-            let origin = channel_origin(live, &ch, cell)?;
-            show_form(&state, &req, &origin).await
+            show_form(&state, &req, &answering)
         }
     }
 }
@@ -652,32 +510,28 @@ pub async fn channel_submit(
     {
         return render_notice(&state, &Notice::too_many());
     }
-    let (live, ch, cell, quota) = match resolve_channel(&state, &path.into_inner()).await? {
-        ChannelTarget::Ready(live, ch, cell, quota) => (live, ch, cell, quota),
-        ChannelTarget::Notice(n) => {
-            if n.status == StatusCode::CONFLICT && receipt_exists(&state, &body).await? {
-                return thanks(&state, &req);
-            }
-            return render_notice(&state, &n);
+    let answering = match answering::channel(&state.app, &path.into_inner()).await? {
+        Target::Ready(answering) => answering,
+        Target::Refused(Refusal::QuotaFull) if was_stored(&state, &body).await? => {
+            return Ok(thanks(&state, &req));
         }
+        Target::Refused(r) => return refused(&state, &req, r),
     };
-    let survey_id = live.survey.id;
+    let survey_id = answering.live.survey.id;
     if device_answered(&state, &req, survey_id) {
-        if receipt_exists(&state, &body).await? {
-            return thanks(&state, &req);
+        if was_stored(&state, &body).await? {
+            return Ok(thanks(&state, &req));
         }
         return render_notice(&state, &Notice::answered());
     }
-    let origin = channel_origin(live, &ch, cell)?;
-    match submit(&state, &req, &origin, &body, Claim::Channel { cell, quota }).await? {
-        Err(page) => Ok(page),
-        Ok(Outcome::Stored) => {
-            let mut res = thanks(&state, &req)?;
+    match submit(&state, &req, &answering, &body).await? {
+        Answered::Stored => {
+            let mut res = thanks(&state, &req);
             res.add_cookie(&device_cookie(&state, survey_id))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(AppError::internal)?;
             Ok(res)
         }
-        Ok(Outcome::Repeated) => thanks(&state, &req),
-        Ok(Outcome::Refused(n)) => render_notice(&state, &n),
+        Answered::Repeated => Ok(thanks(&state, &req)),
+        Answered::Page(page) => Ok(page),
     }
 }

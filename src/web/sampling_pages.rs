@@ -1,16 +1,20 @@
 //! The organisers' pages for sampling: areas, schools, rosters, the draw and its certificate,
 //! invitations, reserves and open channels.
 use super::admin::{form_error, page, render};
-use super::api::{organized, survey_for};
 use super::auth::CurrentUser;
 use super::csrf::{self, CsrfForm, CsrfToken, NoFields};
-use super::sampling::{self, ChannelInput, ReleaseInput};
+use super::sampling::{
+    AreaInput, ChannelInput, ChannelView, DrawView, GeographyView, SchoolInput, group_options,
+    parse_seed, person_json, school_entries,
+};
+use super::view::SurveyView;
 use super::{AppState, see_other};
+use crate::app::sampling::{self, InvitationUse, ReleaseRequest};
+use crate::app::surveys;
 use crate::domain::group::RespondentGroup;
-use crate::domain::strata;
+use crate::domain::strata::Area;
 use crate::domain::survey::Survey;
 use crate::error::AppError;
-use crate::store;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,9 +23,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 type State = web::Data<AppState>;
-
-/// The largest roster file accepted through the page.
-pub const MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
 
 fn split_line(line: &str) -> Vec<String> {
     line.split([',', '，', '\t'])
@@ -47,10 +48,11 @@ async fn sample_page(
     survey: &Survey,
     outcome: Outcome,
 ) -> Result<HttpResponse, AppError> {
-    let (view, full) = sampling::survey_view(state, survey).await?;
+    let actor = user.actor();
+    let (_, full) = sampling::plan(&state.app, &actor, survey.id).await?;
     let mut ctx = page(Some(user), csrf);
-    ctx.insert("survey", &view);
-    ctx.insert("strata", &full.strata_view());
+    ctx.insert("survey", &SurveyView::with_plan(survey, &full.plan));
+    ctx.insert("strata", &full.lines());
     let areas_text = full
         .geo
         .areas
@@ -72,28 +74,27 @@ async fn sample_page(
     );
     ctx.insert("area_count", &full.geo.areas.len());
     ctx.insert("school_count", &full.geo.schools.len());
-    let sizes = store::frames::group_sizes(&state.db, survey.id).await?;
-    let mut rosters = Vec::new();
-    for g in RespondentGroup::ALL {
-        let sample: Vec<_> = store::frames::sample(&state.db, survey.id, g, 3)
-            .await?
-            .iter()
-            .map(|p| sampling::person_json(p, &full.geo))
-            .collect();
-        rosters.push(json!({
-            "group": g.code(),
-            "label": g.label(),
-            "rows": sizes[g.index()],
-            "sample": sample,
-            "needs_school": !matches!(g, RespondentGroup::NpcDeputy | RespondentGroup::CppccMember | RespondentGroup::Public),
-            "needs_grade": matches!(g, RespondentGroup::Parent | RespondentGroup::Student),
-        }));
-    }
+    let (geo, previews) =
+        sampling::rosters(&state.app, &actor, survey.id, &RespondentGroup::ALL, 3).await?;
+    let rosters: Vec<_> = previews
+        .iter()
+        .map(|r| {
+            let g = r.group;
+            json!({
+                "group": g.code(),
+                "label": g.label(),
+                "rows": r.rows,
+                "sample": r.first.iter().map(|p| person_json(p, &geo)).collect::<Vec<_>>(),
+                "needs_school": !matches!(g, RespondentGroup::NpcDeputy | RespondentGroup::CppccMember | RespondentGroup::Public),
+                "needs_grade": matches!(g, RespondentGroup::Parent | RespondentGroup::Student),
+            })
+        })
+        .collect();
     ctx.insert("rosters", &rosters);
-    let draws: Vec<sampling::DrawView> = store::draws::list(&state.db, survey.id)
+    let draws: Vec<DrawView> = sampling::draws(&state.app, &actor, survey.id)
         .await?
         .iter()
-        .map(sampling::DrawView::from)
+        .map(DrawView::from)
         .collect();
     ctx.insert("draws", &draws);
     if let Some(e) = &outcome.error {
@@ -117,13 +118,24 @@ async fn sample_page(
     render(state, status, "admin/sample.html", &ctx)
 }
 
+/// A draft survey the user organises (checked before the form's content).
+async fn draft(state: &AppState, user: &CurrentUser, id: i32) -> Result<(), AppError> {
+    let survey = surveys::organized(&state.app, &user.actor(), id).await?;
+    if !survey.status.editable() {
+        return Err(AppError::Conflict(
+            "调查已开放或结束，抽样设置不能再修改".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn sample(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = organized(&state, &user, path.into_inner()).await?;
+    let survey = surveys::organized(&state.app, &user.actor(), path.into_inner()).await?;
     sample_page(&state, &user, &csrf, &survey, Outcome::default()).await
 }
 
@@ -159,21 +171,25 @@ pub async fn save_areas(
             let population = f[2].replace([',', '_'], "").parse().map_err(|_| {
                 AppError::invalid("areas", format!("第 {} 行的常住人口不是整数", i + 1))
             })?;
-            input.push(sampling::AreaInput {
+            input.push(AreaInput {
                 name: f[0].clone(),
                 class: f[1].clone(),
                 population,
             });
         }
-        let survey = sampling::draft_for(&state, &user, id).await?;
-        sampling::set_areas(&state, &survey, &input).await
+        draft(&state, &user, id).await?;
+        let areas = input
+            .iter()
+            .map(AreaInput::area)
+            .collect::<Result<Vec<Area>, AppError>>()?;
+        sampling::set_areas(&state.app, &user.actor(), id, &areas).await
     }
     .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#areas"))),
         Err(e) => {
             let e = form_error(e)?;
-            let survey = survey_for(&state, &user, id).await?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
             let outcome = Outcome {
                 error: Some(e),
                 areas_text: Some(text),
@@ -213,20 +229,21 @@ pub async fn save_schools(
                     format!("第 {} 行应为：学校名称,所在乡镇", i + 1),
                 ));
             }
-            input.push(sampling::SchoolInput {
+            input.push(SchoolInput {
                 name: f[0].clone(),
                 area: f[1].clone(),
             });
         }
-        let survey = sampling::draft_for(&state, &user, id).await?;
-        sampling::set_schools(&state, &survey, &input).await
+        draft(&state, &user, id).await?;
+        let entries = school_entries(&input)?;
+        sampling::set_schools(&state.app, &user.actor(), id, &entries).await
     }
     .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#schools"))),
         Err(e) => {
             let e = form_error(e)?;
-            let survey = survey_for(&state, &user, id).await?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
             let outcome = Outcome {
                 error: Some(e),
                 schools_text: Some(text),
@@ -280,15 +297,18 @@ pub async fn upload_frame(
     let (id, group) = path.into_inner();
     let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
     // Who may upload is settled before the body is read.
-    let survey = organized(&state, &user, id).await?;
-    let (token, file) =
-        read_upload(Multipart::new(req.headers(), payload), MAX_UPLOAD_BYTES).await?;
+    let survey = surveys::organized(&state.app, &user.actor(), id).await?;
+    let (token, file) = read_upload(
+        Multipart::new(req.headers(), payload),
+        super::MAX_ROSTER_BYTES,
+    )
+    .await?;
     csrf::verify(&req, token.as_deref())?;
     let result = async {
         if file.is_empty() {
             return Err(AppError::invalid("file", "请选择要上传的名册文件"));
         }
-        sampling::upload_roster(&state, &user, &survey, group, &file).await
+        sampling::upload_roster(&state.app, &user.actor(), id, group, file).await
     }
     .await;
     let outcome = match result {
@@ -323,15 +343,15 @@ pub async fn draw(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let result = async {
-        let seed = sampling::parse_seed(&form.0.seed)?;
-        sampling::run_draw(&state, &user, id, seed).await
+        let seed = parse_seed(&form.0.seed)?;
+        sampling::draw(&state.app, &user.actor(), id, seed).await
     }
     .await;
     match result {
         Ok(d) => Ok(see_other(&format!("/admin/surveys/{id}/draws/{}", d.id))),
         Err(e) => {
             let e = form_error(e)?;
-            let survey = survey_for(&state, &user, id).await?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
             sample_page(
                 &state,
                 &user,
@@ -360,21 +380,14 @@ pub async fn certificate(
     query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (id, draw_id) = path.into_inner();
-    let survey = survey_for(&state, &user, id).await?;
-    let stored = store::draws::find(&state.db, survey.id, draw_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let c = sampling::certificate(&state.app, &user.actor(), id, draw_id).await?;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &super::view::SurveyView::new(&survey));
-    ctx.insert("draw", &sampling::DrawView::from(&stored));
-    ctx.insert(
-        "rows",
-        &sampling::certificate_rows(&state, survey.id, &stored).await?,
-    );
-    let geo = store::geography::load(&state.db, survey.id).await?;
-    ctx.insert("areas", &sampling::GeographyView::new(&geo).areas);
+    ctx.insert("survey", &SurveyView::new(&c.survey));
+    ctx.insert("draw", &DrawView::from(&c.draw));
+    ctx.insert("rows", &c.rows);
+    ctx.insert("areas", &GeographyView::new(&c.geo).areas);
     if query.verify.is_some() {
-        let v = sampling::verify_draw(&state, &survey, &stored).await;
+        let v = sampling::verify(&state.app, &user.actor(), id, draw_id).await;
         match v {
             Ok(v) => ctx.insert("verification", &v),
             Err(AppError::Conflict(m)) => ctx.insert("verification_error", &m),
@@ -393,35 +406,29 @@ async fn invitations_page(
     error: Option<AppError>,
     notice: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    let actor = user.actor();
     let mut ctx = page(Some(user), csrf);
-    ctx.insert("survey", &super::view::SurveyView::new(survey));
-    let (pending, answered, revoked) =
-        store::invitations::status_counts(&state.db, survey.id).await?;
+    ctx.insert("survey", &SurveyView::new(survey));
     ctx.insert(
         "counts",
-        &json!({"pending": pending, "answered": answered, "revoked": revoked}),
+        &sampling::invitation_counts(&state.app, &actor, survey.id).await?,
     );
     ctx.insert(
         "current_draw",
-        &store::draws::current(&state.db, survey.id)
+        &sampling::current_draw(&state.app, &actor, survey.id)
             .await?
             .as_ref()
-            .map(sampling::DrawView::from),
+            .map(DrawView::from),
     );
-    ctx.insert(
-        "channels",
-        &sampling::channel_views(state, req, survey).await?,
-    );
-    let geo = store::geography::load(&state.db, survey.id).await?;
-    ctx.insert("geo", &sampling::GeographyView::new(&geo));
-    let groups: Vec<_> = RespondentGroup::ALL
-        .iter()
-        .map(|g| {
-            let bands: Vec<_> = strata::bands(*g).iter().map(|b| b.label()).collect();
-            json!({"code": g.code(), "label": g.label(), "bands": bands})
-        })
+    let channels: Vec<ChannelView> = sampling::channels(&state.app, &actor, survey.id)
+        .await?
+        .into_iter()
+        .map(|c| ChannelView::new(state, req, c))
         .collect();
-    ctx.insert("groups", &groups);
+    ctx.insert("channels", &channels);
+    let (_, geo) = sampling::geography(&state.app, &actor, survey.id).await?;
+    ctx.insert("geo", &GeographyView::new(&geo));
+    ctx.insert("groups", &group_options());
     if let Some(e) = &error {
         ctx.insert("error", &e.to_string());
     }
@@ -439,7 +446,7 @@ pub async fn invitations(
     req: HttpRequest,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = organized(&state, &user, path.into_inner()).await?;
+    let survey = surveys::organized(&state.app, &user.actor(), path.into_inner()).await?;
     invitations_page(&state, &user, &csrf, &req, &survey, None, None).await
 }
 
@@ -453,8 +460,8 @@ pub async fn create_channel(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let created = async {
-        let survey = organized(&state, &user, id).await?;
-        sampling::create_channel(&state, &user, &survey, &form.0).await
+        surveys::organized(&state.app, &user.actor(), id).await?;
+        sampling::create_channel(&state.app, &user.actor(), id, &form.0.request()?).await
     }
     .await;
     match created {
@@ -463,7 +470,7 @@ pub async fn create_channel(
         ))),
         Err(e) => {
             let e = form_error(e)?;
-            let survey = survey_for(&state, &user, id).await?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
             invitations_page(&state, &user, &csrf, &req, &survey, Some(e), None).await
         }
     }
@@ -500,17 +507,17 @@ pub async fn release(
             ),
         };
         let issued_before = super::input::parse_local_time(&f.issued_before, "issued_before")?;
-        let input = ReleaseInput {
-            group: f.group.clone(),
-            area: Some(f.area.clone()),
+        let request = ReleaseRequest {
+            group: &f.group,
+            area: Some(&f.area),
             band,
             issued_before,
         };
-        let survey = organized(&state, &user, id).await?;
-        sampling::release_reserves(&state, &user, &survey, &input).await
+        surveys::organized(&state.app, &user.actor(), id).await?;
+        sampling::release_reserves(&state.app, &user.actor(), id, &request).await
     }
     .await;
-    let survey = survey_for(&state, &user, id).await?;
+    let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(o) => {
             let notice = format!(
@@ -543,8 +550,8 @@ pub async fn purge(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let result = sampling::purge(&state, &user, id).await;
-    let survey = survey_for(&state, &user, id).await?;
+    let result = sampling::purge(&state.app, &user.actor(), id).await;
+    let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(n) => {
             invitations_page(
@@ -581,49 +588,30 @@ pub async fn print_sheet(
     req: HttpRequest,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = organized(&state, &user, path.into_inner()).await?;
-    let geo = store::geography::load(&state.db, survey.id).await?;
+    let actor = user.actor();
+    let survey = surveys::organized(&state.app, &actor, path.into_inner()).await?;
+    let (geo, lines) =
+        sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
     let mut cards = Vec::new();
-    for r in store::invitations::list_live(&state.db, survey.id).await? {
-        if r.status != crate::domain::invitation::InvitationStatus::Pending.code() {
-            continue;
-        }
-        let url = state.public_link(&req, &sampling::invitation_path(&state, r.id));
+    for line in &lines {
+        let inv = &line.addressed.invitation;
+        let url = state.public_link(&req, &line.path);
         let svg = super::qr::svg(&url, 160)?;
         let svg = svg
             .split_once("?>")
             .map_or(svg.as_str(), |(_, rest)| rest)
             .to_owned();
-        let group = r
-            .grp
-            .parse::<RespondentGroup>()
-            .map(|g| g.label())
-            .unwrap_or("");
         cards.push(json!({
             "svg": svg,
-            "group": group,
-            "area": geo.area_name(r.area_id),
-            "school": geo.school_name(r.school_id),
-            "grade": r.grade,
+            "group": inv.group.label(),
+            "area": geo.area_name(inv.area_id),
+            "school": geo.school_name(inv.school_id),
+            "grade": inv.grade,
             "url": url,
         }));
     }
-    tracing::info!(
-        survey = survey.id,
-        user = user.id,
-        cards = cards.len(),
-        "invitation sheet printed"
-    );
-    super::audit(
-        &state,
-        &user.username,
-        "print_invitations",
-        &format!("survey {}", survey.id),
-        "",
-    )
-    .await;
     let mut ctx = page(Some(&user), &csrf);
-    ctx.insert("survey", &super::view::SurveyView::new(&survey));
+    ctx.insert("survey", &SurveyView::new(&survey));
     ctx.insert("cards", &cards);
     render(&state, StatusCode::OK, "admin/print.html", &ctx)
 }

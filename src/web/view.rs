@@ -1,23 +1,10 @@
 //! How surveys and plans are shown: one serialisable shape for the JSON API and the pages.
 use crate::domain::group::RespondentGroup;
-use crate::domain::quota::{QuotaSummary, SamplePlan};
+use crate::domain::quota::{QuotaSummary, SamplePlan, thousands};
 use crate::domain::survey::Survey;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// `1304322` → `"1,304,322"`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// A decimal such as "1304.322" with its integer part grouped: "1,304.322".
 fn thousands_decimal(text: &str) -> String {
@@ -103,7 +90,7 @@ impl PlanView {
             ));
         }
         steps.push(others);
-        for line in plan.groups.iter().filter(|g| g.capped) {
+        for line in plan.groups.values().filter(|g| g.capped) {
             steps.push(format!(
                 "{}名册仅 {} 人，少于配额 {}，配额降为 {}；差额按固定顺序轮流分给仍有余量的群体",
                 line.group.label(),
@@ -125,7 +112,7 @@ impl PlanView {
             groups: QuotaSummary::from(plan).groups,
             lines: plan
                 .groups
-                .iter()
+                .values()
                 .map(|g| PlanLine {
                     group: g.group,
                     label: g.group.label(),

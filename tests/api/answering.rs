@@ -73,8 +73,13 @@ pub async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<St
     (organizer, id, urls)
 }
 
-pub async fn responses(app: &TestApp, id: i64) -> Vec<renke::store::responses::ResponseRow> {
-    renke::store::responses::list(&app.db, id as i32)
+/// The survey's responses as stored (the rows themselves, to check what is kept).
+pub async fn responses(app: &TestApp, id: i64) -> Vec<renke::entity::response::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    renke::entity::response::Entity::find()
+        .filter(renke::entity::response::Column::SurveyId.eq(id as i32))
+        .order_by_asc(renke::entity::response::Column::SubmittedHour)
+        .all(&app.db)
         .await
         .unwrap()
 }

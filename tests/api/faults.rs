@@ -142,12 +142,15 @@ async fn postgres_going_away_mid_run_gives_503_writes_nothing_and_service_resume
         parsed.port().unwrap_or(5432)
     );
     let proxy = Proxy::start(upstream).await;
-    let mut through = parsed.clone();
-    through.set_host(Some("127.0.0.1")).unwrap();
-    through.set_port(Some(proxy.port)).unwrap();
-    let app = spawn_app_with(Backend::Postgres, |s| s.database_url = through.to_string())
-        .await
-        .unwrap();
+    // The app reaches its database (a copy of the template) through the proxy.
+    let app = spawn_app_with(Backend::Postgres, |s| {
+        let mut through = url::Url::parse(&s.database_url).unwrap();
+        through.set_host(Some("127.0.0.1")).unwrap();
+        through.set_port(Some(proxy.port)).unwrap();
+        s.database_url = through.to_string();
+    })
+    .await
+    .unwrap();
     let (url, form) = filled_form(&app).await;
     let invitations = pending(&app.db).await;
 

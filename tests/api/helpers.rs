@@ -4,7 +4,9 @@ use reqwest::{Client, StatusCode, redirect::Policy};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::sync::OnceCell;
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -16,19 +18,23 @@ pub enum Backend {
     Postgres,
 }
 
-/// A running Renke with its own empty database.
+/// A running Renke with its own database, a copy of the migrated template.
 pub struct TestApp {
     pub address: String,
     /// A client with no session, following no redirects.
     pub client: Client,
     /// A connection of the test's own to the app's database.
     pub db: sea_orm::DatabaseConnection,
+    /// The same pool as the store's handle (for tests that drive the store directly).
+    pub store: renke::store::Database,
     /// The app's secret key (to make invitation tokens as it does).
     pub secret: SecretKey,
-    /// The database the test's own connection uses.
-    database_url: String,
+    /// The settings the app would have been started with before any adjustment (the test's own
+    /// connection uses them).
+    pub settings: Settings,
     _dir: tempfile::TempDir,
-    pg_schema: Option<(String, String)>,
+    /// The PostgreSQL database of this test (dropped with it): the server's URL and its name.
+    pg_database: Option<(String, String)>,
     counter: AtomicU32,
 }
 
@@ -50,6 +56,124 @@ fn random_suffix() -> String {
     format!("{:016x}", rand::rng().random::<u64>())
 }
 
+fn settings_for(database_url: String, secret: SecretKey) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url,
+        database_schema: None,
+        secret_key: secret,
+        admin_user: ADMIN.into(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        secure_cookies: false,
+        trust_proxy: false,
+        workers: Some(1),
+        db_pool: 4,
+        public_url: None,
+        sqlite_full_sync: true,
+        request_timeout: std::time::Duration::from_secs(120),
+    }
+}
+
+/// What a template holds: the migrations applied, the built-in questionnaires and the
+/// platform admin — everything `Application::build` would otherwise do for each test.
+async fn fill_template(database_url: String) -> renke::app::Context {
+    let settings = settings_for(database_url, SecretKey::generate());
+    let ctx = renke::app::Context::open(&settings)
+        .await
+        .expect("template migrates");
+    renke::app::accounts::ensure_admin(&ctx, &settings)
+        .await
+        .expect("template admin");
+    ctx
+}
+
+/// The SQLite template: one file per test run, migrated once and copied for each test.
+async fn sqlite_template() -> &'static PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let dir = DIR.get_or_init(|| tempfile::tempdir().expect("template dir"));
+            let built = dir.path().join("built.db");
+            let ctx = fill_template(format!("sqlite://{}?mode=rwc", built.display())).await;
+            let template = dir.path().join("template.db");
+            // One consistent file, with nothing left in a write-ahead log.
+            renke::app::backup(&ctx, &template)
+                .await
+                .expect("template written");
+            ctx.close().await.expect("template closed");
+            template
+        })
+        .await
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("a PostgreSQL URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// The PostgreSQL template database: named after what it holds (the migrations, the built-in
+/// questionnaires, the admin), so it is built once and reused by later runs; built under a
+/// name of its own and renamed when complete, so a run that stopped half-way leaves nothing
+/// another would use.
+async fn postgres_template(server: &str) -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            use migration::MigratorTrait;
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            for m in migration::Migrator::migrations() {
+                h.update(m.name().as_bytes());
+            }
+            for q in renke::domain::questionnaire::BUILT_IN {
+                h.update(q.as_bytes());
+            }
+            h.update(format!("{ADMIN}:{ADMIN_PASSWORD}").as_bytes());
+            let name = format!("renke_template_{}", &hex::encode(h.finalize())[..16]);
+            let db = Database::connect(server)
+                .await
+                .expect("connect to PostgreSQL");
+            let exists = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+                ))
+                .await
+                .expect("list databases")
+                .is_some();
+            if !exists {
+                let building = format!("{name}_{}", random_suffix());
+                db.execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
+                    .await
+                    .expect("create the template");
+                fill_template(with_database(server, &building))
+                    .await
+                    .close()
+                    .await
+                    .expect("template closed");
+                let renamed = db
+                    .execute_unprepared(&format!(
+                        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+                    ))
+                    .await;
+                if renamed.is_err() {
+                    // Another run finished first: theirs is as good.
+                    let _ = db
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            }
+            db.close().await.ok();
+            name
+        })
+        .await
+}
+
 /// Starts the app on the backend; `None` (after saying so) when PostgreSQL is not configured.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
@@ -68,51 +192,38 @@ pub async fn spawn_app_with(
             .try_init();
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (database_url, database_schema, pg_schema) = match backend {
-        Backend::Sqlite => (
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("renke.db").display()
-            ),
-            None,
-            None,
-        ),
+    let (database_url, pg_database) = match backend {
+        Backend::Sqlite => {
+            let file = dir.path().join("renke.db");
+            std::fs::copy(sqlite_template().await, &file).expect("copy the template");
+            (format!("sqlite://{}?mode=rwc", file.display()), None)
+        }
         Backend::Postgres => {
-            let Ok(url) = std::env::var("RENKE_TEST_POSTGRES_URL") else {
+            let Ok(server) = std::env::var("RENKE_TEST_POSTGRES_URL") else {
                 say("SKIPPED (PostgreSQL variant): RENKE_TEST_POSTGRES_URL is not set");
                 return None;
             };
-            let schema = format!("renke_test_{}", random_suffix());
-            let db = Database::connect(&url)
+            let template = postgres_template(&server).await;
+            let name = format!("renke_test_{}", random_suffix());
+            let db = Database::connect(&server)
                 .await
                 .expect("connect to PostgreSQL");
-            db.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
-                .await
-                .expect("create schema");
+            db.execute_unprepared(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
+            .await
+            .expect("copy the template");
             db.close().await.ok();
-            (url.clone(), Some(schema.clone()), Some((url, schema)))
+            (with_database(&server, &name), Some((server, name)))
         }
     };
     let secret = SecretKey::generate();
-    let settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url,
-        database_schema,
-        secret_key: secret.clone(),
-        admin_user: ADMIN.into(),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        secure_cookies: false,
-        trust_proxy: false,
-        workers: Some(1),
-        db_pool: 4,
-        public_url: None,
-        sqlite_full_sync: true,
-        request_timeout: std::time::Duration::from_secs(120),
-    };
-    let db = renke::store::connect(&settings)
+    let settings = settings_for(database_url, secret.clone());
+    let store = renke::store::connect(&settings)
         .await
         .expect("test connection");
-    let database_url = settings.database_url.clone();
+    let db = store.pool().clone();
+    let unchanged = settings.clone();
     let mut settings = settings;
     adjust(&mut settings);
     let app = Application::build(settings)
@@ -124,28 +235,31 @@ pub async fn spawn_app_with(
         address: format!("http://127.0.0.1:{port}"),
         client: new_client(),
         db,
+        store,
         secret,
-        database_url,
+        settings: unchanged,
         _dir: dir,
-        pg_schema,
+        pg_database,
         counter: AtomicU32::new(0),
     })
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some((url, schema)) = self.pg_schema.take() {
-            // Drop the schema from a thread of its own: Drop cannot await.
+        if let Some((server, name)) = self.pg_database.take() {
+            // Drop the database from a thread of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .ok()?;
                 rt.block_on(async {
-                    let db = Database::connect(&url).await.ok()?;
-                    db.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-                        .await
-                        .ok()?;
+                    let db = Database::connect(&server).await.ok()?;
+                    db.execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .await
+                    .ok()?;
                     db.close().await.ok()
                 })
             })
@@ -156,7 +270,7 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub fn database_url(&self) -> &str {
-        &self.database_url
+        &self.settings.database_url
     }
 
     pub fn url(&self, path: &str) -> String {

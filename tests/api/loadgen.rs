@@ -8,10 +8,7 @@ pub mod driver;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_submissions_is_stored_exactly_once_each() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let secret = app.secret.clone();
-    let (survey, paths) = driver::prepare(&app.db, secret.expose(), 300)
-        .await
-        .unwrap();
+    let (survey, paths) = driver::prepare(&app.settings, 300).await.unwrap();
     assert_eq!(paths.len(), 300);
     let report = driver::drive(&app.address, paths, 16).await;
     assert_eq!(report.errors, 0);

@@ -490,7 +490,8 @@ backend_test! {
         for _ in 0..20 {
             let db = app.db.clone();
             tasks.push(tokio::spawn(async move {
-                renke::store::channels::claim_place(&db, id as i32, "public", area_id, quota).await
+                use renke::domain::{geography::AreaScope, group::RespondentGroup};
+                renke::store::channels::claim_place(&db, id as i32, RespondentGroup::Public, AreaScope::Area(area_id), quota).await
             }));
         }
         let mut won = 0;

@@ -12,9 +12,7 @@ async fn sigterm_under_load_finishes_what_is_in_flight_and_refuses_the_rest() {
     // The test's app prepares the survey; a real `renke serve` process is then run on the same
     // database and stopped with a signal.
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let (survey, paths) = driver::prepare(&app.db, app.secret.expose(), 3_000)
-        .await
-        .unwrap();
+    let (survey, paths) = driver::prepare(&app.settings, 3_000).await.unwrap();
     let url = app.database_url();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -104,13 +104,19 @@ backend_test! {
             answer(url, &pattern).await;
         }
         let before = renke::store::tally::load(&app.db, id as i32).await.unwrap();
-        let cache = renke::web::questionnaires::QuestionnaireCache::default();
-        let n = renke::web::tally::rebuild(&app.db, &cache, id as i32).await.unwrap();
+        let ctx = renke::app::Context::open(&app.settings).await.unwrap();
+        let n = renke::app::tally::rebuild(&ctx, &renke::app::Actor::Operator("test"), id as i32).await.unwrap();
         assert_eq!(n, 30);
         let after = renke::store::tally::load(&app.db, id as i32).await.unwrap();
         assert_eq!(before.items, after.items);
-        assert_eq!(before.cells.len(), after.cells.len());
-        for ((k1, a), (k2, b)) in before.cells.iter().zip(&after.cells) {
+        assert_eq!(before.dimensions.len(), after.dimensions.len());
+        for ((k1, a), (k2, b)) in before.dimensions.iter().zip(&after.dimensions) {
+            assert_eq!(k1, k2);
+            assert_eq!((a.n, a.x, a.y, a.xx, a.yy, a.xy, a.n_ratio), (b.n, b.x, b.y, b.xx, b.yy, b.xy, b.n_ratio));
+            assert!((a.ratio - b.ratio).abs() < 1e-9);
+        }
+        assert_eq!(before.strata.len(), after.strata.len());
+        for ((k1, a), (k2, b)) in before.strata.iter().zip(&after.strata) {
             assert_eq!(k1, k2);
             assert_eq!((a.sums.n, a.sums.x, a.sums.y, a.sums.xx, a.sums.yy, a.sums.xy, a.sums.n_ratio), (b.sums.n, b.sums.x, b.sums.y, b.sums.xx, b.sums.yy, b.sums.xy, b.sums.n_ratio));
             assert!((a.sums.ratio - b.sums.ratio).abs() < 1e-9);

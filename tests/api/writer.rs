@@ -2,10 +2,13 @@
 //! quotas and closed surveys exactly as single submissions would, and stores the rest at once.
 use crate::answering::{answers, hidden, open_survey_with_invitations, responses};
 use crate::helpers::{TestApp, backend_test, new_client};
+use renke::domain::geography::AreaScope;
+use renke::domain::group::{Booklet, RespondentGroup};
+use renke::domain::invitation::InvitationStatus;
+use renke::domain::response::{Claim, NewResponse, Source, Verdict, hour_of};
 use renke::domain::survey::SurveyStatus;
 use renke::domain::tally::Aggregates;
-use renke::store::responses::{NewResponse, hour_of};
-use renke::store::submissions::{Claim, Submission, Verdict, store_batch};
+use renke::store::submissions::{Submission, store_batch};
 use reqwest::StatusCode;
 
 /// The survey's parent invitations still pending, by id.
@@ -14,7 +17,8 @@ async fn pending_parents(app: &TestApp, survey: i64) -> Vec<i32> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|i| i.grp == "parent" && i.status == "pending")
+        .map(|a| a.invitation)
+        .filter(|i| i.group == RespondentGroup::Parent && i.status == InvitationStatus::Pending)
         .map(|i| i.id)
         .collect()
 }
@@ -23,13 +27,13 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
     let response = NewResponse {
         survey_id: survey as i32,
         questionnaire_id: questionnaire,
-        booklet: "social".into(),
-        group: "parent".into(),
-        area_id: None,
+        booklet: Booklet::Social,
+        group: RespondentGroup::Parent,
+        area: AreaScope::WholeCounty,
         area_class: None,
-        school_id: None,
+        school: None,
         band: None,
-        source: "invitation",
+        source: Source::Invitation,
         completion_seconds: 90,
         too_fast: false,
         straight_lined: false,
@@ -69,14 +73,14 @@ backend_test! {
             submission(id, q, "n-c", Claim::Invitation(inv[1])),
             submission(id, q, "n-d", Claim::Invitation(inv[2])),
         ];
-        let verdicts = store_batch(&app.db, &batch).await.unwrap();
+        let verdicts = store_batch(&app.store, &batch).await.unwrap();
         assert_eq!(
             verdicts,
             [Verdict::Stored, Verdict::Repeated, Verdict::Answered, Verdict::Stored, Verdict::Stored]
         );
         assert_eq!(responses(&app, id).await.len(), 3);
         let tally = renke::store::tally::load(&app.db, id as i32).await.unwrap();
-        let all: i64 = tally.cells.iter().filter(|(k, _)| k.scope == "all").map(|(_, v)| v.sums.n).sum();
+        let all: i64 = tally.strata.values().map(|v| v.sums.n).sum();
         assert_eq!(all, 3, "the aggregates count each stored response once");
 
         // The next batch: a retry of a stored one is a repeat; the refused device's nonce was
@@ -86,7 +90,7 @@ backend_test! {
             submission(id, q, "n-b", Claim::Invitation(inv[0])),
             submission(id, q, "n-e", Claim::Invitation(inv[3])),
         ];
-        let verdicts = store_batch(&app.db, &again).await.unwrap();
+        let verdicts = store_batch(&app.store, &again).await.unwrap();
         assert_eq!(verdicts, [Verdict::Repeated, Verdict::Answered, Verdict::Stored]);
         assert_eq!(responses(&app, id).await.len(), 4);
     }
@@ -104,7 +108,7 @@ backend_test! {
             submission(id, q, "n-x", Claim::Invitation(inv[0])),
             submission(id, q, "n-y", Claim::Invitation(inv[1])),
         ];
-        assert_eq!(store_batch(&app.db, &batch).await.unwrap(), [Verdict::Closed, Verdict::Closed]);
+        assert_eq!(store_batch(&app.store, &batch).await.unwrap(), [Verdict::Closed, Verdict::Closed]);
         assert!(responses(&app, id).await.is_empty());
         assert_eq!(pending_parents(&app, id).await.len(), inv.len(), "no invitation was marked");
     }
@@ -137,7 +141,7 @@ async fn a_transaction_that_reads_first_waits_its_turn_to_write() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
         .await
         .unwrap();
-    let txn = renke::store::begin_write(&app.db).await.unwrap();
+    let txn = renke::store::begin_write(&app.store).await.unwrap();
     let before = renke::entity::county::Entity::find()
         .count(&txn)
         .await

@@ -2,6 +2,9 @@
 //! pupil-weighted coefficients of variation, the 15 government-guarantee and 9 quality
 //! indicators (SPEC.md "Readiness", and the last table of the reference document).
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub mod view;
 
 /// Schools with fewer pupils are listed apart and not scored (small teaching points).
 pub const SMALL_SCHOOL: f64 = 50.0;
@@ -121,6 +124,29 @@ pub enum SchoolKind {
     NineYear,
     /// Special-education schools are listed apart, not scored.
     Special,
+}
+
+impl SchoolKind {
+    pub const ALL: [SchoolKind; 4] = [
+        SchoolKind::Primary,
+        SchoolKind::Junior,
+        SchoolKind::NineYear,
+        SchoolKind::Special,
+    ];
+
+    /// The code the kind is stored under.
+    pub fn code(self) -> &'static str {
+        match self {
+            SchoolKind::Primary => "primary",
+            SchoolKind::Junior => "junior",
+            SchoolKind::NineYear => "nine_year",
+            SchoolKind::Special => "special",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<SchoolKind> {
+        SchoolKind::ALL.into_iter().find(|k| k.code() == code)
+    }
 }
 
 /// One school's raw figures, as uploaded.
@@ -677,6 +703,18 @@ impl CheckStatus {
             CheckStatus::Unknown => "未填写",
         }
     }
+}
+
+/// What was recorded for one checklist indicator in one year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRecord {
+    pub code: String,
+    pub status: CheckStatus,
+    pub note: String,
+    /// Links to the evidence.
+    pub attachments: Vec<String>,
+    /// The indicator's figures by measure key.
+    pub figures: BTreeMap<String, f64>,
 }
 
 /// An indicator's status: computed from its figures when it has measures and all are given,

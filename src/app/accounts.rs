@@ -1,0 +1,296 @@
+//! Counties, users, logging in and sessions, and the audit trail.
+//!
+//! A session is a random 256-bit token the browser keeps (in a signed cookie); the database
+//! keeps its SHA-256 only, so several servers share sessions and logging out really ends one.
+use super::{Actor, Context, audit, blocking};
+use crate::config::Settings;
+use crate::domain::account::{County, CountyName, NewPassword, Role, User, Username};
+use crate::domain::audit::{AuditAction, Entry};
+use crate::error::AppError;
+use crate::password;
+use crate::store::{self, DbFailure};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A new random token, URL-safe base64 of 32 bytes.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn conflict_if(failure: DbFailure, message: &str) -> impl FnOnce(sea_orm::DbErr) -> AppError {
+    move |e| {
+        if DbFailure::of(&e) == failure {
+            AppError::Conflict(message.into())
+        } else {
+            e.into()
+        }
+    }
+}
+
+/// Checks a username and password (the caller applies its rate limits first). `from` is the
+/// client's address, for the audit trail.
+pub async fn authenticate(
+    ctx: &Context,
+    from: &str,
+    username: &str,
+    password_text: &str,
+) -> Result<User, AppError> {
+    let found = store::users::find_for_login(ctx.db.pool(), username).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, password::dummy_hash().to_owned()),
+    };
+    // Hashing is slow on purpose: keep it off the async workers.
+    let password_text = password_text.to_owned();
+    let ok = blocking(move || password::verify(&password_text, &hash)).await?;
+    match user {
+        Some(user) if ok && user.active => {
+            audit(ctx, &Actor::User(&user), AuditAction::Login, "", from).await;
+            Ok(user)
+        }
+        _ => {
+            let who: String = username.trim().chars().take(64).collect();
+            audit(
+                ctx,
+                &Actor::Operator(&who),
+                AuditAction::LoginFailed,
+                "",
+                from,
+            )
+            .await;
+            Err(AppError::BadCredentials)
+        }
+    }
+}
+
+/// Starts a session for `user` and returns its token. The session the browser had before (if
+/// any) ends, so a session id planted before login is worthless after it.
+pub async fn start_session(
+    ctx: &Context,
+    previous: Option<&str>,
+    user: &User,
+) -> Result<String, AppError> {
+    let db = ctx.db.pool();
+    if let Some(old) = previous {
+        store::sessions::delete(db, &token_hash(old)).await?;
+    }
+    // Logins are rare: a good moment to forget sessions that have run out.
+    let now = chrono::Utc::now();
+    store::sessions::delete_expired(db, now).await?;
+    let token = random_token();
+    let expires = now + chrono::Duration::hours(SESSION_HOURS);
+    store::sessions::create(db, user.id, token_hash(&token), expires).await?;
+    Ok(token)
+}
+
+pub async fn end_session(ctx: &Context, token: &str) -> Result<(), AppError> {
+    Ok(store::sessions::delete(ctx.db.pool(), &token_hash(token)).await?)
+}
+
+/// The active user behind a live session, if any.
+pub async fn session_user(ctx: &Context, token: &str) -> Result<Option<User>, AppError> {
+    Ok(store::sessions::find_user(ctx.db.pool(), &token_hash(token), chrono::Utc::now()).await?)
+}
+
+// ---- counties ---------------------------------------------------------------------------------
+
+/// Adds a county (platform admins); a duplicate name is a 409.
+pub async fn create_county(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    name: &str,
+) -> Result<County, AppError> {
+    actor.require_admin()?;
+    let name = CountyName::parse(name)?;
+    let county = store::counties::create(ctx.db.pool(), &name)
+        .await
+        .map_err(conflict_if(
+            DbFailure::UniqueViolation,
+            "已有同名的县（区）",
+        ))?;
+    let subject = format!("county {}", county.id);
+    audit(
+        ctx,
+        actor,
+        AuditAction::CountyCreated,
+        &subject,
+        &county.name,
+    )
+    .await;
+    Ok(county)
+}
+
+/// The counties the actor may see, by name.
+pub async fn counties(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<County>, AppError> {
+    Ok(store::counties::list(ctx.db.pool())
+        .await?
+        .into_iter()
+        .filter(|c| actor.can_see_county(c.id))
+        .collect())
+}
+
+/// A county the actor may see, else 404 (another county does not exist for them).
+pub async fn county(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<County, AppError> {
+    if !actor.can_see_county(id) {
+        return Err(AppError::NotFound);
+    }
+    store::counties::find(ctx.db.pool(), id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A county by its id (all digits) or its exact name, for the command line.
+pub async fn county_by_id_or_name(ctx: &Context, key: &str) -> Result<Option<County>, AppError> {
+    Ok(store::counties::find_by_id_or_name(ctx.db.pool(), key).await?)
+}
+
+// ---- users ----------------------------------------------------------------------------------
+
+/// A user to add, as typed.
+pub struct NewUserInput<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub role: &'a str,
+    /// Required for every role but `admin`.
+    pub county_id: Option<i32>,
+}
+
+/// Adds a user (platform admins) after checking every field; a taken username is a 409.
+pub async fn create_user(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    input: NewUserInput<'_>,
+) -> Result<User, AppError> {
+    actor.require_admin()?;
+    let username = Username::parse(input.username)?;
+    let password_text = NewPassword::parse(input.password)?;
+    let role: Role = input.role.parse()?;
+    let county_id = match role {
+        Role::Admin => None,
+        _ => {
+            let id = input
+                .county_id
+                .ok_or_else(|| AppError::invalid("county_id", "请选择用户所属的县（区）"))?;
+            store::counties::find(ctx.db.pool(), id)
+                .await?
+                .ok_or_else(|| AppError::invalid("county_id", "没有这个县（区）"))?;
+            Some(id)
+        }
+    };
+    let text = password_text.expose().to_owned();
+    let password_hash = blocking(move || password::hash(&text))
+        .await?
+        .map_err(AppError::internal)?;
+    let user = store::users::create(
+        ctx.db.pool(),
+        store::users::NewUser {
+            username: &username,
+            password_hash,
+            role,
+            county_id,
+        },
+    )
+    .await
+    .map_err(conflict_if(DbFailure::UniqueViolation, "用户名已被使用"))?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::UserCreated,
+        &user.username,
+        role.code(),
+    )
+    .await;
+    Ok(user)
+}
+
+/// Every user (platform admins).
+pub async fn users(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<User>, AppError> {
+    actor.require_admin()?;
+    Ok(store::users::list(ctx.db.pool(), None).await?)
+}
+
+/// The platform admin Renke created at start-up, with the password it generated.
+pub struct CreatedAdmin {
+    pub username: String,
+    /// Set when no password was configured: it is shown once and never again.
+    pub generated_password: Option<String>,
+}
+
+/// Creates the first platform admin when there is none.
+pub async fn ensure_admin(
+    ctx: &Context,
+    settings: &Settings,
+) -> Result<Option<CreatedAdmin>, AppError> {
+    if store::users::admin_count(ctx.db.pool()).await? > 0 {
+        return Ok(None);
+    }
+    let username = Username::parse(&settings.admin_user)
+        .map_err(|e| AppError::invalid("RENKE_ADMIN_USER", format!("RENKE_ADMIN_USER: {e}")))?;
+    let (text, generated) = match &settings.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (random_token()[..20].to_owned(), true),
+    };
+    let password_text = NewPassword::parse(&text).map_err(|e| {
+        AppError::invalid("RENKE_ADMIN_PASSWORD", format!("RENKE_ADMIN_PASSWORD: {e}"))
+    })?;
+    let hash = blocking(move || password::hash(&text))
+        .await?
+        .map_err(AppError::internal)?;
+    store::users::create(
+        ctx.db.pool(),
+        store::users::NewUser {
+            username: &username,
+            password_hash: hash,
+            role: Role::Admin,
+            county_id: None,
+        },
+    )
+    .await?;
+    Ok(Some(CreatedAdmin {
+        username: username.as_str().to_owned(),
+        generated_password: generated.then(|| password_text.expose().to_owned()),
+    }))
+}
+
+// ---- the audit trail ----------------------------------------------------------------------------
+
+/// Whether the trail's hash chain holds.
+pub enum Chain {
+    Intact {
+        entries: u64,
+    },
+    /// The first entry that does not follow from the one before, and why.
+    Broken {
+        at: i32,
+        reason: String,
+    },
+}
+
+/// Walks the whole chain (platform admins).
+pub async fn verify_audit(ctx: &Context, actor: &Actor<'_>) -> Result<Chain, AppError> {
+    actor.require_admin()?;
+    Ok(match store::audit::verify(ctx.db.pool()).await? {
+        Ok(entries) => Chain::Intact { entries },
+        Err((at, reason)) => Chain::Broken { at, reason },
+    })
+}
+
+/// The newest entries, newest first (platform admins).
+pub async fn audit_entries(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    limit: u64,
+) -> Result<Vec<Entry>, AppError> {
+    actor.require_admin()?;
+    Ok(store::audit::recent(ctx.db.pool(), limit.min(1_000)).await?)
+}

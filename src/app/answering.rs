@@ -1,0 +1,365 @@
+//! Answering: what an invitation link or an open channel leads to, and storing a submitted
+//! questionnaire — its response, its invitation's answered mark or its channel's place, its
+//! receipt and its aggregates — through the group-commit writer.
+//!
+//! What respondents' requests need to know about a survey (its settings and status, the
+//! county's name, the questionnaires in use, the areas, the open channels' quotas) is kept in
+//! memory for a second, so a questionnaire page costs one query (the invitation) instead of
+//! six. Settings, questionnaires and quotas cannot change once a survey is open; only its
+//! status can. An entry is forgotten at once when this server changes the survey; another
+//! server's change is seen within the second, and the writer checks the status again at
+//! commit, so no answer lands in a closed survey.
+use super::Context;
+use crate::domain::geography::{AreaScope, Geography};
+use crate::domain::group::{Booklet, RespondentGroup};
+use crate::domain::invitation::{Invitation, InvitationStatus};
+use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
+use crate::domain::response::{Claim, NewResponse, Source, Verdict, hour_of};
+use crate::domain::strata::{Band, FullPlan};
+use crate::domain::survey::{Survey, SurveyStatus};
+use crate::domain::tally::Aggregates;
+use crate::error::AppError;
+use crate::store::{self, submissions::Submission};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// How long a survey's entry is reused before it is read again.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// A survey as respondents' requests see it.
+pub struct LiveSurvey {
+    pub survey: Survey,
+    pub county: String,
+    booklets: Vec<(Booklet, i32)>,
+    geo: Geography,
+    /// The full plan, for open channels' quota cells; computed on first need.
+    plan: OnceCell<FullPlan>,
+}
+
+impl LiveSurvey {
+    async fn load(db: &store::Pool, id: i32) -> Result<Option<LiveSurvey>, AppError> {
+        let Some(survey) = store::surveys::find(db, id, None).await? else {
+            return Ok(None);
+        };
+        let county = store::counties::find(db, survey.county_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::internal(format!("survey {id}: county {} missing", survey.county_id))
+            })?
+            .name;
+        Ok(Some(LiveSurvey {
+            county,
+            booklets: store::questionnaires::in_use(db, id).await?,
+            geo: store::geography::load(db, id).await?,
+            survey,
+            plan: OnceCell::new(),
+        }))
+    }
+
+    /// The questionnaire version the survey uses for a booklet.
+    pub fn questionnaire_id(&self, booklet: Booklet) -> Result<i32, AppError> {
+        self.booklets
+            .iter()
+            .find(|(b, _)| *b == booklet)
+            .map(|(_, id)| *id)
+            .ok_or_else(|| {
+                AppError::internal(format!("survey {}: {booklet:?} not in use", self.survey.id))
+            })
+    }
+
+    /// An open channel's quota cell and that cell's quota.
+    async fn channel_cell(
+        &self,
+        db: &store::Pool,
+        channel: &crate::domain::channel::Channel,
+    ) -> Result<(AreaScope, u64), AppError> {
+        let full = self
+            .plan
+            .get_or_try_init(|| super::sampling::load_plan(db, &self.survey))
+            .await?;
+        let cell = channel.cell(&full.geo);
+        Ok((cell, full.cell_quota(channel.group, cell)))
+    }
+}
+
+/// Live surveys by id, each kept for [`FRESH_FOR`].
+pub(super) struct LiveSurveys(moka::future::Cache<i32, Option<Arc<LiveSurvey>>>);
+
+impl LiveSurveys {
+    pub(super) fn new() -> LiveSurveys {
+        LiveSurveys(
+            moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(FRESH_FOR)
+                .build(),
+        )
+    }
+
+    /// The survey as respondents' requests see it; `None` if there is no such survey.
+    async fn get(&self, db: &store::Pool, id: i32) -> Result<Option<Arc<LiveSurvey>>, AppError> {
+        self.0
+            .try_get_with(id, async {
+                Ok::<_, AppError>(LiveSurvey::load(db, id).await?.map(Arc::new))
+            })
+            .await
+            .map_err(|e| super::copy(&e))
+    }
+
+    /// Forgets a survey this server just changed, so the next request reads it afresh.
+    pub(super) async fn forget(&self, id: i32) {
+        self.0.invalidate(&id).await;
+    }
+}
+
+/// Pending invitations whose questionnaire this server has just shown, so the submission that
+/// follows need not read the invitation again: its survey, group and stratum cannot change, and
+/// whether it is still pending is settled by the writer at commit. Bounded; a miss only costs
+/// the read.
+pub(super) struct ShownInvitations(moka::sync::Cache<i32, Arc<Invitation>>);
+
+impl ShownInvitations {
+    pub(super) fn new() -> ShownInvitations {
+        ShownInvitations(
+            moka::sync::Cache::builder()
+                .max_capacity(20_000)
+                .time_to_idle(Duration::from_secs(2 * 3_600))
+                .build(),
+        )
+    }
+}
+
+/// Why a respondent cannot answer (each has its own page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such link, or withdrawn.
+    InvalidLink,
+    /// This invitation (or this browser, for a channel) has answered.
+    Answered,
+    NotYetOpen,
+    Closed,
+    /// The channel's quota cell is full.
+    QuotaFull,
+}
+
+/// Where a respondent came from, and what their response records of it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub school: Option<i32>,
+    pub band: Option<Band>,
+    pub source: Source,
+    claim: Claim,
+}
+
+/// A link that leads to a questionnaire: the survey, who answers, and on which version.
+pub struct Answering {
+    pub live: Arc<LiveSurvey>,
+    pub origin: Origin,
+    pub questionnaire: Arc<Questionnaire>,
+}
+
+/// What a link leads to.
+pub enum Target {
+    Ready(Answering),
+    Refused(Refusal),
+}
+
+/// Whether a survey takes answers at `now`.
+pub fn answering_state(survey: &Survey, now: DateTime<Utc>) -> Result<(), Refusal> {
+    let w = &survey.settings.window;
+    match survey.status {
+        SurveyStatus::Draft => Err(Refusal::NotYetOpen),
+        SurveyStatus::Closed => Err(Refusal::Closed),
+        SurveyStatus::Open if w.opens_at.is_some_and(|t| now < t) => Err(Refusal::NotYetOpen),
+        SurveyStatus::Open if w.closes_at.is_some_and(|t| now >= t) => Err(Refusal::Closed),
+        SurveyStatus::Open => Ok(()),
+    }
+}
+
+async fn ready(ctx: &Context, live: Arc<LiveSurvey>, origin: Origin) -> Result<Target, AppError> {
+    let id = live.questionnaire_id(origin.group.booklet())?;
+    let questionnaire = ctx.questionnaire(id).await?;
+    Ok(Target::Ready(Answering {
+        live,
+        origin,
+        questionnaire,
+    }))
+}
+
+/// What an invitation's token leads to. For a submission (`submitting`), an invitation whose
+/// page this server just showed is taken from memory: the writer re-checks it at commit.
+pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<Target, AppError> {
+    let db = ctx.db.pool();
+    let id = ctx
+        .tokens
+        .verify(token)
+        .and_then(|id| i32::try_from(id).ok());
+    let shown = id
+        .filter(|_| submitting)
+        .and_then(|id| ctx.shown.0.get(&id));
+    let found = match (shown, id) {
+        (Some(inv), _) => Some(inv),
+        (None, Some(id)) => store::invitations::find(db, i64::from(id))
+            .await?
+            .map(Arc::new),
+        (None, None) => None,
+    };
+    let Some(inv) = found.filter(|i| i.status != InvitationStatus::Revoked) else {
+        return Ok(Target::Refused(Refusal::InvalidLink));
+    };
+    let live = ctx
+        .live
+        .get(db, inv.survey_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if inv.status == InvitationStatus::Answered {
+        return Ok(Target::Refused(Refusal::Answered));
+    }
+    if let Err(r) = answering_state(&live.survey, Utc::now()) {
+        return Ok(Target::Refused(r));
+    }
+    if !submitting {
+        ctx.shown.0.insert(inv.id, inv.clone());
+    }
+    let origin = Origin {
+        group: inv.group,
+        area: AreaScope::Area(inv.area_id),
+        school: inv.school_id,
+        band: inv.band,
+        source: Source::Invitation,
+        claim: Claim::Invitation(inv.id),
+    };
+    ready(ctx, live, origin).await
+}
+
+/// What an open channel's code leads to.
+pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
+    let db = ctx.db.pool();
+    let Some(ch) = store::channels::find_by_code(db, code).await? else {
+        return Ok(Target::Refused(Refusal::InvalidLink));
+    };
+    let live = ctx
+        .live
+        .get(db, ch.survey_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(r) = answering_state(&live.survey, Utc::now()) {
+        return Ok(Target::Refused(r));
+    }
+    let (cell, quota) = live.channel_cell(db, &ch).await?;
+    if store::channels::filled(db, live.survey.id, ch.group, cell).await? >= quota {
+        return Ok(Target::Refused(Refusal::QuotaFull));
+    }
+    let origin = Origin {
+        group: ch.group,
+        area: cell,
+        school: ch.school_id,
+        band: None,
+        source: Source::OpenChannel,
+        claim: Claim::Channel { cell, quota },
+    };
+    ready(ctx, live, origin).await
+}
+
+/// A filled-in questionnaire as it arrived.
+pub struct FilledForm<'a> {
+    /// The form's one-time nonce: a retried submit of the same form stores nothing new.
+    pub nonce: &'a str,
+    /// When the form was served, if known (for the completion time).
+    pub started: Option<DateTime<Utc>>,
+    /// Every other field: item id → option code, and `comment`.
+    pub fields: &'a [(String, String)],
+}
+
+/// What became of a submission.
+pub enum Outcome {
+    Stored,
+    /// The same submission came again (a retry): nothing new is stored.
+    Repeated,
+    Refused(Refusal),
+    /// Fields or codes the form never sends: not made by our form.
+    Tampered,
+    /// Items left out (or a comment too long): shown again with the answers kept.
+    Incomplete(AnswerErrors),
+}
+
+fn nonce_hash(nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}
+
+/// Checks the answers and, if complete, stores the response with its invitation's answered
+/// mark or its channel's place, in one transaction. `at`: when it was submitted.
+pub async fn submit(
+    ctx: &Context,
+    answering: &Answering,
+    form: FilledForm<'_>,
+    at: DateTime<Utc>,
+) -> Result<Outcome, AppError> {
+    let def = &answering.questionnaire.definition;
+    let answers = match def.parse_answers(form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        Ok(a) => a,
+        Err(e) if e.is_tampered() => return Ok(Outcome::Tampered),
+        Err(e) => return Ok(Outcome::Incomplete(e)),
+    };
+    let seconds = form.started.map_or(0, |t| {
+        (at - t).num_seconds().clamp(0, i64::from(u32::MAX)) as u32
+    });
+    let pairs: Vec<(String, String)> = def
+        .items
+        .iter()
+        .zip(&answers.choices)
+        .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
+        .collect();
+    let (live, origin) = (&answering.live, &answering.origin);
+    let survey = &live.survey;
+    let response = NewResponse {
+        survey_id: survey.id,
+        questionnaire_id: answering.questionnaire.id,
+        booklet: origin.group.booklet(),
+        group: origin.group,
+        area: origin.area,
+        area_class: origin.area.area().and_then(|a| live.geo.area_class(a)),
+        school: origin.school,
+        band: origin.band,
+        source: origin.source,
+        completion_seconds: seconds,
+        too_fast: def.too_fast(u64::from(seconds)),
+        straight_lined: answers.straight_lined(),
+        answers: pairs,
+        comment: answers.comment.clone(),
+        submitted_hour: hour_of(at),
+    };
+    let mut tally = Aggregates::default();
+    tally.add(&response.facts(), def);
+    let verdict = ctx
+        .writer
+        .submit(Submission {
+            nonce_hash: nonce_hash(form.nonce),
+            claim: origin.claim,
+            response,
+            tally,
+            closes_at: survey.settings.window.closes_at,
+        })
+        .await?;
+    if let Claim::Invitation(id) = origin.claim {
+        ctx.shown.0.invalidate(&id);
+    }
+    Ok(match verdict {
+        Verdict::Stored => Outcome::Stored,
+        Verdict::Repeated => Outcome::Repeated,
+        Verdict::Answered => Outcome::Refused(Refusal::Answered),
+        Verdict::Withdrawn => Outcome::Refused(Refusal::InvalidLink),
+        Verdict::QuotaFull => Outcome::Refused(Refusal::QuotaFull),
+        Verdict::Closed => Outcome::Refused(Refusal::Closed),
+    })
+}
+
+/// Whether a submission with this nonce was stored (so a retry of it is thanked again).
+pub async fn was_stored(ctx: &Context, nonce: &str) -> Result<bool, AppError> {
+    Ok(store::submissions::receipt_exists(ctx.db.pool(), &nonce_hash(nonce)).await?)
+}

@@ -1,0 +1,168 @@
+//! The anonymous answers as rows (for CSV and XLSX): streamed page by page, so memory stays
+//! bounded whatever the number of responses.
+use super::surveys::visible;
+use super::{Actor, Context, audit};
+use crate::domain::audit::AuditAction;
+use crate::domain::geography::Geography;
+use crate::domain::response::Response;
+use crate::domain::survey::beijing;
+use crate::error::AppError;
+use crate::store;
+use futures_util::Stream;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What turns a stored response into a row: names of areas and schools, every item's column,
+/// and each questionnaire's option labels.
+pub struct Columns {
+    geo: Geography,
+    items: Vec<String>,
+    labels: HashMap<(i32, String), String>,
+}
+
+impl Columns {
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = [
+            "response",
+            "group",
+            "booklet",
+            "area",
+            "area_class",
+            "school",
+            "grade_band",
+            "source",
+            "submitted_hour",
+            "completion_seconds",
+            "too_fast",
+            "straight_lined",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        h.extend(self.items.iter().cloned());
+        h.push("comment".into());
+        h
+    }
+
+    pub fn row(&self, r: &Response) -> Vec<String> {
+        let a = &r.answered;
+        let yes = |b: bool| if b { "是".to_owned() } else { String::new() };
+        let mut out = vec![
+            r.id.to_string(),
+            a.group.label().into(),
+            a.booklet.code().into(),
+            a.area
+                .area()
+                .map_or(String::new(), |id| self.geo.area_name(id).to_owned()),
+            a.area_class.map_or(String::new(), |c| c.label().into()),
+            self.geo.school_name(a.school).to_owned(),
+            a.band.map(|b| b.label(a.group)).unwrap_or_default(),
+            a.source.label().into(),
+            a.submitted_hour
+                .with_timezone(&beijing())
+                .format("%Y-%m-%d %H:00")
+                .to_string(),
+            a.completion_seconds.to_string(),
+            yes(a.too_fast),
+            yes(a.straight_lined),
+        ];
+        for id in &self.items {
+            let code = a
+                .answers
+                .iter()
+                .find(|(item, _)| item == id)
+                .map(|(_, c)| c);
+            out.push(code.map_or(String::new(), |c| {
+                self.labels
+                    .get(&(a.questionnaire_id, c.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| c.clone())
+            }));
+        }
+        out.push(a.comment.clone().unwrap_or_default());
+        out
+    }
+}
+
+/// Rows of answers, a page at a time.
+pub type RowPages =
+    std::pin::Pin<Box<dyn Stream<Item = Result<Vec<Vec<String>>, AppError>> + Send>>;
+
+/// A survey's answers as rows, and its columns.
+pub struct ResponseExport {
+    pub survey_id: i32,
+    pub columns: Arc<Columns>,
+    pub pages: RowPages,
+}
+
+/// Which file the answers are exported as (the audit trail records it).
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+/// The anonymous answers of a survey the actor may see.
+pub async fn responses(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    format: Format,
+) -> Result<ResponseExport, AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let db = ctx.db.pool().clone();
+    let geo = store::geography::load(&db, survey.id).await?;
+    let mut ids: Vec<i32> = store::questionnaires::in_use(&db, survey.id)
+        .await?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    // Responses may also come from versions in use before (a draft test, say).
+    for q in store::responses::questionnaire_ids(&db, survey.id).await? {
+        if !ids.contains(&q) {
+            ids.push(q);
+        }
+    }
+    let mut items: Vec<String> = Vec::new();
+    let mut labels = HashMap::new();
+    for qid in ids {
+        let q = ctx.questionnaire(qid).await?;
+        for item in &q.definition.items {
+            if !items.contains(&item.id) {
+                items.push(item.id.clone());
+            }
+        }
+        for o in &q.definition.scale.options {
+            labels.insert((qid, o.code.clone()), o.label.clone());
+        }
+    }
+    let columns = Arc::new(Columns { geo, items, labels });
+    let (kind, label) = match format {
+        Format::Csv => ("csv", "CSV"),
+        Format::Xlsx => ("xlsx", "XLSX"),
+    };
+    tracing::info!(survey = survey.id, user = ?actor.user_id(), "responses exported as {label}");
+    audit(
+        ctx,
+        actor,
+        AuditAction::ResponsesExported,
+        &format!("survey {}", survey.id),
+        kind,
+    )
+    .await;
+    let row_columns = columns.clone();
+    let pages = futures_util::stream::try_unfold(
+        (store::responses::Pages::new(survey.id), db, row_columns),
+        |(mut pages, db, columns)| async move {
+            Ok(pages.next(&db).await?.map(|page| {
+                let rows = page.iter().map(|r| columns.row(r)).collect();
+                (rows, (pages, db, columns))
+            }))
+        },
+    );
+    Ok(ResponseExport {
+        survey_id: survey.id,
+        columns,
+        pages: Box::pin(pages),
+    })
+}

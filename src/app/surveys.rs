@@ -1,0 +1,157 @@
+//! Surveys: who may see and organise which, creating one, changing a draft's settings, opening
+//! and closing the answering window.
+use super::{Actor, Context, audit};
+use crate::domain::audit::AuditAction;
+use crate::domain::survey::{Survey, SurveySettings, SurveyStatus};
+use crate::error::AppError;
+use crate::store::{self, Pool};
+
+/// A survey the actor may see, else 404 (another county's survey does not exist for them).
+pub(crate) async fn visible_in(
+    db: &impl sea_orm::ConnectionTrait,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<Survey, AppError> {
+    store::surveys::find(db, id, actor.county_scope())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A survey the actor may see.
+pub async fn visible(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
+    visible_in(ctx.db.pool(), actor, id).await
+}
+
+/// A survey the actor may organise: 404 for another county's, 403 for a viewer.
+pub async fn organized(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    actor.require_organizer()?;
+    Ok(survey)
+}
+
+/// The surveys the actor may see, newest first.
+pub async fn list(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<Survey>, AppError> {
+    Ok(store::surveys::list(ctx.db.pool(), actor.county_scope()).await?)
+}
+
+/// The county a new survey goes to: the actor's own, or for an admin the one named.
+async fn county_for_new_survey(
+    db: &Pool,
+    actor: &Actor<'_>,
+    requested: Option<i32>,
+) -> Result<i32, AppError> {
+    match actor.county_scope() {
+        Some(own) => match requested {
+            Some(other) if other != own => Err(AppError::forbidden()),
+            _ => Ok(own),
+        },
+        None => {
+            let id = requested
+                .ok_or_else(|| AppError::invalid("county_id", "请选择调查所属的县（区）"))?;
+            store::counties::find(db, id)
+                .await?
+                .ok_or_else(|| AppError::invalid("county_id", "没有这个县（区）"))?;
+            Ok(id)
+        }
+    }
+}
+
+/// Creates a draft survey in the actor's county (an admin names the county).
+pub async fn create(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    settings: &SurveySettings,
+    county: Option<i32>,
+) -> Result<Survey, AppError> {
+    actor.require_organizer()?;
+    let county = county_for_new_survey(ctx.db.pool(), actor, county).await?;
+    let survey = store::surveys::create(ctx.db.pool(), county, settings).await?;
+    tracing::info!(survey = survey.id, user = ?actor.user_id(), "survey created");
+    let subject = format!("survey {}", survey.id);
+    audit(
+        ctx,
+        actor,
+        AuditAction::SurveyCreated,
+        &subject,
+        &survey.settings.name,
+    )
+    .await;
+    Ok(survey)
+}
+
+fn not_editable() -> AppError {
+    AppError::Conflict("调查已开放或结束，不能再修改设置".into())
+}
+
+/// A survey whose settings the actor may change now (a draft they organise).
+pub async fn editable(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
+    let survey = organized(ctx, actor, id).await?;
+    if !survey.status.editable() {
+        return Err(not_editable());
+    }
+    Ok(survey)
+}
+
+/// Replaces a draft survey's settings; checks access, role and status in that order, the
+/// status again as it writes.
+pub async fn change_settings(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    settings: &SurveySettings,
+) -> Result<Survey, AppError> {
+    let survey = editable(ctx, actor, id).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    if !store::surveys::update_draft_settings(&txn, survey.id, settings).await? {
+        return Err(not_editable());
+    }
+    let changed = visible_in(&txn, actor, survey.id).await?;
+    txn.commit().await?;
+    ctx.live.forget(survey.id).await;
+    let subject = format!("survey {}", survey.id);
+    audit(ctx, actor, AuditAction::SettingsChanged, &subject, "").await;
+    Ok(changed)
+}
+
+/// Where a survey is to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Open,
+    Close,
+}
+
+/// Opens or closes a survey the actor may organise, in one transaction: the status is read
+/// again inside it, opening pins the questionnaire versions, and the status changes only from
+/// the one that was read.
+pub async fn transition(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    t: Transition,
+) -> Result<Survey, AppError> {
+    organized(ctx, actor, id).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    let survey = visible_in(&txn, actor, id).await?;
+    let to = match t {
+        Transition::Open => survey.status.open(),
+        Transition::Close => survey.status.close(),
+    }
+    .map_err(|e| AppError::Conflict(e.message))?;
+    if t == Transition::Open {
+        // The questionnaire versions are fixed from the first answer on.
+        store::questionnaires::pin(&txn, survey.id).await?;
+    }
+    if !store::surveys::change_status(&txn, survey.id, survey.status, to).await? {
+        return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
+    }
+    let changed = visible_in(&txn, actor, id).await?;
+    txn.commit().await?;
+    ctx.live.forget(survey.id).await;
+    tracing::info!(survey = survey.id, user = ?actor.user_id(), status = %to, "survey status changed");
+    let action = match to {
+        SurveyStatus::Closed => AuditAction::Closed,
+        _ => AuditAction::Opened,
+    };
+    audit(ctx, actor, action, &format!("survey {}", survey.id), "").await;
+    Ok(changed)
+}

@@ -1,0 +1,138 @@
+//! The live tally and the report, from the maintained aggregates, and rebuilding those
+//! aggregates from the raw responses.
+use super::surveys::visible;
+use super::{Actor, Context, audit};
+use crate::domain::account::County;
+use crate::domain::audit::AuditAction;
+use crate::domain::breakdown::{TallyInputs, TallyView};
+use crate::domain::draw::Draw;
+use crate::domain::group::Booklet;
+use crate::domain::questionnaire::Questionnaire;
+use crate::domain::strata::FullPlan;
+use crate::domain::survey::Survey;
+use crate::domain::tally::Aggregates;
+use crate::error::AppError;
+use crate::store;
+use std::sync::Arc;
+
+/// The questionnaires a survey uses, one per booklet.
+pub(crate) async fn questionnaires_in_use(
+    ctx: &Context,
+    survey_id: i32,
+) -> Result<Vec<(Booklet, Arc<Questionnaire>)>, AppError> {
+    let mut out = Vec::new();
+    for (booklet, id) in store::questionnaires::in_use(ctx.db.pool(), survey_id).await? {
+        out.push((booklet, ctx.questionnaire(id).await?));
+    }
+    Ok(out)
+}
+
+/// The tally of a survey already authorised, with the plan it was computed against.
+pub(crate) async fn compute(
+    ctx: &Context,
+    survey: &Survey,
+    exclude_flagged: bool,
+) -> Result<(TallyView, FullPlan), AppError> {
+    let db = ctx.db.pool();
+    let aggregates = store::tally::load(db, survey.id).await?;
+    let plan = super::sampling::load_plan(db, survey).await?;
+    let questionnaires = questionnaires_in_use(ctx, survey.id).await?;
+    let in_use: Vec<(Booklet, &Questionnaire)> = questionnaires
+        .iter()
+        .map(|(b, q)| (*b, q.as_ref()))
+        .collect();
+    let invitations = store::invitations::counts_by_stratum(db, survey.id).await?;
+    let view = TallyView::build(&TallyInputs {
+        survey,
+        plan: &plan,
+        aggregates: &aggregates,
+        questionnaires: &in_use,
+        invitations: &invitations,
+        exclude_flagged,
+        now: chrono::Utc::now(),
+    });
+    Ok((view, plan))
+}
+
+/// The tally of a survey the actor may see.
+pub async fn view(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    exclude_flagged: bool,
+) -> Result<(Survey, TallyView), AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let (view, _) = compute(ctx, &survey, exclude_flagged).await?;
+    Ok((survey, view))
+}
+
+/// What the printable report shows besides the tally.
+pub struct Report {
+    pub survey: Survey,
+    pub tally: TallyView,
+    pub plan: FullPlan,
+    pub draw: Option<Draw>,
+    pub county: County,
+}
+
+pub async fn report(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    exclude_flagged: bool,
+) -> Result<Report, AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let (tally, plan) = compute(ctx, &survey, exclude_flagged).await?;
+    let db = ctx.db.pool();
+    let draw = store::draws::current(db, survey.id).await?;
+    let county = store::counties::find(db, survey.county_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Report {
+        survey,
+        tally,
+        plan,
+        draw,
+        county,
+    })
+}
+
+/// Recomputes a survey's aggregates from its raw responses; returns how many were read.
+pub async fn rebuild(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<u64, AppError> {
+    actor.require_admin()?;
+    let survey = visible(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let mut aggregates = Aggregates::default();
+    let mut pages = store::responses::Pages::new(survey.id);
+    let mut read = 0u64;
+    while let Some(page) = pages.next(db).await? {
+        for r in &page {
+            let q = ctx.questionnaire(r.answered.questionnaire_id).await?;
+            aggregates.add(&r.facts(), &q.definition);
+        }
+        read += page.len() as u64;
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    store::tally::clear(&txn, survey.id).await?;
+    store::tally::add(&txn, survey.id, &aggregates).await?;
+    txn.commit().await?;
+    let detail = format!("{read} responses");
+    audit(
+        ctx,
+        actor,
+        AuditAction::TallyRebuilt,
+        &format!("survey {}", survey.id),
+        &detail,
+    )
+    .await;
+    Ok(read)
+}
+
+/// Every survey's id (for a rebuild of them all).
+pub async fn survey_ids(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<i32>, AppError> {
+    Ok(super::surveys::list(ctx, actor)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect())
+}

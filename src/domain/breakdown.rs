@@ -1,0 +1,465 @@
+//! The live tally's view: the headline rate, its interval and status, and every breakdown
+//! (group, booklet, dimension, item, area, area class, school, grade band, progress, invitation
+//! response, hour by hour), computed from the maintained aggregates — never from the responses
+//! — so its cost does not grow with the number of answers. One typed shape for the dashboard,
+//! the JSON API, the report and the workbook.
+use super::geography::AreaScope;
+use super::group::{Booklet, RespondentGroup};
+use super::invitation::{InvitationStatus, StatusCount};
+use super::questionnaire::{DIMENSIONS, Questionnaire, dimension_label};
+use super::strata::{self, AreaClass, Band, FullPlan};
+use super::survey::Survey;
+use super::tally::{self, Aggregates, Estimate, Status, Sums};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A row of a breakdown table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub estimate: Estimate,
+    pub status_label: &'static str,
+}
+
+fn row(key: impl Into<String>, label: impl Into<String>, s: &Sums, target: f64) -> Row {
+    let estimate = Estimate::of_cell(s, target);
+    Row {
+        key: key.into(),
+        label: label.into(),
+        status_label: estimate.status.label(),
+        estimate,
+    }
+}
+
+/// An item's line: its text, answer counts per option and its rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemRow {
+    pub id: String,
+    pub text: String,
+    pub booklet: &'static str,
+    pub dimension: String,
+    pub dimension_label: &'static str,
+    pub options: BTreeMap<String, i64>,
+    #[serde(flatten)]
+    pub estimate: Estimate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub key: String,
+    pub label: String,
+    pub planned: u64,
+    pub responded: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationRow {
+    pub group: String,
+    pub area: String,
+    pub band: Option<String>,
+    pub invited: i64,
+    pub answered: i64,
+    pub reserves_released: i64,
+    pub response_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HourPoint {
+    pub hour: DateTime<Utc>,
+    pub respondents: i64,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DataQuality {
+    pub respondents: i64,
+    pub too_fast: i64,
+    pub straight_lined: i64,
+    pub flagged: i64,
+}
+
+/// Everything the dashboard, the JSON API and the report show.
+#[derive(Debug, Clone, Serialize)]
+pub struct TallyView {
+    pub respondents: i64,
+    pub planned: u64,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub target: f64,
+    pub status: Status,
+    pub status_label: &'static str,
+    pub estimator: &'static str,
+    pub estimator_label: &'static str,
+    pub exclude_flagged: bool,
+    pub pooled: Option<f64>,
+    pub pooled_interval: Option<(f64, f64)>,
+    pub respondent_mean: Option<f64>,
+    pub group_weighted: Option<f64>,
+    pub by_group: BTreeMap<String, Row>,
+    pub by_item: BTreeMap<String, ItemRow>,
+    pub quota_progress: BTreeMap<String, Progress>,
+    pub groups: Vec<Row>,
+    pub booklets: Vec<Row>,
+    pub dimensions: Vec<Row>,
+    pub items: Vec<ItemRow>,
+    pub weakest_items: Vec<ItemRow>,
+    pub areas: Vec<Row>,
+    pub area_classes: Vec<Row>,
+    pub schools: Vec<Row>,
+    pub bands: Vec<Row>,
+    pub group_progress: Vec<Progress>,
+    pub area_progress: Vec<Progress>,
+    pub invitations: Vec<InvitationRow>,
+    pub over_time: Vec<HourPoint>,
+    pub data_quality: DataQuality,
+    pub closes_at: Option<DateTime<Utc>>,
+    pub seconds_left: Option<i64>,
+}
+
+/// The headline numbers the live dashboard pushes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub respondents: i64,
+    pub planned: u64,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub status: Status,
+    pub status_label: &'static str,
+}
+
+impl TallyView {
+    pub fn summary(&self) -> Summary {
+        Summary {
+            respondents: self.respondents,
+            planned: self.planned,
+            rate: self.rate,
+            interval: self.interval,
+            status: self.status,
+            status_label: self.status_label,
+        }
+    }
+}
+
+/// What the view is computed from.
+pub struct TallyInputs<'a> {
+    pub survey: &'a Survey,
+    pub plan: &'a FullPlan,
+    pub aggregates: &'a Aggregates,
+    /// The questionnaire in use for each booklet.
+    pub questionnaires: &'a [(Booklet, &'a Questionnaire)],
+    pub invitations: &'a [StatusCount],
+    /// Leave out answers flagged as too fast or straight-lined.
+    pub exclude_flagged: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// Sums of the stratum cells, grouped by `key` (cells for which it is `None` are left out).
+fn sums_by<K: Eq + std::hash::Hash>(
+    agg: &Aggregates,
+    exclude_flagged: bool,
+    key: impl Fn(&tally::StratumKey) -> Option<K>,
+) -> HashMap<K, Sums> {
+    let mut out: HashMap<K, Sums> = HashMap::new();
+    for (k, v) in &agg.strata {
+        if exclude_flagged && k.flagged {
+            continue;
+        }
+        if let Some(key) = key(k) {
+            out.entry(key).or_default().add(&v.sums);
+        }
+    }
+    out
+}
+
+impl TallyView {
+    pub fn build(input: &TallyInputs<'_>) -> TallyView {
+        let (survey, full, agg) = (input.survey, input.plan, input.aggregates);
+        let exclude = input.exclude_flagged;
+        let target = survey.settings.target.fraction().as_f64();
+        let geo = &full.geo;
+
+        let mut all = Sums::default();
+        let mut quality = DataQuality {
+            respondents: 0,
+            too_fast: 0,
+            straight_lined: 0,
+            flagged: 0,
+        };
+        for (k, v) in &agg.strata {
+            quality.respondents += v.sums.n;
+            quality.too_fast += v.too_fast;
+            quality.straight_lined += v.straight_lined;
+            if k.flagged {
+                quality.flagged += v.sums.n;
+            }
+            if !(exclude && k.flagged) {
+                all.add(&v.sums);
+            }
+        }
+
+        let by_group = sums_by(agg, exclude, |k| Some(k.group));
+        let planned_total = full.plan.total;
+        let mut groups = Vec::new();
+        let mut weighted = Vec::new();
+        let mut quota_progress = BTreeMap::new();
+        let mut group_progress = Vec::new();
+        for g in RespondentGroup::ALL {
+            let s = by_group.get(&g).copied().unwrap_or_default();
+            groups.push(row(g.code(), g.label(), &s, target));
+            let planned = full.plan.quota(g);
+            weighted.push((planned as f64 / planned_total.max(1) as f64, s));
+            let p = Progress {
+                key: g.code().into(),
+                label: g.label().into(),
+                planned,
+                responded: s.n,
+            };
+            quota_progress.insert(g.code().to_owned(), p.clone());
+            group_progress.push(p);
+        }
+        let headline = tally::headline(survey.settings.estimator, &all, &weighted, target);
+
+        let by_booklet = sums_by(agg, exclude, |k| Some(k.group.booklet()));
+        let booklets = Booklet::ALL
+            .iter()
+            .map(|b| {
+                let s = by_booklet.get(b).copied().unwrap_or_default();
+                row(b.label(), b.label(), &s, target)
+            })
+            .collect();
+
+        let dimensions = DIMENSIONS
+            .iter()
+            .map(|(code, label)| {
+                let mut s = Sums::default();
+                for (k, v) in &agg.dimensions {
+                    if k.dimension == *code && !(exclude && k.flagged) {
+                        s.add(v);
+                    }
+                }
+                row(*code, *label, &s, target)
+            })
+            .collect();
+
+        let by_area = sums_by(agg, exclude, |k| Some(k.area));
+        let mut areas: Vec<Row> = geo
+            .area_ids
+            .iter()
+            .zip(&geo.areas)
+            .map(|(id, a)| {
+                let s = by_area
+                    .get(&AreaScope::Area(*id))
+                    .copied()
+                    .unwrap_or_default();
+                row(
+                    a.name.clone(),
+                    format!("{}（{}）", a.name, a.class.label()),
+                    &s,
+                    target,
+                )
+            })
+            .collect();
+        if let Some(s) = by_area.get(&AreaScope::WholeCounty) {
+            areas.push(row("", "全县（开放二维码，未分乡镇）", s, target));
+        }
+        let by_class = sums_by(agg, exclude, |k| {
+            k.area.area().and_then(|a| geo.area_class(a))
+        });
+        let area_classes = AreaClass::ALL
+            .iter()
+            .map(|c| {
+                let s = by_class.get(c).copied().unwrap_or_default();
+                row(c.code(), c.label(), &s, target)
+            })
+            .collect();
+        let by_school = sums_by(agg, exclude, |k| k.school);
+        let schools = geo
+            .school_ids
+            .iter()
+            .zip(&geo.schools)
+            .filter_map(|(id, s)| {
+                by_school
+                    .get(id)
+                    .map(|sums| row(s.name.clone(), s.name.clone(), sums, target))
+            })
+            .collect();
+        let by_band = sums_by(agg, exclude, |k| k.band.map(|b| (k.group, b)));
+        let mut bands = Vec::new();
+        for g in [RespondentGroup::Student, RespondentGroup::Parent] {
+            for (i, grades) in strata::bands(g).iter().enumerate() {
+                let key = format!("{}·{}", g.label(), grades.label());
+                let s = Band::of(g, i)
+                    .and_then(|b| by_band.get(&(g, b)).copied())
+                    .unwrap_or_default();
+                bands.push(row(key.clone(), key, &s, target));
+            }
+        }
+
+        let items = item_rows(input, target);
+        let mut weakest: Vec<ItemRow> = items
+            .iter()
+            .filter(|i| i.estimate.rate.is_some())
+            .cloned()
+            .collect();
+        weakest.sort_by(|a, b| {
+            a.estimate
+                .rate
+                .partial_cmp(&b.estimate.rate)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        weakest.truncate(10);
+
+        let area_progress = geo
+            .area_ids
+            .iter()
+            .zip(&geo.areas)
+            .enumerate()
+            .map(|(i, (id, a))| Progress {
+                key: a.name.clone(),
+                label: a.name.clone(),
+                planned: full
+                    .strata
+                    .iter()
+                    .filter(|s| s.stratum.area == i)
+                    .map(|s| s.quota)
+                    .sum(),
+                responded: by_area.get(&AreaScope::Area(*id)).map_or(0, |s| s.n),
+            })
+            .collect();
+
+        // Over time: cumulative by hour.
+        let mut hours: BTreeMap<DateTime<Utc>, Sums> = BTreeMap::new();
+        for (k, s) in &agg.hours {
+            if !(exclude && k.flagged) {
+                hours.entry(k.hour).or_default().add(s);
+            }
+        }
+        let mut running = Sums::default();
+        let over_time = hours
+            .into_iter()
+            .map(|(hour, s)| {
+                running.add(&s);
+                HourPoint {
+                    hour,
+                    respondents: running.n,
+                    rate: running.pooled(),
+                }
+            })
+            .collect();
+
+        let closes_at = survey.settings.window.closes_at;
+        let by_group = groups.iter().map(|r| (r.key.clone(), r.clone())).collect();
+        let by_item = items.iter().map(|i| (i.id.clone(), i.clone())).collect();
+        TallyView {
+            respondents: all.n,
+            planned: planned_total,
+            rate: headline.rate,
+            interval: headline.interval,
+            target,
+            status: headline.status,
+            status_label: headline.status.label(),
+            estimator: survey.settings.estimator.code(),
+            estimator_label: survey.settings.estimator.label(),
+            exclude_flagged: exclude,
+            pooled: all.pooled(),
+            pooled_interval: all.interval(),
+            respondent_mean: all.respondent_mean(),
+            group_weighted: tally::group_weighted(&weighted),
+            by_group,
+            by_item,
+            quota_progress,
+            groups,
+            booklets,
+            dimensions,
+            items,
+            weakest_items: weakest,
+            areas,
+            area_classes,
+            schools,
+            bands,
+            group_progress,
+            area_progress,
+            invitations: invitation_rows(full, input.invitations),
+            over_time,
+            data_quality: quality,
+            closes_at,
+            seconds_left: closes_at.map(|c| (c - input.now).num_seconds().max(0)),
+        }
+    }
+}
+
+/// Items: counts per option, the rate from the scale of the questionnaire in use.
+fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
+    let mut items = Vec::new();
+    for (booklet, q) in input.questionnaires {
+        let def = &q.definition;
+        for item in &def.items {
+            let mut options: BTreeMap<String, i64> = BTreeMap::new();
+            let (mut answers, mut counted, mut recognized) = (0, 0, 0);
+            for (k, n) in &input.aggregates.items {
+                if k.item_id != item.id
+                    || (input.exclude_flagged && k.flagged)
+                    || k.group.booklet() != *booklet
+                {
+                    continue;
+                }
+                *options.entry(k.option.clone()).or_default() += n;
+                answers += n;
+                if let Some(o) = def.option(&k.option) {
+                    counted += if o.counted { *n } else { 0 };
+                    recognized += if o.recognized { *n } else { 0 };
+                }
+            }
+            items.push(ItemRow {
+                id: item.id.clone(),
+                text: item.text.clone(),
+                booklet: booklet.label(),
+                dimension: item.dimension.clone(),
+                dimension_label: dimension_label(&item.dimension),
+                options,
+                estimate: Estimate::of_cell(
+                    &tally::item_sums(answers, counted, recognized),
+                    target,
+                ),
+            });
+        }
+    }
+    items
+}
+
+/// Invitations per stratum: invited (pending or answered), answered, replaced by reserves.
+fn invitation_rows(full: &FullPlan, counts: &[StatusCount]) -> Vec<InvitationRow> {
+    let mut rows: BTreeMap<(RespondentGroup, i32, Option<Band>), InvitationRow> = BTreeMap::new();
+    for c in counts {
+        let r = rows
+            .entry((c.group, c.area_id, c.band))
+            .or_insert_with(|| InvitationRow {
+                group: c.group.label().into(),
+                area: full.geo.area_name(c.area_id).to_owned(),
+                band: c.band.and_then(|b| b.grades(c.group)).map(|b| b.label()),
+                invited: 0,
+                answered: 0,
+                reserves_released: 0,
+                response_rate: None,
+            });
+        let n = c.count as i64;
+        match c.status {
+            InvitationStatus::Answered => {
+                r.invited += n;
+                r.answered += n;
+            }
+            InvitationStatus::Pending => r.invited += n,
+            InvitationStatus::Revoked if c.replaced => r.reserves_released += n,
+            InvitationStatus::Revoked => {}
+        }
+    }
+    rows.into_values()
+        .map(|mut r| {
+            r.response_rate = (r.invited > 0).then(|| r.answered as f64 / r.invited as f64);
+            r
+        })
+        .collect()
+}

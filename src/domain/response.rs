@@ -1,0 +1,125 @@
+//! Responses: one respondent's anonymous answers with the stratum they were given in — never
+//! who gave them — and how a submission takes its place (an invitation, or an open channel's
+//! quota cell).
+use super::geography::AreaScope;
+use super::group::{Booklet, RespondentGroup};
+use super::strata::{AreaClass, Band};
+use super::tally::ResponseFacts;
+use chrono::{DateTime, Timelike, Utc};
+
+/// How the respondent reached the questionnaire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A drawn person's own link.
+    Invitation,
+    /// An open channel's link or QR code.
+    OpenChannel,
+}
+
+impl Source {
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Invitation => "invitation",
+            Source::OpenChannel => "open",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Source> {
+        [Source::Invitation, Source::OpenChannel]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Invitation => "邀请",
+            Source::OpenChannel => "开放二维码",
+        }
+    }
+}
+
+/// A time rounded down to its hour: what is kept of when someone answered.
+pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t)
+}
+
+/// A response to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResponse {
+    pub survey_id: i32,
+    pub questionnaire_id: i32,
+    pub booklet: Booklet,
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub area_class: Option<AreaClass>,
+    pub school: Option<i32>,
+    pub band: Option<Band>,
+    pub source: Source,
+    pub completion_seconds: u32,
+    pub too_fast: bool,
+    pub straight_lined: bool,
+    /// (item id, option code) in item order.
+    pub answers: Vec<(String, String)>,
+    pub comment: Option<String>,
+    /// Already rounded to the hour.
+    pub submitted_hour: DateTime<Utc>,
+}
+
+impl NewResponse {
+    /// What the tally learns from this response.
+    pub fn facts(&self) -> ResponseFacts {
+        ResponseFacts {
+            group: self.group,
+            area: self.area,
+            school: self.school,
+            band: self.band,
+            too_fast: self.too_fast,
+            straight_lined: self.straight_lined,
+            hour: self.submitted_hour,
+            answers: self.answers.clone(),
+        }
+    }
+}
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Random, so the order of ids says nothing about the order of answers.
+    pub id: i64,
+    pub answered: NewResponse,
+}
+
+impl Response {
+    pub fn facts(&self) -> ResponseFacts {
+        self.answered.facts()
+    }
+}
+
+/// How a submission takes its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Marks the invitation answered (it must still be pending).
+    Invitation(i32),
+    /// Takes a place in an open channel's quota cell.
+    Channel { cell: AreaScope, quota: u64 },
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored and committed.
+    Stored,
+    /// The same submission was stored before (a retry): nothing new.
+    Repeated,
+    /// The invitation was answered meanwhile.
+    Answered,
+    /// The invitation was withdrawn meanwhile.
+    Withdrawn,
+    /// The channel's quota cell filled meanwhile.
+    QuotaFull,
+    /// The survey closed meanwhile.
+    Closed,
+}
