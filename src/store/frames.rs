@@ -155,12 +155,17 @@ pub async fn stratum_sizes(
                 format!("area {} is not the survey's", r.area_id),
             )
         })?;
-        // A grade outside every band of its group was refused at upload: such a row is in no
-        // stratum and is not drawn.
-        let band = r
+        let grade = r
             .grade
-            .and_then(|g| u8::try_from(g).ok())
-            .and_then(|g| band_of(group, g));
+            .map(|g| {
+                u8::try_from(g).map_err(|_| {
+                    super::corrupt("frame_person of survey", survey_id, format!("grade {g}"))
+                })
+            })
+            .transpose()?;
+        // Rosters of groups with grade bands were refused at upload unless every grade falls
+        // in a band; the other groups have none.
+        let band = grade.and_then(|g| band_of(group, g));
         let stratum = Stratum { group, area, band };
         if let Some(i) = strata.iter().position(|s| *s == stratum) {
             sizes[i] = Some(sizes[i].unwrap_or(0) + r.n.max(0) as u64);

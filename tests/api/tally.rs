@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// Answers the questionnaire at `url` with one code per item (cycled) and returns the status.
-async fn answer(url: &str, codes: &[&str]) -> StatusCode {
+pub async fn answer(url: &str, codes: &[&str]) -> StatusCode {
     let phone = new_client();
     let html = phone.get(url).send().await.unwrap().text().await.unwrap();
     let mut form = vec![
