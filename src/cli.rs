@@ -4,6 +4,7 @@ use crate::app::{self, Actor, Context};
 use crate::config::Settings;
 use crate::domain::account::{Role, Username};
 use crate::domain::quota::{PlanText, QuotaSummary, SamplePlan, thousands};
+use crate::error::AppError;
 use clap::{Parser, Subcommand};
 use tokio::io::AsyncReadExt;
 
@@ -114,13 +115,18 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError(e.to_string())
 }
 
+/// A use case's failure, with its cause: the person at the terminal needs it.
+fn failed(e: AppError) -> CliError {
+    CliError(e.with_cause())
+}
+
 /// Who the audit trail says acted, for commands.
 const OPERATOR: Actor<'static> = Actor::Operator("cli");
 
 /// The settings from the environment and a context on them (migrations applied).
 async fn open() -> Result<Context, CliError> {
     let settings = Settings::from_env().map_err(fail)?;
-    Context::open(&settings).await.map_err(fail)
+    Context::open(&settings).await.map_err(failed)
 }
 
 /// Runs the command line. Returns the process's error message on failure.
@@ -132,7 +138,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             app.run_until_stopped().await.map_err(fail)
         }
         Command::Migrate => {
-            open().await?.close().await.map_err(fail)?;
+            open().await?.close().await.map_err(failed)?;
             println!("migrations applied");
             Ok(())
         }
@@ -196,7 +202,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 (_, Some(key)) => Some(
                     app::accounts::county_by_id_or_name(&ctx, &key)
                         .await
-                        .map_err(fail)?
+                        .map_err(failed)?
                         .ok_or_else(|| {
                             CliError(format!("no county `{key}` (see `renke county list`)"))
                         })?
@@ -219,7 +225,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
             )
             .await
-            .map_err(fail)?;
+            .map_err(failed)?;
             println!(
                 "added user {} ({}) with id {}",
                 user.username, user.role, user.id
@@ -235,12 +241,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(id) => vec![id],
                 None => app::tally::survey_ids(&ctx, &OPERATOR)
                     .await
-                    .map_err(fail)?,
+                    .map_err(failed)?,
             };
             for id in ids {
                 let n = app::tally::rebuild(&ctx, &OPERATOR, id)
                     .await
-                    .map_err(fail)?;
+                    .map_err(failed)?;
                 println!("survey {id}: rebuilt the tally from {n} responses");
             }
             Ok(())
@@ -251,7 +257,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 AuditCommand::Verify => {
                     match app::accounts::verify_audit(&ctx, &OPERATOR)
                         .await
-                        .map_err(fail)?
+                        .map_err(failed)?
                     {
                         app::accounts::Chain::Intact { entries } => {
                             println!("audit trail intact: {entries} entries");
@@ -265,7 +271,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 AuditCommand::List { last } => {
                     for e in app::accounts::audit_entries(&ctx, &OPERATOR, last)
                         .await
-                        .map_err(fail)?
+                        .map_err(failed)?
                     {
                         println!(
                             "{}\t{}\t{}\t{}\t{}\t{}",
@@ -287,8 +293,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if to.exists() {
                 return Err(CliError(format!("{} exists already", to.display())));
             }
-            let ctx = Context::open(&settings).await.map_err(fail)?;
-            app::backup(&ctx, &to).await.map_err(fail)?;
+            app::backup(&settings, &to).await.map_err(failed)?;
             println!("backup written to {}", to.display());
             Ok(())
         }
@@ -302,13 +307,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 CountyCommand::Add { name } => {
                     let county = app::accounts::create_county(&ctx, &OPERATOR, &name)
                         .await
-                        .map_err(fail)?;
+                        .map_err(failed)?;
                     println!("added county {} with id {}", county.name, county.id);
                 }
                 CountyCommand::List => {
                     for c in app::accounts::counties(&ctx, &OPERATOR)
                         .await
-                        .map_err(fail)?
+                        .map_err(failed)?
                     {
                         println!("{}\t{}", c.id, c.name);
                     }

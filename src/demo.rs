@@ -32,11 +32,16 @@ fn fail(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// A use case's failure, with its cause.
+fn failed(e: crate::error::AppError) -> String {
+    e.with_cause()
+}
+
 pub async fn run(settings: &Settings) -> Result<(), String> {
-    let ctx = Context::open(settings).await.map_err(fail)?;
+    let ctx = Context::open(settings).await.map_err(failed)?;
     if let Some(admin) = app::accounts::ensure_admin(&ctx, settings)
         .await
-        .map_err(fail)?
+        .map_err(failed)?
         && let Some(password) = admin.generated_password
     {
         println!(
@@ -46,7 +51,7 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
     }
     if app::accounts::county_by_id_or_name(&ctx, COUNTY)
         .await
-        .map_err(fail)?
+        .map_err(failed)?
         .is_some()
     {
         println!("The demo county {COUNTY} is there already.");
@@ -77,7 +82,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
     let mut rng = ChaCha20Rng::seed_from_u64(2026);
     let county = app::accounts::create_county(ctx, &DEMO, COUNTY)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     for ((name, pw), role) in [(ORGANIZER, "organizer"), (VIEWER, "viewer")] {
         app::accounts::create_user(
             ctx,
@@ -90,7 +95,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
             },
         )
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     }
     let now = Utc::now();
     let plan = PlanParameters::new(300_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0)
@@ -105,7 +110,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
     .map_err(fail)?;
     let survey = app::surveys::create(ctx, &DEMO, &settings, Some(county.id))
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
 
     let areas: Vec<Area> = AREAS
         .iter()
@@ -114,7 +119,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
         .map_err(fail)?;
     app::sampling::set_areas(ctx, &DEMO, survey.id, &areas)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     let mut schools = Vec::new();
     for (area, ..) in AREAS {
         let short = area.trim_end_matches("街道").trim_end_matches(['镇', '乡']);
@@ -127,7 +132,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
         .collect();
     let geo = app::sampling::set_schools(ctx, &DEMO, survey.id, &entries)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
 
     // Rosters: principals are few, so the plan shows a cap.
     for (number, (group, n)) in [
@@ -162,19 +167,19 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
         }
         app::sampling::upload_roster(ctx, &DEMO, survey.id, group, text.into_bytes())
             .await
-            .map_err(fail)?;
+            .map_err(failed)?;
     }
     app::sampling::draw(ctx, &DEMO, survey.id, Some(20_261_128))
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     app::surveys::transition(ctx, &DEMO, survey.id, Transition::Open)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
 
     // About three in four invited people answer, over the last four days, through their links.
     let (_, invitations) = app::sampling::invitations(ctx, &DEMO, survey.id, InvitationUse::Export)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     let mut answers = Vec::new();
     for line in &invitations {
         if !rng.random_bool(0.75) {
@@ -212,7 +217,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
 async fn answer(ctx: &Context, a: &Answer) -> Result<(), String> {
     let Target::Ready(answering) = answering::invitation(ctx, &a.token, false)
         .await
-        .map_err(fail)?
+        .map_err(failed)?
     else {
         return Err("a demo invitation does not lead to its questionnaire".into());
     };
@@ -259,7 +264,7 @@ async fn answer(ctx: &Context, a: &Answer) -> Result<(), String> {
     };
     match answering::submit(ctx, &answering, form, a.at)
         .await
-        .map_err(fail)?
+        .map_err(failed)?
     {
         Outcome::Stored => Ok(()),
         _ => Err("a demo answer was not stored".into()),

@@ -94,6 +94,17 @@ impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> AppError {
         AppError::Internal(cause.to_string())
     }
+
+    /// The message with its cause, for the log and the command line (HTTP answers only show
+    /// the message).
+    pub fn with_cause(&self) -> String {
+        match self {
+            AppError::Internal(cause) | AppError::Unavailable { cause, .. } => {
+                format!("{self}: {cause}")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<sea_orm::DbErr> for AppError {

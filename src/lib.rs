@@ -22,7 +22,7 @@ use std::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
+    #[error("{}", .0.with_cause())]
     App(#[from] AppError),
     #[error("templates: {0}")]
     Templates(#[from] tera::Error),

@@ -2,7 +2,7 @@
 //!
 //! A session is a random 256-bit token the browser keeps (in a signed cookie); the database
 //! keeps its SHA-256 only, so several servers share sessions and logging out really ends one.
-use super::{Actor, Context, audit, blocking};
+use super::{Actor, Context, audit, blocking, conflict_if};
 use crate::config::Settings;
 use crate::domain::account::{County, CountyName, NewPassword, Role, User, Username};
 use crate::domain::audit::{AuditAction, Entry};
@@ -25,16 +25,6 @@ pub fn random_token() -> String {
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn conflict_if(failure: DbFailure, message: &str) -> impl FnOnce(sea_orm::DbErr) -> AppError {
-    move |e| {
-        if DbFailure::of(&e) == failure {
-            AppError::Conflict(message.into())
-        } else {
-            e.into()
-        }
-    }
 }
 
 /// Checks a username and password (the caller applies its rate limits first). `from` is the

@@ -175,9 +175,11 @@ impl Context {
 }
 
 /// Writes a consistent copy of a live SQLite database to `to` (a single point in time, while
-/// writers carry on).
-pub async fn backup(ctx: &Context, to: &std::path::Path) -> Result<(), AppError> {
-    Ok(store::backup_sqlite(&ctx.db, to).await?)
+/// writers carry on). It only reads the database: no migration runs first.
+pub async fn backup(settings: &Settings, to: &std::path::Path) -> Result<(), AppError> {
+    let db = store::connect(settings).await?;
+    store::backup_sqlite(&db, to).await?;
+    Ok(db.close().await?)
 }
 
 /// The same error again (a cache hands one load's failure to every request that waited on it).
@@ -190,6 +192,18 @@ fn copy(e: &AppError) -> AppError {
         AppError::NotFound => AppError::NotFound,
         AppError::Internal(cause) => AppError::Internal(cause.clone()),
         other => AppError::Internal(format!("{other:?}")),
+    }
+}
+
+/// A database error of the given kind as a conflict with this message (a duplicate name, a row
+/// others still point at); any other error as it is.
+fn conflict_if(failure: store::DbFailure, message: &str) -> impl FnOnce(store::DbErr) -> AppError {
+    move |e| {
+        if store::DbFailure::of(&e) == failure {
+            AppError::Conflict(message.into())
+        } else {
+            e.into()
+        }
     }
 }
 

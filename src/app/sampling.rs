@@ -1,7 +1,7 @@
 //! Sampling: areas and schools, rosters, the plan per stratum, the draw and its verification,
 //! invitations, reserves and open channels, and purging personal data after the survey.
 use super::surveys::{organized, visible, visible_in};
-use super::{Actor, Context, audit, blocking};
+use super::{Actor, Context, audit, blocking, conflict_if};
 use crate::domain::audit::AuditAction;
 use crate::domain::channel::Channel;
 use crate::domain::draw::{self, Draw, FrameEntry, NewDraw, Pick, PickKind, RecordedQuota};
@@ -86,22 +86,20 @@ pub async fn set_areas(
 ) -> Result<Geography, AppError> {
     draft(ctx, actor, id).await?;
     strata::check_areas(areas)?;
-    let write = async {
-        let txn = store::begin_write(&ctx.db).await?;
-        let survey = draft_in(&txn, actor, id).await?;
-        store::geography::replace_areas(&txn, survey.id, areas)
-            .await
-            .map_err(|e| {
-                foreign_key(
-                    e,
-                    "要删除的乡镇（街道）下还有学校或名册，请先调整学校和名册",
-                )
-            })?;
+    let txn = store::begin_write(&ctx.db).await?;
+    let survey = draft_in(&txn, actor, id).await?;
+    // SQLite may report the areas' schools or rosters at the commit.
+    let geo = async {
+        store::geography::replace_areas(&txn, survey.id, areas).await?;
         let geo = store::geography::load(&txn, survey.id).await?;
         txn.commit().await?;
-        Ok::<_, AppError>(geo)
-    };
-    let geo = write.await?;
+        Ok(geo)
+    }
+    .await
+    .map_err(conflict_if(
+        DbFailure::ForeignKeyViolation,
+        "要删除的乡镇（街道）下还有学校或名册，请先调整学校和名册",
+    ))?;
     let detail = format!("{} areas", geo.areas.len());
     audit(
         ctx,
@@ -112,14 +110,6 @@ pub async fn set_areas(
     )
     .await;
     Ok(geo)
-}
-
-fn foreign_key(e: sea_orm::DbErr, message: &str) -> AppError {
-    if DbFailure::of(&e) == DbFailure::ForeignKeyViolation {
-        AppError::Conflict(message.into())
-    } else {
-        e.into()
-    }
 }
 
 /// A school as typed: its name and the name of its area.
@@ -157,11 +147,17 @@ pub async fn set_schools(
         schools.push(school);
     }
     frame::check_schools(&schools)?;
-    store::geography::replace_schools(&txn, survey.id, &rows)
-        .await
-        .map_err(|e| foreign_key(e, "要删除的学校已在名册中，请先重新上传名册"))?;
-    let geo = store::geography::load(&txn, survey.id).await?;
-    txn.commit().await?;
+    let geo = async {
+        store::geography::replace_schools(&txn, survey.id, &rows).await?;
+        let geo = store::geography::load(&txn, survey.id).await?;
+        txn.commit().await?;
+        Ok(geo)
+    }
+    .await
+    .map_err(conflict_if(
+        DbFailure::ForeignKeyViolation,
+        "要删除的学校已在名册中，请先重新上传名册",
+    ))?;
     let detail = format!("{} schools", geo.schools.len());
     audit(
         ctx,

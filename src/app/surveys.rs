@@ -8,7 +8,7 @@ use crate::store::{self, Pool};
 
 /// A survey the actor may see, else 404 (another county's survey does not exist for them).
 pub(crate) async fn visible_in(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl store::Connection,
     actor: &Actor<'_>,
     id: i32,
 ) -> Result<Survey, AppError> {

@@ -22,8 +22,8 @@ use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database as Connector, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, RuntimeErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, RuntimeErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,7 @@ use std::time::Duration;
 
 pub use sea_orm::DatabaseConnection as Pool;
 pub use sea_orm::DatabaseTransaction as Transaction;
+pub use sea_orm::{ConnectionTrait as Connection, DbErr};
 
 /// A database pool, and what it has seen of its database file.
 #[derive(Clone, Debug)]
@@ -99,9 +100,6 @@ fn file_code(code: i32) -> bool {
 impl DbFailure {
     pub fn of(e: &DbErr) -> DbFailure {
         use sea_orm::sqlx::Error as Sqlx;
-        if matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
-            return DbFailure::Unreachable;
-        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => return DbFailure::UniqueViolation,
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
@@ -110,50 +108,50 @@ impl DbFailure {
             _ => {}
         }
         let sqlx = match e {
-            DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
-                Some(x.as_ref())
-            }
+            DbErr::Exec(RuntimeErr::SqlxError(x))
+            | DbErr::Query(RuntimeErr::SqlxError(x))
+            | DbErr::Conn(RuntimeErr::SqlxError(x)) => Some(x.as_ref()),
             _ => None,
         };
-        match sqlx {
-            Some(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => {
-                return DbFailure::Unreachable;
+        if let Some(Sqlx::Database(d)) = sqlx
+            && d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            && let Some(code) = d.code().and_then(|c| c.parse::<i32>().ok())
+        {
+            match code & 0xff {
+                5 | 6 => return DbFailure::Locked,
+                c if file_code(c) => return DbFailure::File,
+                _ => {}
             }
-            Some(Sqlx::Database(d)) => {
-                if let Some(code) = d.code().and_then(|c| c.parse::<i32>().ok())
-                    && d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
-                        .is_some()
-                {
-                    match code & 0xff {
-                        5 | 6 => return DbFailure::Locked,
-                        c if file_code(c) => return DbFailure::File,
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
         }
-        // Errors that travel as text (the writer hands one failure to every submission of a
-        // batch): SQLite's own messages.
+        // SQLite's own messages, also where an error travels as text (the writer hands one
+        // failure to every submission of a batch) or comes with a connection that could not
+        // be opened.
         let text = e.to_string();
-        if [
+        let file = [
             "readonly database",
             "disk is full",
             "disk I/O error",
-            "malformed",
-        ]
-        .iter()
-        .any(|m| text.contains(m))
-        {
-            DbFailure::File
-        } else if text.contains("database is locked") {
-            DbFailure::Locked
-        } else if text.contains("FOREIGN KEY constraint failed") {
+            "database disk image is malformed",
+        ];
+        if file.iter().any(|m| text.contains(m)) {
+            return DbFailure::File;
+        }
+        if text.contains("database is locked") {
+            return DbFailure::Locked;
+        }
+        if text.contains("FOREIGN KEY constraint failed") {
             // SQLite reports ON DELETE RESTRICT with its own code (1811), which sea-orm does
             // not map.
-            DbFailure::ForeignKeyViolation
-        } else {
-            DbFailure::Other
+            return DbFailure::ForeignKeyViolation;
+        }
+        match (e, sqlx) {
+            (DbErr::Conn(_) | DbErr::ConnectionAcquire(_), _)
+            | (
+                _,
+                Some(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed),
+            ) => DbFailure::Unreachable,
+            _ => DbFailure::Other,
         }
     }
 
@@ -363,6 +361,12 @@ mod tests {
         );
         assert_eq!(text("database is locked"), DbFailure::Locked);
         assert_eq!(text("no such column"), DbFailure::Other);
+        assert_eq!(text("malformed array literal: \"x\""), DbFailure::Other);
+        // A connection that could not be opened because of the file is a file failure.
+        assert_eq!(
+            DbFailure::of(&DbErr::Conn(RuntimeErr::Internal("disk I/O error".into()))),
+            DbFailure::File
+        );
         assert_eq!(
             DbFailure::of(&DbErr::Conn(RuntimeErr::Internal("gone".into()))),
             DbFailure::Unreachable

@@ -160,6 +160,14 @@ macro_rules! route_table {
                 };
                 cfg.service(resource);
             )*
+            // Any other method on a path the table serves: 405, saying which it takes.
+            let mut paths: Vec<&str> = Vec::new();
+            for r in ROUTES {
+                if !paths.contains(&r.path) {
+                    paths.push(r.path);
+                    cfg.service(web::resource(r.path).to(method_not_allowed));
+                }
+            }
         }
     };
     (@name get) => { "GET" };
@@ -263,6 +271,19 @@ route_table! {
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
     post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;
     post "/admin/counties/{county}/readiness/checklist" => readiness::page_save_check, CountyOrganize;
+}
+
+/// Answer for a method the route table does not serve on a path it does.
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| r.path == pattern)
+        .map(|r| r.method)
+        .collect();
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allowed.join(", ")))
+        .finish()
 }
 
 /// Answer for a path no route serves.

@@ -95,13 +95,17 @@ async fn sqlite_template() -> &'static PathBuf {
         .get_or_init(|| async {
             let dir = DIR.get_or_init(|| tempfile::tempdir().expect("template dir"));
             let built = dir.path().join("built.db");
-            let ctx = fill_template(format!("sqlite://{}?mode=rwc", built.display())).await;
+            let url = format!("sqlite://{}?mode=rwc", built.display());
+            fill_template(url.clone())
+                .await
+                .close()
+                .await
+                .expect("template closed");
             let template = dir.path().join("template.db");
             // One consistent file, with nothing left in a write-ahead log.
-            renke::app::backup(&ctx, &template)
+            renke::app::backup(&settings_for(url, SecretKey::generate()), &template)
                 .await
                 .expect("template written");
-            ctx.close().await.expect("template closed");
             template
         })
         .await

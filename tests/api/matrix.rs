@@ -32,6 +32,41 @@ fn the_route_table_lists_every_route_once_with_its_access() {
     assert_eq!(access("GET", "/api/v1/audit"), Some(Access::Admin));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_a_path_does_not_serve_is_405_with_the_methods_it_does() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    for (method, path, allow) in [
+        ("PUT", "/s/abc", "GET, POST"),
+        ("DELETE", "/api/v1/surveys/1", "GET, PUT"),
+        ("POST", "/admin/surveys/new", "GET"),
+    ] {
+        let res = app
+            .client
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(path),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+    }
+    let res = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
 backend_test! {
     async fn every_route_answers_every_role_as_the_matrix_says(app) {
         // County A with a drawn survey, a channel and an invitation; county B's organiser.
