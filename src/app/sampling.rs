@@ -43,8 +43,9 @@ async fn draft_in(
     Ok(survey)
 }
 
-/// A survey the actor organises, in draft (checked before any work; checked again at the write).
-async fn draft(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
+/// A survey the actor organises, in draft (checked before any work, such as reading a request's
+/// body; checked again at the write).
+pub async fn draft(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
     let survey = organized(ctx, actor, id).await?;
     if survey.status != SurveyStatus::Draft {
         return Err(not_draft());
@@ -480,6 +481,22 @@ pub struct Certificate {
     pub rows: Vec<CertificateRow>,
 }
 
+/// A survey the actor may see, one of its draws, and its areas and schools.
+async fn draw_of(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    draw_id: i32,
+) -> Result<(Survey, Draw, Geography), AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let stored = store::draws::find(db, survey.id, draw_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let geo = store::geography::load(db, survey.id).await?;
+    Ok((survey, stored, geo))
+}
+
 /// A draw of a survey the actor may see, with its per-stratum counts.
 pub async fn certificate(
     ctx: &Context,
@@ -487,12 +504,8 @@ pub async fn certificate(
     id: i32,
     draw_id: i32,
 ) -> Result<Certificate, AppError> {
-    let survey = visible(ctx, actor, id).await?;
+    let (survey, stored, geo) = draw_of(ctx, actor, id, draw_id).await?;
     let db = ctx.db.pool();
-    let stored = store::draws::find(db, survey.id, draw_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let geo = store::geography::load(db, survey.id).await?;
     let mut counts: HashMap<(RespondentGroup, i32, Option<Band>), (u64, u64)> = HashMap::new();
     for p in store::draws::picks(db, stored.id).await? {
         let c = counts.entry((p.group, p.area_id, p.band)).or_default();
@@ -543,15 +556,11 @@ pub async fn verify(
     id: i32,
     draw_id: i32,
 ) -> Result<Verification, AppError> {
-    let survey = visible(ctx, actor, id).await?;
-    let db = ctx.db.pool();
-    let stored = store::draws::find(db, survey.id, draw_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (survey, stored, geo) = draw_of(ctx, actor, id, draw_id).await?;
     if survey.purged_at.is_some() {
         return Err(AppError::Conflict("名册已清除，无法复核抽样".into()));
     }
-    let geo = store::geography::load(db, survey.id).await?;
+    let db = ctx.db.pool();
     let people = store::frames::all(db, survey.id).await?;
     let quotas = stratum_quotas(&stored.quotas, &geo);
     let (frame_entries, _) = entries(&people, &geo)?;

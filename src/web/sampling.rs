@@ -331,17 +331,6 @@ pub async fn api_get_areas(
     Ok(HttpResponse::Ok().json(GeographyView::new(&geo).areas))
 }
 
-/// A draft survey the user organises (checked before the body is read).
-async fn draft(state: &AppState, user: &CurrentUser, id: i32) -> Result<(), AppError> {
-    let survey = surveys::organized(&state.app, &user.actor(), id).await?;
-    if !survey.status.editable() {
-        return Err(AppError::Conflict(
-            "调查已开放或结束，抽样设置不能再修改".into(),
-        ));
-    }
-    Ok(())
-}
-
 pub async fn api_put_areas(
     state: State,
     user: CurrentUser,
@@ -349,7 +338,7 @@ pub async fn api_put_areas(
     input: ApiJson<List<AreaInput>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    draft(&state, &user, id).await?;
+    sampling::draft(&state.app, &user.actor(), id).await?;
     let areas = input
         .parse()?
         .0
@@ -376,7 +365,7 @@ pub async fn api_put_schools(
     input: ApiJson<List<SchoolInput>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    draft(&state, &user, id).await?;
+    sampling::draft(&state.app, &user.actor(), id).await?;
     let input = input.parse()?;
     let entries = school_entries(&input.0)?;
     let geo = sampling::set_schools(&state.app, &user.actor(), id, &entries).await?;

@@ -118,17 +118,6 @@ async fn sample_page(
     render(state, status, "admin/sample.html", &ctx)
 }
 
-/// A draft survey the user organises (checked before the form's content).
-async fn draft(state: &AppState, user: &CurrentUser, id: i32) -> Result<(), AppError> {
-    let survey = surveys::organized(&state.app, &user.actor(), id).await?;
-    if !survey.status.editable() {
-        return Err(AppError::Conflict(
-            "调查已开放或结束，抽样设置不能再修改".into(),
-        ));
-    }
-    Ok(())
-}
-
 pub async fn sample(
     state: State,
     user: CurrentUser,
@@ -177,7 +166,7 @@ pub async fn save_areas(
                 population,
             });
         }
-        draft(&state, &user, id).await?;
+        sampling::draft(&state.app, &user.actor(), id).await?;
         let areas = input
             .iter()
             .map(AreaInput::area)
@@ -234,7 +223,7 @@ pub async fn save_schools(
                 area: f[1].clone(),
             });
         }
-        draft(&state, &user, id).await?;
+        sampling::draft(&state.app, &user.actor(), id).await?;
         let entries = school_entries(&input)?;
         sampling::set_schools(&state.app, &user.actor(), id, &entries).await
     }
