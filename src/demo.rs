@@ -1,7 +1,7 @@
 //! `renke demo`: a realistic demo county — areas, schools, rosters, a drawn sample and a few
 //! hundred simulated answers spread over the answering window — so that every page has
 //! something to show. Everything goes through the same use cases as the pages do.
-use crate::app::answering::{self, FilledForm, Outcome, Target};
+use crate::app::answering::{self, FilledForm, IssuedForm, Outcome, Target};
 use crate::app::sampling::{InvitationUse, SchoolEntry};
 use crate::app::surveys::Transition;
 use crate::app::{self, Actor, Context};
@@ -256,10 +256,12 @@ async fn answer(ctx: &Context, a: &Answer) -> Result<(), String> {
             "希望进一步减轻学生作业负担，多开展体育和艺术活动。".into(),
         ));
     }
-    let nonce = app::accounts::random_token();
+    let issued = IssuedForm {
+        nonce: app::accounts::random_token(),
+        started: a.at - Duration::seconds(a.seconds),
+    };
     let form = FilledForm {
-        nonce: &nonce,
-        started: Some(a.at - Duration::seconds(a.seconds)),
+        issued: &issued,
         fields: &fields,
     };
     match answering::submit(ctx, &answering, form, a.at)

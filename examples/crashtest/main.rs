@@ -54,13 +54,10 @@ async fn answer(http: &reqwest::Client, base: &str, path: &str) -> Result<bool, 
     if html.contains("您已提交过问卷") {
         return Ok(false);
     }
-    let (Some(nonce), Some(started)) = (hidden(&html, "_nonce"), hidden(&html, "_started")) else {
+    let Some(issued) = hidden(&html, "_form") else {
         return Err(());
     };
-    let mut form = vec![
-        ("_nonce".to_owned(), nonce),
-        ("_started".to_owned(), started),
-    ];
+    let mut form = vec![("_form".to_owned(), issued)];
     for part in html.split("<fieldset").skip(1) {
         if let Some(s) = part.find("id=\"q-") {
             let rest = &part[s + 6..];

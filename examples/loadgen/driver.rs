@@ -199,16 +199,11 @@ pub async fn drive(base: &str, paths: Vec<String>, clients: usize) -> Report {
                     errors += 1;
                     continue;
                 };
-                let (Some(nonce), Some(started)) =
-                    (hidden(&html, "_nonce"), hidden(&html, "_started"))
-                else {
+                let Some(issued) = hidden(&html, "_form") else {
                     errors += 1;
                     continue;
                 };
-                let mut form = vec![
-                    ("_nonce".to_owned(), nonce),
-                    ("_started".to_owned(), started),
-                ];
+                let mut form = vec![("_form".to_owned(), issued)];
                 for (k, id) in item_ids(&html).into_iter().enumerate() {
                     form.push((id, ["A", "B", "A", "C", "A"][(i + k) % 5].to_owned()));
                 }

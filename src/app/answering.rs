@@ -264,12 +264,40 @@ pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
     ready(ctx, live, origin).await
 }
 
+/// A questionnaire form as the server issued it: its one-time nonce (a retried submit of the
+/// same form stores nothing new) and when it was served (the completion time). Both travel in
+/// one hidden field, signed together with the link the form belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedForm {
+    pub nonce: String,
+    pub started: DateTime<Utc>,
+}
+
+/// Issues a form for the link `path`: `{nonce}.{served at, Unix seconds}.{signature}`.
+pub fn issue_form(ctx: &Context, path: &str) -> String {
+    let nonce = super::accounts::random_token()[..22].to_owned();
+    let started = Utc::now().timestamp().to_string();
+    let signature = ctx.forms.sign(&[path, &nonce, &started]);
+    format!("{nonce}.{started}.{signature}")
+}
+
+/// The form a submission to `path` carries, if the server issued it for that link.
+pub fn read_form(ctx: &Context, path: &str, token: &str) -> Option<IssuedForm> {
+    let mut parts = token.splitn(3, '.');
+    let (nonce, started, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if nonce.len() != 22 || !ctx.forms.signed(&[path, nonce, started], signature) {
+        return None;
+    }
+    Some(IssuedForm {
+        nonce: nonce.to_owned(),
+        started: DateTime::<Utc>::from_timestamp(started.parse().ok()?, 0)?,
+    })
+}
+
 /// A filled-in questionnaire as it arrived.
 pub struct FilledForm<'a> {
-    /// The form's one-time nonce: a retried submit of the same form stores nothing new.
-    pub nonce: &'a str,
-    /// When the form was served, if known (for the completion time).
-    pub started: Option<DateTime<Utc>>,
+    /// The form the server issued for it.
+    pub issued: &'a IssuedForm,
     /// Every other field: item id → option code, and `comment`.
     pub fields: &'a [(String, String)],
 }
@@ -306,9 +334,9 @@ pub async fn submit(
         Err(e) if e.is_tampered() => return Ok(Outcome::Tampered),
         Err(e) => return Ok(Outcome::Incomplete(e)),
     };
-    let seconds = form.started.map_or(0, |t| {
-        (at - t).num_seconds().clamp(0, i64::from(u32::MAX)) as u32
-    });
+    let seconds = (at - form.issued.started)
+        .num_seconds()
+        .clamp(0, i64::from(u32::MAX)) as u32;
     let pairs: Vec<(String, String)> = def
         .items
         .iter()
@@ -339,7 +367,7 @@ pub async fn submit(
     let verdict = ctx
         .writer
         .submit(Submission {
-            nonce_hash: nonce_hash(form.nonce),
+            nonce_hash: nonce_hash(&form.issued.nonce),
             claim: origin.claim,
             response,
             tally,

@@ -98,6 +98,8 @@ pub struct Context {
     shown: answering::ShownInvitations,
     /// Signs invitation tokens.
     tokens: TokenKey,
+    /// Signs the questionnaire forms the server issues.
+    forms: TokenKey,
 }
 
 impl Context {
@@ -133,6 +135,7 @@ impl Context {
             live: answering::LiveSurveys::new(),
             shown: answering::ShownInvitations::new(),
             tokens: TokenKey::derive(settings.secret_key.expose(), "invitation tokens"),
+            forms: TokenKey::derive(settings.secret_key.expose(), "issued forms"),
             db,
         })
     }

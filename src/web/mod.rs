@@ -23,7 +23,6 @@ pub mod view;
 
 use crate::app;
 use crate::config::Settings;
-use crate::domain::invitation::TokenKey;
 use actix_web::{HttpRequest, HttpResponse, cookie::Key, guard, web};
 use std::net::IpAddr;
 
@@ -41,8 +40,6 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Limits invalid-token guesses and open-channel submissions per client address.
     pub respondent_limiter: respond::RespondentLimiter,
-    /// Signs the time a questionnaire page was served (for completion times).
-    pub form_key: TokenKey,
     /// Blank questionnaire pages, rendered once per survey, version and group.
     pub forms: respond::BlankForms,
     /// The thanks page, its draft key filled per request.
@@ -71,7 +68,6 @@ impl AppState {
             login_limiter: auth::LoginLimiter::default(),
             public_url: settings.public_url.clone(),
             respondent_limiter: respond::RespondentLimiter::default(),
-            form_key: TokenKey::derive(settings.secret_key.expose(), "form start times"),
             forms: respond::BlankForms::new(),
         })
     }

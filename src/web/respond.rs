@@ -9,7 +9,7 @@ use crate::error::AppError;
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 use std::net::IpAddr;
@@ -180,22 +180,6 @@ pub fn respondent_page(status: StatusCode) -> actix_web::HttpResponseBuilder {
     b
 }
 
-/// Hidden fields of the form: a one-time nonce (makes a retried submit idempotent) and the
-/// signed time the page was served (for the completion time).
-struct FormMeta {
-    nonce: String,
-    started: String,
-}
-
-impl FormMeta {
-    fn fresh(state: &AppState) -> FormMeta {
-        FormMeta {
-            nonce: crate::app::accounts::random_token(),
-            started: state.form_key.token(Utc::now().timestamp()),
-        }
-    }
-}
-
 /// The questionnaire's page, but for its nonce, start time and link: with chosen options kept
 /// and missing items marked.
 fn form_context(
@@ -250,8 +234,9 @@ fn form_context(
     ctx
 }
 
-/// The slots of a blank form, filled per request.
-const FORM_SLOTS: [&str; 3] = ["nonce", "started", "action"];
+/// The slots of a blank form, filled per request: the form the server issues (its one-time
+/// nonce and the time it was served, signed with the link) and the link.
+const FORM_SLOTS: [&str; 2] = ["form", "action"];
 
 fn thanks(state: &AppState, req: &HttpRequest) -> HttpResponse {
     spliced_page(req, &state.thanks_page, &[req.path()])
@@ -296,12 +281,8 @@ fn show_form(
             page
         }
     };
-    let meta = FormMeta::fresh(state);
-    Ok(spliced_page(
-        req,
-        &page,
-        &[&meta.nonce, &meta.started, req.path()],
-    ))
+    let form = answering::issue_form(&state.app, req.path());
+    Ok(spliced_page(req, &page, &[&form, req.path()]))
 }
 
 /// What a link leads to, as a page: the questionnaire, or the notice of why not. An invalid
@@ -329,25 +310,22 @@ pub async fn invitation_page(
     }
 }
 
-/// The submitted form: its hidden fields and its answers.
+/// The submitted form: the form the server issued (as sent back) and the answers.
 struct Posted {
-    nonce: Option<String>,
-    started: Option<i64>,
+    form: Option<String>,
     fields: Vec<(String, String)>,
 }
 
 impl Posted {
-    fn parse(state: &AppState, body: &[u8]) -> Option<Posted> {
+    fn parse(body: &[u8]) -> Option<Posted> {
         let all: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
         let mut s = Posted {
-            nonce: None,
-            started: None,
+            form: None,
             fields: Vec::with_capacity(all.len()),
         };
         for (k, v) in all {
             match k.as_str() {
-                "_nonce" => s.nonce = Some(v).filter(|n| (16..=64).contains(&n.len())),
-                "_started" => s.started = state.form_key.verify(&v),
+                "_form" => s.form = Some(v),
                 _ => s.fields.push((k, v)),
             }
         }
@@ -361,15 +339,9 @@ impl Posted {
             .map_or("", |(_, v)| v.as_str())
     }
 
-    fn meta(&self, state: &AppState) -> FormMeta {
-        let fresh = FormMeta::fresh(state);
-        FormMeta {
-            nonce: self.nonce.clone().unwrap_or(fresh.nonce),
-            started: self
-                .started
-                .map(|t| state.form_key.token(t))
-                .unwrap_or(fresh.started),
-        }
+    /// The form the server issued for this link, if it is one.
+    fn issued(&self, state: &AppState, req: &HttpRequest) -> Option<answering::IssuedForm> {
+        answering::read_form(&state.app, req.path(), self.form.as_deref()?)
     }
 }
 
@@ -390,18 +362,15 @@ async fn submit(
     let tampered = || -> Result<Answered, AppError> {
         Ok(Answered::Page(render_notice(state, &Notice::tampered())?))
     };
-    let Some(posted) = Posted::parse(state, body) else {
+    // Only a form the server issued for this link is taken.
+    let Some(posted) = Posted::parse(body) else {
         return tampered();
     };
-    let Some(nonce) = posted.nonce.as_deref() else {
+    let Some(issued) = posted.issued(state, req) else {
         return tampered();
     };
-    let started = posted
-        .started
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
     let form = FilledForm {
-        nonce,
-        started,
+        issued: &issued,
         fields: &posted.fields,
     };
     Ok(
@@ -412,9 +381,8 @@ async fn submit(
             Outcome::Tampered => return tampered(),
             Outcome::Incomplete(e) => {
                 let mut ctx = form_context(answering, &e.partial, posted.comment(), Some(&e));
-                let meta = posted.meta(state);
-                ctx.insert("nonce", &meta.nonce);
-                ctx.insert("started", &meta.started);
+                // The same form goes on: its nonce and start time stay.
+                ctx.insert("form", posted.form.as_deref().unwrap_or_default());
                 ctx.insert("action", req.path());
                 let html = state.tera.render("respond/form.html", &ctx)?;
                 Answered::Page(respondent_page(StatusCode::BAD_REQUEST).body(html))
@@ -424,9 +392,9 @@ async fn submit(
 }
 
 /// A retry of a submission that was stored: it is thanked again.
-async fn was_stored(state: &AppState, body: &[u8]) -> Result<bool, AppError> {
-    match Posted::parse(state, body).and_then(|p| p.nonce) {
-        Some(nonce) => answering::was_stored(&state.app, &nonce).await,
+async fn was_stored(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<bool, AppError> {
+    match Posted::parse(body).and_then(|p| p.issued(state, req)) {
+        Some(issued) => answering::was_stored(&state.app, &issued.nonce).await,
         None => Ok(false),
     }
 }
@@ -439,7 +407,7 @@ pub async fn invitation_submit(
 ) -> Result<HttpResponse, AppError> {
     let answering = match answering::invitation(&state.app, &path.into_inner(), true).await? {
         Target::Ready(answering) => answering,
-        Target::Refused(Refusal::Answered) if was_stored(&state, &body).await? => {
+        Target::Refused(Refusal::Answered) if was_stored(&state, &req, &body).await? => {
             return Ok(thanks(&state, &req));
         }
         Target::Refused(r) => return refused(&state, &req, r),
@@ -512,14 +480,14 @@ pub async fn channel_submit(
     }
     let answering = match answering::channel(&state.app, &path.into_inner()).await? {
         Target::Ready(answering) => answering,
-        Target::Refused(Refusal::QuotaFull) if was_stored(&state, &body).await? => {
+        Target::Refused(Refusal::QuotaFull) if was_stored(&state, &req, &body).await? => {
             return Ok(thanks(&state, &req));
         }
         Target::Refused(r) => return refused(&state, &req, r),
     };
     let survey_id = answering.live.survey.id;
     if device_answered(&state, &req, survey_id) {
-        if was_stored(&state, &body).await? {
+        if was_stored(&state, &req, &body).await? {
             return Ok(thanks(&state, &req));
         }
         return render_notice(&state, &Notice::answered());

@@ -27,10 +27,7 @@ pub fn item_ids(html: &str) -> Vec<String> {
 
 /// A filled-in form: every item answered with `code` except those in `skip`.
 pub fn answers(html: &str, code: &str, skip: &[usize]) -> Vec<(String, String)> {
-    let mut form = vec![
-        ("_nonce".to_owned(), hidden(html, "_nonce")),
-        ("_started".to_owned(), hidden(html, "_started")),
-    ];
+    let mut form = vec![("_form".to_owned(), hidden(html, "_form"))];
     for (i, id) in item_ids(html).into_iter().enumerate() {
         if !skip.contains(&i) {
             form.push((id, code.to_owned()));
@@ -126,8 +123,7 @@ backend_test! {
         let res = phone.get(&urls[0]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert!(res.text().await.unwrap().contains("您已提交过问卷"));
-        let mut other = form.clone();
-        other[0].1 = "another-nonce-0123456789".into();
+        let other = answers(&html.replace(&form[0].1, "x"), "A", &[]);
         let res = phone.post(&urls[0]).form(&other).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
         let stored = responses(&app, id).await;
@@ -160,7 +156,7 @@ backend_test! {
         assert_eq!(page.matches("fieldset class=\"q missing\"").count(), 2);
         assert_eq!(page.matches(" checked>").count(), 10, "answers kept");
         assert!(page.contains("希望多开展体育活动"));
-        assert_eq!(hidden(&page, "_nonce"), form[0].1, "the same submission goes on");
+        assert_eq!(hidden(&page, "_form"), form[0].1, "the same submission goes on");
         assert_eq!(responses(&app, id).await.len(), 0);
         // Completed, it is stored with its comment.
         let mut done = answers(&page, "C", &[]);
@@ -200,13 +196,51 @@ backend_test! {
 }
 
 backend_test! {
+    async fn a_submission_without_a_form_the_server_issued_for_its_link_is_refused(app) {
+        let (_, id, urls) = open_survey_with_invitations(&app).await;
+        let phone = new_client();
+        let html = phone.get(&urls[4]).send().await.unwrap().text().await.unwrap();
+        let issued = hidden(&html, "_form");
+        let (nonce, rest) = issued.split_once('.').unwrap();
+        let (started, signature) = rest.split_once('.').unwrap();
+        let made_up = [
+            // A nonce of the sender's own, the rest copied.
+            format!("{}.{started}.{signature}", "n".repeat(nonce.len())),
+            // An earlier start time, to look slow.
+            format!("{nonce}.{}.{signature}", started.parse::<i64>().unwrap() - 600),
+            "".to_owned(),
+            "abc".to_owned(),
+        ];
+        for form in made_up {
+            let mut fields = answers(&html, "A", &[]);
+            fields[0].1 = form.clone();
+            let res = phone.post(&urls[4]).form(&fields).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{form}");
+            assert!(res.text().await.unwrap().contains("提交的内容无效"));
+        }
+        // A form issued for another link does not serve this one.
+        let other = phone.get(&urls[5]).send().await.unwrap().text().await.unwrap();
+        let res = phone.post(&urls[4]).form(&answers(&other, "A", &[])).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(responses(&app, id).await.is_empty(), "nothing was stored");
+        // The form it was issued still works, once.
+        let res = phone.post(&urls[4]).form(&answers(&html, "A", &[])).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(responses(&app, id).await.len(), 1);
+    }
+}
+
+backend_test! {
     async fn concurrent_submits_of_one_invitation_store_exactly_one_response(app) {
         let (_, id, urls) = open_survey_with_invitations(&app).await;
-        let html = new_client().get(&urls[3]).send().await.unwrap().text().await.unwrap();
+        // Twelve devices, each with the form it was issued.
+        let mut forms = Vec::new();
+        for _ in 0..12 {
+            let html = new_client().get(&urls[3]).send().await.unwrap().text().await.unwrap();
+            forms.push(answers(&html, "A", &[]));
+        }
         let mut tasks = Vec::new();
-        for i in 0..12 {
-            let mut form = answers(&html, "A", &[]);
-            form[0].1 = format!("nonce-of-device-number-{i:02}");
+        for form in forms {
             let url = urls[3].clone();
             tasks.push(tokio::spawn(async move {
                 new_client().post(&url).form(&form).send().await.unwrap().status()
@@ -246,20 +280,22 @@ pub async fn open_channel(app: &TestApp) -> (Client, i64, String) {
 backend_test! {
     async fn concurrent_open_channel_answers_at_quota_minus_one_accept_exactly_one(app) {
         let (_, id, url) = open_channel(&app).await;
-        let html = new_client().get(&url).send().await.unwrap().text().await.unwrap();
+        let form_for = |url: String, code: &'static str| async move {
+            let html = new_client().get(&url).send().await.unwrap().text().await.unwrap();
+            answers(&html, code, &[])
+        };
         // Four of five places taken already.
-        for i in 0..4 {
-            let res = new_client().post(&url).form(&{
-                let mut f = answers(&html, "A", &[]);
-                f[0].1 = format!("earlier-respondent-{i:02}");
-                f
-            }).send().await.unwrap();
+        for _ in 0..4 {
+            let form = form_for(url.clone(), "A").await;
+            let res = new_client().post(&url).form(&form).send().await.unwrap();
             assert_eq!(res.status(), StatusCode::OK);
         }
+        let mut forms = Vec::new();
+        for _ in 0..10 {
+            forms.push(form_for(url.clone(), "B").await);
+        }
         let mut tasks = Vec::new();
-        for i in 0..10 {
-            let mut form = answers(&html, "B", &[]);
-            form[0].1 = format!("racing-respondent-{i:02}");
+        for form in forms {
             let url = url.clone();
             tasks.push(tokio::spawn(async move { new_client().post(&url).form(&form).send().await.unwrap().status() }));
         }

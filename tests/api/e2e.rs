@@ -429,18 +429,17 @@ async fn a_respondent_answers_with_the_keyboard_only() {
 async fn an_open_channel_respondent_at_a_full_quota_sees_the_quota_full_page() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let (_, _, url) = open_channel(&app).await;
-    // Fill the five places.
-    let html = new_client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for i in 0..5 {
-        let mut form = answers(&html, "A", &[]);
-        form[0].1 = format!("filling-the-quota-{i:02}");
+    // Fill the five places, each respondent with the form they were issued.
+    for _ in 0..5 {
+        let html = new_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let form = answers(&html, "A", &[]);
         new_client().post(&url).form(&form).send().await.unwrap();
     }
     let Some(b) = Browser::open(&app, "quota-full", Device::Phone, true).await else {

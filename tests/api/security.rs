@@ -104,7 +104,7 @@ backend_test! {
         // A draft survey, so uploads reach their parsers.
         let (organizer, id) = crate::sampling::county_survey_in(&app, "丙县").await;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
-        let pieces = ["=", "&", "%", "%E4%B8", "S01", "A", "Z", "_nonce", "comment", "\"", "'", "<script>", "\u{0}", "%00", "+", "\n", "字"];
+        let pieces = ["=", "&", "%", "%E4%B8", "S01", "A", "Z", "_form", "comment", "\"", "'", "<script>", "\u{0}", "%00", "+", "\n", "字"];
         let random_body = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
             (0..rng.random_range(0..40)).map(|_| pieces[rng.random_range(0..pieces.len())]).collect()
         };

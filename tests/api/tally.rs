@@ -7,10 +7,7 @@ use serde_json::Value;
 pub async fn answer(url: &str, codes: &[&str]) -> StatusCode {
     let phone = new_client();
     let html = phone.get(url).send().await.unwrap().text().await.unwrap();
-    let mut form = vec![
-        ("_nonce".to_owned(), hidden(&html, "_nonce")),
-        ("_started".to_owned(), hidden(&html, "_started")),
-    ];
+    let mut form = vec![("_form".to_owned(), hidden(&html, "_form"))];
     for (i, id) in item_ids(&html).into_iter().enumerate() {
         form.push((id, codes[i % codes.len()].to_owned()));
     }

@@ -119,7 +119,7 @@ backend_test! {
         let (_, id, urls) = open_survey_with_invitations(&app).await;
         let client = new_client();
         let html = client.get(&urls[0]).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains(&hidden(&html, "_nonce")));
+        assert!(html.contains(&hidden(&html, "_form")));
         // Another server closes it: this server's one-second copy still says open, but the
         // writer checks at commit.
         renke::store::surveys::change_status(&app.db, id as i32, SurveyStatus::Open, SurveyStatus::Closed)
