@@ -263,6 +263,8 @@ async fn answer(ctx: &Context, a: &Answer) -> Result<(), String> {
     let form = FilledForm {
         issued: &issued,
         fields: &fields,
+        area: None,
+        grade: None,
     };
     match answering::submit(ctx, &answering, form, a.at)
         .await

@@ -8,6 +8,7 @@ mod m20261129_000004_tally;
 mod m20261129_000005_readiness;
 mod m20261129_000006_audit;
 mod m20261129_000007_response_pages;
+mod m20261201_000008_stratum_places;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_readiness::Migration),
             Box::new(m20261129_000006_audit::Migration),
             Box::new(m20261129_000007_response_pages::Migration),
+            Box::new(m20261201_000008_stratum_places::Migration),
         ]
     }
 }

@@ -13,9 +13,10 @@ use super::Context;
 use crate::domain::geography::{AreaScope, Geography};
 use crate::domain::group::{Booklet, RespondentGroup};
 use crate::domain::invitation::{Invitation, InvitationStatus};
+use crate::domain::places::{self, PlaceErrors, Places, Questions};
 use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
 use crate::domain::response::{Claim, NewResponse, Source, Verdict, hour_of};
-use crate::domain::strata::{Band, FullPlan};
+use crate::domain::strata::Band;
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::domain::tally::Aggregates;
 use crate::error::AppError;
@@ -34,8 +35,9 @@ pub struct LiveSurvey {
     pub county: String,
     booklets: Vec<(Booklet, i32)>,
     geo: Geography,
-    /// The full plan, for open channels' quota cells; computed on first need.
-    plan: OnceCell<FullPlan>,
+    /// Set once this server has made sure the survey's places are stored (surveys opened
+    /// before places were kept get theirs on first need).
+    places: OnceCell<()>,
 }
 
 impl LiveSurvey {
@@ -54,7 +56,7 @@ impl LiveSurvey {
             booklets: store::questionnaires::in_use(db, id).await?,
             geo: store::geography::load(db, id).await?,
             survey,
-            plan: OnceCell::new(),
+            places: OnceCell::new(),
         }))
     }
 
@@ -69,18 +71,33 @@ impl LiveSurvey {
             })
     }
 
-    /// An open channel's quota cell and that cell's quota.
-    async fn channel_cell(
-        &self,
-        db: &store::Pool,
-        channel: &crate::domain::channel::Channel,
-    ) -> Result<(AreaScope, u64), AppError> {
-        let full = self
-            .plan
-            .get_or_try_init(|| super::sampling::load_plan(db, &self.survey))
+    /// The survey's areas, by id and name (what a wide channel asks its respondents to choose).
+    pub fn areas(&self) -> impl Iterator<Item = (i32, &str)> {
+        self.geo
+            .area_ids
+            .iter()
+            .zip(&self.geo.areas)
+            .map(|(id, a)| (*id, a.name.as_str()))
+    }
+
+    /// The survey's places; stored first if it opened before places were kept.
+    async fn places(&self, ctx: &Context) -> Result<Vec<Places>, AppError> {
+        let db = ctx.db.pool();
+        self.places
+            .get_or_try_init(|| async {
+                if !store::places::exist(db, self.survey.id).await? {
+                    let plan = super::sampling::load_plan(db, &self.survey).await?;
+                    let invitations =
+                        store::invitations::counts_by_stratum(db, self.survey.id).await?;
+                    let places = places::at_opening(&plan, &invitations);
+                    let txn = store::begin_write(&ctx.db).await?;
+                    store::places::create_missing(&txn, self.survey.id, &places).await?;
+                    txn.commit().await?;
+                }
+                Ok::<_, AppError>(())
+            })
             .await?;
-        let cell = channel.cell(&full.geo);
-        Ok((cell, full.cell_quota(channel.group, cell)))
+        Ok(store::places::load(db, self.survey.id).await?)
     }
 }
 
@@ -139,11 +156,12 @@ pub enum Refusal {
     Answered,
     NotYetOpen,
     Closed,
-    /// The channel's quota cell is full.
+    /// The strata the channel feeds have no place left (or the respondent's has none).
     QuotaFull,
 }
 
-/// Where a respondent came from, and what their response records of it.
+/// Where a respondent came from, and what their response records of it. An open channel's
+/// respondent gives the rest of their stratum on the form (see [`Origin::questions`]).
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub group: RespondentGroup,
@@ -151,7 +169,10 @@ pub struct Origin {
     pub school: Option<i32>,
     pub band: Option<Band>,
     pub source: Source,
-    claim: Claim,
+    /// What the form asks to place the answer (nothing for an invitation).
+    pub questions: Questions,
+    /// The invitation it answers, if it does.
+    invitation: Option<i32>,
 }
 
 /// A link that leads to a questionnaire: the survey, who answers, and on which version.
@@ -230,7 +251,11 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
         school: inv.school_id,
         band: inv.band,
         source: Source::Invitation,
-        claim: Claim::Invitation(inv.id),
+        questions: Questions {
+            area: false,
+            grade: false,
+        },
+        invitation: Some(inv.id),
     };
     ready(ctx, live, origin).await
 }
@@ -249,8 +274,13 @@ pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
     if let Err(r) = answering_state(&live.survey, Utc::now()) {
         return Ok(Target::Refused(r));
     }
-    let (cell, quota) = live.channel_cell(db, &ch).await?;
-    if store::channels::filled(db, live.survey.id, ch.group, cell).await? >= quota {
+    let cell = ch.cell(&live.geo);
+    let free = live
+        .places(ctx)
+        .await?
+        .iter()
+        .any(|p| places::feeds(ch.group, cell, &p.key) && p.left() > 0);
+    if !free {
         return Ok(Target::Refused(Refusal::QuotaFull));
     }
     let origin = Origin {
@@ -259,7 +289,8 @@ pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
         school: ch.school_id,
         band: None,
         source: Source::OpenChannel,
-        claim: Claim::Channel { cell, quota },
+        questions: Questions::for_channel(&live.geo, ch.group, cell),
+        invitation: None,
     };
     ready(ctx, live, origin).await
 }
@@ -300,6 +331,17 @@ pub struct FilledForm<'a> {
     pub issued: &'a IssuedForm,
     /// Every other field: item id → option code, and `comment`.
     pub fields: &'a [(String, String)],
+    /// The area and grade an open channel's respondent chose, where the form asked.
+    pub area: Option<i32>,
+    pub grade: Option<u8>,
+}
+
+/// Why a form is shown again: items left out (or a comment too long), or the respondent's
+/// area or grade missing.
+#[derive(Debug, Clone, Default)]
+pub struct FormErrors {
+    pub answers: AnswerErrors,
+    pub place: PlaceErrors,
 }
 
 /// What became of a submission.
@@ -310,8 +352,9 @@ pub enum Outcome {
     Refused(Refusal),
     /// Fields or codes the form never sends: not made by our form.
     Tampered,
-    /// Items left out (or a comment too long): shown again with the answers kept.
-    Incomplete(AnswerErrors),
+    /// Items left out, a comment too long, an area or grade not given: shown again with the
+    /// answers kept.
+    Incomplete(FormErrors),
 }
 
 fn nonce_hash(nonce: &str) -> String {
@@ -328,11 +371,34 @@ pub async fn submit(
     at: DateTime<Utc>,
 ) -> Result<Outcome, AppError> {
     let def = &answering.questionnaire.definition;
-    let answers = match def.parse_answers(form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    let (live, origin) = (&answering.live, &answering.origin);
+    let answers = def.parse_answers(form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if let Err(e) = &answers
+        && e.is_tampered()
     {
-        Ok(a) => a,
-        Err(e) if e.is_tampered() => return Ok(Outcome::Tampered),
-        Err(e) => return Ok(Outcome::Incomplete(e)),
+        return Ok(Outcome::Tampered);
+    }
+    // An open channel's answer takes a place in the stratum its respondent gives.
+    let place = match origin.invitation {
+        Some(id) => Ok((Claim::Invitation(id), origin.area, origin.band)),
+        None => places::place_of(&live.geo, origin.group, origin.area, form.area, form.grade)
+            .map(|key| (Claim::Place(key), key.area, key.band)),
+    };
+    let (answers, (claim, area, band)) = match (answers, place) {
+        (Ok(a), Ok(p)) => (a, p),
+        (answers, place) => {
+            let answers = match answers {
+                Ok(a) => AnswerErrors {
+                    partial: a.choices.iter().map(|&c| Some(c)).collect(),
+                    ..Default::default()
+                },
+                Err(e) => e,
+            };
+            return Ok(Outcome::Incomplete(FormErrors {
+                answers,
+                place: place.err().unwrap_or_default(),
+            }));
+        }
     };
     let seconds = (at - form.issued.started)
         .num_seconds()
@@ -343,17 +409,16 @@ pub async fn submit(
         .zip(&answers.choices)
         .map(|(item, &o)| (item.id.clone(), def.scale.options[o].code.clone()))
         .collect();
-    let (live, origin) = (&answering.live, &answering.origin);
     let survey = &live.survey;
     let response = NewResponse {
         survey_id: survey.id,
         questionnaire_id: answering.questionnaire.id,
         booklet: origin.group.booklet(),
         group: origin.group,
-        area: origin.area,
-        area_class: origin.area.area().and_then(|a| live.geo.area_class(a)),
+        area,
+        area_class: area.area().and_then(|a| live.geo.area_class(a)),
         school: origin.school,
-        band: origin.band,
+        band,
         source: origin.source,
         completion_seconds: seconds,
         too_fast: def.too_fast(u64::from(seconds)),
@@ -368,13 +433,13 @@ pub async fn submit(
         .writer
         .submit(Submission {
             nonce_hash: nonce_hash(&form.issued.nonce),
-            claim: origin.claim,
+            claim,
             response,
             tally,
             closes_at: survey.settings.window.closes_at,
         })
         .await?;
-    if let Claim::Invitation(id) = origin.claim {
+    if let Some(id) = origin.invitation {
         ctx.shown.0.invalidate(&id);
     }
     Ok(match verdict {

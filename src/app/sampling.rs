@@ -6,9 +6,10 @@ use crate::domain::audit::AuditAction;
 use crate::domain::channel::Channel;
 use crate::domain::draw::{self, Draw, FrameEntry, NewDraw, Pick, PickKind, RecordedQuota};
 use crate::domain::frame::{self, Person, RosterErrors, School};
-use crate::domain::geography::{AreaScope, Geography};
+use crate::domain::geography::Geography;
 use crate::domain::group::{GroupMap, RespondentGroup};
 use crate::domain::invitation::{Addressed, InvitationStatus, ReleaseFilter, ReleaseOutcome};
+use crate::domain::places::{self, Places};
 use crate::domain::strata::{self, Area, Band, FullPlan, Stratum};
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
@@ -54,7 +55,10 @@ pub async fn draft(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, 
 }
 
 /// The plan with everything known so far, from the store.
-pub(crate) async fn load_plan(db: &store::Pool, survey: &Survey) -> Result<FullPlan, AppError> {
+pub(crate) async fn load_plan(
+    db: &impl store::Connection,
+    survey: &Survey,
+) -> Result<FullPlan, AppError> {
     let sizes = store::frames::group_sizes(db, survey.id).await?;
     let geo = store::geography::load(db, survey.id).await?;
     let frames = if geo.areas.is_empty() {
@@ -302,6 +306,31 @@ pub async fn plan(
     let survey = visible(ctx, actor, id).await?;
     let full = load_plan(ctx.db.pool(), &survey).await?;
     Ok((survey, full))
+}
+
+/// The places of a survey's strata: as stored once it has opened, else as they would be if it
+/// opened now (its plan, with the invitations it has issued).
+pub(crate) async fn places_of(
+    db: &impl store::Connection,
+    survey: &Survey,
+    plan: &FullPlan,
+) -> Result<Vec<Places>, AppError> {
+    if survey.status != SurveyStatus::Draft && store::places::exist(db, survey.id).await? {
+        return Ok(store::places::load(db, survey.id).await?);
+    }
+    let invitations = store::invitations::counts_by_stratum(db, survey.id).await?;
+    Ok(places::at_opening(plan, &invitations))
+}
+
+/// A survey the actor may see, with its plan and its strata's places.
+pub async fn places(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<(Survey, FullPlan, Vec<Places>), AppError> {
+    let (survey, full) = plan(ctx, actor, id).await?;
+    let places = places_of(ctx.db.pool(), &survey, &full).await?;
+    Ok((survey, full, places))
 }
 
 // ---- the draw ------------------------------------------------------------------------------
@@ -813,13 +842,13 @@ pub async fn create_channel(
     Ok(ch)
 }
 
-/// A channel with its quota cell's places.
+/// A channel with the places left in the strata it feeds.
 #[derive(Debug, Clone)]
 pub struct ChannelState {
     pub channel: Channel,
     pub area: Option<String>,
     pub school: Option<String>,
-    pub cell: AreaScope,
+    /// The places of the strata it feeds, and how many of them are claimed.
     pub quota: u64,
     pub filled: u64,
 }
@@ -833,17 +862,19 @@ pub async fn channels(
     let survey = visible(ctx, actor, id).await?;
     let db = ctx.db.pool();
     let full = load_plan(db, &survey).await?;
+    let all = places_of(db, &survey, &full).await?;
     let mut out = Vec::new();
     for ch in store::channels::list(db, survey.id).await? {
         let cell = ch.cell(&full.geo);
+        let fed = all.iter().filter(|p| places::feeds(ch.group, cell, &p.key));
+        let (quota, filled) = fed.fold((0, 0), |(q, f), p| (q + p.quota, f + p.claimed));
         out.push(ChannelState {
             area: ch.area_id.map(|a| full.geo.area_name(a).to_owned()),
             school: ch
                 .school_id
                 .map(|s| full.geo.school_name(Some(s)).to_owned()),
-            quota: full.cell_quota(ch.group, cell),
-            filled: store::channels::filled(db, survey.id, ch.group, cell).await?,
-            cell,
+            quota,
+            filled,
             channel: ch,
         });
     }

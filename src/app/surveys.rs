@@ -138,8 +138,13 @@ pub async fn transition(
     }
     .map_err(|e| AppError::Conflict(e.message))?;
     if t == Transition::Open {
-        // The questionnaire versions are fixed from the first answer on.
+        // The questionnaire versions are fixed from the first answer on, and each stratum gets
+        // its places, its issued invitations holding theirs.
         store::questionnaires::pin(&txn, survey.id).await?;
+        let plan = super::sampling::load_plan(&txn, &survey).await?;
+        let invitations = store::invitations::counts_by_stratum(&txn, survey.id).await?;
+        let places = crate::domain::places::at_opening(&plan, &invitations);
+        store::places::create_missing(&txn, survey.id, &places).await?;
     }
     if !store::surveys::change_status(&txn, survey.id, survey.status, to).await? {
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));

@@ -8,6 +8,7 @@ pub mod frame;
 pub mod geography;
 pub mod group;
 pub mod invitation;
+pub mod places;
 pub mod questionnaire;
 pub mod quota;
 pub mod readiness;

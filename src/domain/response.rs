@@ -3,6 +3,7 @@
 //! quota cell).
 use super::geography::AreaScope;
 use super::group::{Booklet, RespondentGroup};
+use super::places::PlaceKey;
 use super::strata::{AreaClass, Band};
 use super::tally::ResponseFacts;
 use chrono::{DateTime, Timelike, Utc};
@@ -103,8 +104,8 @@ impl Response {
 pub enum Claim {
     /// Marks the invitation answered (it must still be pending).
     Invitation(i32),
-    /// Takes a place in an open channel's quota cell.
-    Channel { cell: AreaScope, quota: u64 },
+    /// Takes a free place of a stratum (an open channel's answer).
+    Place(PlaceKey),
 }
 
 /// What became of a submission.
@@ -118,7 +119,7 @@ pub enum Verdict {
     Answered,
     /// The invitation was withdrawn meanwhile.
     Withdrawn,
-    /// The channel's quota cell filled meanwhile.
+    /// The stratum's places were taken meanwhile.
     QuotaFull,
     /// The survey closed meanwhile.
     Closed,

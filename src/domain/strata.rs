@@ -6,6 +6,7 @@
 use super::draw::RecordedQuota;
 use super::geography::{AreaScope, Geography};
 use super::group::{GroupMap, RespondentGroup};
+use super::places::{PlaceKey, Places};
 use super::quota::{PlanParameters, SamplePlan};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -336,6 +337,9 @@ pub struct StratumLine {
     pub quota: u64,
     pub frame: Option<u64>,
     pub capped: bool,
+    /// Places held by invitations or taken by channel answers, and those left (where known).
+    pub claimed: Option<u64>,
+    pub left: Option<u64>,
 }
 
 impl FullPlan {
@@ -357,10 +361,21 @@ impl FullPlan {
     }
 
     pub fn lines(&self) -> Vec<StratumLine> {
+        self.lines_with(&[])
+    }
+
+    /// The lines with each stratum's places.
+    pub fn lines_with(&self, places: &[Places]) -> Vec<StratumLine> {
         self.strata
             .iter()
             .map(|s| {
                 let area = &self.geo.areas[s.stratum.area];
+                let key = PlaceKey {
+                    group: s.stratum.group,
+                    area: AreaScope::Area(self.geo.area_ids[s.stratum.area]),
+                    band: s.stratum.band,
+                };
+                let places = places.iter().find(|p| p.key == key);
                 StratumLine {
                     group: s.stratum.group,
                     group_label: s.stratum.group.label(),
@@ -371,6 +386,8 @@ impl FullPlan {
                     quota: s.quota,
                     frame: s.frame,
                     capped: s.capped,
+                    claimed: places.map(|p| p.claimed),
+                    left: places.map(Places::left),
                 }
             })
             .collect()

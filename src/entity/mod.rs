@@ -2,7 +2,6 @@
 pub mod area;
 pub mod audit_log;
 pub mod channel;
-pub mod channel_fill;
 pub mod county;
 pub mod draw;
 pub mod draw_pick;
@@ -14,6 +13,7 @@ pub mod readiness_school;
 pub mod response;
 pub mod school;
 pub mod session;
+pub mod stratum_place;
 pub mod submission_receipt;
 pub mod survey;
 pub mod survey_booklet;

@@ -7,6 +7,7 @@ pub mod draws;
 pub mod frames;
 pub mod geography;
 pub mod invitations;
+pub mod places;
 pub mod questionnaires;
 pub mod readiness;
 pub mod responses;

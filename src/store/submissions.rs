@@ -185,7 +185,7 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         .into_iter()
         .filter_map(|i| match batch[i].claim {
             Claim::Invitation(id) => Some(id),
-            Claim::Channel { .. } => None,
+            Claim::Place(_) => None,
         })
         .collect();
     let mut marked: HashSet<i32> = HashSet::new();
@@ -235,9 +235,9 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
                     verdicts[i] = Some(Verdict::Answered);
                 }
             }
-            Claim::Channel { cell, quota } => {
+            Claim::Place(key) => {
                 let s = &batch[i].response;
-                if !super::channels::claim_place(&txn, s.survey_id, s.group, cell, quota).await? {
+                if !super::places::claim(&txn, s.survey_id, &key).await? {
                     verdicts[i] = Some(Verdict::QuotaFull);
                 }
             }

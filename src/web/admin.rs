@@ -394,12 +394,12 @@ pub async fn show_survey(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
-    let (survey, full) = sampling::plan(&state.app, &actor, path.into_inner()).await?;
+    let (survey, full, places) = sampling::places(&state.app, &actor, path.into_inner()).await?;
     let draw = sampling::current_draw(&state.app, &actor, survey.id).await?;
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::with_plan(&survey, &full.plan));
-    ctx.insert("strata", &full.lines());
+    ctx.insert("strata", &full.lines_with(&places));
     ctx.insert(
         "current_draw",
         &draw.as_ref().map(super::sampling::DrawView::from),

@@ -4,6 +4,7 @@ use super::AppState;
 use super::spliced::Spliced;
 use crate::app::answering::{self, Answering, FilledForm, Outcome, Refusal, Target};
 use crate::domain::group::RespondentGroup;
+use crate::domain::places::{PlaceErrors, Questions};
 use crate::domain::questionnaire::{AnswerErrors, Definition, MAX_COMMENT_CHARS};
 use crate::error::AppError;
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
@@ -55,10 +56,10 @@ impl RespondentLimiter {
     }
 }
 
-/// Blank questionnaire pages, rendered once per survey, questionnaire version and group (a
-/// survey's name and questionnaires cannot change once it takes answers), then only their
-/// nonce, start time and link change per request.
-pub struct BlankForms(moka::sync::Cache<(i32, i32, RespondentGroup), Arc<Spliced>>);
+/// Blank questionnaire pages, rendered once per survey, questionnaire version, group and what
+/// the form asks to place the answer (a survey's name, questionnaires and areas cannot change
+/// once it takes answers), then only their issued form and link change per request.
+pub struct BlankForms(moka::sync::Cache<(i32, i32, RespondentGroup, Questions), Arc<Spliced>>);
 
 impl BlankForms {
     pub fn new() -> BlankForms {
@@ -182,11 +183,54 @@ pub fn respondent_page(status: StatusCode) -> actix_web::HttpResponseBuilder {
 
 /// The questionnaire's page, but for its nonce, start time and link: with chosen options kept
 /// and missing items marked.
+/// What the form shows of the respondent's stratum: the area and grade chosen, and whether
+/// either is missing.
+#[derive(Default)]
+struct PlaceShown {
+    area: Option<i32>,
+    grade: Option<u8>,
+    errors: PlaceErrors,
+}
+
+/// The questions that place an open channel's answer (its 乡镇/街道, its grade), if it asks.
+fn place_context(answering: &Answering, shown: &PlaceShown) -> serde_json::Value {
+    let origin = &answering.origin;
+    let asks = origin.questions;
+    if !asks.area && !asks.grade {
+        return json!({"areas": null, "grades": null, "area_missing": false, "grade_missing": false});
+    }
+    let grades: Vec<_> = crate::domain::strata::bands(origin.group)
+        .iter()
+        .flat_map(|b| b.from..=b.to)
+        .map(|g| json!({"value": g, "label": grade_label(g)}))
+        .collect();
+    json!({
+        "areas": asks.area.then(|| answering.live.areas().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>()),
+        "grades": asks.grade.then_some(grades),
+        "grade_prompt": if origin.group == RespondentGroup::Student { "你就读的年级" } else { "孩子就读的年级" },
+        "area": shown.area,
+        "grade": shown.grade,
+        "area_missing": shown.errors.area,
+        "grade_missing": shown.errors.grade,
+    })
+}
+
+/// "三年级", "七年级（初一）".
+fn grade_label(grade: u8) -> String {
+    const NAMES: [&str; 9] = ["一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    let name = NAMES[usize::from(grade.clamp(1, 9)) - 1];
+    match grade {
+        7..=9 => format!("{name}年级（初{}）", NAMES[usize::from(grade) - 7]),
+        _ => format!("{name}年级"),
+    }
+}
+
 fn form_context(
     answering: &Answering,
     chosen: &[Option<usize>],
     comment: &str,
     errors: Option<&AnswerErrors>,
+    place: &PlaceShown,
 ) -> tera::Context {
     let def: &Definition = &answering.questionnaire.definition;
     let missing: Vec<&str> = errors.map_or(Vec::new(), |e| {
@@ -230,6 +274,7 @@ fn form_context(
         &errors.is_some_and(|e| e.comment_too_long),
     );
     ctx.insert("missing", &missing_numbers);
+    ctx.insert("place", &place_context(answering, place));
     ctx.insert("minutes", &def.items.len().div_ceil(5).max(2));
     ctx
 }
@@ -265,12 +310,14 @@ fn show_form(
         answering.live.survey.id,
         answering.questionnaire.id,
         answering.origin.group,
+        answering.origin.questions,
     );
     let page = match state.forms.0.get(&key) {
         Some(page) => page,
         None => {
             let def = &answering.questionnaire.definition;
-            let ctx = form_context(answering, &vec![None; def.items.len()], "", None);
+            let blank = vec![None; def.items.len()];
+            let ctx = form_context(answering, &blank, "", None, &PlaceShown::default());
             let page = Arc::new(Spliced::render(
                 &state.tera,
                 "respond/form.html",
@@ -310,10 +357,13 @@ pub async fn invitation_page(
     }
 }
 
-/// The submitted form: the form the server issued (as sent back) and the answers.
+/// The submitted form: the form the server issued (as sent back), the answers, and the
+/// respondent's area and grade where the form asked.
 struct Posted {
     form: Option<String>,
     fields: Vec<(String, String)>,
+    area: Option<i32>,
+    grade: Option<u8>,
 }
 
 impl Posted {
@@ -322,10 +372,14 @@ impl Posted {
         let mut s = Posted {
             form: None,
             fields: Vec::with_capacity(all.len()),
+            area: None,
+            grade: None,
         };
         for (k, v) in all {
             match k.as_str() {
                 "_form" => s.form = Some(v),
+                "_area" => s.area = v.trim().parse().ok(),
+                "_grade" => s.grade = v.trim().parse().ok(),
                 _ => s.fields.push((k, v)),
             }
         }
@@ -372,6 +426,8 @@ async fn submit(
     let form = FilledForm {
         issued: &issued,
         fields: &posted.fields,
+        area: posted.area,
+        grade: posted.grade,
     };
     Ok(
         match answering::submit(&state.app, answering, form, Utc::now()).await? {
@@ -380,7 +436,19 @@ async fn submit(
             Outcome::Refused(r) => Answered::Page(render_notice(state, &Notice::of(r))?),
             Outcome::Tampered => return tampered(),
             Outcome::Incomplete(e) => {
-                let mut ctx = form_context(answering, &e.partial, posted.comment(), Some(&e));
+                let place = PlaceShown {
+                    area: posted.area,
+                    grade: posted.grade,
+                    errors: e.place,
+                };
+                let answers = &e.answers;
+                let mut ctx = form_context(
+                    answering,
+                    &answers.partial,
+                    posted.comment(),
+                    Some(answers),
+                    &place,
+                );
                 // The same form goes on: its nonce and start time stay.
                 ctx.insert("form", posted.form.as_deref().unwrap_or_default());
                 ctx.insert("action", req.path());

@@ -12,6 +12,7 @@ use crate::domain::draw::Draw;
 use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
+use crate::domain::places::Places;
 use crate::domain::strata::{Area, AreaClass, FullPlan};
 use crate::domain::survey::Survey;
 use crate::error::AppError;
@@ -183,11 +184,16 @@ pub fn person_json(p: &Person, geo: &Geography) -> serde_json::Value {
     })
 }
 
-/// The plan as JSON: the group lines and arithmetic, and the strata.
-pub fn plan_json(survey: &Survey, full: &FullPlan) -> serde_json::Value {
-    let mut v = serde_json::to_value(PlanView::new(survey, &full.plan)).unwrap_or_default();
-    v["strata"] = serde_json::to_value(full.lines()).unwrap_or_default();
-    v
+/// The plan as JSON: the group lines and arithmetic, and the strata with their places.
+pub fn plan_json(
+    survey: &Survey,
+    full: &FullPlan,
+    places: &[Places],
+) -> Result<serde_json::Value, AppError> {
+    let mut v =
+        serde_json::to_value(PlanView::new(survey, &full.plan)).map_err(AppError::internal)?;
+    v["strata"] = serde_json::to_value(full.lines_with(places)).map_err(AppError::internal)?;
+    Ok(v)
 }
 
 #[derive(Debug, Serialize)]
@@ -250,6 +256,8 @@ pub struct ChannelView {
     pub school: Option<String>,
     pub quota: u64,
     pub filled: u64,
+    /// Places left in the strata it feeds.
+    pub left: u64,
 }
 
 impl ChannelView {
@@ -263,6 +271,7 @@ impl ChannelView {
             school: c.school,
             quota: c.quota,
             filled: c.filled,
+            left: c.quota.saturating_sub(c.filled),
         }
     }
 }
@@ -414,8 +423,9 @@ pub async fn api_plan(
     user: CurrentUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let (survey, full) = sampling::plan(&state.app, &user.actor(), path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(plan_json(&survey, &full)))
+    let (survey, full, places) =
+        sampling::places(&state.app, &user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(plan_json(&survey, &full, &places)?))
 }
 
 /// `POST …/draws` with no body draws with a random seed; `{"seed": …}` with the one given.

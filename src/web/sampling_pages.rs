@@ -49,10 +49,10 @@ async fn sample_page(
     outcome: Outcome,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
-    let (_, full) = sampling::plan(&state.app, &actor, survey.id).await?;
+    let (_, full, places) = sampling::places(&state.app, &actor, survey.id).await?;
     let mut ctx = page(Some(user), csrf);
     ctx.insert("survey", &SurveyView::with_plan(survey, &full.plan));
-    ctx.insert("strata", &full.lines());
+    ctx.insert("strata", &full.lines_with(&places));
     let areas_text = full
         .geo
         .areas

@@ -13,6 +13,7 @@ mod layers;
 mod limits;
 mod loadgen;
 mod matrix;
+mod places;
 mod readiness;
 mod sampling;
 mod security;

@@ -450,7 +450,7 @@ backend_test! {
 }
 
 backend_test! {
-    async fn an_open_channel_takes_answers_until_its_quota_cell_is_full(app) {
+    async fn an_open_channel_takes_answers_until_its_strata_have_no_place_left(app) {
         let (organizer, id) = county_survey(&app).await;
         let res = organizer
             .post(app.url(&format!("/api/v1/surveys/{id}/channels")))
@@ -479,7 +479,7 @@ backend_test! {
         let quota = channels[0]["quota"].as_u64().unwrap();
         assert_eq!(quota, 5);
 
-        // Many concurrent claims at the cell: exactly `quota` succeed.
+        // Many concurrent claims of its one stratum's places: exactly `quota` succeed.
         let mut tasks = Vec::new();
         let area_id: i32 = {
             use sea_orm::{EntityTrait, QueryFilter, ColumnTrait};
@@ -490,8 +490,9 @@ backend_test! {
         for _ in 0..20 {
             let db = app.db.clone();
             tasks.push(tokio::spawn(async move {
-                use renke::domain::{geography::AreaScope, group::RespondentGroup};
-                renke::store::channels::claim_place(&db, id as i32, RespondentGroup::Public, AreaScope::Area(area_id), quota).await
+                use renke::domain::{geography::AreaScope, group::RespondentGroup, places::PlaceKey};
+                let key = PlaceKey { group: RespondentGroup::Public, area: AreaScope::Area(area_id), band: None };
+                renke::store::places::claim(&db, id as i32, &key).await
             }));
         }
         let mut won = 0;
