@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://renke.db?mode=rwc";
+pub const DEFAULT_HOLD_AFTER: u32 = 30;
+pub const DEFAULT_REFUSE_AFTER: u32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -108,6 +110,12 @@ pub struct Settings {
     /// RENKE_REQUEST_TIMEOUT: seconds a request may take to arrive and be answered (default
     /// 120); the request head alone gets at most 10. Slow or stalled clients get a 408.
     pub request_timeout: std::time::Duration,
+    /// RENKE_HOLD_AFTER: open-channel answers one client address may give a survey in an hour
+    /// before the next ones are held for review (default 30).
+    pub hold_after: u32,
+    /// RENKE_REFUSE_AFTER: open-channel answers one client address may give a survey in 24
+    /// hours before the next ones are refused (default 1000).
+    pub refuse_after: u32,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -201,6 +209,8 @@ impl Settings {
                     .filter(|s: &u64| *s > 0)
                     .unwrap_or(120),
             ),
+            hold_after: env_number("RENKE_HOLD_AFTER")?.unwrap_or(DEFAULT_HOLD_AFTER),
+            refuse_after: env_number("RENKE_REFUSE_AFTER")?.unwrap_or(DEFAULT_REFUSE_AFTER),
         })
     }
 }

@@ -265,6 +265,7 @@ async fn answer(ctx: &Context, a: &Answer) -> Result<(), String> {
         fields: &fields,
         area: None,
         grade: None,
+        from: None,
     };
     match answering::submit(ctx, &answering, form, a.at)
         .await

@@ -33,6 +33,8 @@ pub fn settings(
         public_url: None,
         sqlite_full_sync: true,
         request_timeout: Duration::from_secs(120),
+        hold_after: renke::config::DEFAULT_HOLD_AFTER,
+        refuse_after: renke::config::DEFAULT_REFUSE_AFTER,
     }
 }
 

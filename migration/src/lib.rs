@@ -9,6 +9,7 @@ mod m20261129_000005_readiness;
 mod m20261129_000006_audit;
 mod m20261129_000007_response_pages;
 mod m20261201_000008_stratum_places;
+mod m20261201_000009_held_answers;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_audit::Migration),
             Box::new(m20261129_000007_response_pages::Migration),
             Box::new(m20261201_000008_stratum_places::Migration),
+            Box::new(m20261201_000009_held_answers::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::group::{Booklet, RespondentGroup};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::places::{self, PlaceErrors, Places, Questions};
 use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
-use crate::domain::response::{Claim, NewResponse, Source, Verdict, hour_of};
+use crate::domain::response::{AddressLimit, Claim, NewResponse, Source, Verdict, hour_of};
 use crate::domain::strata::Band;
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::domain::tally::Aggregates;
@@ -158,6 +158,8 @@ pub enum Refusal {
     Closed,
     /// The strata the channel feeds have no place left (or the respondent's has none).
     QuotaFull,
+    /// Its client address has given too many answers today.
+    TooMany,
 }
 
 /// Where a respondent came from, and what their response records of it. An open channel's
@@ -173,6 +175,8 @@ pub struct Origin {
     pub questions: Questions,
     /// The invitation it answers, if it does.
     invitation: Option<i32>,
+    /// The open channel it came through, if it did.
+    channel: Option<i32>,
 }
 
 /// A link that leads to a questionnaire: the survey, who answers, and on which version.
@@ -256,6 +260,7 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
             grade: false,
         },
         invitation: Some(inv.id),
+        channel: None,
     };
     ready(ctx, live, origin).await
 }
@@ -291,6 +296,7 @@ pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
         source: Source::OpenChannel,
         questions: Questions::for_channel(&live.geo, ch.group, cell),
         invitation: None,
+        channel: Some(ch.id),
     };
     ready(ctx, live, origin).await
 }
@@ -334,6 +340,8 @@ pub struct FilledForm<'a> {
     /// The area and grade an open channel's respondent chose, where the form asked.
     pub area: Option<i32>,
     pub grade: Option<u8>,
+    /// The client's address (an open channel's answers are counted per address).
+    pub from: Option<std::net::IpAddr>,
 }
 
 /// Why a form is shown again: items left out (or a comment too long), or the respondent's
@@ -347,6 +355,9 @@ pub struct FormErrors {
 /// What became of a submission.
 pub enum Outcome {
     Stored,
+    /// Stored apart, counted nowhere until an organiser accepts it (its address had given
+    /// many answers this hour).
+    Held,
     /// The same submission came again (a retry): nothing new is stored.
     Repeated,
     Refused(Refusal),
@@ -355,6 +366,14 @@ pub enum Outcome {
     /// Items left out, a comment too long, an area or grade not given: shown again with the
     /// answers kept.
     Incomplete(FormErrors),
+}
+
+/// A client address as it is counted: a keyed hash, so the address itself is never stored.
+fn address_key(ctx: &Context, from: Option<std::net::IpAddr>) -> String {
+    from.map_or_else(
+        || "unknown".to_owned(),
+        |ip| ctx.addresses.sign(&[&ip.to_string()]),
+    )
 }
 
 fn nonce_hash(nonce: &str) -> String {
@@ -437,6 +456,12 @@ pub async fn submit(
             response,
             tally,
             closes_at: survey.settings.window.closes_at,
+            limit: origin.channel.map(|channel_id| AddressLimit {
+                address: address_key(ctx, form.from),
+                channel_id,
+                hold_after: ctx.hold_after,
+                refuse_after: ctx.refuse_after,
+            }),
         })
         .await?;
     if let Some(id) = origin.invitation {
@@ -449,6 +474,8 @@ pub async fn submit(
         Verdict::Withdrawn => Outcome::Refused(Refusal::InvalidLink),
         Verdict::QuotaFull => Outcome::Refused(Refusal::QuotaFull),
         Verdict::Closed => Outcome::Refused(Refusal::Closed),
+        Verdict::Held => Outcome::Held,
+        Verdict::TooMany => Outcome::Refused(Refusal::TooMany),
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod answering;
 pub mod exports;
+pub mod integrity;
 pub mod questionnaires;
 pub mod readiness;
 pub mod sampling;
@@ -100,6 +101,12 @@ pub struct Context {
     tokens: TokenKey,
     /// Signs the questionnaire forms the server issues.
     forms: TokenKey,
+    /// Turns client addresses into the keyed hashes that are counted (never stored as such).
+    addresses: TokenKey,
+    /// Open-channel answers an address may give a survey per hour before they are held, and
+    /// per day before they are refused.
+    hold_after: u32,
+    refuse_after: u32,
 }
 
 impl Context {
@@ -136,8 +143,16 @@ impl Context {
             shown: answering::ShownInvitations::new(),
             tokens: TokenKey::derive(settings.secret_key.expose(), "invitation tokens"),
             forms: TokenKey::derive(settings.secret_key.expose(), "issued forms"),
+            addresses: TokenKey::derive(settings.secret_key.expose(), "client addresses"),
+            hold_after: settings.hold_after,
+            refuse_after: settings.refuse_after,
             db,
         })
+    }
+
+    /// Open-channel answers one address may give a survey in an hour before they are held.
+    pub fn hold_after(&self) -> u32 {
+        self.hold_after
     }
 
     /// The link path of an invitation (`/s/{token}`).

@@ -30,10 +30,12 @@ pub enum AuditAction {
     TallyRebuilt,
     ReadinessUploaded,
     ChecklistSaved,
+    HeldAccepted,
+    HeldRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -56,6 +58,8 @@ impl AuditAction {
         AuditAction::TallyRebuilt,
         AuditAction::ReadinessUploaded,
         AuditAction::ChecklistSaved,
+        AuditAction::HeldAccepted,
+        AuditAction::HeldRejected,
     ];
 
     pub fn code(self) -> &'static str {
@@ -82,6 +86,8 @@ impl AuditAction {
             AuditAction::TallyRebuilt => "tally_rebuilt",
             AuditAction::ReadinessUploaded => "readiness_upload",
             AuditAction::ChecklistSaved => "checklist_saved",
+            AuditAction::HeldAccepted => "held_accepted",
+            AuditAction::HeldRejected => "held_rejected",
         }
     }
 

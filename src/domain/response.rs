@@ -123,4 +123,70 @@ pub enum Verdict {
     QuotaFull,
     /// The survey closed meanwhile.
     Closed,
+    /// Past its address's hourly threshold: stored apart, counted nowhere until an organiser
+    /// accepts it.
+    Held,
+    /// Past its address's daily bound: refused.
+    TooMany,
+}
+
+/// How an open channel's answers from one client address are limited: past `hold_after` in
+/// an hour they are held, past `refuse_after` in a day refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressLimit {
+    /// A keyed hash of the client address: the address itself is never stored.
+    pub address: String,
+    pub channel_id: i32,
+    pub hold_after: u32,
+    pub refuse_after: u32,
+}
+
+/// Where a held answer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldStatus {
+    Held,
+    Rejected,
+}
+
+impl HeldStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            HeldStatus::Held => "held",
+            HeldStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<HeldStatus> {
+        [HeldStatus::Held, HeldStatus::Rejected]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+}
+
+/// An answer held for review, with the channel and address it came through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub id: i32,
+    pub channel_id: i32,
+    pub address: String,
+    pub status: HeldStatus,
+    pub answer: NewResponse,
+}
+
+/// Held answers of one channel, address and hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldGroup {
+    pub channel_id: i32,
+    pub address: String,
+    pub hour: DateTime<Utc>,
+    pub held: u64,
+    pub rejected: u64,
+}
+
+/// Which held answers an organiser decides on (every one left out is not a condition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldFilter {
+    pub channel_id: Option<i32>,
+    pub address: Option<String>,
+    pub hour: Option<DateTime<Utc>>,
 }

@@ -1,4 +1,5 @@
 //! sea-orm entities: the shape of the tables, nothing more. Behaviour lives in `store`.
+pub mod address_count;
 pub mod area;
 pub mod audit_log;
 pub mod channel;
@@ -6,6 +7,7 @@ pub mod county;
 pub mod draw;
 pub mod draw_pick;
 pub mod frame_person;
+pub mod held_answer;
 pub mod invitation;
 pub mod questionnaire;
 pub mod readiness_check;

@@ -6,6 +6,7 @@ pub mod counties;
 pub mod draws;
 pub mod frames;
 pub mod geography;
+pub mod holds;
 pub mod invitations;
 pub mod places;
 pub mod questionnaires;

@@ -8,7 +8,7 @@
 //! one PostgreSQL, each with its own writer, never overfill or double-count.
 use super::{Database, DbFailure};
 use crate::domain::invitation::InvitationStatus;
-use crate::domain::response::{Claim, NewResponse, Verdict, hour_of};
+use crate::domain::response::{AddressLimit, Claim, NewResponse, Verdict, hour_of};
 use crate::domain::survey::SurveyStatus;
 use crate::domain::tally::Aggregates;
 use crate::entity::{invitation, submission_receipt, survey};
@@ -33,6 +33,8 @@ pub struct Submission {
     pub tally: Aggregates,
     /// The survey's window end (settings cannot change once a survey is open).
     pub closes_at: Option<DateTime<Utc>>,
+    /// For an open channel's answer: its client address and how many answers it may give.
+    pub limit: Option<AddressLimit>,
 }
 
 type Reply = oneshot::Sender<Result<Verdict, DbErr>>;
@@ -237,6 +239,22 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
             }
             Claim::Place(key) => {
                 let s = &batch[i].response;
+                // Counted per address first: past its threshold an answer is held, past its
+                // bound refused, and neither takes a place.
+                if let Some(limit) = &batch[i].limit {
+                    let (hour, day) =
+                        super::holds::count(&txn, s.survey_id, &limit.address, hour_of(now))
+                            .await?;
+                    if day > u64::from(limit.refuse_after) {
+                        verdicts[i] = Some(Verdict::TooMany);
+                        continue;
+                    }
+                    if hour > u64::from(limit.hold_after) {
+                        super::holds::hold(&txn, limit.channel_id, &limit.address, s).await?;
+                        verdicts[i] = Some(Verdict::Held);
+                        continue;
+                    }
+                }
                 if !super::places::claim(&txn, s.survey_id, &key).await? {
                     verdicts[i] = Some(Verdict::QuotaFull);
                 }
@@ -250,7 +268,9 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         .filter(|&&i| {
             matches!(
                 verdicts[i],
-                Some(Verdict::Answered | Verdict::Withdrawn | Verdict::QuotaFull)
+                Some(
+                    Verdict::Answered | Verdict::Withdrawn | Verdict::QuotaFull | Verdict::TooMany
+                )
             )
         })
         .map(|&i| batch[i].nonce_hash.clone())

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod error;
 pub mod exports;
 pub mod input;
+pub mod integrity;
 pub mod middleware;
 pub mod qr;
 pub mod questionnaires;
@@ -219,6 +220,9 @@ route_table! {
     get "/api/v1/surveys/{id}/channels" => sampling::api_list_channels, CountyRead;
     get "/api/v1/surveys/{id}/channels/{code}/{format}" => sampling::api_channel_qr, CountyRead;
     post "/api/v1/surveys/{id}/purge" => sampling::api_purge, CountyOrganize;
+    get "/api/v1/surveys/{id}/held" => integrity::api_held, CountyOrganize;
+    post "/api/v1/surveys/{id}/held/accept" => integrity::api_accept, CountyOrganize;
+    post "/api/v1/surveys/{id}/held/reject" => integrity::api_reject, CountyOrganize;
     get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyRead;
@@ -259,6 +263,7 @@ route_table! {
     post "/admin/surveys/{id}/channels" => sampling_pages::create_channel, CountyOrganize;
     post "/admin/surveys/{id}/reserves" => sampling_pages::release, CountyOrganize;
     post "/admin/surveys/{id}/purge" => sampling_pages::purge, CountyOrganize;
+    post "/admin/surveys/{id}/held" => integrity::page_decide, CountyOrganize;
     get "/admin/surveys/{id}/dashboard" => dashboard::page_show, CountyRead;
     get "/admin/surveys/{id}/dashboard/events" => dashboard::events, CountyRead;
     get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;

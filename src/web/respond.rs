@@ -23,9 +23,10 @@ type State = web::Data<AppState>;
 /// The largest questionnaire submission accepted (answers and a 500-character comment).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// Per client address: invalid-token guesses (burst 20, then one every 3 s) and open-channel
-/// submissions (burst 120, then two a second — enough for a school whose parents share one
-/// network address, too slow for a script stuffing a quota).
+/// Per client address and server: invalid-token guesses (burst 20, then one every 3 s) and
+/// open-channel submissions (burst 400, then two a second — a school's parents' meeting on one
+/// network address gets through; what one address may add to the count is settled by the
+/// per-address hold and refusal limits, see `app::answering`).
 pub struct RespondentLimiter {
     invalid_tokens: DefaultKeyedRateLimiter<IpAddr>,
     pub submissions: DefaultKeyedRateLimiter<IpAddr>,
@@ -41,7 +42,7 @@ impl Default for RespondentLimiter {
     fn default() -> Self {
         RespondentLimiter {
             invalid_tokens: RateLimiter::keyed(quota(Duration::from_secs(3), 20)),
-            submissions: RateLimiter::keyed(quota(Duration::from_millis(500), 120)),
+            submissions: RateLimiter::keyed(quota(Duration::from_millis(500), 400)),
         }
     }
 }
@@ -160,6 +161,7 @@ impl Notice {
             Refusal::NotYetOpen => Notice::not_yet_open(),
             Refusal::Closed => Notice::closed(),
             Refusal::QuotaFull => Notice::quota_full(),
+            Refusal::TooMany => Notice::too_many(),
         }
     }
 }
@@ -428,10 +430,12 @@ async fn submit(
         fields: &posted.fields,
         area: posted.area,
         grade: posted.grade,
+        from: state.client_ip(req),
     };
     Ok(
         match answering::submit(&state.app, answering, form, Utc::now()).await? {
-            Outcome::Stored => Answered::Stored,
+            // A held answer is stored too: the respondent is thanked alike.
+            Outcome::Stored | Outcome::Held => Answered::Stored,
             Outcome::Repeated => Answered::Repeated,
             Outcome::Refused(r) => Answered::Page(render_notice(state, &Notice::of(r))?),
             Outcome::Tampered => return tampered(),

@@ -386,7 +386,7 @@ pub async fn certificate(
     render(&state, StatusCode::OK, "admin/certificate.html", &ctx)
 }
 
-async fn invitations_page(
+pub async fn invitations_page(
     state: &AppState,
     user: &CurrentUser,
     csrf: &CsrfToken,
@@ -418,6 +418,11 @@ async fn invitations_page(
     let (_, geo) = sampling::geography(&state.app, &actor, survey.id).await?;
     ctx.insert("geo", &GeographyView::new(&geo));
     ctx.insert("groups", &group_options());
+    ctx.insert(
+        "held",
+        &super::integrity::held_views(&state.app, &actor, survey.id).await?,
+    );
+    ctx.insert("hold_after", &state.app.hold_after());
     if let Some(e) = &error {
         ctx.insert("error", &e.to_string());
     }

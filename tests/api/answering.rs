@@ -431,9 +431,9 @@ backend_test! {
 backend_test! {
     async fn one_address_is_limited_on_open_channels_and_on_guessing_tokens(app) {
         let (_, _, url) = open_channel(&app).await;
-        // A school's shared address gets a burst of 120 submissions at once, then slows down.
+        // A school's shared address gets a burst of 400 submissions at once, then slows down.
         let mut limited = 0;
-        for _ in 0..125 {
+        for _ in 0..405 {
             let res = app.client.post(&url).form(&[("junk", "1")]).send().await.unwrap();
             if res.status() == StatusCode::TOO_MANY_REQUESTS {
                 assert!(res.text().await.unwrap().contains("请稍后再试"));

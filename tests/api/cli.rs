@@ -167,6 +167,8 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         public_url: None,
         sqlite_full_sync: true,
         request_timeout: std::time::Duration::from_secs(120),
+        hold_after: renke::config::DEFAULT_HOLD_AFTER,
+        refuse_after: renke::config::DEFAULT_REFUSE_AFTER,
     };
     let app = renke::Application::build(settings).await.unwrap();
     let port = app.port();

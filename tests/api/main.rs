@@ -9,6 +9,7 @@ mod cli;
 mod e2e;
 mod faults;
 mod health_and_quota;
+mod held;
 mod layers;
 mod limits;
 mod loadgen;

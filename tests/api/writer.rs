@@ -49,6 +49,7 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
         response,
         tally,
         closes_at: None,
+        limit: None,
     }
 }
 

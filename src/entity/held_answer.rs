@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "held_answer")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub survey_id: i32,
+    pub channel_id: i32,
+    pub address: String,
+    pub status: String,
+    pub questionnaire_id: i32,
+    pub booklet: String,
+    pub grp: String,
+    pub area_id: Option<i32>,
+    pub area_class: Option<String>,
+    pub school_id: Option<i32>,
+    pub band: Option<i16>,
+    pub submitted_hour: DateTimeUtc,
+    pub completion_seconds: i32,
+    pub too_fast: bool,
+    pub straight_lined: bool,
+    pub answers: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

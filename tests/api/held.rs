@@ -1,0 +1,374 @@
+//! Per-address limits on open channels: past the hourly threshold answers are held (stored,
+//! counted nowhere) for an organiser to accept or reject in bulk; past the daily bound they are
+//! refused. A stuffing script cannot move the count by more than its threshold's worth, and a
+//! school's parents on one network are held, not lost.
+use crate::answering::answers;
+use crate::helpers::{Backend, TestApp, new_client, spawn_app_with};
+use crate::sampling::{roster, upload};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+/// A county of a million people (public: 50 places in 桥头镇; parents: 100 per band there).
+async fn big_survey(app: &TestApp) -> (Client, i64) {
+    let county = app.create_county("永嘉县").await;
+    let organizer = app.user("organizer", Some(county)).await;
+    let survey = app
+        .create_survey(&organizer, json!({"name": "调查", "population": 1_000_000}))
+        .await;
+    let id = survey["id"].as_i64().unwrap();
+    for (path, body) in [
+        (
+            "areas",
+            json!([
+                {"name": "城关镇", "class": "urban", "population": 600000},
+                {"name": "桥头镇", "class": "town", "population": 400000},
+            ]),
+        ),
+        (
+            "schools",
+            json!([
+                {"name": "城关一小", "area": "城关镇"},
+                {"name": "城关中学", "area": "城关镇"},
+                {"name": "桥头小学", "area": "桥头镇"},
+                {"name": "桥头中学", "area": "桥头镇"},
+            ]),
+        ),
+    ] {
+        let res = organizer
+            .put(app.url(&format!("/api/v1/surveys/{id}/{path}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    (organizer, id)
+}
+
+async fn channel(app: &TestApp, organizer: &Client, id: i64, body: Value) -> (String, String) {
+    let ch: Value = organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/channels")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        ch["code"].as_str().unwrap().to_owned(),
+        ch["url"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Fetches a form and posts it answered with `code` (and `grade`, where the form asks).
+async fn post(url: &str, code: &str, grade: Option<u8>) -> StatusCode {
+    let phone = new_client();
+    let res = phone.get(url).send().await.unwrap();
+    if res.status() != StatusCode::OK {
+        return res.status();
+    }
+    let html = res.text().await.unwrap();
+    let mut form = answers(&html, code, &[]);
+    if let Some(g) = grade {
+        form.push(("_grade".into(), g.to_string()));
+    }
+    phone.post(url).form(&form).send().await.unwrap().status()
+}
+
+async fn tally(app: &TestApp, organizer: &Client, id: i64) -> Value {
+    organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/tally")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Defines a test per backend, on an app whose per-address limits are `hold_after` answers an
+/// hour and `refuse_after` a day.
+macro_rules! limited_test {
+    ($name:ident, $hold:expr, $refuse:expr, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(super::Backend::Sqlite, $hold, $refuse).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body(super::Backend::Postgres, $hold, $refuse).await;
+            }
+        }
+    };
+}
+
+async fn limited(backend: Backend, hold: u32, refuse: u32) -> Option<TestApp> {
+    spawn_app_with(backend, |s| {
+        s.hold_after = hold;
+        s.refuse_after = refuse;
+    })
+    .await
+}
+
+limited_test!(
+    a_stuffing_script_moves_the_count_by_no_more_than_its_threshold,
+    30,
+    40,
+    stuffing
+);
+
+async fn stuffing(backend: Backend, hold: u32, refuse: u32) {
+    let Some(app) = limited(backend, hold, refuse).await else {
+        return;
+    };
+    let (organizer, id) = big_survey(&app).await;
+    // Twenty teachers answer their invitations, all satisfied.
+    upload(&app, &organizer, id, "teacher", roster("teacher", 60)).await;
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/draws")))
+        .json(&json!({"seed": 1}))
+        .send()
+        .await
+        .unwrap();
+    let (_, url) = channel(
+        &app,
+        &organizer,
+        id,
+        json!({"group": "public", "area": "桥头镇"}),
+    )
+    .await;
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .send()
+        .await
+        .unwrap();
+    let csv = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/invitations.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let invitations: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .take(20)
+        .map(|l| l.rsplit(',').next().unwrap().to_owned())
+        .collect();
+    for link in &invitations {
+        assert_eq!(post(link, "A", None).await, StatusCode::OK);
+    }
+    // The script: one address, a fresh form for every answer, all "not satisfied".
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        statuses.push(post(&url, "D", None).await);
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (ok, refused),
+        (40, 10),
+        "30 counted and 10 held were thanked; 10 refused"
+    );
+    let t = tally(&app, &organizer, id).await;
+    assert_eq!(
+        t["by_group"]["public"]["respondents"], 30,
+        "only its threshold counts"
+    );
+    assert_eq!(t["by_group"]["teacher"]["respondents"], 20);
+    let held: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["held"], 10, "{held}");
+    assert_eq!(held["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        held["groups"][0]["address"].as_str().unwrap().len(),
+        16,
+        "a keyed hash, not the address"
+    );
+    // Rejected in bulk: kept, still counted nowhere.
+    let d: Value = organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/held/reject")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["rejected"], 10);
+    let held: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (held["held"].as_u64(), held["rejected"].as_u64()),
+        (Some(0), Some(10))
+    );
+    assert_eq!(
+        tally(&app, &organizer, id).await["by_group"]["public"]["respondents"],
+        30
+    );
+    // Viewers and other counties see none of it.
+    let viewer = app
+        .user(
+            "viewer",
+            Some(
+                organizer
+                    .get(app.url("/api/v1/me"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()["user"]["county_id"]
+                    .as_i64()
+                    .unwrap() as i32,
+            ),
+        )
+        .await;
+    assert_eq!(
+        viewer
+            .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+limited_test!(
+    a_schools_parents_on_one_network_are_held_not_lost_and_counted_after_one_acceptance,
+    30,
+    1000,
+    meeting
+);
+
+async fn meeting(backend: Backend, hold: u32, refuse: u32) {
+    let Some(app) = limited(backend, hold, refuse).await else {
+        return;
+    };
+    let (organizer, id) = big_survey(&app).await;
+    let (code, url) = channel(
+        &app,
+        &organizer,
+        id,
+        json!({"group": "parent", "school": "桥头小学"}),
+    )
+    .await;
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .send()
+        .await
+        .unwrap();
+    // A parents' meeting: 300 parents, their children in every grade, one school Wi-Fi.
+    let mut tasks = Vec::new();
+    for worker in 0..6 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for i in 0..50 {
+                let grade = [2, 5, 8][(worker * 50 + i) % 3];
+                statuses.push(post(&url, "B", Some(grade)).await);
+            }
+            statuses
+        }));
+    }
+    for t in tasks {
+        assert!(
+            t.await.unwrap().iter().all(|s| *s == StatusCode::OK),
+            "every parent is thanked"
+        );
+    }
+    assert_eq!(
+        tally(&app, &organizer, id).await["by_group"]["parent"]["respondents"],
+        30
+    );
+    let held: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["held"], 270);
+    assert_eq!(held["groups"][0]["channel"], code.as_str());
+    // One bulk acceptance: all counted, in the places of their grades.
+    let d: Value = organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/held/accept")))
+        .json(&json!({"channel": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (d["accepted"].as_u64(), d["without_place"].as_u64()),
+        (Some(270), Some(0)),
+        "{d}"
+    );
+    let t = tally(&app, &organizer, id).await;
+    assert_eq!(t["by_group"]["parent"]["respondents"], 300);
+    assert_eq!(crate::answering::responses(&app, id).await.len(), 300);
+    let held: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["held"], 0);
+    // The places of 桥头镇's parents are full now: 100 per band.
+    let plan: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/plan")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let town: Vec<&Value> = plan["strata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["group"] == "parent" && s["area"] == "桥头镇")
+        .collect();
+    assert!(town.iter().all(|s| s["left"] == 0), "{town:?}");
+    let trail: Value = app
+        .admin()
+        .await
+        .get(app.url("/api/v1/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        trail["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "held_accepted")
+    );
+}
