@@ -10,6 +10,7 @@ mod m20261129_000006_audit;
 mod m20261129_000007_response_pages;
 mod m20261201_000008_stratum_places;
 mod m20261201_000009_held_answers;
+mod m20261201_000010_integrity;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_response_pages::Migration),
             Box::new(m20261201_000008_stratum_places::Migration),
             Box::new(m20261201_000009_held_answers::Migration),
+            Box::new(m20261201_000010_integrity::Migration),
         ]
     }
 }

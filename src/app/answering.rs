@@ -12,6 +12,7 @@
 use super::Context;
 use crate::domain::geography::{AreaScope, Geography};
 use crate::domain::group::{Booklet, RespondentGroup};
+use crate::domain::integrity;
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::places::{self, PlaceErrors, Places, Questions};
 use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
@@ -439,6 +440,7 @@ pub async fn submit(
         school: origin.school,
         band,
         source: origin.source,
+        channel: origin.channel,
         completion_seconds: seconds,
         too_fast: def.too_fast(u64::from(seconds)),
         straight_lined: answers.straight_lined(),
@@ -448,6 +450,9 @@ pub async fn submit(
     };
     let mut tally = Aggregates::default();
     tally.add(&response.facts(), def);
+    let pattern = ctx
+        .patterns
+        .sign(&[&integrity::pattern_of(&response.answers)]);
     let verdict = ctx
         .writer
         .submit(Submission {
@@ -455,6 +460,7 @@ pub async fn submit(
             claim,
             response,
             tally,
+            pattern,
             closes_at: survey.settings.window.closes_at,
             limit: origin.channel.map(|channel_id| AddressLimit {
                 address: address_key(ctx, form.from),

@@ -1,14 +1,20 @@
 //! Integrity of the count: the open-channel answers held past their address's hourly
-//! threshold, reviewed and accepted or rejected in bulk by an organiser.
-use super::surveys::organized;
+//! threshold, reviewed and accepted or rejected in bulk by an organiser; and the panel that
+//! shows, per school and per channel, whether answers look dictated.
+use super::surveys::{organized, visible};
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
+use crate::domain::integrity::{
+    CLUSTER_MINUTES, MIN_ANSWERS, SUSPECT_P, UnitKey, UnitKind, UnitReport, UnitSums, reports,
+};
 use crate::domain::places::PlaceKey;
 use crate::domain::response::{HeldFilter, HeldGroup};
-use crate::domain::tally::Aggregates;
+use crate::domain::survey::Survey;
+use crate::domain::tally::{Aggregates, MIN_CELL, Sums};
 use crate::error::AppError;
 use crate::store;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 /// A survey's held answers per channel, address and hour (organisers).
 pub async fn held(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Vec<HeldGroup>, AppError> {
@@ -122,4 +128,132 @@ fn describe(filter: &HeldFilter) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// A rate with its 95% interval and the respondents it rests on.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RateLine {
+    pub respondents: i64,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl RateLine {
+    fn of(s: &Sums) -> RateLine {
+        // Fewer than five respondents show nothing (anonymity).
+        let shown = s.n >= MIN_CELL;
+        RateLine {
+            respondents: s.n,
+            rate: s.pooled().filter(|_| shown),
+            interval: s.interval().filter(|_| shown),
+        }
+    }
+}
+
+/// The recognition rate with and without what the panel flags (pooled: Σy / Σx).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rates {
+    /// Every counted answer, the flagged among them.
+    pub counted: RateLine,
+    /// Without answers flagged too fast or straight-lined.
+    pub excluding_flagged: RateLine,
+    /// Without the schools marked 疑似统一口径.
+    pub excluding_suspected: RateLine,
+    /// As if every held answer were accepted.
+    pub including_held: RateLine,
+}
+
+/// The integrity panel of a survey: each school's and channel's line, and the rate with and
+/// without what it flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct Panel {
+    pub units: Vec<UnitReport>,
+    pub rates: Rates,
+    pub held: u64,
+    /// Answers stored before the panel's counts were kept (a tally rebuild counts them in; their
+    /// clusters cannot be recovered).
+    pub uncounted: i64,
+    pub min_answers: i64,
+    pub suspect_p: f64,
+    pub cluster_minutes: i64,
+}
+
+/// The integrity panel of a survey the actor may see, with the survey.
+pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey, Panel), AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let aggregates = store::tally::load(db, survey.id).await?;
+    let clusters = store::clusters::peaks(db, survey.id).await?;
+    let geo = store::geography::load(db, survey.id).await?;
+    let channels = super::sampling::channels(ctx, actor, id).await?;
+    let held_answers = store::holds::held(db, survey.id, &HeldFilter::default()).await?;
+
+    let mut held: HashMap<UnitKey, u64> = HashMap::new();
+    let mut with_held = Aggregates::default();
+    for h in &held_answers {
+        let a = &h.answer;
+        for key in [
+            Some(UnitKey::channel(h.channel_id)),
+            a.school.map(UnitKey::school),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *held.entry(key).or_default() += 1;
+        }
+        let q = ctx.questionnaire(a.questionnaire_id).await?;
+        with_held.add(&a.facts(), &q.definition);
+    }
+    let units: HashMap<UnitKey, UnitSums> =
+        aggregates.units.iter().map(|(k, v)| (*k, *v)).collect();
+    let units = reports(&units, &clusters, &held, |key| match key.kind {
+        UnitKind::School => geo
+            .school_index(key.id)
+            .map(|_| geo.school_name(Some(key.id)).to_owned()),
+        UnitKind::Channel => channels
+            .iter()
+            .find(|c| c.channel.id == key.id)
+            .map(|c| c.label()),
+        UnitKind::County => None,
+    });
+
+    let suspected: HashSet<i32> = units
+        .iter()
+        .filter(|u| u.suspected && u.kind == UnitKind::School)
+        .map(|u| u.id)
+        .collect();
+    let mut rates = [Sums::default(); 4];
+    for (k, v) in &aggregates.strata {
+        rates[0].add(&v.sums);
+        if !k.flagged {
+            rates[1].add(&v.sums);
+        }
+        if !k.school.is_some_and(|s| suspected.contains(&s)) {
+            rates[2].add(&v.sums);
+        }
+        rates[3].add(&v.sums);
+    }
+    for v in with_held.strata.values() {
+        rates[3].add(&v.sums);
+    }
+    let counted = rates[0].n;
+    let in_units = aggregates
+        .units
+        .get(&UnitKey::COUNTY)
+        .map_or(0, |u| u.answers);
+    let panel = Panel {
+        units,
+        rates: Rates {
+            counted: RateLine::of(&rates[0]),
+            excluding_flagged: RateLine::of(&rates[1]),
+            excluding_suspected: RateLine::of(&rates[2]),
+            including_held: RateLine::of(&rates[3]),
+        },
+        held: held_answers.len() as u64,
+        uncounted: (counted - in_units).max(0),
+        min_answers: MIN_ANSWERS,
+        suspect_p: SUSPECT_P,
+        cluster_minutes: CLUSTER_MINUTES,
+    };
+    Ok((survey, panel))
 }

@@ -103,6 +103,8 @@ pub struct Context {
     forms: TokenKey,
     /// Turns client addresses into the keyed hashes that are counted (never stored as such).
     addresses: TokenKey,
+    /// Fingerprints answer sets for the integrity panel's clusters.
+    patterns: TokenKey,
     /// Open-channel answers an address may give a survey per hour before they are held, and
     /// per day before they are refused.
     hold_after: u32,
@@ -144,6 +146,7 @@ impl Context {
             tokens: TokenKey::derive(settings.secret_key.expose(), "invitation tokens"),
             forms: TokenKey::derive(settings.secret_key.expose(), "issued forms"),
             addresses: TokenKey::derive(settings.secret_key.expose(), "client addresses"),
+            patterns: TokenKey::derive(settings.secret_key.expose(), "answer patterns"),
             hold_after: settings.hold_after,
             refuse_after: settings.refuse_after,
             db,

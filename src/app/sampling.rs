@@ -853,6 +853,18 @@ pub struct ChannelState {
     pub filled: u64,
 }
 
+impl ChannelState {
+    /// Its group, and its area or school if it has one: 家长 · 城关镇.
+    pub fn label(&self) -> String {
+        let mut l = self.channel.group.label().to_owned();
+        for part in [&self.area, &self.school].into_iter().flatten() {
+            l.push_str(" · ");
+            l.push_str(part);
+        }
+        l
+    }
+}
+
 /// The open channels of a survey the actor may see.
 pub async fn channels(
     ctx: &Context,

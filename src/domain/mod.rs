@@ -7,6 +7,7 @@ pub mod draw;
 pub mod frame;
 pub mod geography;
 pub mod group;
+pub mod integrity;
 pub mod invitation;
 pub mod places;
 pub mod questionnaire;

@@ -59,6 +59,8 @@ pub struct NewResponse {
     pub school: Option<i32>,
     pub band: Option<Band>,
     pub source: Source,
+    /// The open channel it came through (none for an invitation's answer).
+    pub channel: Option<i32>,
     pub completion_seconds: u32,
     pub too_fast: bool,
     pub straight_lined: bool,
@@ -76,6 +78,7 @@ impl NewResponse {
             group: self.group,
             area: self.area,
             school: self.school,
+            channel: self.channel,
             band: self.band,
             too_fast: self.too_fast,
             straight_lined: self.straight_lined,

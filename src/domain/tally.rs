@@ -6,6 +6,7 @@
 //! the dashboard reads maintained aggregates and never the responses themselves.
 use super::geography::AreaScope;
 use super::group::RespondentGroup;
+use super::integrity::{UnitKey, UnitSums};
 use super::strata::Band;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -338,6 +339,7 @@ mod tests {
             group,
             area,
             school: None,
+            channel: None,
             band: None,
             too_fast,
             straight_lined: false,
@@ -377,9 +379,9 @@ mod tests {
         let mut together = Aggregates::default();
         let mut merged = Aggregates::default();
         for r in &responses {
-            together.add_response(r, scale, dimension);
+            together.add_response(r, scale, dimension, Some("A"));
             let mut piece = Aggregates::default();
-            piece.add_response(r, scale, dimension);
+            piece.add_response(r, scale, dimension, Some("A"));
             merged.merge(&piece);
         }
         assert_eq!(merged, together);
@@ -410,6 +412,8 @@ pub struct ResponseFacts {
     pub group: RespondentGroup,
     pub area: AreaScope,
     pub school: Option<i32>,
+    /// The open channel it came through.
+    pub channel: Option<i32>,
     /// For students and parents when the grade is known.
     pub band: Option<Band>,
     pub too_fast: bool,
@@ -477,6 +481,7 @@ impl Aggregates {
                     .find(|i| i.id == item)
                     .map(|i| i.dimension.clone())
             },
+            def.scale.options.first().map(|o| o.code.as_str()),
         );
     }
 }
@@ -485,23 +490,26 @@ impl Aggregates {
 ///
 /// The whole-questionnaire sums are kept per stratum cell (group, area, school, grade band), as
 /// every breakdown needs them. Item counts and dimension sums are kept per group only: nothing
-/// reads them finer, and every finer row would cost each submission another upsert.
+/// reads them finer, and every finer row would cost each submission another upsert. The
+/// integrity panel's counts are kept per unit: the county, each school and each open channel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aggregates {
     pub strata: BTreeMap<StratumKey, CellSums>,
     pub dimensions: BTreeMap<DimensionKey, Sums>,
     pub items: BTreeMap<ItemKey, i64>,
     pub hours: BTreeMap<HourKey, Sums>,
+    pub units: BTreeMap<UnitKey, UnitSums>,
 }
 
 impl Aggregates {
     /// Adds a response; `scale` says for an option code whether it is (counted, recognised),
-    /// `dimension` gives an item's dimension.
+    /// `dimension` gives an item's dimension, `top` is the scale's top option.
     pub fn add_response(
         &mut self,
         r: &ResponseFacts,
         scale: impl Fn(&str, &str) -> Option<(bool, bool)>,
         dimension: impl Fn(&str) -> Option<String>,
+        top: Option<&str>,
     ) {
         let flagged = r.flagged();
         let mut total = (0i64, 0i64);
@@ -556,6 +564,22 @@ impl Aggregates {
             })
             .or_default()
             .add(&Sums::one(total.0, total.1));
+        let unit = UnitSums {
+            answers: 1,
+            too_fast: i64::from(r.too_fast),
+            straight_lined: i64::from(r.straight_lined),
+            all_top: i64::from(
+                !r.answers.is_empty() && r.answers.iter().all(|(_, o)| Some(o.as_str()) == top),
+            ),
+        };
+        let units = [
+            Some(UnitKey::COUNTY),
+            r.school.map(UnitKey::school),
+            r.channel.map(UnitKey::channel),
+        ];
+        for key in units.into_iter().flatten() {
+            self.units.entry(key).or_default().add(&unit);
+        }
     }
 
     /// Adds another piece (what a batch of responses adds is the sum of their pieces).
@@ -574,6 +598,9 @@ impl Aggregates {
         }
         for (k, v) in &other.hours {
             self.hours.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.units {
+            self.units.entry(*k).or_default().add(v);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! sea-orm entities: the shape of the tables, nothing more. Behaviour lives in `store`.
 pub mod address_count;
+pub mod answer_cluster;
 pub mod area;
 pub mod audit_log;
 pub mod channel;
+pub mod cluster_peak;
 pub mod county;
 pub mod draw;
 pub mod draw_pick;
@@ -22,4 +24,5 @@ pub mod survey_booklet;
 pub mod tally_cell;
 pub mod tally_hour;
 pub mod tally_item;
+pub mod tally_unit;
 pub mod user;

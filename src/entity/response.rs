@@ -20,6 +20,7 @@ pub struct Model {
     pub straight_lined: bool,
     pub answers: String,
     pub comment: Option<String>,
+    pub channel_id: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

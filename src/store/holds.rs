@@ -133,6 +133,7 @@ impl TryFrom<held_answer::Model> for Held {
                     .transpose()?,
                 school: m.school_id,
                 source: Source::OpenChannel,
+                channel: Some(m.channel_id),
                 completion_seconds: u32::try_from(m.completion_seconds)
                     .map_err(|_| bad(format!("completion seconds {}", m.completion_seconds)))?,
                 too_fast: m.too_fast,

@@ -2,6 +2,7 @@
 //! Transactions live here, so a handler never holds one across its own logic.
 pub mod audit;
 pub mod channels;
+pub mod clusters;
 pub mod counties;
 pub mod draws;
 pub mod frames;

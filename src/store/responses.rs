@@ -45,6 +45,7 @@ impl TryFrom<response::Model> for Response {
                 school: m.school_id,
                 source: Source::parse(&m.source)
                     .ok_or_else(|| bad(format!("source `{}`", m.source)))?,
+                channel: m.channel_id,
                 completion_seconds: u32::try_from(m.completion_seconds)
                     .map_err(|_| bad(format!("completion seconds {}", m.completion_seconds)))?,
                 too_fast: m.too_fast,
@@ -57,7 +58,7 @@ impl TryFrom<response::Model> for Response {
     }
 }
 
-/// Rows per multi-row insert (16 values each: well under both databases' bind limits).
+/// Rows per multi-row insert (17 values each: well under both databases' bind limits).
 const CHUNK: usize = 256;
 
 /// Stores responses with multi-row inserts (call inside a transaction; the writer instead runs
@@ -110,6 +111,7 @@ fn row(new: &NewResponse) -> response::ActiveModel {
         straight_lined: Set(new.straight_lined),
         answers: Set(serde_json::Value::Object(answers).to_string()),
         comment: Set(new.comment.clone()),
+        channel_id: Set(new.channel),
     }
 }
 

@@ -7,11 +7,12 @@
 //! grade band is `band` −1 (they are parts of the tables' primary keys, so they cannot be NULL).
 use crate::domain::geography::AreaScope;
 use crate::domain::group::RespondentGroup;
+use crate::domain::integrity::{UnitKey, UnitKind, UnitSums};
 use crate::domain::strata::Band;
 use crate::domain::tally::{
     Aggregates, CellSums, DimensionKey, HourKey, ItemKey, StratumKey, Sums,
 };
-use crate::entity::{tally_cell, tally_hour, tally_item};
+use crate::entity::{tally_cell, tally_hour, tally_item, tally_unit};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryTrait, Set,
@@ -46,7 +47,7 @@ fn group_of(code: &str, survey_id: i32, table: &str) -> Result<RespondentGroup, 
 }
 
 /// Adds `agg` to the survey's aggregates (call inside the submission's transaction). One
-/// multi-row upsert per table, so a submission costs three statements, not one per cell.
+/// multi-row upsert per table, so a submission costs four statements, not one per cell.
 pub async fn add(db: &impl ConnectionTrait, survey_id: i32, agg: &Aggregates) -> Result<(), DbErr> {
     for statement in upserts(survey_id, agg) {
         db.execute(&statement).await?;
@@ -216,6 +217,34 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                 .into_query(),
         );
     }
+    use tally_unit::Column as U;
+    let units: Vec<tally_unit::ActiveModel> = agg
+        .units
+        .iter()
+        .map(|(k, u)| tally_unit::ActiveModel {
+            survey_id: Set(survey_id),
+            kind: Set(k.kind.code().to_owned()),
+            unit_id: Set(k.id),
+            answers: Set(u.answers),
+            too_fast: Set(u.too_fast),
+            straight_lined: Set(u.straight_lined),
+            all_top: Set(u.all_top),
+        })
+        .collect();
+    for chunk in units.chunks(CHUNK) {
+        statements.push(
+            tally_unit::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([U::SurveyId, U::Kind, U::UnitId])
+                        .values(
+                            [U::Answers, U::TooFast, U::StraightLined, U::AllTop]
+                                .map(|c| plus(tally_unit::Entity, c)),
+                        )
+                        .to_owned(),
+                )
+                .into_query(),
+        );
+    }
     statements
 }
 
@@ -231,6 +260,10 @@ pub async fn clear(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbEr
         .await?;
     tally_hour::Entity::delete_many()
         .filter(tally_hour::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    tally_unit::Entity::delete_many()
+        .filter(tally_unit::Column::SurveyId.eq(survey_id))
         .exec(db)
         .await?;
     Ok(())
@@ -322,6 +355,31 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
                 xy: h.sxy,
                 ratio: h.ratio,
                 n_ratio: h.n_ratio,
+            },
+        );
+    }
+    for u in tally_unit::Entity::find()
+        .filter(tally_unit::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+    {
+        let kind = UnitKind::parse(&u.kind).ok_or_else(|| {
+            super::corrupt(
+                "tally_unit of survey",
+                survey_id,
+                format!("unknown unit kind `{}`", u.kind),
+            )
+        })?;
+        agg.units.insert(
+            UnitKey {
+                kind,
+                id: u.unit_id,
+            },
+            UnitSums {
+                answers: u.answers,
+                too_fast: u.too_fast,
+                straight_lined: u.straight_lined,
+                all_top: u.all_top,
             },
         );
     }

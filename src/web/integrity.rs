@@ -1,11 +1,15 @@
-//! Held answers: the list for review (JSON and the invitations page) and the bulk decisions.
+//! Held answers: the list for review (JSON and the invitations page) and the bulk decisions;
+//! the integrity panel (JSON and its page).
 use super::AppState;
+use super::admin::{page, render};
 use super::auth::CurrentUser;
 use super::csrf::{CsrfForm, CsrfToken};
 use super::input::ApiJson;
+use super::view::SurveyView;
 use crate::app::{Actor, Context, integrity, sampling, surveys};
 use crate::domain::response::{HeldFilter, HeldGroup};
 use crate::error::AppError;
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,14 +42,7 @@ pub async fn held_views(
         .into_iter()
         .map(|g| {
             let ch = channels.iter().find(|c| c.channel.id == g.channel_id);
-            let label = ch.map_or_else(String::new, |c| {
-                let mut l = c.channel.group.label().to_owned();
-                for part in [&c.area, &c.school].into_iter().flatten() {
-                    l.push_str(" · ");
-                    l.push_str(part);
-                }
-                l
-            });
+            let label = ch.map_or_else(String::new, |c| c.label());
             HeldView {
                 channel: ch.map_or_else(String::new, |c| c.channel.code.clone()),
                 channel_label: label,
@@ -221,4 +218,29 @@ pub async fn page_decide(
     };
     super::sampling_pages::invitations_page(&state, &user, &csrf, &req, &survey, error, notice)
         .await
+}
+
+/// `GET /api/v1/surveys/{id}/integrity`: each school's and channel's line and the rate with
+/// and without what the panel flags.
+pub async fn api_panel(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let (_, panel) = integrity::panel(&state.app, &user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(panel))
+}
+
+/// The integrity panel's page (数据可信度).
+pub async fn page_panel(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let (survey, panel) = integrity::panel(&state.app, &user.actor(), path.into_inner()).await?;
+    let mut ctx = page(Some(&user), &csrf);
+    ctx.insert("survey", &SurveyView::new(&survey));
+    ctx.insert("p", &panel);
+    render(&state, StatusCode::OK, "admin/integrity.html", &ctx)
 }

@@ -223,6 +223,7 @@ route_table! {
     get "/api/v1/surveys/{id}/held" => integrity::api_held, CountyOrganize;
     post "/api/v1/surveys/{id}/held/accept" => integrity::api_accept, CountyOrganize;
     post "/api/v1/surveys/{id}/held/reject" => integrity::api_reject, CountyOrganize;
+    get "/api/v1/surveys/{id}/integrity" => integrity::api_panel, CountyRead;
     get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyRead;
@@ -267,6 +268,7 @@ route_table! {
     get "/admin/surveys/{id}/dashboard" => dashboard::page_show, CountyRead;
     get "/admin/surveys/{id}/dashboard/events" => dashboard::events, CountyRead;
     get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;
+    get "/admin/surveys/{id}/integrity" => integrity::page_panel, CountyRead;
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
     post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;

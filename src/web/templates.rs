@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 23] = embedded!(
+const TEMPLATES: [(&str, &str); 24] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -33,6 +33,7 @@ const TEMPLATES: [(&str, &str); 23] = embedded!(
     "admin/charts.html",
     "admin/report.html",
     "admin/readiness.html",
+    "admin/integrity.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");
@@ -95,6 +96,18 @@ fn percent_filter(
     }))
 }
 
+/// `{{ p | pvalue }}`: a p-value, 0.0123 → 0.012, 3.2e-9 → < 0.0001; no value → —.
+fn pvalue_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(match value.as_f64() {
+        Some(v) if v < 0.0001 => "< 0.0001".into(),
+        Some(v) => format!("{v:.4}"),
+        None => "—".into(),
+    }))
+}
+
 fn thousands_filter(
     value: &tera::Value,
     _: &HashMap<String, tera::Value>,
@@ -128,6 +141,7 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.register_filter("thousands", thousands_filter);
     tera.register_filter("beijing", beijing_filter);
     tera.register_filter("percent", percent_filter);
+    tera.register_filter("pvalue", pvalue_filter);
     tera.register_function(
         "dashboard_script_url",
         |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(dashboard_script_url().into())),

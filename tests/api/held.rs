@@ -9,7 +9,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 /// A county of a million people (public: 50 places in 桥头镇; parents: 100 per band there).
-async fn big_survey(app: &TestApp) -> (Client, i64) {
+pub(crate) async fn big_survey(app: &TestApp) -> (Client, i64) {
     let county = app.create_county("永嘉县").await;
     let organizer = app.user("organizer", Some(county)).await;
     let survey = app
@@ -45,7 +45,12 @@ async fn big_survey(app: &TestApp) -> (Client, i64) {
     (organizer, id)
 }
 
-async fn channel(app: &TestApp, organizer: &Client, id: i64, body: Value) -> (String, String) {
+pub(crate) async fn channel(
+    app: &TestApp,
+    organizer: &Client,
+    id: i64,
+    body: Value,
+) -> (String, String) {
     let ch: Value = organizer
         .post(app.url(&format!("/api/v1/surveys/{id}/channels")))
         .json(&body)
@@ -76,7 +81,7 @@ async fn post(url: &str, code: &str, grade: Option<u8>) -> StatusCode {
     phone.post(url).form(&form).send().await.unwrap().status()
 }
 
-async fn tally(app: &TestApp, organizer: &Client, id: i64) -> Value {
+pub(crate) async fn tally(app: &TestApp, organizer: &Client, id: i64) -> Value {
     organizer
         .get(app.url(&format!("/api/v1/surveys/{id}/tally")))
         .send()
@@ -311,6 +316,21 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
         .unwrap();
     assert_eq!(held["held"], 270);
     assert_eq!(held["groups"][0]["channel"], code.as_str());
+    // The integrity panel shows them against their school and channel, and the rate with them.
+    let panel = crate::integrity::panel(&app, &organizer, id).await;
+    assert_eq!(panel["held"], 270);
+    assert_eq!(panel["rates"]["counted"]["respondents"], 30);
+    assert_eq!(panel["rates"]["including_held"]["respondents"], 300);
+    for kind in ["school", "channel"] {
+        let unit = panel["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} line: {panel}"));
+        assert_eq!(unit["held"], 270, "{unit}");
+        assert_eq!(unit["figures"]["answers"], 30, "{unit}");
+    }
     // One bulk acceptance: all counted, in the places of their grades.
     let d: Value = organizer
         .post(app.url(&format!("/api/v1/surveys/{id}/held/accept")))

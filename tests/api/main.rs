@@ -10,6 +10,7 @@ mod e2e;
 mod faults;
 mod health_and_quota;
 mod held;
+mod integrity;
 mod layers;
 mod limits;
 mod loadgen;

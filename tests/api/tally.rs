@@ -120,6 +120,8 @@ backend_test! {
             assert_eq!((a.too_fast, a.straight_lined), (b.too_fast, b.straight_lined));
         }
         assert_eq!(before.hours.len(), after.hours.len());
+        assert_eq!(before.units, after.units, "the integrity panel's counts too");
+        assert_eq!(after.units[&renke::domain::integrity::UnitKey::COUNTY].answers, 30);
     }
 }
 

@@ -34,6 +34,7 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
         school: None,
         band: None,
         source: Source::Invitation,
+        channel: None,
         completion_seconds: 90,
         too_fast: false,
         straight_lined: false,
@@ -42,12 +43,18 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
         submitted_hour: hour_of(chrono::Utc::now()),
     };
     let mut tally = Aggregates::default();
-    tally.add_response(&response.facts(), |_, _| Some((true, true)), |_| None);
+    tally.add_response(
+        &response.facts(),
+        |_, _| Some((true, true)),
+        |_| None,
+        Some("A"),
+    );
     Submission {
         nonce_hash: nonce.into(),
         claim,
         response,
         tally,
+        pattern: "p".into(),
         closes_at: None,
         limit: None,
     }
