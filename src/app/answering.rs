@@ -362,6 +362,9 @@ pub enum Outcome {
     /// The same submission came again (a retry): nothing new is stored.
     Repeated,
     Refused(Refusal),
+    /// The stratum the respondent gave (its 乡镇/街道, grade band, or both, named) has no
+    /// place left: nothing is stored.
+    PlaceTaken(String),
     /// Fields or codes the form never sends: not made by our form.
     Tampered,
     /// Items left out, a comment too long, an area or grade not given: shown again with the
@@ -478,7 +481,21 @@ pub async fn submit(
         Verdict::Repeated => Outcome::Repeated,
         Verdict::Answered => Outcome::Refused(Refusal::Answered),
         Verdict::Withdrawn => Outcome::Refused(Refusal::InvalidLink),
-        Verdict::QuotaFull => Outcome::Refused(Refusal::QuotaFull),
+        Verdict::QuotaFull => match claim {
+            Claim::Place(key) => {
+                let parts = [
+                    key.area.area().map(|a| live.geo.area_name(a).to_owned()),
+                    key.band.map(|b| b.label(key.group)),
+                ];
+                let named: Vec<String> = parts.into_iter().flatten().collect();
+                if named.is_empty() {
+                    Outcome::Refused(Refusal::QuotaFull)
+                } else {
+                    Outcome::PlaceTaken(named.join(" · "))
+                }
+            }
+            Claim::Invitation(_) => Outcome::Refused(Refusal::QuotaFull),
+        },
         Verdict::Closed => Outcome::Refused(Refusal::Closed),
         Verdict::Held => Outcome::Held,
         Verdict::TooMany => Outcome::Refused(Refusal::TooMany),

@@ -854,10 +854,19 @@ pub struct ChannelState {
 }
 
 impl ChannelState {
-    /// Its group, and its area or school if it has one: 家长 · 城关镇.
+    /// Its group, and its area or school, or the whole county: 家长 · 城关镇, 学生 · 全县.
     pub fn label(&self) -> String {
         let mut l = self.channel.group.label().to_owned();
-        for part in [&self.area, &self.school].into_iter().flatten() {
+        let parts: Vec<&str> = [&self.area, &self.school]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for part in if parts.is_empty() {
+            vec!["全县"]
+        } else {
+            parts
+        } {
             l.push_str(" · ");
             l.push_str(part);
         }

@@ -112,3 +112,23 @@ pub async fn claim(
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// Gives back a place [`claim`] took in the same transaction (its answer was held or refused
+/// after all).
+pub async fn release(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    key: &PlaceKey,
+) -> Result<(), DbErr> {
+    use stratum_place::Column as C;
+    stratum_place::Entity::update_many()
+        .col_expr(C::Claimed, Expr::col(C::Claimed).sub(1))
+        .filter(C::SurveyId.eq(survey_id))
+        .filter(C::Grp.eq(key.group.code()))
+        .filter(C::AreaId.eq(area_id(key)))
+        .filter(C::Band.eq(band(key)))
+        .filter(Expr::col(C::Claimed).gt(0))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -243,24 +243,27 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
             }
             Claim::Place(key) => {
                 let s = &batch[i].response;
-                // Counted per address first: past its threshold an answer is held, past its
-                // bound refused, and neither takes a place.
+                // A full stratum is said so, whoever asks; an answer with a place is then
+                // counted per address: past its threshold it is held, past its bound refused,
+                // and neither keeps the place.
+                if !super::places::claim(&txn, s.survey_id, &key).await? {
+                    verdicts[i] = Some(Verdict::QuotaFull);
+                    continue;
+                }
                 if let Some(limit) = &batch[i].limit {
                     let (hour, day) =
                         super::holds::count(&txn, s.survey_id, &limit.address, hour_of(now))
                             .await?;
-                    if day > u64::from(limit.refuse_after) {
-                        verdicts[i] = Some(Verdict::TooMany);
-                        continue;
-                    }
-                    if hour > u64::from(limit.hold_after) {
+                    let verdict = if day > u64::from(limit.refuse_after) {
+                        Verdict::TooMany
+                    } else if hour > u64::from(limit.hold_after) {
                         super::holds::hold(&txn, limit.channel_id, &limit.address, s).await?;
-                        verdicts[i] = Some(Verdict::Held);
+                        Verdict::Held
+                    } else {
                         continue;
-                    }
-                }
-                if !super::places::claim(&txn, s.survey_id, &key).await? {
-                    verdicts[i] = Some(Verdict::QuotaFull);
+                    };
+                    super::places::release(&txn, s.survey_id, &key).await?;
+                    verdicts[i] = Some(verdict);
                 }
             }
         }

@@ -202,6 +202,13 @@ pub async fn page_decide(
                 d.rejected
             )),
         ),
+        Ok(d) if d.accepted == 0 && d.without_place > 0 => (
+            Some(AppError::Conflict(format!(
+                "没有接受任何答卷：这 {} 份所在层的名额已满，仍待审核（可拒绝）",
+                d.without_place
+            ))),
+            None,
+        ),
         Ok(d) => (
             None,
             Some(format!(

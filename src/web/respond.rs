@@ -142,6 +142,15 @@ impl Notice {
             "本次调查这一类对象的名额已经满了，无需再填写。感谢您的支持！",
         )
     }
+
+    /// The respondent's own stratum is full (`stratum`: its 乡镇/街道 and grade band).
+    fn place_taken(group: &str, stratum: &str) -> Self {
+        Notice::new(
+            StatusCode::CONFLICT,
+            "名额已满，感谢支持",
+            format!("本次调查在“{stratum}”的{group}名额已经满了，您的答卷无需提交。感谢您的支持！"),
+        )
+    }
 }
 
 impl Notice {
@@ -438,6 +447,10 @@ async fn submit(
             Outcome::Stored | Outcome::Held => Answered::Stored,
             Outcome::Repeated => Answered::Repeated,
             Outcome::Refused(r) => Answered::Page(render_notice(state, &Notice::of(r))?),
+            Outcome::PlaceTaken(stratum) => Answered::Page(render_notice(
+                state,
+                &Notice::place_taken(answering.origin.group.label(), &stratum),
+            )?),
             Outcome::Tampered => return tampered(),
             Outcome::Incomplete(e) => {
                 let place = PlaceShown {

@@ -392,3 +392,69 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
             .any(|e| e["action"] == "held_accepted")
     );
 }
+
+limited_test!(
+    a_full_stratum_is_said_so_also_past_the_threshold_and_nothing_is_held,
+    2,
+    1000,
+    full_past_threshold
+);
+
+async fn full_past_threshold(backend: Backend, hold: u32, refuse: u32) {
+    let Some(app) = limited(backend, hold, refuse).await else {
+        return;
+    };
+    let (organizer, id) = big_survey(&app).await;
+    let (_, url) = channel(
+        &app,
+        &organizer,
+        id,
+        json!({"group": "public", "area": "桥头镇"}),
+    )
+    .await;
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .send()
+        .await
+        .unwrap();
+    // 50 places: 2 counted, 48 held; one more form fetched while places are left.
+    for _ in 0..50 {
+        assert_eq!(post(&url, "A", None).await, StatusCode::OK);
+    }
+    let late = new_client();
+    let html = late.get(&url).send().await.unwrap().text().await.unwrap();
+    let d: Value = organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/held/accept")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["accepted"], 48, "{d}");
+    // Its address is far past the threshold, but the stratum is full: it is told so, and
+    // nothing is held (an answer is held only when it has a place to take).
+    let res = late
+        .post(&url)
+        .form(&answers(&html, "A", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("名额已满"), "{page}");
+    let held: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["held"], 0, "{held}");
+    assert_eq!(
+        tally(&app, &organizer, id).await["by_group"]["public"]["respondents"],
+        50
+    );
+}

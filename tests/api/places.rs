@@ -42,10 +42,15 @@ fn option(html: &str, label: &str) -> String {
 /// Fetches a form from `url` and posts it answered, with `area` (by name) and `grade` where
 /// given; the status of the post.
 async fn answer_once(url: &str, area: Option<&str>, grade: Option<u8>) -> StatusCode {
+    answer_page(url, area, grade).await.0
+}
+
+/// As [`answer_once`], with the page that answered.
+async fn answer_page(url: &str, area: Option<&str>, grade: Option<u8>) -> (StatusCode, String) {
     let phone = new_client();
     let res = phone.get(url).send().await.unwrap();
     if res.status() != StatusCode::OK {
-        return res.status();
+        return (res.status(), res.text().await.unwrap());
     }
     let html = res.text().await.unwrap();
     let mut form = answers(&html, "A", &[]);
@@ -55,7 +60,8 @@ async fn answer_once(url: &str, area: Option<&str>, grade: Option<u8>) -> Status
     if let Some(g) = grade {
         form.push(("_grade".into(), g.to_string()));
     }
-    phone.post(url).form(&form).send().await.unwrap().status()
+    let res = phone.post(url).form(&form).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
 }
 
 /// Stored responses of a group, by area name.
@@ -227,8 +233,9 @@ backend_test! {
         for _ in 0..10 {
             assert_eq!(answer_once(&url, Some("桥头镇"), Some(2)).await, StatusCode::OK);
         }
-        let full = answer_once(&url, Some("桥头镇"), Some(1)).await;
+        let (full, page) = answer_page(&url, Some("桥头镇"), Some(1)).await;
         assert_eq!(full, StatusCode::CONFLICT, "that stratum is full");
+        assert!(page.contains("“桥头镇 · 1–3 年级”的家长名额已经满了"), "named: {page}");
         assert_eq!(answer_once(&url, Some("桥头镇"), Some(5)).await, StatusCode::OK, "the next band has room");
         assert_eq!(stored(&app, id, "parent").await, (0, 11));
         let bands: Vec<Option<i16>> = crate::answering::responses(&app, id).await.iter().map(|r| r.band).collect();
