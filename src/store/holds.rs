@@ -64,11 +64,6 @@ pub async fn hold(
     address: &str,
     r: &NewResponse,
 ) -> Result<(), DbErr> {
-    let answers: serde_json::Map<String, serde_json::Value> = r
-        .answers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
     super::insert_row(
         db,
         held_answer::ActiveModel {
@@ -87,7 +82,7 @@ pub async fn hold(
             completion_seconds: Set(i32::try_from(r.completion_seconds).unwrap_or(i32::MAX)),
             too_fast: Set(r.too_fast),
             straight_lined: Set(r.straight_lined),
-            answers: Set(serde_json::Value::Object(answers).to_string()),
+            answers: Set(super::responses::answers_text(&r.answers)),
             comment: Set(r.comment.clone()),
             ..Default::default()
         },
@@ -105,15 +100,7 @@ impl TryFrom<held_answer::Model> for Held {
             .grp
             .parse()
             .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
-        let answers: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&m.answers).map_err(|e| bad(format!("answers: {e}")))?;
-        let answers = answers
-            .into_iter()
-            .map(|(item, v)| match v {
-                serde_json::Value::String(code) => Ok((item, code)),
-                other => Err(bad(format!("answer to {item} is {other}"))),
-            })
-            .collect::<Result<_, _>>()?;
+        let answers = super::responses::answers_from(&m.answers, bad)?;
         Ok(Held {
             id: m.id,
             channel_id: m.channel_id,

@@ -19,15 +19,7 @@ impl TryFrom<response::Model> for Response {
             .grp
             .parse()
             .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
-        let answers: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&m.answers).map_err(|e| bad(format!("answers: {e}")))?;
-        let answers = answers
-            .into_iter()
-            .map(|(item, v)| match v {
-                serde_json::Value::String(code) => Ok((item, code)),
-                other => Err(bad(format!("answer to {item} is {other}"))),
-            })
-            .collect::<Result<_, _>>()?;
+        let answers = answers_from(&m.answers, bad)?;
         Ok(Response {
             id: m.id,
             answered: NewResponse {
@@ -58,6 +50,30 @@ impl TryFrom<response::Model> for Response {
     }
 }
 
+/// Answers as stored: a JSON object of item id → option code.
+pub(super) fn answers_text(answers: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = answers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Answers as [`answers_text`] stored them; `bad` names the row for what does not read.
+pub(super) fn answers_from(
+    text: &str,
+    bad: impl Fn(String) -> DbErr,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| bad(format!("answers: {e}")))?;
+    map.into_iter()
+        .map(|(item, v)| match v {
+            serde_json::Value::String(code) => Ok((item, code)),
+            other => Err(bad(format!("answer to {item} is {other}"))),
+        })
+        .collect()
+}
+
 /// Rows per multi-row insert (17 values each: well under both databases' bind limits).
 const CHUNK: usize = 256;
 
@@ -82,11 +98,6 @@ pub fn inserts<'a>(responses: impl IntoIterator<Item = &'a NewResponse>) -> Vec<
 }
 
 fn row(new: &NewResponse) -> response::ActiveModel {
-    let answers: serde_json::Map<String, serde_json::Value> = new
-        .answers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
     // A random id: the order of ids says nothing about the order of answers.
     let id = loop {
         let id = rand::random::<i64>() & i64::MAX;
@@ -109,7 +120,7 @@ fn row(new: &NewResponse) -> response::ActiveModel {
         completion_seconds: Set(new.completion_seconds.min(i32::MAX as u32) as i32),
         too_fast: Set(new.too_fast),
         straight_lined: Set(new.straight_lined),
-        answers: Set(serde_json::Value::Object(answers).to_string()),
+        answers: Set(answers_text(&new.answers)),
         comment: Set(new.comment.clone()),
         channel_id: Set(new.channel),
     }

@@ -81,6 +81,36 @@ async fn post(url: &str, code: &str, grade: Option<u8>) -> StatusCode {
     phone.post(url).form(&form).send().await.unwrap().status()
 }
 
+async fn held_list(app: &TestApp, organizer: &Client, id: i64) -> Value {
+    organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Accepts or rejects (`decision`) the held answers `filter` names.
+async fn decide(
+    app: &TestApp,
+    organizer: &Client,
+    id: i64,
+    decision: &str,
+    filter: Value,
+) -> Value {
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/held/{decision}")))
+        .json(&filter)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn tally(app: &TestApp, organizer: &Client, id: i64) -> Value {
     organizer
         .get(app.url(&format!("/api/v1/surveys/{id}/tally")))
@@ -246,14 +276,7 @@ async fn stuffing(backend: Backend, hold: u32, refuse: u32) {
         "only its threshold counts"
     );
     assert_eq!(t["by_group"]["teacher"]["respondents"], 20);
-    let held: Value = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = held_list(&app, &organizer, id).await;
     assert_eq!(held["held"], 10, "{held}");
     assert_eq!(held["groups"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -262,24 +285,9 @@ async fn stuffing(backend: Backend, hold: u32, refuse: u32) {
         "a keyed hash, not the address"
     );
     // Rejected in bulk: kept, still counted nowhere.
-    let d: Value = organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/held/reject")))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = decide(&app, &organizer, id, "reject", json!({})).await;
     assert_eq!(d["rejected"], 10);
-    let held: Value = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = held_list(&app, &organizer, id).await;
     assert_eq!(
         (held["held"].as_u64(), held["rejected"].as_u64()),
         (Some(0), Some(10))
@@ -364,14 +372,7 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
         tally(&app, &organizer, id).await["by_group"]["parent"]["respondents"],
         30
     );
-    let held: Value = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = held_list(&app, &organizer, id).await;
     assert_eq!(held["held"], 270);
     assert_eq!(held["groups"][0]["channel"], code.as_str());
     // The integrity panel shows them against their school and channel, and the rate with them.
@@ -390,15 +391,7 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
         assert_eq!(unit["figures"]["answers"], 30, "{unit}");
     }
     // One bulk acceptance: all counted, in the places of their grades.
-    let d: Value = organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/held/accept")))
-        .json(&json!({"channel": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = decide(&app, &organizer, id, "accept", json!({"channel": code})).await;
     assert_eq!(
         (d["accepted"].as_u64(), d["without_place"].as_u64()),
         (Some(270), Some(0)),
@@ -407,14 +400,7 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
     let t = tally(&app, &organizer, id).await;
     assert_eq!(t["by_group"]["parent"]["respondents"], 300);
     assert_eq!(crate::answering::responses(&app, id).await.len(), 300);
-    let held: Value = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = held_list(&app, &organizer, id).await;
     assert_eq!(held["held"], 0);
     // The places of 桥头镇's parents are full now: 100 per band.
     let plan: Value = organizer
@@ -481,15 +467,7 @@ async fn full_past_threshold(backend: Backend, hold: u32, refuse: u32) {
     }
     let late = new_client();
     let html = late.get(&url).send().await.unwrap().text().await.unwrap();
-    let d: Value = organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/held/accept")))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = decide(&app, &organizer, id, "accept", json!({})).await;
     assert_eq!(d["accepted"], 48, "{d}");
     // Its address is far past the threshold, but the stratum is full: it is told so, and
     // nothing is held (an answer is held only when it has a place to take).
@@ -502,14 +480,7 @@ async fn full_past_threshold(backend: Backend, hold: u32, refuse: u32) {
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let page = res.text().await.unwrap();
     assert!(page.contains("名额已满"), "{page}");
-    let held: Value = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/held")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = held_list(&app, &organizer, id).await;
     assert_eq!(held["held"], 0, "{held}");
     assert_eq!(
         tally(&app, &organizer, id).await["by_group"]["public"]["respondents"],
