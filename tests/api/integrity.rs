@@ -124,7 +124,7 @@ backend_test! {
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
         assert!(html.contains("疑似统一口径"), "{html}");
-        assert!(html.contains("25 份中 25 份每题都选最高项"), "{html}");
+        assert!(html.contains("25/25 份每题都选最高项"), "{html}");
         assert!(html.contains("少于 5 份，不显示"));
         let county = organizer
             .get(app.url("/api/v1/me"))
