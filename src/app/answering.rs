@@ -465,9 +465,8 @@ pub async fn submit(
             tally,
             pattern,
             closes_at: survey.settings.window.closes_at,
-            limit: origin.channel.map(|channel_id| AddressLimit {
+            limit: origin.channel.map(|_| AddressLimit {
                 address: address_key(ctx, form.from),
-                channel_id,
                 hold_after: ctx.hold_after,
                 refuse_after: ctx.refuse_after,
             }),
@@ -482,18 +481,9 @@ pub async fn submit(
         Verdict::Answered => Outcome::Refused(Refusal::Answered),
         Verdict::Withdrawn => Outcome::Refused(Refusal::InvalidLink),
         Verdict::QuotaFull => match claim {
-            Claim::Place(key) => {
-                let parts = [
-                    key.area.area().map(|a| live.geo.area_name(a).to_owned()),
-                    key.band.map(|b| b.label(key.group)),
-                ];
-                let named: Vec<String> = parts.into_iter().flatten().collect();
-                if named.is_empty() {
-                    Outcome::Refused(Refusal::QuotaFull)
-                } else {
-                    Outcome::PlaceTaken(named.join(" · "))
-                }
-            }
+            Claim::Place(key) => key
+                .label(&live.geo)
+                .map_or(Outcome::Refused(Refusal::QuotaFull), Outcome::PlaceTaken),
             Claim::Invitation(_) => Outcome::Refused(Refusal::QuotaFull),
         },
         Verdict::Closed => Outcome::Refused(Refusal::Closed),

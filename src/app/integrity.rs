@@ -5,16 +5,16 @@ use super::surveys::{organized, visible};
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
 use crate::domain::integrity::{
-    CLUSTER_MINUTES, MIN_ANSWERS, SUSPECT_P, UnitKey, UnitKind, UnitReport, UnitSums, reports,
+    CLUSTER_MINUTES, MIN_ANSWERS, Rates, SUSPECT_P, UnitKey, UnitKind, UnitReport, reports,
 };
 use crate::domain::places::PlaceKey;
 use crate::domain::response::{HeldFilter, HeldGroup};
 use crate::domain::survey::Survey;
-use crate::domain::tally::{Aggregates, MIN_CELL, Sums};
+use crate::domain::tally::Aggregates;
 use crate::error::AppError;
 use crate::store;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A survey's held answers per channel, address and hour (organisers).
 pub async fn held(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Vec<HeldGroup>, AppError> {
@@ -130,39 +130,6 @@ fn describe(filter: &HeldFilter) -> String {
     }
 }
 
-/// A rate with its 95% interval and the respondents it rests on.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct RateLine {
-    pub respondents: i64,
-    pub rate: Option<f64>,
-    pub interval: Option<(f64, f64)>,
-}
-
-impl RateLine {
-    fn of(s: &Sums) -> RateLine {
-        // Fewer than five respondents show nothing (anonymity).
-        let shown = s.n >= MIN_CELL;
-        RateLine {
-            respondents: s.n,
-            rate: s.pooled().filter(|_| shown),
-            interval: s.interval().filter(|_| shown),
-        }
-    }
-}
-
-/// The recognition rate with and without what the panel flags (pooled: Σy / Σx).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Rates {
-    /// Every counted answer, the flagged among them.
-    pub counted: RateLine,
-    /// Without answers flagged too fast or straight-lined.
-    pub excluding_flagged: RateLine,
-    /// Without the schools marked 疑似统一口径.
-    pub excluding_suspected: RateLine,
-    /// As if every held answer were accepted.
-    pub including_held: RateLine,
-}
-
 /// The integrity panel of a survey: each school's and channel's line, and the rate with and
 /// without what it flags.
 #[derive(Debug, Clone, Serialize)]
@@ -184,8 +151,7 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
     let db = ctx.db.pool();
     let aggregates = store::tally::load(db, survey.id).await?;
     let clusters = store::clusters::peaks(db, survey.id).await?;
-    let geo = store::geography::load(db, survey.id).await?;
-    let channels = super::sampling::channels(ctx, actor, id).await?;
+    let (channels, geo) = super::sampling::channel_states(ctx, &survey).await?;
     let held_answers = store::holds::held(db, survey.id, &HeldFilter::default()).await?;
 
     let mut held: HashMap<UnitKey, u64> = HashMap::new();
@@ -193,7 +159,7 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
     for h in &held_answers {
         let a = &h.answer;
         for key in [
-            Some(UnitKey::channel(h.channel_id)),
+            a.channel.map(UnitKey::channel),
             a.school.map(UnitKey::school),
         ]
         .into_iter()
@@ -204,9 +170,7 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
         let q = ctx.questionnaire(a.questionnaire_id).await?;
         with_held.add(&a.facts(), &q.definition);
     }
-    let units: HashMap<UnitKey, UnitSums> =
-        aggregates.units.iter().map(|(k, v)| (*k, *v)).collect();
-    let units = reports(&units, &clusters, &held, |key| match key.kind {
+    let units = reports(&aggregates.units, &clusters, &held, |key| match key.kind {
         UnitKind::School => geo
             .school_index(key.id)
             .map(|_| geo.school_name(Some(key.id)).to_owned()),
@@ -216,41 +180,16 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
             .map(|c| c.label()),
         UnitKind::County => None,
     });
-
-    let suspected: HashSet<i32> = units
-        .iter()
-        .filter(|u| u.suspected && u.kind == UnitKind::School)
-        .map(|u| u.id)
-        .collect();
-    let mut rates = [Sums::default(); 4];
-    for (k, v) in &aggregates.strata {
-        rates[0].add(&v.sums);
-        if !k.flagged {
-            rates[1].add(&v.sums);
-        }
-        if !k.school.is_some_and(|s| suspected.contains(&s)) {
-            rates[2].add(&v.sums);
-        }
-        rates[3].add(&v.sums);
-    }
-    for v in with_held.strata.values() {
-        rates[3].add(&v.sums);
-    }
-    let counted = rates[0].n;
+    let rates = Rates::of(&aggregates, &units, &with_held);
     let in_units = aggregates
         .units
         .get(&UnitKey::COUNTY)
         .map_or(0, |u| u.answers);
     let panel = Panel {
         units,
-        rates: Rates {
-            counted: RateLine::of(&rates[0]),
-            excluding_flagged: RateLine::of(&rates[1]),
-            excluding_suspected: RateLine::of(&rates[2]),
-            including_held: RateLine::of(&rates[3]),
-        },
+        rates,
         held: held_answers.len() as u64,
-        uncounted: (counted - in_units).max(0),
+        uncounted: (rates.counted.respondents - in_units).max(0),
         min_answers: MIN_ANSWERS,
         suspect_p: SUSPECT_P,
         cluster_minutes: CLUSTER_MINUTES,

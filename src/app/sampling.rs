@@ -881,9 +881,17 @@ pub async fn channels(
     id: i32,
 ) -> Result<Vec<ChannelState>, AppError> {
     let survey = visible(ctx, actor, id).await?;
+    Ok(channel_states(ctx, &survey).await?.0)
+}
+
+/// The open channels of a survey already authorised, and its areas and schools.
+pub(super) async fn channel_states(
+    ctx: &Context,
+    survey: &Survey,
+) -> Result<(Vec<ChannelState>, Geography), AppError> {
     let db = ctx.db.pool();
-    let full = load_plan(db, &survey).await?;
-    let all = places_of(db, &survey, &full).await?;
+    let full = load_plan(db, survey).await?;
+    let all = places_of(db, survey, &full).await?;
     let mut out = Vec::new();
     for ch in store::channels::list(db, survey.id).await? {
         let cell = ch.cell(&full.geo);
@@ -899,7 +907,7 @@ pub async fn channels(
             channel: ch,
         });
     }
-    Ok(out)
+    Ok((out, full.geo))
 }
 
 /// One open channel of a survey the actor may see.

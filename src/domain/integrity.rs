@@ -4,9 +4,9 @@
 //! against the rest of the county, with a one-sided binomial test. A unit of at least
 //! [`MIN_ANSWERS`] answers whose share is that high with p < [`SUSPECT_P`] is marked
 //! 疑似统一口径. Nothing is deleted: the marks are evidence for people to look at.
-use super::tally::MIN_CELL;
+use super::tally::{Aggregates, MIN_CELL, Sums};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Units with fewer answers are never marked.
 pub const MIN_ANSWERS: i64 = 20;
@@ -195,7 +195,7 @@ pub struct UnitFigures {
 /// and held answers, named by `label` (units it does not name are left out); schools then
 /// channels, the marked first, then by p-value.
 pub fn reports(
-    units: &HashMap<UnitKey, UnitSums>,
+    units: &BTreeMap<UnitKey, UnitSums>,
     clusters: &HashMap<UnitKey, u64>,
     held: &HashMap<UnitKey, u64>,
     label: impl Fn(&UnitKey) -> Option<String>,
@@ -251,6 +251,70 @@ pub fn reports(
     out
 }
 
+/// A rate with its 95% interval and the respondents it rests on (no rate under [`MIN_CELL`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RateLine {
+    pub respondents: i64,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl RateLine {
+    fn of(s: &Sums) -> RateLine {
+        let shown = s.n >= MIN_CELL;
+        RateLine {
+            respondents: s.n,
+            rate: s.pooled().filter(|_| shown),
+            interval: s.interval().filter(|_| shown),
+        }
+    }
+}
+
+/// The recognition rate with and without what the panel flags (pooled: Σy / Σx).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rates {
+    /// Every counted answer, the flagged among them.
+    pub counted: RateLine,
+    /// Without answers flagged too fast or straight-lined.
+    pub excluding_flagged: RateLine,
+    /// Without the schools marked 疑似统一口径.
+    pub excluding_suspected: RateLine,
+    /// As if every held answer were accepted.
+    pub including_held: RateLine,
+}
+
+impl Rates {
+    /// From the counted aggregates, the units' lines (the schools they mark) and what the held
+    /// answers would add.
+    pub fn of(counted: &Aggregates, units: &[UnitReport], held: &Aggregates) -> Rates {
+        let suspected: HashSet<i32> = units
+            .iter()
+            .filter(|u| u.suspected && u.kind == UnitKind::School)
+            .map(|u| u.id)
+            .collect();
+        let (mut all, mut unflagged, mut unsuspected) = Default::default();
+        for (k, v) in &counted.strata {
+            Sums::add(&mut all, &v.sums);
+            if !k.flagged {
+                Sums::add(&mut unflagged, &v.sums);
+            }
+            if !k.school.is_some_and(|s| suspected.contains(&s)) {
+                Sums::add(&mut unsuspected, &v.sums);
+            }
+        }
+        let mut with_held = all;
+        for v in held.strata.values() {
+            with_held.add(&v.sums);
+        }
+        Rates {
+            counted: RateLine::of(&all),
+            excluding_flagged: RateLine::of(&unflagged),
+            excluding_suspected: RateLine::of(&unsuspected),
+            including_held: RateLine::of(&with_held),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +343,7 @@ mod tests {
             all_top,
             ..Default::default()
         };
-        let mut units = HashMap::new();
+        let mut units = BTreeMap::new();
         units.insert(UnitKey::COUNTY, s(400, 100 + 30 + 10));
         units.insert(school(1), s(30, 30)); // dictated
         units.insert(school(2), s(10, 10)); // too few to say

@@ -18,6 +18,21 @@ pub struct PlaceKey {
     pub band: Option<Band>,
 }
 
+impl PlaceKey {
+    /// Its 乡镇/街道 and grade band as respondents read them (“桥头镇 · 1–3 年级”); `None` for
+    /// a group's one place count in a county without areas.
+    pub fn label(&self, geo: &Geography) -> Option<String> {
+        let parts: Vec<String> = [
+            self.area.area().map(|a| geo.area_name(a).to_owned()),
+            self.band.map(|b| b.label(self.group)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(" · "))
+    }
+}
+
 /// A stratum's places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Places {

@@ -139,7 +139,6 @@ pub enum Verdict {
 pub struct AddressLimit {
     /// A keyed hash of the client address: the address itself is never stored.
     pub address: String,
-    pub channel_id: i32,
     pub hold_after: u32,
     pub refuse_after: u32,
 }
@@ -166,11 +165,11 @@ impl HeldStatus {
     }
 }
 
-/// An answer held for review, with the channel and address it came through.
+/// An answer held for review, with the address it came through (its channel is the
+/// answer's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
     pub id: i32,
-    pub channel_id: i32,
     pub address: String,
     pub status: HeldStatus,
     pub answer: NewResponse,

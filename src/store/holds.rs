@@ -57,13 +57,11 @@ pub async fn count(
     Ok((this_hour, day))
 }
 
-/// Stores a held answer.
-pub async fn hold(
-    db: &impl ConnectionTrait,
-    channel_id: i32,
-    address: &str,
-    r: &NewResponse,
-) -> Result<(), DbErr> {
+/// Stores a held answer (an open channel's: it has a channel).
+pub async fn hold(db: &impl ConnectionTrait, address: &str, r: &NewResponse) -> Result<(), DbErr> {
+    let channel_id = r
+        .channel
+        .ok_or_else(|| DbErr::Custom("a held answer must come through a channel".into()))?;
     super::insert_row(
         db,
         held_answer::ActiveModel {
@@ -103,7 +101,6 @@ impl TryFrom<held_answer::Model> for Held {
         let answers = super::responses::answers_from(&m.answers, bad)?;
         Ok(Held {
             id: m.id,
-            channel_id: m.channel_id,
             status: HeldStatus::parse(&m.status)
                 .ok_or_else(|| bad(format!("status `{}`", m.status)))?,
             answer: NewResponse {

@@ -167,6 +167,52 @@ impl DbFailure {
     }
 }
 
+/// How tables whose primary key holds an area, a school or a grade band store "none" (a key
+/// column cannot be NULL): area 0 for the whole county, school 0, band −1.
+pub(crate) mod key_columns {
+    use crate::domain::geography::AreaScope;
+    use crate::domain::group::RespondentGroup;
+    use crate::domain::strata::Band;
+    use sea_orm::DbErr;
+
+    const NO_AREA: i32 = 0;
+    const NO_SCHOOL: i32 = 0;
+    const NO_BAND: i16 = -1;
+
+    pub fn area(scope: AreaScope) -> i32 {
+        scope.area().unwrap_or(NO_AREA)
+    }
+
+    pub fn area_of(stored: i32) -> AreaScope {
+        AreaScope::of((stored != NO_AREA).then_some(stored))
+    }
+
+    pub fn school(school: Option<i32>) -> i32 {
+        school.unwrap_or(NO_SCHOOL)
+    }
+
+    pub fn school_of(stored: i32) -> Option<i32> {
+        (stored != NO_SCHOOL).then_some(stored)
+    }
+
+    pub fn band(band: Option<Band>) -> i16 {
+        band.map_or(NO_BAND, |b| b.index() as i16)
+    }
+
+    /// The band a row of `table` (of survey `id`) stores for `group`.
+    pub fn band_of(
+        table: &str,
+        id: i32,
+        group: RespondentGroup,
+        stored: i16,
+    ) -> Result<Option<Band>, DbErr> {
+        match stored {
+            NO_BAND => Ok(None),
+            b => super::draws::band(table, id, group, Some(b)),
+        }
+    }
+}
+
 /// A stored row that does not read as what it should be: an error that says which row.
 pub fn corrupt(table: &str, id: impl std::fmt::Display, what: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(format!("corrupt row {table} {id}: {what}"))

@@ -1,7 +1,7 @@
 //! The places of an open survey's strata (see `domain::places`): created as it opens, claimed
 //! by open-channel answers with a conditional UPDATE, so concurrent claims — on several servers
 //! too — never pass a quota.
-use crate::domain::geography::AreaScope;
+use super::key_columns;
 use crate::domain::places::{PlaceKey, Places};
 use crate::entity::stratum_place;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -9,16 +9,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-/// How the tables hold "no area" and "no band" (they are parts of the primary key).
-const NO_AREA: i32 = 0;
-const NO_BAND: i16 = -1;
-
 fn area_id(key: &PlaceKey) -> i32 {
-    key.area.area().unwrap_or(NO_AREA)
+    key_columns::area(key.area)
 }
 
 fn band(key: &PlaceKey) -> i16 {
-    key.band.map_or(NO_BAND, |b| b.index() as i16)
+    key_columns::band(key.band)
 }
 
 fn read(m: stratum_place::Model) -> Result<Places, DbErr> {
@@ -27,15 +23,11 @@ fn read(m: stratum_place::Model) -> Result<Places, DbErr> {
         .grp
         .parse()
         .map_err(|_| bad(format!("unknown group `{}`", m.grp)))?;
-    let band = match m.band {
-        NO_BAND => None,
-        b => super::draws::band("stratum_place of survey", m.survey_id, group, Some(b))?,
-    };
     Ok(Places {
         key: PlaceKey {
             group,
-            area: AreaScope::of((m.area_id != NO_AREA).then_some(m.area_id)),
-            band,
+            area: key_columns::area_of(m.area_id),
+            band: key_columns::band_of("stratum_place of survey", m.survey_id, group, m.band)?,
         },
         quota: u64::try_from(m.quota).map_err(|_| bad(format!("quota {}", m.quota)))?,
         claimed: u64::try_from(m.claimed).map_err(|_| bad(format!("claimed {}", m.claimed)))?,

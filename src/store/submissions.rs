@@ -257,7 +257,7 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
                     let verdict = if day > u64::from(limit.refuse_after) {
                         Verdict::TooMany
                     } else if hour > u64::from(limit.hold_after) {
-                        super::holds::hold(&txn, limit.channel_id, &limit.address, s).await?;
+                        super::holds::hold(&txn, &limit.address, s).await?;
                         Verdict::Held
                     } else {
                         continue;

@@ -3,8 +3,9 @@
 //!
 //! How the tables hold the typed keys: `tally_cell` rows of scope `all` are stratum cells, any
 //! other scope is a dimension's code; where a key has no area (the whole county, or a
-//! dimension's or item's per-group row) `area_id` is 0, no school is `school_id` 0 and no
-//! grade band is `band` −1 (they are parts of the tables' primary keys, so they cannot be NULL).
+//! dimension's or item's per-group row), no school or no grade band, its columns hold
+//! [`key_columns`]' "none".
+use super::key_columns;
 use crate::domain::geography::AreaScope;
 use crate::domain::group::RespondentGroup;
 use crate::domain::integrity::{UnitKey, UnitKind, UnitSums};
@@ -32,9 +33,6 @@ const CHUNK: usize = 500;
 
 /// The scope of a stratum cell's row.
 const ALL: &str = "all";
-const NO_AREA: i32 = 0;
-const NO_SCHOOL: i32 = 0;
-const NO_BAND: i16 = -1;
 
 fn group_of(code: &str, survey_id: i32, table: &str) -> Result<RespondentGroup, DbErr> {
     code.parse().map_err(|_| {
@@ -71,9 +69,9 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
             survey_id: Set(survey_id),
             scope: Set(scope.to_owned()),
             grp: Set(group.code().to_owned()),
-            area_id: Set(area.area().unwrap_or(NO_AREA)),
-            school_id: Set(school.unwrap_or(NO_SCHOOL)),
-            band: Set(band.map_or(NO_BAND, |b| b.index() as i16)),
+            area_id: Set(key_columns::area(area)),
+            school_id: Set(key_columns::school(school)),
+            band: Set(key_columns::band(band)),
             flagged: Set(flagged),
             too_fast: Set(v.too_fast),
             straight_lined: Set(v.straight_lined),
@@ -147,9 +145,9 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
         .map(|(k, count)| tally_item::ActiveModel {
             survey_id: Set(survey_id),
             grp: Set(k.group.code().to_owned()),
-            area_id: Set(NO_AREA),
-            school_id: Set(NO_SCHOOL),
-            band: Set(NO_BAND),
+            area_id: Set(key_columns::area(AreaScope::WholeCounty)),
+            school_id: Set(key_columns::school(None)),
+            band: Set(key_columns::band(None)),
             flagged: Set(k.flagged),
             item_id: Set(k.item_id.clone()),
             option_code: Set(k.option.clone()),
@@ -289,15 +287,11 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
             n_ratio: c.n_ratio,
         };
         if c.scope == ALL {
-            let band = match c.band {
-                NO_BAND => None,
-                b => super::draws::band("tally_cell of survey", survey_id, group, Some(b))?,
-            };
             let key = StratumKey {
                 group,
-                area: AreaScope::of((c.area_id != NO_AREA).then_some(c.area_id)),
-                school: (c.school_id != NO_SCHOOL).then_some(c.school_id),
-                band,
+                area: key_columns::area_of(c.area_id),
+                school: key_columns::school_of(c.school_id),
+                band: key_columns::band_of("tally_cell of survey", survey_id, group, c.band)?,
                 flagged: c.flagged,
             };
             agg.strata.insert(

@@ -192,8 +192,6 @@ pub fn respondent_page(status: StatusCode) -> actix_web::HttpResponseBuilder {
     b
 }
 
-/// The questionnaire's page, but for its nonce, start time and link: with chosen options kept
-/// and missing items marked.
 /// What the form shows of the respondent's stratum: the area and grade chosen, and whether
 /// either is missing.
 #[derive(Default)]
@@ -236,6 +234,8 @@ fn grade_label(grade: u8) -> String {
     }
 }
 
+/// The questionnaire's page, but for its issued form and link: with chosen options kept and
+/// missing items marked.
 fn form_context(
     answering: &Answering,
     chosen: &[Option<usize>],

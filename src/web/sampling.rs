@@ -252,6 +252,8 @@ pub struct ChannelView {
     pub url: String,
     pub group: String,
     pub group_label: String,
+    /// Its group and its area, school or the whole county: 家长 · 城关镇.
+    pub label: String,
     pub area: Option<String>,
     pub school: Option<String>,
     pub quota: u64,
@@ -265,6 +267,7 @@ impl ChannelView {
         ChannelView {
             url: state.public_link(req, &channel_path(&c.channel.code)),
             group_label: c.channel.group.label().into(),
+            label: c.label(),
             group: c.channel.group.code().into(),
             code: c.channel.code,
             area: c.area,
