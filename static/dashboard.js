@@ -5,6 +5,13 @@
   var root = document.getElementById("live");
   if (!root || !window.EventSource) { return; }
   var pct = function (v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; };
+  // The same wording as the page's `chance` filter.
+  var chance = function (p) {
+    if (p === null || p === undefined) { return "—"; }
+    if (p > 0.999) { return "高于 99.9%"; }
+    if (p < 0.001) { return "低于 0.1%"; }
+    return (p * 100).toFixed(1) + "%";
+  };
   var set = function (name, text) {
     var el = root.querySelector("[data-live='" + name + "']");
     if (el) { el.textContent = text; }
@@ -18,7 +25,12 @@
     set("respondents", String(s.respondents));
     set("planned", String(s.planned));
     set("status", s.status_label);
-    root.className = "headline status-" + s.status.replace("_", "-");
+    set("official_rate", pct(s.official_rate));
+    set("official_interval", s.official_interval ? pct(s.official_interval[0]) + " – " + pct(s.official_interval[1]) : "—");
+    set("official_status", s.official_status_label);
+    set("probability", chance(s.probability_reaching_target));
+    set("meaning", s.official_meaning);
+    root.className = "headline status-" + s.official_status.replace("_", "-");
     root.setAttribute("data-updated", new Date().toISOString());
   };
 })();

@@ -11,6 +11,7 @@ mod m20261129_000007_response_pages;
 mod m20261201_000008_stratum_places;
 mod m20261201_000009_held_answers;
 mod m20261201_000010_integrity;
+mod m20261202_000011_estimate;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_stratum_places::Migration),
             Box::new(m20261201_000009_held_answers::Migration),
             Box::new(m20261201_000010_integrity::Migration),
+            Box::new(m20261202_000011_estimate::Migration),
         ]
     }
 }

@@ -135,7 +135,7 @@ impl Context {
         writer_db: Database,
     ) -> Result<Context, AppError> {
         store::questionnaires::ensure_built_in(db.pool()).await?;
-        Ok(Context {
+        let ctx = Context {
             writer: Writer::start(writer_db),
             questionnaires: moka::future::Cache::builder()
                 .max_capacity(1_000)
@@ -150,7 +150,9 @@ impl Context {
             hold_after: settings.hold_after,
             refuse_after: settings.refuse_after,
             db,
-        })
+        };
+        tally::upgrade(&ctx).await?;
+        Ok(ctx)
     }
 
     /// Open-channel answers one address may give a survey in an hour before they are held.

@@ -43,13 +43,43 @@ pub async fn view(
             })
         }
     };
+    let rule = set_aside(store::counties::set_aside_below(db, county.id).await?);
     Ok(ReadinessView::build(
         county,
         year,
         &schools,
         &records,
         result.as_ref(),
+        rule,
     ))
+}
+
+/// The rule as stored (a stored value out of range, which the setter refuses, counts as none).
+fn set_aside(below: Option<i32>) -> r::SetAside {
+    r::SetAside::new(below.map(i64::from)).unwrap_or_default()
+}
+
+/// Sets which teaching points a county leaves out of the coefficients of variation: those
+/// under `below` pupils, or none.
+pub async fn set_rule(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    county_id: i32,
+    below: Option<i64>,
+) -> Result<r::SetAside, AppError> {
+    organized(ctx, actor, county_id).await?;
+    let rule = r::SetAside::new(below).map_err(|m| AppError::invalid("set_aside_below", m))?;
+    store::counties::set_set_aside_below(ctx.db.pool(), county_id, rule.below.map(|n| n as i32))
+        .await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::ReadinessRuleSet,
+        &format!("county {county_id}"),
+        &rule.label(),
+    )
+    .await;
+    Ok(rule)
 }
 
 /// The county if the actor may organise it.

@@ -101,21 +101,7 @@ pub async fn report(
 pub async fn rebuild(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<u64, AppError> {
     actor.require_admin()?;
     let survey = visible(ctx, actor, id).await?;
-    let db = ctx.db.pool();
-    let mut aggregates = Aggregates::default();
-    let mut pages = store::responses::Pages::new(survey.id);
-    let mut read = 0u64;
-    while let Some(page) = pages.next(db).await? {
-        for r in &page {
-            let q = ctx.questionnaire(r.answered.questionnaire_id).await?;
-            aggregates.add(&r.facts(), &q.definition);
-        }
-        read += page.len() as u64;
-    }
-    let txn = store::begin_write(&ctx.db).await?;
-    store::tally::clear(&txn, survey.id).await?;
-    store::tally::add(&txn, survey.id, &aggregates).await?;
-    txn.commit().await?;
+    let read = recompute(ctx, survey.id).await?;
     let detail = format!("{read} responses");
     audit(
         ctx,
@@ -125,6 +111,40 @@ pub async fn rebuild(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<u64, A
         &detail,
     )
     .await;
+    Ok(read)
+}
+
+/// Rebuilds the aggregates of every survey whose rows an earlier version of Renke kept (they
+/// lack what the estimate of the official result reads). Runs at start, before serving.
+pub(crate) async fn upgrade(ctx: &Context) -> Result<(), AppError> {
+    for id in store::tally::outdated(ctx.db.pool()).await? {
+        let read = recompute(ctx, id).await?;
+        tracing::info!(
+            survey = id,
+            responses = read,
+            "tally aggregates rebuilt for this version"
+        );
+    }
+    Ok(())
+}
+
+async fn recompute(ctx: &Context, survey_id: i32) -> Result<u64, AppError> {
+    let db = ctx.db.pool();
+    let mut aggregates = Aggregates::default();
+    let mut pages = store::responses::Pages::new(survey_id);
+    let mut read = 0u64;
+    while let Some(page) = pages.next(db).await? {
+        for r in &page {
+            let q = ctx.questionnaire(r.answered.questionnaire_id).await?;
+            aggregates.add(&r.facts(), &q.definition);
+        }
+        read += page.len() as u64;
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    store::tally::clear(&txn, survey_id).await?;
+    store::tally::add(&txn, survey_id, &aggregates).await?;
+    store::tally::mark_current(&txn, survey_id).await?;
+    txn.commit().await?;
     Ok(read)
 }
 

@@ -30,12 +30,13 @@ pub enum AuditAction {
     TallyRebuilt,
     ReadinessUploaded,
     ChecklistSaved,
+    ReadinessRuleSet,
     HeldAccepted,
     HeldRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -58,6 +59,7 @@ impl AuditAction {
         AuditAction::TallyRebuilt,
         AuditAction::ReadinessUploaded,
         AuditAction::ChecklistSaved,
+        AuditAction::ReadinessRuleSet,
         AuditAction::HeldAccepted,
         AuditAction::HeldRejected,
     ];
@@ -86,6 +88,7 @@ impl AuditAction {
             AuditAction::TallyRebuilt => "tally_rebuilt",
             AuditAction::ReadinessUploaded => "readiness_upload",
             AuditAction::ChecklistSaved => "checklist_saved",
+            AuditAction::ReadinessRuleSet => "readiness_rule_set",
             AuditAction::HeldAccepted => "held_accepted",
             AuditAction::HeldRejected => "held_rejected",
         }

@@ -3,6 +3,7 @@
 //! response, hour by hour), computed from the maintained aggregates — never from the responses
 //! — so its cost does not grow with the number of answers. One typed shape for the dashboard,
 //! the JSON API, the report and the workbook.
+use super::estimate::{EstimateInputs, OfficialEstimate, Outlook};
 use super::geography::AreaScope;
 use super::group::{Booklet, RespondentGroup};
 use super::invitation::{InvitationStatus, StatusCount};
@@ -55,15 +56,44 @@ pub struct Progress {
     pub responded: i64,
 }
 
+/// Invitations of one stratum. `invited` counts every invitation ever issued there, those
+/// revoked and replaced by a reserve included, so the response rate is answered ÷ everyone
+/// contacted.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvitationRow {
     pub group: String,
     pub area: String,
     pub band: Option<String>,
     pub invited: i64,
+    pub pending: i64,
     pub answered: i64,
+    pub revoked: i64,
     pub reserves_released: i64,
     pub response_rate: Option<f64>,
+}
+
+/// One estimator's rate with its own interval.
+#[derive(Debug, Clone, Serialize)]
+pub struct EstimatorRow {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub standard_error: Option<f64>,
+    /// The survey's chosen estimator (the `rate` of the tally).
+    pub chosen: bool,
+}
+
+/// How much of the plan has respondents.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Coverage {
+    /// Strata of the plan (group × area × band) with a quota.
+    pub strata: usize,
+    pub strata_without_respondents: usize,
+    /// Σ quota of those strata ÷ the plan's total.
+    pub planned_share_without_respondents: f64,
+    /// The same for the estimate's weighting cells (group × area class).
+    pub weighting_share_without_respondents: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +128,9 @@ pub struct TallyView {
     pub pooled_interval: Option<(f64, f64)>,
     pub respondent_mean: Option<f64>,
     pub group_weighted: Option<f64>,
+    pub estimators: Vec<EstimatorRow>,
+    pub official_estimate: OfficialEstimate,
+    pub coverage: Coverage,
     pub by_group: BTreeMap<String, Row>,
     pub by_item: BTreeMap<String, ItemRow>,
     pub quota_progress: BTreeMap<String, Progress>,
@@ -128,6 +161,12 @@ pub struct Summary {
     pub interval: Option<(f64, f64)>,
     pub status: Status,
     pub status_label: &'static str,
+    pub official_rate: Option<f64>,
+    pub official_interval: Option<(f64, f64)>,
+    pub probability_reaching_target: Option<f64>,
+    pub official_status: Outlook,
+    pub official_status_label: &'static str,
+    pub official_meaning: &'static str,
 }
 
 impl TallyView {
@@ -139,6 +178,12 @@ impl TallyView {
             interval: self.interval,
             status: self.status,
             status_label: self.status_label,
+            official_rate: self.official_estimate.rate,
+            official_interval: self.official_estimate.interval,
+            probability_reaching_target: self.official_estimate.probability_reaching_target,
+            official_status: self.official_estimate.status,
+            official_status_label: self.official_estimate.status_label,
+            official_meaning: self.official_estimate.meaning,
         }
     }
 }
@@ -221,6 +266,24 @@ impl TallyView {
             group_progress.push(p);
         }
         let headline = tally::headline(survey.settings.estimator, &all, &weighted, target);
+        let estimators = tally::estimators(&all, &weighted)
+            .into_iter()
+            .map(|l| EstimatorRow {
+                code: l.estimator.code(),
+                label: l.estimator.label(),
+                rate: l.value.map(|v| v.0),
+                interval: l.value.map(|v| v.1),
+                standard_error: l.standard_error,
+                chosen: l.estimator == survey.settings.estimator,
+            })
+            .collect();
+        let official_estimate = OfficialEstimate::build(&EstimateInputs {
+            plan: full,
+            sources: &agg.sources,
+            exclude_flagged: exclude,
+            target,
+        });
+        let coverage = coverage(full, agg, exclude, official_estimate.uncovered_share);
 
         let by_booklet = sums_by(agg, exclude, |k| Some(k.group.booklet()));
         let booklets = Booklet::ALL
@@ -368,6 +431,9 @@ impl TallyView {
             pooled_interval: all.interval(),
             respondent_mean: all.respondent_mean(),
             group_weighted: tally::group_weighted(&weighted),
+            estimators,
+            official_estimate,
+            coverage,
             by_group,
             by_item,
             quota_progress,
@@ -388,6 +454,36 @@ impl TallyView {
             closes_at,
             seconds_left: closes_at.map(|c| (c - input.now).num_seconds().max(0)),
         }
+    }
+}
+
+/// The strata of the plan without a respondent, and their share of it.
+fn coverage(full: &FullPlan, agg: &Aggregates, exclude: bool, weighting: f64) -> Coverage {
+    let answered = sums_by(agg, exclude, |k| {
+        k.area
+            .area()
+            .and_then(|a| full.geo.area_index(a))
+            .map(|area| (k.group, area, k.band))
+    });
+    let with_quota: Vec<_> = full.strata.iter().filter(|s| s.quota > 0).collect();
+    let empty: Vec<_> = with_quota
+        .iter()
+        .filter(|s| {
+            answered
+                .get(&(s.stratum.group, s.stratum.area, s.stratum.band))
+                .is_none_or(|x| x.n == 0)
+        })
+        .collect();
+    let empty_quota: u64 = empty.iter().map(|s| s.quota).sum();
+    Coverage {
+        strata: with_quota.len(),
+        strata_without_respondents: empty.len(),
+        planned_share_without_respondents: if with_quota.is_empty() {
+            1.0
+        } else {
+            empty_quota as f64 / full.plan.total.max(1) as f64
+        },
+        weighting_share_without_respondents: weighting,
     }
 }
 
@@ -420,10 +516,7 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
                 dimension: item.dimension.clone(),
                 dimension_label: dimension_label(&item.dimension),
                 options,
-                estimate: Estimate::of_cell(
-                    &tally::item_sums(answers, counted, recognized),
-                    target,
-                ),
+                estimate: Estimate::of_item(answers, counted, recognized, target),
             });
         }
     }
@@ -441,19 +534,23 @@ fn invitation_rows(full: &FullPlan, counts: &[StatusCount]) -> Vec<InvitationRow
                 area: full.geo.area_name(c.area_id).to_owned(),
                 band: c.band.and_then(|b| b.grades(c.group)).map(|b| b.label()),
                 invited: 0,
+                pending: 0,
                 answered: 0,
+                revoked: 0,
                 reserves_released: 0,
                 response_rate: None,
             });
         let n = c.count as i64;
+        r.invited += n;
         match c.status {
-            InvitationStatus::Answered => {
-                r.invited += n;
-                r.answered += n;
+            InvitationStatus::Answered => r.answered += n,
+            InvitationStatus::Pending => r.pending += n,
+            InvitationStatus::Revoked => {
+                r.revoked += n;
+                if c.replaced {
+                    r.reserves_released += n;
+                }
             }
-            InvitationStatus::Pending => r.invited += n,
-            InvitationStatus::Revoked if c.replaced => r.reserves_released += n,
-            InvitationStatus::Revoked => {}
         }
     }
     rows.into_values()

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod breakdown;
 pub mod channel;
 pub mod draw;
+pub mod estimate;
 pub mod frame;
 pub mod geography;
 pub mod group;

@@ -9,7 +9,8 @@ use super::tally::ResponseFacts;
 use chrono::{DateTime, Timelike, Utc};
 
 /// How the respondent reached the questionnaire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A drawn person's own link.
     Invitation,
@@ -78,6 +79,7 @@ impl NewResponse {
             group: self.group,
             area: self.area,
             school: self.school,
+            source: self.source,
             channel: self.channel,
             band: self.band,
             too_fast: self.too_fast,

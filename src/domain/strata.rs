@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Urban, town or rural (城区 / 镇区 / 乡村).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AreaClass {
     Urban,
@@ -311,7 +311,7 @@ pub fn stratify(plan: &SamplePlan, areas: &[Area], frames: &[Option<u64>]) -> Ve
                 });
             }
         }
-        cap_within_group(&mut out[first..]);
+        cap_within_group(&mut out[first..], &populations);
     }
     out
 }
@@ -421,35 +421,88 @@ impl FullPlan {
     }
 }
 
-/// Caps strata at their frame and hands the shortfall, one place at a time in stratum order,
-/// to the group's strata that still have room.
-fn cap_within_group(lines: &mut [StratumQuota]) {
-    let mut shortfall = 0;
+/// Caps strata at their frame and hands the shortfall on: first to the other bands of the
+/// same area, evenly; what they cannot take, to the group's other areas in proportion to
+/// their population (evenly over each area's bands), as far as their frames have room. Every
+/// split is by largest remainder, so the plan stays deterministic.
+fn cap_within_group(lines: &mut [StratumQuota], populations: &[u64]) {
+    let mut short_by_area = vec![0u64; populations.len()];
     for line in lines.iter_mut() {
         if let Some(f) = line.frame
             && f < line.quota
         {
-            shortfall += line.quota - f;
+            short_by_area[line.stratum.area] += line.quota - f;
             line.quota = f;
             line.capped = true;
         }
     }
-    while shortfall > 0 {
-        let mut gave = false;
-        for line in lines.iter_mut() {
-            if shortfall == 0 {
-                break;
-            }
-            if !line.capped && line.frame.is_none_or(|f| line.quota < f) {
-                line.quota += 1;
-                shortfall -= 1;
-                gave = true;
-            }
-        }
-        if !gave {
+    let mut left = 0;
+    for (area, short) in short_by_area.into_iter().enumerate() {
+        let at: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].stratum.area == area)
+            .collect();
+        left += short - give_evenly(lines, &at, short);
+    }
+    while left > 0 {
+        let open: Vec<usize> = (0..populations.len())
+            .filter(|&a| lines.iter().any(|l| l.stratum.area == a && room(l) > 0))
+            .collect();
+        if open.is_empty() {
             break;
         }
+        let weights: Vec<u64> = open.iter().map(|&a| populations[a]).collect();
+        let mut gave = 0;
+        for (&area, share) in open.iter().zip(largest_remainder(left, &weights)) {
+            let at: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].stratum.area == area)
+                .collect();
+            gave += give_evenly(lines, &at, share);
+        }
+        if gave == 0 {
+            break;
+        }
+        left -= gave;
     }
+}
+
+/// How many more places a stratum can take: none once capped, its frame's rest otherwise.
+fn room(line: &StratumQuota) -> u64 {
+    if line.capped {
+        0
+    } else {
+        line.frame
+            .map_or(u64::MAX, |f| f.saturating_sub(line.quota))
+    }
+}
+
+/// Spreads up to `amount` places evenly over the strata `at` that have room; returns how many
+/// it placed.
+fn give_evenly(lines: &mut [StratumQuota], at: &[usize], amount: u64) -> u64 {
+    let mut left = amount;
+    while left > 0 {
+        let open: Vec<usize> = at
+            .iter()
+            .copied()
+            .filter(|&i| room(&lines[i]) > 0)
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        let mut gave = 0;
+        for (&i, share) in open
+            .iter()
+            .zip(largest_remainder(left, &vec![1; open.len()]))
+        {
+            let g = share.min(room(&lines[i]));
+            lines[i].quota += g;
+            gave += g;
+        }
+        if gave == 0 {
+            break;
+        }
+        left -= gave;
+    }
+    amount - left
 }
 
 #[cfg(test)]
@@ -519,6 +572,50 @@ mod tests {
             .map(|l| (l.quota, l.capped))
             .collect();
         assert_eq!(principals, vec![(20, true), (105, false)]);
+    }
+
+    #[test]
+    fn a_short_band_gives_first_to_its_own_area_then_by_population() {
+        // 1,000,000 people: parents 750 over 南乡 (100k), 北镇 (300k), 城关 (600k) → 75 / 225 /
+        // 450, i.e. 25 / 75 / 150 per band.
+        let p =
+            PlanParameters::new(1_000_000, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();
+        let plan = SamplePlan::compute(&p);
+        let areas = [
+            area("南乡", 100_000),
+            area("北镇", 300_000),
+            area("城关", 600_000),
+        ];
+        let strata = Stratum::all(3);
+        let parents = |frames: &dyn Fn(usize, usize) -> u64| -> Vec<u64> {
+            let f: Vec<Option<u64>> = strata
+                .iter()
+                .map(|s| match (s.group, s.band) {
+                    (RespondentGroup::Parent, Some(b)) => Some(frames(s.area, b.index())),
+                    _ => None,
+                })
+                .collect();
+            stratify(&plan, &areas, &f)
+                .iter()
+                .filter(|l| l.stratum.group == RespondentGroup::Parent)
+                .map(|l| l.quota)
+                .collect()
+        };
+        // 南乡's first band has 15 parents: its 10 go to 南乡's other bands (5 + 5).
+        let q = parents(&|a, b| if (a, b) == (0, 0) { 15 } else { 1_000 });
+        assert_eq!(q, vec![15, 30, 30, 75, 75, 75, 150, 150, 150]);
+        // All of 南乡 has 10 per band: 45 go to 北镇 and 城关 as 300k : 600k = 15 : 30, evenly
+        // over their bands.
+        let q = parents(&|a, _| if a == 0 { 10 } else { 1_000 });
+        assert_eq!(q, vec![10, 10, 10, 80, 80, 80, 160, 160, 160]);
+        // 北镇 too has no room beyond 76 per band: what it cannot take goes to 城关.
+        let q = parents(&|a, _| match a {
+            0 => 10,
+            1 => 76,
+            _ => 1_000,
+        });
+        assert_eq!(q, vec![10, 10, 10, 76, 76, 76, 164, 164, 164]);
+        assert_eq!(q.iter().sum::<u64>(), 750);
     }
 
     #[test]

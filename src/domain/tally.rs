@@ -4,16 +4,20 @@
 //! For respondent i: x_i = items answered with a counted option, y_i = items answered with a
 //! recognised option. Everything below is computed from sums (n, Σx, Σy, Σx², Σy², Σxy), so
 //! the dashboard reads maintained aggregates and never the responses themselves.
+use super::estimate;
 use super::geography::AreaScope;
 use super::group::RespondentGroup;
 use super::integrity::{UnitKey, UnitSums};
+use super::response::Source;
 use super::strata::Band;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Cells with fewer respondents are not shown (anonymity).
 pub const MIN_CELL: i64 = 5;
-const Z95: f64 = 1.96;
+/// Cells with fewer respondents get the Wilson interval (the linearised one is too narrow there,
+/// and a point at 100%).
+pub const SMALL_CELL: i64 = 30;
 
 /// Running sums over respondents (or over answers, for one item).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -27,6 +31,8 @@ pub struct Sums {
     /// Σ y_i / x_i over respondents with x_i > 0, and how many they are (respondent mean).
     pub ratio: f64,
     pub n_ratio: i64,
+    /// Σ (y_i / x_i)² over the same respondents (the respondent mean's variance).
+    pub rr: f64,
 }
 
 impl Sums {
@@ -41,6 +47,11 @@ impl Sums {
             xy: x * y,
             ratio: if x > 0 { y as f64 / x as f64 } else { 0.0 },
             n_ratio: i64::from(x > 0),
+            rr: if x > 0 {
+                (y as f64 / x as f64).powi(2)
+            } else {
+                0.0
+            },
         }
     }
 
@@ -53,6 +64,7 @@ impl Sums {
         self.xy += o.xy;
         self.ratio += o.ratio;
         self.n_ratio += o.n_ratio;
+        self.rr += o.rr;
     }
 
     /// Pooled rate Σy / Σx; `None` when nothing was counted.
@@ -65,20 +77,50 @@ impl Sums {
         (self.n_ratio > 0).then(|| self.ratio / self.n_ratio as f64)
     }
 
-    /// The 95% interval of the pooled rate by ratio-estimator linearisation, clipped to [0, 1]:
-    /// var(R) = Σ (y_i − R x_i)² / (n (n−1) x̄²). With one respondent it is all of [0, 1].
-    pub fn interval(&self) -> Option<(f64, f64)> {
+    /// The pooled rate's variance by ratio-estimator linearisation:
+    /// var(R) = Σ (y_i − R x_i)² / (n (n−1) x̄²); `None` with fewer than two respondents or
+    /// nothing counted.
+    pub fn pooled_variance(&self) -> Option<f64> {
         let r = self.pooled()?;
         if self.n < 2 {
-            return Some((0.0, 1.0));
+            return None;
         }
         let n = self.n as f64;
         let mean_x = self.x as f64 / n;
         let residual =
             (self.yy as f64 - 2.0 * r * self.xy as f64 + r * r * self.xx as f64).max(0.0);
-        let var = residual / (n * (n - 1.0) * mean_x * mean_x);
-        let half = Z95 * var.sqrt();
-        Some(((r - half).max(0.0), (r + half).min(1.0)))
+        Some(residual / (n * (n - 1.0) * mean_x * mean_x))
+    }
+
+    /// The 95% interval of the pooled rate, R ± 1.96·√var(R), clipped to [0, 1]. With one
+    /// respondent it is all of [0, 1].
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        let r = self.pooled()?;
+        Some(match self.pooled_variance() {
+            Some(v) => estimate::normal_interval(r, v),
+            None => (0.0, 1.0),
+        })
+    }
+
+    /// The interval a breakdown cell shows: the linearised one, but Wilson's (with the
+    /// respondents as trials) in cells under [`SMALL_CELL`] or where the answers do not vary.
+    pub fn cell_interval(&self) -> Option<(f64, f64)> {
+        let r = self.pooled()?;
+        match self.pooled_variance() {
+            Some(v) if self.n >= SMALL_CELL && v > 0.0 => Some(estimate::normal_interval(r, v)),
+            _ => estimate::wilson(r * self.n as f64, self.n as f64),
+        }
+    }
+
+    /// The variance of the respondent mean: the sample variance of y_i / x_i over n.
+    pub fn mean_variance(&self) -> Option<f64> {
+        let mean = self.respondent_mean()?;
+        if self.n_ratio < 2 {
+            return None;
+        }
+        let n = self.n_ratio as f64;
+        let spread = (self.rr - n * mean * mean).max(0.0);
+        Some(spread / (n - 1.0) / n)
     }
 }
 
@@ -174,7 +216,7 @@ impl Estimate {
         let (rate, interval) = if suppressed {
             (None, None)
         } else {
-            (s.pooled(), s.interval())
+            (s.pooled(), s.cell_interval())
         };
         Estimate {
             respondents: s.n,
@@ -190,21 +232,29 @@ impl Estimate {
     }
 }
 
-/// The survey's headline estimate with the chosen estimator. For the respondent mean and the
-/// group-weighted rate the interval is the pooled one's width around their own value (the
-/// pooled interval is the one the method defines; every view says which is used).
-pub fn headline(estimator: Estimator, all: &Sums, groups: &[(f64, Sums)], target: f64) -> Estimate {
-    let pooled = all.pooled();
-    let rate = match estimator {
-        Estimator::Pooled => pooled,
-        Estimator::RespondentMean => all.respondent_mean(),
-        Estimator::GroupWeighted => group_weighted(groups),
-    };
-    let interval = match (rate, pooled, all.interval()) {
-        (Some(r), Some(p), Some((lo, hi))) => {
-            Some(((r - (p - lo)).max(0.0), (r + (hi - p)).min(1.0)))
+impl Estimate {
+    /// An item's estimate: `answers` respondents, `counted` of them on a counted option,
+    /// `recognized` on a recognised one; the interval is Wilson's over the counted answers.
+    pub fn of_item(answers: i64, counted: i64, recognized: i64, target: f64) -> Estimate {
+        let mut e = Estimate::of_cell(&item_sums(answers, counted, recognized), target);
+        if !e.suppressed {
+            e.interval = estimate::wilson(recognized as f64, counted as f64);
+            e.status = Status::of(e.rate, e.interval, target);
         }
-        _ => None,
+        e
+    }
+}
+
+/// The survey's headline estimate with the chosen estimator, each with its own linearised
+/// variance (see [`estimators`]).
+pub fn headline(estimator: Estimator, all: &Sums, groups: &[(f64, Sums)], target: f64) -> Estimate {
+    let line = estimators(all, groups)
+        .into_iter()
+        .find(|l| l.estimator == estimator)
+        .and_then(|l| l.value);
+    let (rate, interval) = match line {
+        Some((r, i)) => (Some(r), Some(i)),
+        None => (None, None),
     };
     Estimate {
         respondents: all.n,
@@ -215,19 +265,48 @@ pub fn headline(estimator: Estimator, all: &Sums, groups: &[(f64, Sums)], target
     }
 }
 
-/// Σ w_g R_g over the groups that have a rate, with the weights renormalised over them.
+/// One estimator's rate and 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EstimatorLine {
+    pub estimator: Estimator,
+    pub value: Option<(f64, (f64, f64))>,
+    pub standard_error: Option<f64>,
+}
+
+/// The three estimators of the Tally section with their own variances: the pooled rate's by
+/// ratio linearisation; the respondent mean's as a mean's (s² / n); the group-weighted rate's
+/// as Σ w_g² var(R_g) / (Σ w_g)² (groups are independent samples). With too few respondents
+/// for a variance, the interval is all of [0, 1].
+pub fn estimators(all: &Sums, groups: &[(f64, Sums)]) -> Vec<EstimatorLine> {
+    let line = |estimator, rate: Option<f64>, var: Option<f64>| EstimatorLine {
+        estimator,
+        value: rate.map(|r| {
+            (
+                r,
+                var.map_or((0.0, 1.0), |v| estimate::normal_interval(r, v)),
+            )
+        }),
+        standard_error: var.map(f64::sqrt),
+    };
+    let weighted = estimate::group_weighted(groups);
+    vec![
+        line(Estimator::Pooled, all.pooled(), all.pooled_variance()),
+        line(
+            Estimator::RespondentMean,
+            all.respondent_mean(),
+            all.mean_variance(),
+        ),
+        line(
+            Estimator::GroupWeighted,
+            weighted.map(|w| w.0),
+            weighted.filter(|_| all.n > 1).map(|w| w.1),
+        ),
+    ]
+}
+
+/// The group-weighted rate (see [`estimate::group_weighted`]).
 pub fn group_weighted(groups: &[(f64, Sums)]) -> Option<f64> {
-    let mut weight = 0.0;
-    let mut total = 0.0;
-    for (w, s) in groups {
-        if let Some(r) = s.pooled()
-            && *w > 0.0
-        {
-            weight += w;
-            total += w * r;
-        }
-    }
-    (weight > 0.0).then(|| total / weight)
+    estimate::group_weighted(groups).map(|w| w.0)
 }
 
 /// The sums of one item from its answer counts: `answers` respondents, `counted` of them on a
@@ -242,6 +321,7 @@ pub fn item_sums(answers: i64, counted: i64, recognized: i64) -> Sums {
         xy: recognized,
         ratio: recognized as f64,
         n_ratio: counted,
+        rr: recognized as f64,
     }
 }
 
@@ -339,6 +419,7 @@ mod tests {
             group,
             area,
             school: None,
+            source: Source::Invitation,
             channel: None,
             band: None,
             too_fast,
@@ -412,6 +493,9 @@ pub struct ResponseFacts {
     pub group: RespondentGroup,
     pub area: AreaScope,
     pub school: Option<i32>,
+    /// How it came: an invitation or an open channel (whose id is known for answers given
+    /// since channels were recorded).
+    pub source: Source,
     /// The open channel it came through.
     pub channel: Option<i32>,
     /// For students and parents when the grade is known.
@@ -463,6 +547,30 @@ pub struct ItemKey {
     pub flagged: bool,
 }
 
+/// The sums the official estimate reads: a group in one area, by the answers' source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceKey {
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub source: Source,
+    pub flagged: bool,
+}
+
+/// A source cell's sums under two readings of 不了解: as the scale says (not counted), and
+/// counted as not recognised (x_i = every scored item answered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SourceSums {
+    pub counted: Sums,
+    pub answered: Sums,
+}
+
+impl SourceSums {
+    pub fn add(&mut self, o: &SourceSums) {
+        self.counted.add(&o.counted);
+        self.answered.add(&o.answered);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HourKey {
     pub hour: chrono::DateTime<chrono::Utc>,
@@ -499,6 +607,7 @@ pub struct Aggregates {
     pub items: BTreeMap<ItemKey, i64>,
     pub hours: BTreeMap<HourKey, Sums>,
     pub units: BTreeMap<UnitKey, UnitSums>,
+    pub sources: BTreeMap<SourceKey, SourceSums>,
 }
 
 impl Aggregates {
@@ -513,9 +622,12 @@ impl Aggregates {
     ) {
         let flagged = r.flagged();
         let mut total = (0i64, 0i64);
+        let mut answered = 0i64;
         let mut by_dim: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (item, option) in &r.answers {
-            let (counted, recognized) = scale(item, option).unwrap_or((false, false));
+            let scored = scale(item, option);
+            answered += i64::from(scored.is_some());
+            let (counted, recognized) = scored.unwrap_or((false, false));
             let (x, y) = (i64::from(counted), i64::from(recognized));
             total.0 += x;
             total.1 += y;
@@ -564,6 +676,18 @@ impl Aggregates {
             })
             .or_default()
             .add(&Sums::one(total.0, total.1));
+        self.sources
+            .entry(SourceKey {
+                group: r.group,
+                area: r.area,
+                source: r.source,
+                flagged,
+            })
+            .or_default()
+            .add(&SourceSums {
+                counted: Sums::one(total.0, total.1),
+                answered: Sums::one(answered, total.1),
+            });
         let unit = UnitSums {
             answers: 1,
             too_fast: i64::from(r.too_fast),
@@ -601,6 +725,9 @@ impl Aggregates {
         }
         for (k, v) in &other.units {
             self.units.entry(*k).or_default().add(v);
+        }
+        for (k, v) in &other.sources {
+            self.sources.entry(*k).or_default().add(v);
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Model {
     pub sxy: i64,
     pub n_ratio: i64,
     pub ratio: f64,
+    pub ratio_sq: f64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

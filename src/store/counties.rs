@@ -56,3 +56,26 @@ pub async fn find_by_id_or_name(
         .await?
         .map(County::from))
 }
+
+/// The county's rule for small schools in the coefficients of variation (none: every school).
+pub async fn set_aside_below(db: &impl ConnectionTrait, id: i32) -> Result<Option<i32>, DbErr> {
+    Ok(county::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .and_then(|c| c.set_aside_below))
+}
+
+pub async fn set_set_aside_below(
+    db: &impl ConnectionTrait,
+    id: i32,
+    below: Option<i32>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    county::Entity::update_many()
+        .col_expr(county::Column::SetAsideBelow, Expr::value(below))
+        .filter(county::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -74,6 +74,7 @@ pub async fn create(
     let mut model = survey::ActiveModel {
         county_id: Set(county_id),
         status: Set(SurveyStatus::Draft.code().to_owned()),
+        tally_version: Set(super::tally::VERSION),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -9,11 +9,12 @@ use super::key_columns;
 use crate::domain::geography::AreaScope;
 use crate::domain::group::RespondentGroup;
 use crate::domain::integrity::{UnitKey, UnitKind, UnitSums};
+use crate::domain::response::Source;
 use crate::domain::strata::Band;
 use crate::domain::tally::{
-    Aggregates, CellSums, DimensionKey, HourKey, ItemKey, StratumKey, Sums,
+    Aggregates, CellSums, DimensionKey, HourKey, ItemKey, SourceKey, SourceSums, StratumKey, Sums,
 };
-use crate::entity::{tally_cell, tally_hour, tally_item, tally_unit};
+use crate::entity::{survey, tally_cell, tally_hour, tally_item, tally_source, tally_unit};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryTrait, Set,
@@ -27,6 +28,9 @@ fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
     let incoming = Expr::col((Alias::new("excluded"), col));
     (col, ExprTrait::add(current, incoming))
 }
+
+/// The version of the aggregates this code keeps (2: `tally_source` and `ratio_sq`).
+pub const VERSION: i32 = 2;
 
 /// Rows per multi-row statement (well under SQLite's limit of bound values).
 const CHUNK: usize = 500;
@@ -83,6 +87,7 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
             sxy: Set(s.xy),
             n_ratio: Set(s.n_ratio),
             ratio: Set(s.ratio),
+            ratio_sq: Set(s.rr),
         }
     };
     let mut cells: Vec<tally_cell::ActiveModel> = agg
@@ -130,6 +135,7 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                             C::Sxy,
                             C::NRatio,
                             C::Ratio,
+                            C::RatioSq,
                         ]
                         .map(|c| plus(tally_cell::Entity, c)),
                     )
@@ -190,6 +196,7 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
             sxy: Set(s.xy),
             n_ratio: Set(s.n_ratio),
             ratio: Set(s.ratio),
+            ratio_sq: Set(s.rr),
         })
         .collect();
     for chunk in hours.chunks(CHUNK) {
@@ -207,6 +214,7 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                                 H::Sxy,
                                 H::NRatio,
                                 H::Ratio,
+                                H::RatioSq,
                             ]
                             .map(|c| plus(tally_hour::Entity, c)),
                         )
@@ -243,6 +251,51 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                 .into_query(),
         );
     }
+    use tally_source::Column as S;
+    let sources: Vec<tally_source::ActiveModel> = agg
+        .sources
+        .iter()
+        .map(|(k, v)| tally_source::ActiveModel {
+            survey_id: Set(survey_id),
+            grp: Set(k.group.code().to_owned()),
+            area_id: Set(key_columns::area(k.area)),
+            source: Set(k.source.code().to_owned()),
+            flagged: Set(k.flagged),
+            n: Set(v.counted.n),
+            sx: Set(v.counted.x),
+            sy: Set(v.counted.y),
+            sxx: Set(v.counted.xx),
+            syy: Set(v.counted.yy),
+            sxy: Set(v.counted.xy),
+            ax: Set(v.answered.x),
+            axx: Set(v.answered.xx),
+            axy: Set(v.answered.xy),
+        })
+        .collect();
+    for chunk in sources.chunks(CHUNK) {
+        statements.push(
+            tally_source::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([S::SurveyId, S::Grp, S::AreaId, S::Source, S::Flagged])
+                        .values(
+                            [
+                                S::N,
+                                S::Sx,
+                                S::Sy,
+                                S::Sxx,
+                                S::Syy,
+                                S::Sxy,
+                                S::Ax,
+                                S::Axx,
+                                S::Axy,
+                            ]
+                            .map(|c| plus(tally_source::Entity, c)),
+                        )
+                        .to_owned(),
+                )
+                .into_query(),
+        );
+    }
     statements
 }
 
@@ -262,6 +315,33 @@ pub async fn clear(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbEr
         .await?;
     tally_unit::Entity::delete_many()
         .filter(tally_unit::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    tally_source::Entity::delete_many()
+        .filter(tally_source::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Surveys whose aggregates were built by an earlier version of this code (and lack what it
+/// keeps now): they are rebuilt from their responses.
+pub async fn outdated(db: &impl ConnectionTrait) -> Result<Vec<i32>, DbErr> {
+    use sea_orm::QuerySelect;
+    survey::Entity::find()
+        .select_only()
+        .column(survey::Column::Id)
+        .filter(survey::Column::TallyVersion.lt(VERSION))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Records that the survey's aggregates are of this version.
+pub async fn mark_current(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbErr> {
+    survey::Entity::update_many()
+        .col_expr(survey::Column::TallyVersion, Expr::value(VERSION))
+        .filter(survey::Column::Id.eq(survey_id))
         .exec(db)
         .await?;
     Ok(())
@@ -285,6 +365,7 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
             xy: c.sxy,
             ratio: c.ratio,
             n_ratio: c.n_ratio,
+            rr: c.ratio_sq,
         };
         if c.scope == ALL {
             let key = StratumKey {
@@ -349,6 +430,7 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
                 xy: h.sxy,
                 ratio: h.ratio,
                 n_ratio: h.n_ratio,
+                rr: h.ratio_sq,
             },
         );
     }
@@ -374,6 +456,41 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
                 too_fast: u.too_fast,
                 straight_lined: u.straight_lined,
                 all_top: u.all_top,
+            },
+        );
+    }
+    for r in tally_source::Entity::find()
+        .filter(tally_source::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+    {
+        let group = group_of(&r.grp, survey_id, "tally_source")?;
+        let source = Source::parse(&r.source).ok_or_else(|| {
+            super::corrupt(
+                "tally_source of survey",
+                survey_id,
+                format!("unknown source `{}`", r.source),
+            )
+        })?;
+        let moments = |x: i64, xx: i64, xy: i64| Sums {
+            n: r.n,
+            x,
+            y: r.sy,
+            xx,
+            yy: r.syy,
+            xy,
+            ..Default::default()
+        };
+        agg.sources.insert(
+            SourceKey {
+                group,
+                area: key_columns::area_of(r.area_id),
+                source,
+                flagged: r.flagged,
+            },
+            SourceSums {
+                counted: moments(r.sx, r.sxx, r.sxy),
+                answered: moments(r.ax, r.axx, r.axy),
             },
         );
     }

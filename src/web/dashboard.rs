@@ -137,6 +137,7 @@ pub async fn report(
     let invited: i64 = t.invitations.iter().map(|r| r.invited).sum();
     let answered: i64 = t.invitations.iter().map(|r| r.answered).sum();
     ctx.insert("invited", &invited);
+    ctx.insert("method", &crate::domain::estimate::METHOD);
     ctx.insert("answered", &answered);
     ctx.insert("generated_at", &chrono::Utc::now());
     ctx.insert("t", t);

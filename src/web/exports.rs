@@ -192,9 +192,25 @@ pub async fn tally_xlsx(
         let bold = CellFormat::new().set_bold();
         let m = book.add_worksheet();
         m.set_name("方法")?;
+        let pct_format = CellFormat::new().set_num_format("0.0%");
         let pct = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0));
-        let lines = [
+        let o = &t.official_estimate;
+        let chance = |p: Option<f64>| match p {
+            Some(p) if p > 0.999 => "高于 99.9%".to_owned(),
+            Some(p) if p < 0.001 => "低于 0.1%".to_owned(),
+            p => pct(p),
+        };
+        let interval = |i: Option<(f64, f64)>| {
+            i.map_or("—".into(), |(a, b)| {
+                format!("{} – {}", pct(Some(a)), pct(Some(b)))
+            })
+        };
+        let mut lines = vec![
             ("调查", survey.settings.name.clone()),
+            ("正式测评预测", pct(o.rate)),
+            ("预测的 95% 置信区间", interval(o.interval)),
+            ("达到目标的概率", chance(o.probability_reaching_target)),
+            ("判断", format!("{}：{}", o.status_label, o.meaning)),
             ("估计方法", t.estimator_label.to_owned()),
             ("认可率", pct(t.rate)),
             (
@@ -228,12 +244,96 @@ pub async fn tally_xlsx(
                 .to_owned(),
             ),
         ];
+        lines.extend(
+            crate::domain::estimate::METHOD
+                .iter()
+                .map(|(k, v)| (*k, (*v).to_owned())),
+        );
         for (i, (k, v)) in lines.iter().enumerate() {
             m.write_string_with_format(i as u32, 0, *k, &bold)?;
             m.write_string(i as u32, 1, v)?;
         }
         m.set_column_width(0, 18)?;
         m.set_column_width(1, 70)?;
+        let e = book.add_worksheet();
+        e.set_name("正式测评预测")?;
+        for (c, h) in [
+            "算法",
+            "人数",
+            "认可率",
+            "区间下限",
+            "区间上限",
+            "达标概率",
+            "判断",
+        ]
+        .iter()
+        .enumerate()
+        {
+            e.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        let head = crate::domain::estimate::SensitivityLine {
+            code: "official_estimate",
+            label: "按计划构成加权",
+            respondents: o.respondents,
+            rate: o.rate,
+            interval: o.interval,
+            probability_reaching_target: o.probability_reaching_target,
+            status: o.status,
+            status_label: o.status_label,
+            change: None,
+        };
+        for (i, l) in std::iter::once(&head)
+            .chain(&o.sensitivity_lines)
+            .enumerate()
+        {
+            let row = i as u32 + 1;
+            e.write_string(row, 0, l.label)?;
+            e.write_number(row, 1, l.respondents as f64)?;
+            if let Some(v) = l.rate {
+                e.write_number_with_format(row, 2, v, &pct_format)?;
+            }
+            if let Some((lo, hi)) = l.interval {
+                e.write_number_with_format(row, 3, lo, &pct_format)?;
+                e.write_number_with_format(row, 4, hi, &pct_format)?;
+            }
+            if let Some(p) = l.probability_reaching_target {
+                e.write_number_with_format(row, 5, p, &pct_format)?;
+            }
+            e.write_string(row, 6, l.status_label)?;
+        }
+        let base = o.sensitivity_lines.len() as u32 + 3;
+        for (c, h) in ["加权格子", "计划占比", "答卷", "相对权重"]
+            .iter()
+            .enumerate()
+        {
+            e.write_string_with_format(base, c as u16, *h, &bold)?;
+        }
+        for (i, c) in o.cells.iter().enumerate() {
+            let row = base + 1 + i as u32;
+            e.write_string(row, 0, &c.label)?;
+            e.write_number_with_format(row, 1, c.target_share, &pct_format)?;
+            e.write_number(row, 2, c.respondents as f64)?;
+            if let Some(w) = c.relative_weight {
+                e.write_number(row, 3, w)?;
+            }
+        }
+        let row = base + o.cells.len() as u32 + 2;
+        for (i, (k, v)) in [
+            ("标准误", o.standard_error),
+            ("设计效应", o.design_effect),
+            ("有效样本", o.effective_n),
+            ("计划中无答卷的占比", Some(o.uncovered_share)),
+            ("正式测评样本", Some(o.official_sample as f64)),
+        ]
+        .iter()
+        .enumerate()
+        {
+            e.write_string_with_format(row + i as u32, 0, *k, &bold)?;
+            if let Some(v) = v {
+                e.write_number(row + i as u32, 1, *v)?;
+            }
+        }
+        e.set_column_width(0, 34)?;
         write_rows(&mut book, "群体", "群体", &t.groups)?;
         write_rows(&mut book, "问卷", "问卷", &t.booklets)?;
         write_rows(&mut book, "维度", "维度", &t.dimensions)?;
@@ -258,10 +358,11 @@ pub async fn tally_xlsx(
             "群体",
             "乡镇",
             "年级段",
-            "邀请",
+            "发出邀请",
             "已答",
             "回复率",
-            "启用备选",
+            "作废",
+            "其中由备选替换",
         ]
         .iter()
         .enumerate()
@@ -278,7 +379,8 @@ pub async fn tally_xlsx(
             if let Some(v) = r.response_rate {
                 inv.write_number(row, 5, v)?;
             }
-            inv.write_number(row, 6, r.reserves_released as f64)?;
+            inv.write_number(row, 6, r.revoked as f64)?;
+            inv.write_number(row, 7, r.reserves_released as f64)?;
         }
         book.save_to_buffer()
     };

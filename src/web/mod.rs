@@ -236,6 +236,7 @@ route_table! {
     get "/api/v1/counties/{county}/readiness/template.csv" => readiness::template, Public;
     post "/api/v1/counties/{county}/readiness/schools" limit MAX_READINESS_BYTES => readiness::api_upload, CountyOrganize;
     put "/api/v1/counties/{county}/readiness/checklist/{code}" => readiness::api_save_check, CountyOrganize;
+    put "/api/v1/counties/{county}/readiness/rule" => readiness::api_set_rule, CountyOrganize;
 
     get "/" => admin::root, Public;
     get "/login" => admin::login_page, Public;
@@ -274,6 +275,7 @@ route_table! {
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
     post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;
     post "/admin/counties/{county}/readiness/checklist" => readiness::page_save_check, CountyOrganize;
+    post "/admin/counties/{county}/readiness/rule" => readiness::page_set_rule, CountyOrganize;
 }
 
 /// Answer for a method the route table does not serve on a path it does.

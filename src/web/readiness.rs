@@ -232,12 +232,19 @@ fn workbook(v: &ReadinessView) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         "差异系数",
         "要求",
         "是否达标",
+        "对照口径的差异系数",
+        "对照口径是否达标",
     ]
     .iter()
     .enumerate()
     {
         s.write_string_with_format(0, c as u16, *h, &bold)?;
     }
+    let rules = v.resources.indicators.len() as u32 + 2;
+    s.write_string_with_format(rules, 0, "计算口径", &bold)?;
+    s.write_string(rules, 1, &v.resources.rule_label)?;
+    s.write_string_with_format(rules + 1, 0, "对照口径", &bold)?;
+    s.write_string(rules + 1, 1, &v.resources.other_rule_label)?;
     for (i, x) in v.resources.indicators.iter().enumerate() {
         let row = i as u32 + 1;
         s.write_string(row, 0, x.level_label)?;
@@ -249,6 +256,10 @@ fn workbook(v: &ReadinessView) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         }
         s.write_number(row, 5, x.threshold)?;
         s.write_string(row, 6, met(x.passes))?;
+        if let Some(cv) = x.cv_other {
+            s.write_number(row, 7, cv)?;
+            s.write_string(row, 8, met(x.passes_other))?;
+        }
     }
     for (name, list) in [("政府保障程度", &v.guarantee), ("教育质量", &v.quality)] {
         let s = book.add_worksheet();
@@ -434,6 +445,64 @@ pub async fn page_save_check(
         ))),
         Err(e @ AppError::Invalid { .. }) => {
             show(&state, &user, &csrf, county, f.year, Some(e), None).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    /// Teaching points under this many pupils are set aside; null: every school counts.
+    set_aside_below: Option<i64>,
+}
+
+pub async fn api_set_rule(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    input: super::input::ApiJson<RuleInput>,
+) -> Result<HttpResponse, AppError> {
+    let county = path.into_inner();
+    organized(&state, &user.actor(), county).await?;
+    let input = input.parse()?;
+    let rule = ready::set_rule(&state.app, &user.actor(), county, input.set_aside_below).await?;
+    Ok(HttpResponse::Ok().json(json!({"set_aside_below": rule.below, "rule": rule.label()})))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct RuleForm {
+    set_aside_below: String,
+}
+
+pub async fn page_set_rule(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<RuleForm>,
+) -> Result<HttpResponse, AppError> {
+    let county = path.into_inner();
+    organized(&state, &user.actor(), county).await?;
+    let raw = form.0.set_aside_below;
+    let below = match raw.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::invalid("set_aside_below", "教学点人数界限须为整数，或留空")),
+    };
+    let result = match below {
+        Ok(b) => ready::set_rule(&state.app, &user.actor(), county, b).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(super::see_other(&format!(
+            "/admin/counties/{county}/readiness#resources"
+        ))),
+        Err(e @ AppError::Invalid { .. }) => {
+            show(&state, &user, &csrf, county, this_year(), Some(e), None).await
         }
         Err(e) => Err(e),
     }

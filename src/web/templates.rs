@@ -96,6 +96,44 @@ fn percent_filter(
     }))
 }
 
+/// `{{ p | chance }}`: a probability as a percentage that never reads as certain: 0.9996 →
+/// 高于 99.9%, 0.0004 → 低于 0.1%; no value → —.
+fn chance_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(match value.as_f64() {
+        Some(p) if p > 0.999 => "高于 99.9%".into(),
+        Some(p) if p < 0.001 => "低于 0.1%".into(),
+        Some(p) => format!("{:.1}%", p * 100.0),
+        None => "—".into(),
+    }))
+}
+
+/// `{{ d | points }}`: a change of a rate in percentage points, signed: −0.025 → −2.5 个百分点.
+fn points_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(match value.as_f64() {
+        Some(d) if d.abs() < 0.0005 => "±0.0 个百分点".into(),
+        Some(d) if d > 0.0 => format!("+{:.1} 个百分点", d * 100.0),
+        Some(d) => format!("−{:.1} 个百分点", -d * 100.0),
+        None => "—".into(),
+    }))
+}
+
+/// `{{ x | decimal }}`: a number with two decimals; no value → —.
+fn decimal_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(match value.as_f64() {
+        Some(v) => format!("{v:.2}"),
+        None => "—".into(),
+    }))
+}
+
 /// `{{ p | pvalue }}`: a p-value, 0.0123 → 0.012, 3.2e-9 → < 0.0001; no value → —.
 fn pvalue_filter(
     value: &tera::Value,
@@ -142,6 +180,9 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.register_filter("beijing", beijing_filter);
     tera.register_filter("percent", percent_filter);
     tera.register_filter("pvalue", pvalue_filter);
+    tera.register_filter("chance", chance_filter);
+    tera.register_filter("points", points_filter);
+    tera.register_filter("decimal", decimal_filter);
     tera.register_function(
         "dashboard_script_url",
         |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(dashboard_script_url().into())),

@@ -7,6 +7,7 @@ mod answering;
 mod auth;
 mod cli;
 mod e2e;
+mod estimate;
 mod faults;
 mod health_and_quota;
 mod held;

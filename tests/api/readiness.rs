@@ -41,22 +41,55 @@ backend_test! {
         assert_eq!(body["schools"], 6);
         let r: Value = organizer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().json().await.unwrap();
         let res = &r["resources"];
-        // Primary parts: 城关一小, 东城小学, 西山学校's primary part; junior: 城关中学 and 西山学校's.
+        // By default every school counts: primary parts 城关一小, 东城小学, 西山学校's primary
+        // part, 南溪教学点 and 特殊教育学校 (not split, so primary); junior: 城关中学, 西山学校's.
         let schools = res["schools"].as_array().unwrap();
-        assert_eq!(schools.len(), 5);
+        assert_eq!(schools.len(), 7);
+        assert_eq!(res["apart"].as_array().unwrap().len(), 0);
+        assert!(res["rule_label"].as_str().unwrap().contains("全部学校计入"));
         let xishan: Vec<&Value> = schools.iter().filter(|s| s["school"] == "西山学校").collect();
         assert_eq!(xishan.len(), 2);
         assert!((xishan[0]["share"].as_f64().unwrap() - 400.0 / 600.0).abs() < 1e-9);
-        assert_eq!(res["apart"].as_array().unwrap().len(), 2);
-        // Qualified teachers, primary: pooled (50 + 22 + 28·⅔) / 1900 · 100.
+        // Qualified teachers per 100 pupils, primary, pupil-weighted CV both ways.
+        let cv_of = |values: &[(f64, f64)]| {
+            let n: f64 = values.iter().map(|v| v.0).sum();
+            let mean = values.iter().map(|(n, x)| n * x).sum::<f64>() / n;
+            let var: f64 = values.iter().map(|(m, x)| m / n * (x - mean) * (x - mean)).sum();
+            (mean, var.sqrt() / mean)
+        };
+        let big = [(1000.0, 5.0), (500.0, 4.4), (400.0, 28.0 * 2.0 / 3.0 / 400.0 * 100.0)];
+        let mut every = big.to_vec();
+        every.extend([(30.0, 2.0 / 30.0 * 100.0), (120.0, 10.0 / 120.0 * 100.0)]);
         let q = res["indicators"].as_array().unwrap().iter().find(|i| i["code"] == "qualified_teachers" && i["level"] == "primary").unwrap();
-        let mean = (50.0 + 22.0 + 28.0 * 2.0 / 3.0) / 1900.0 * 100.0;
+        let (mean, cv) = cv_of(&every);
         assert!((q["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
-        let values = [(1000.0, 5.0), (500.0, 4.4), (400.0, 28.0 * 2.0 / 3.0 / 400.0 * 100.0)];
-        let var: f64 = values.iter().map(|(n, x)| n / 1900.0 * (x - mean) * (x - mean)).sum();
-        assert!((q["cv"].as_f64().unwrap() - var.sqrt() / mean).abs() < 1e-9);
+        assert!((q["cv"].as_f64().unwrap() - cv).abs() < 1e-9);
+        // The other way: teaching points under 50 pupils set aside (the special school stays).
+        let mut without = big.to_vec();
+        without.push((120.0, 10.0 / 120.0 * 100.0));
+        assert!((q["cv_other"].as_f64().unwrap() - cv_of(&without).1).abs() < 1e-9);
         assert_eq!(q["threshold"], 0.5);
-        assert_eq!(q["passes"], true);
+        // The county sets teaching points under 50 aside: the judged CV is the other one now.
+        let set = |body: Value| organizer.put(app.url(&format!("/api/v1/counties/{county}/readiness/rule"))).json(&body).send();
+        let res2 = set(json!({"set_aside_below": 50})).await.unwrap();
+        assert_eq!(res2.status(), StatusCode::OK);
+        let r2: Value = organizer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(r2["resources"]["apart"][0]["school"], "南溪教学点");
+        assert_eq!(r2["resources"]["schools"].as_array().unwrap().len(), 6);
+        let q2 = r2["resources"]["indicators"].as_array().unwrap().iter().find(|i| i["code"] == "qualified_teachers" && i["level"] == "primary").unwrap();
+        assert!((q2["cv"].as_f64().unwrap() - cv_of(&without).1).abs() < 1e-9);
+        assert!((q2["cv_other"].as_f64().unwrap() - cv).abs() < 1e-9);
+        // Out of range is refused naming the field, and changes nothing.
+        let bad = set(json!({"set_aside_below": 0})).await.unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let body: Value = bad.json().await.unwrap();
+        assert_eq!(body["field"], "set_aside_below", "{body}");
+        let viewer = app.user("viewer", Some(county)).await;
+        let denied = viewer.put(app.url(&format!("/api/v1/counties/{county}/readiness/rule"))).json(&json!({"set_aside_below": null})).send().await.unwrap();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        let r3: Value = organizer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(r3["resources"]["rule"]["below"], 50);
+        assert!(set(json!({"set_aside_below": null})).await.unwrap().status().is_success());
         // 东城小学: sports space 7.0 m² (93% of 7.5) is within 85%; the rest meet.
         let dongcheng = schools.iter().find(|s| s["school"] == "东城小学").unwrap();
         assert_eq!(dongcheng["grades"]["sports_space"], "within");
@@ -78,7 +111,7 @@ backend_test! {
         let lines: Vec<i64> = body["errors"].as_array().unwrap().iter().map(|e| e["line"].as_i64().unwrap()).collect();
         assert_eq!(lines, vec![3, 4, 5, 5]);
         let r: Value = organizer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().json().await.unwrap();
-        assert_eq!(r["resources"]["schools"].as_array().unwrap().len(), 5, "the earlier upload stands");
+        assert_eq!(r["resources"]["schools"].as_array().unwrap().len(), 7, "the earlier upload stands");
         let (status, body) = upload(&app, &organizer, county, "school,kind\n", "text/csv").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("缺少列"));

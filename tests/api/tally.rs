@@ -218,7 +218,7 @@ backend_test! {
         let html = res.text().await.unwrap();
         assert!(html.contains("<svg") && html.contains("目标 85.0%"));
         assert!(html.contains("data-live=\"respondents\">5<"));
-        assert!(html.contains("估计方法"));
+        assert!(html.contains("正式测评结果预测") && html.contains("达到目标的概率") && html.contains("本次答卷"));
         assert!(html.contains("http-equiv=\"refresh\""), "works without JavaScript");
         // The event stream sends the headline at once.
         let mut res = organizer.get(app.url(&format!("/admin/surveys/{id}/dashboard/events"))).send().await.unwrap();

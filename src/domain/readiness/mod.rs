@@ -6,8 +6,53 @@ use std::collections::BTreeMap;
 
 pub mod view;
 
-/// Schools with fewer pupils are listed apart and not scored (small teaching points).
-pub const SMALL_SCHOOL: f64 = 50.0;
+/// The size under which some provinces set teaching points aside; shown beside the county's
+/// own rule for comparison.
+pub const COMMON_SET_ASIDE: u32 = 50;
+
+/// Which schools the coefficients of variation leave out. By default none: every school
+/// counts, teaching points and special-education schools included. A county may set aside
+/// teaching points under `below` pupils, as its province's practice says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SetAside {
+    pub below: Option<u32>,
+}
+
+impl SetAside {
+    /// Checks a county's setting: 1–1000 pupils, or none.
+    pub fn new(below: Option<i64>) -> Result<SetAside, String> {
+        match below {
+            None => Ok(SetAside { below: None }),
+            Some(n) if (1..=1000).contains(&n) => Ok(SetAside {
+                below: Some(n as u32),
+            }),
+            Some(_) => Err("教学点人数界限须为 1–1000 的整数，或留空（全部学校计入）".into()),
+        }
+    }
+
+    pub fn sets_aside(self, school: &SchoolFigures) -> bool {
+        self.below.is_some_and(|n| school.pupils < f64::from(n))
+    }
+
+    /// The rule in words.
+    pub fn label(self) -> String {
+        match self.below {
+            None => "全部学校计入（含教学点和特殊教育学校）".into(),
+            Some(n) => format!("不足 {n} 人的教学点单列，不计入差异系数"),
+        }
+    }
+
+    /// The other way the coefficients are shown: with every school where the county sets
+    /// some aside, and without teaching points under 50 where it sets none aside.
+    pub fn other(self) -> SetAside {
+        match self.below {
+            None => SetAside {
+                below: Some(COMMON_SET_ASIDE),
+            },
+            Some(_) => SetAside { below: None },
+        }
+    }
+}
 /// A school passes when this many indicators meet the standard…
 pub const MIN_MEETING: usize = 6;
 /// …and the rest reach this share of it.
@@ -122,7 +167,8 @@ pub enum SchoolKind {
     Primary,
     Junior,
     NineYear,
-    /// Special-education schools are listed apart, not scored.
+    /// Special-education schools count at the levels of their pupils (primary where the file
+    /// does not split them).
     Special,
 }
 
@@ -210,15 +256,16 @@ impl SchoolPart {
     }
 }
 
-/// Splits schools into scored parts; small and special schools are returned apart.
-pub fn parts(schools: &[SchoolFigures]) -> (Vec<SchoolPart>, Vec<&SchoolFigures>) {
+/// Splits schools into scored parts; the schools the rule sets aside are returned apart.
+pub fn parts(schools: &[SchoolFigures], rule: SetAside) -> (Vec<SchoolPart>, Vec<&SchoolFigures>) {
     let mut scored = Vec::new();
     let mut apart = Vec::new();
     for s in schools {
-        if s.kind == SchoolKind::Special || s.pupils < SMALL_SCHOOL {
+        if rule.sets_aside(s) {
             apart.push(s);
             continue;
         }
+        let split = s.primary_pupils + s.junior_pupils > 0.0;
         match s.kind {
             SchoolKind::Primary => scored.push(SchoolPart::new(
                 &s.name,
@@ -234,7 +281,14 @@ pub fn parts(schools: &[SchoolFigures]) -> (Vec<SchoolPart>, Vec<&SchoolFigures>
                 1.0,
                 s.resources,
             )),
-            SchoolKind::NineYear => {
+            SchoolKind::Special if !split => scored.push(SchoolPart::new(
+                &s.name,
+                Level::Primary,
+                s.pupils,
+                1.0,
+                s.resources,
+            )),
+            SchoolKind::NineYear | SchoolKind::Special => {
                 // Resources are split between the parts in proportion to their pupils.
                 let total = s.primary_pupils + s.junior_pupils;
                 for (level, n) in [
@@ -253,7 +307,6 @@ pub fn parts(schools: &[SchoolFigures]) -> (Vec<SchoolPart>, Vec<&SchoolFigures>
                     }
                 }
             }
-            SchoolKind::Special => {}
         }
     }
     (scored, apart)
@@ -807,16 +860,25 @@ mod tests {
     fn a_school_passes_with_six_meeting_and_the_seventh_within_85_percent() {
         let mut v = GOOD;
         v[4] = 7.5 * 0.9; // sports space at 90% of the standard
-        let (p, _) = parts(&[school("甲小", SchoolKind::Primary, 500.0, v)]);
+        let (p, _) = parts(
+            &[school("甲小", SchoolKind::Primary, 500.0, v)],
+            SetAside::default(),
+        );
         assert!(p[0].passes);
         assert_eq!(p[0].grades[4], 1);
         v[4] = 7.5 * 0.8; // 80%: short
-        let (p, _) = parts(&[school("甲小", SchoolKind::Primary, 500.0, v)]);
+        let (p, _) = parts(
+            &[school("甲小", SchoolKind::Primary, 500.0, v)],
+            SetAside::default(),
+        );
         assert!(!p[0].passes);
         let mut two = GOOD;
         two[0] = 4.0;
         two[1] = 0.9; // two within 85%: only five meet
-        let (p, _) = parts(&[school("乙小", SchoolKind::Primary, 500.0, two)]);
+        let (p, _) = parts(
+            &[school("乙小", SchoolKind::Primary, 500.0, two)],
+            SetAside::default(),
+        );
         assert!(!p[0].passes);
     }
 
@@ -835,7 +897,7 @@ mod tests {
             100.0,
             [8.0, 1.0, 1.0, 5.0, 8.0, 2000.0, 2.3],
         );
-        let (p, _) = parts(&[a, b]);
+        let (p, _) = parts(&[a, b], SetAside::default());
         let v = variation(&p, Indicator::QualifiedTeachers, Level::Primary);
         // x̄ = (36 + 8) / 1000 × 100 = 4.4; var = 0.9·0.16 + 0.1·12.96 = 1.44; CV = 1.2 / 4.4.
         assert!((v.mean - 4.4).abs() < 1e-9);
@@ -861,7 +923,7 @@ mod tests {
         let mut v = [4.2, 4.0, 0.9, 4.5, 7.5, 2000.0, 2.3];
         v[1] = 4.0;
         let tiny = school("小校", SchoolKind::Primary, 60.0, v);
-        let (p, _) = parts(&[big, tiny]);
+        let (p, _) = parts(&[big, tiny], SetAside::default());
         let var = variation(&p, Indicator::BackboneTeachers, Level::Primary);
         assert!(var.passes, "{:?}", var.cv);
         let unweighted_cv = 1.5 / 2.5;
@@ -869,21 +931,53 @@ mod tests {
     }
 
     #[test]
-    fn nine_year_schools_split_by_pupils_and_small_or_special_ones_stand_apart() {
+    fn nine_year_schools_split_by_pupils_and_every_school_counts_unless_a_rule_says() {
         let mut s = school("九年一贯", SchoolKind::NineYear, 1000.0, GOOD);
         s.primary_pupils = 600.0;
         s.junior_pupils = 400.0;
         let small = school("教学点", SchoolKind::Primary, 30.0, GOOD);
         let special = school("特校", SchoolKind::Special, 200.0, GOOD);
         let all = [s, small, special];
-        let (p, apart) = parts(&all);
-        assert_eq!(p.len(), 2);
+        let (p, apart) = parts(&all, SetAside::default());
+        assert_eq!(
+            p.len(),
+            4,
+            "the teaching point and the special school count"
+        );
+        assert!(apart.is_empty());
         assert_eq!(
             (p[0].level, p[0].pupils, p[0].share),
             (Level::Primary, 600.0, 0.6)
         );
         assert!((p[1].resources[0] - 0.4 * 50.0).abs() < 1e-9);
-        assert_eq!(apart.len(), 2);
+        assert_eq!((p[3].school.as_str(), p[3].level), ("特校", Level::Primary));
+        let rule = SetAside::new(Some(50)).unwrap();
+        let (p, apart) = parts(&all, rule);
+        assert_eq!(p.len(), 3);
+        assert_eq!(apart[0].name, "教学点");
+        assert_eq!(rule.other(), SetAside::default());
+        assert!(SetAside::new(Some(0)).is_err() && SetAside::new(Some(1001)).is_err());
+    }
+
+    #[test]
+    fn a_small_school_moves_the_coefficient_and_both_ways_are_computed() {
+        // A teaching point of 20 pupils with a large sports ground beside two schools at the
+        // standard: counting it raises the sports-space CV.
+        let mut v = GOOD;
+        v[4] = 60.0; // m² per pupil
+        let tiny = school("村教学点", SchoolKind::Primary, 20.0, v);
+        let a = school("甲小", SchoolKind::Primary, 800.0, GOOD);
+        let b = school("乙小", SchoolKind::Primary, 600.0, GOOD);
+        let all = [a, b, tiny];
+        let cv = |rule| {
+            let (p, _) = parts(&all, rule);
+            variation(&p, Indicator::SportsSpace, Level::Primary)
+                .cv
+                .unwrap()
+        };
+        let every = cv(SetAside::default());
+        let without = cv(SetAside::default().other());
+        assert!(every > without + 0.1, "{every} vs {without}");
     }
 
     #[test]
@@ -918,8 +1012,8 @@ mod tests {
         ) {
             let base: Vec<SchoolFigures> = schools.iter().enumerate().map(|(i, (n, v))| school(&format!("s{i}"), SchoolKind::Primary, *n, *v)).collect();
             let scaled: Vec<SchoolFigures> = base.iter().map(|s| SchoolFigures { resources: s.resources.map(|r| r * k), ..s.clone() }).collect();
-            let (a, _) = parts(&base);
-            let (b, _) = parts(&scaled);
+            let (a, _) = parts(&base, SetAside::default());
+            let (b, _) = parts(&scaled, SetAside::default());
             for ind in Indicator::ALL {
                 let (x, y) = (variation(&a, ind, Level::Primary).cv.unwrap(), variation(&b, ind, Level::Primary).cv.unwrap());
                 prop_assert!((x - y).abs() < 1e-9 * x.max(1.0));

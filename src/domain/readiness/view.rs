@@ -4,8 +4,8 @@
 //! far it is from the standard. One typed shape for the page, the JSON API and the workbook.
 use super::{
     CheckRecord, CheckStatus, ChecklistItem, GUARANTEE, Indicator, Level, Light, QUALITY,
-    SchoolFigures, SchoolKind, SchoolPart, Variation, checklist_light, judge, parts,
-    resources_light, variations,
+    SchoolFigures, SchoolPart, SetAside, Variation, checklist_light, judge, parts, resources_light,
+    variation, variations,
 };
 use crate::domain::account::County;
 use crate::domain::tally::Status;
@@ -83,6 +83,8 @@ pub struct SchoolLine {
     pub passes: bool,
     /// Per indicator code.
     pub values: BTreeMap<&'static str, f64>,
+    /// Each value as shown: enough digits that one short of its standard never reads as equal.
+    pub shown: BTreeMap<&'static str, String>,
     pub grades: BTreeMap<&'static str, Grade>,
     pub needs: Vec<Need>,
 }
@@ -90,10 +92,12 @@ pub struct SchoolLine {
 impl SchoolLine {
     fn of(p: &SchoolPart) -> SchoolLine {
         let mut values = BTreeMap::new();
+        let mut shown = BTreeMap::new();
         let mut grades = BTreeMap::new();
         let mut needs = Vec::new();
         for (i, ind) in Indicator::ALL.iter().enumerate() {
             values.insert(ind.code(), p.values[i]);
+            shown.insert(ind.code(), figure(p.values[i], ind.standard(p.level), 2));
             grades.insert(ind.code(), Grade::of(p.grades[i]));
             if p.grades[i] < 2 {
                 needs.push(Need {
@@ -113,6 +117,7 @@ impl SchoolLine {
             share: p.share,
             passes: p.passes,
             values,
+            shown,
             grades,
             needs,
         }
@@ -135,14 +140,32 @@ pub struct IndicatorLine {
     pub schools: usize,
     pub mean: f64,
     pub cv: Option<f64>,
+    /// The coefficient as shown: enough digits not to read as equal to the threshold.
+    pub cv_shown: Option<String>,
     pub threshold: f64,
     pub passes: bool,
+    /// The coefficient the other way (see [`SetAside::other`]), and whether it would pass.
+    pub cv_other: Option<f64>,
+    pub cv_other_shown: Option<String>,
+    pub passes_other: bool,
     /// The schools that move the coefficient most.
     pub top_contributors: Vec<Contributor>,
 }
 
+/// `value` with `digits` decimals, or with as many more (up to six) as it takes not to read as
+/// equal to `limit` when it is not: 2.396 against 2.4 shows 2.396, not 2.40.
+pub fn figure(value: f64, limit: f64, digits: usize) -> String {
+    for d in digits..=6 {
+        let shown = format!("{value:.d$}");
+        if (value - limit).abs() < 1e-9 || shown != format!("{limit:.d$}") {
+            return shown;
+        }
+    }
+    format!("{value:.6}")
+}
+
 impl IndicatorLine {
-    fn of(v: &Variation) -> IndicatorLine {
+    fn of(v: &Variation, other: &Variation) -> IndicatorLine {
         IndicatorLine {
             code: v.indicator.code(),
             label: v.indicator.label(),
@@ -151,8 +174,12 @@ impl IndicatorLine {
             schools: v.schools,
             mean: v.mean,
             cv: v.cv,
+            cv_shown: v.cv.map(|c| figure(c, v.threshold, 3)),
             threshold: v.threshold,
             passes: v.passes,
+            cv_other: other.cv,
+            cv_other_shown: other.cv.map(|c| figure(c, other.threshold, 3)),
+            passes_other: other.passes,
             top_contributors: v
                 .contributions
                 .iter()
@@ -171,7 +198,7 @@ impl IndicatorLine {
 pub struct Apart {
     pub school: String,
     pub pupils: f64,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -183,6 +210,10 @@ pub struct Resources {
     pub schools: Vec<SchoolLine>,
     pub apart: Vec<Apart>,
     pub method: &'static str,
+    /// The county's rule for small schools, and the other way the coefficients are shown.
+    pub rule: SetAside,
+    pub rule_label: String,
+    pub other_rule_label: String,
 }
 
 /// A figure behind a checklist indicator, with what was entered for it.
@@ -280,7 +311,7 @@ pub struct ReadinessView {
     pub indicators: Vec<IndicatorName>,
 }
 
-const METHOD: &str = "九年一贯制学校按小学、初中学生数拆分，资源按同一比例分配；差异系数 CV = √(Σ(nᵢ/N)(xᵢ − x̄)²) / x̄，x̄ 为全县合计资源除以合计学生数。";
+const METHOD: &str = "九年一贯制学校（以及分学段填报的特殊教育学校）按小学、初中学生数拆分，资源按同一比例分配；未分学段的特殊教育学校按小学计；差异系数 CV = √(Σ(nᵢ/N)(xᵢ − x̄)²) / x̄，x̄ 为全县合计资源除以合计学生数。";
 
 fn checklist(
     items: &[ChecklistItem],
@@ -404,9 +435,11 @@ impl ReadinessView {
         schools: &[SchoolFigures],
         records: &BTreeMap<String, CheckRecord>,
         survey: Option<&SurveyResult>,
+        rule: SetAside,
     ) -> ReadinessView {
-        let (scored, apart) = parts(schools);
+        let (scored, apart) = parts(schools, rule);
         let vars = variations(&scored);
+        let (other_scored, _) = parts(schools, rule.other());
         let mut shortfalls = Vec::new();
         for v in &vars {
             if let Some(cv) = v.cv
@@ -415,10 +448,10 @@ impl ReadinessView {
                 shortfalls.push(Shortfall {
                     part: Part::Resources,
                     what: format!(
-                        "{}{}差异系数 {:.3}，要求不超过 {:.2}",
+                        "{}{}差异系数 {}，要求不超过 {:.2}",
                         v.level.label(),
                         v.indicator.label(),
-                        cv,
+                        figure(cv, v.threshold, 3),
                         v.threshold
                     ),
                     gap: (cv - v.threshold) / v.threshold,
@@ -432,11 +465,11 @@ impl ReadinessView {
                     shortfalls.push(Shortfall {
                         part: Part::Resources,
                         what: format!(
-                            "{}（{}）{} {:.2}，标准 {}",
+                            "{}（{}）{} {}，标准 {}",
                             p.school,
                             p.level.label(),
                             ind.label(),
-                            p.values[i],
+                            figure(p.values[i], standard, 2),
                             standard
                         ),
                         gap: (standard - p.values[i]) / standard,
@@ -449,21 +482,23 @@ impl ReadinessView {
             light,
             light_label: light.label(),
             reason,
-            indicators: vars.iter().map(IndicatorLine::of).collect(),
+            indicators: vars
+                .iter()
+                .map(|v| IndicatorLine::of(v, &variation(&other_scored, v.indicator, v.level)))
+                .collect(),
             schools: scored.iter().map(SchoolLine::of).collect(),
             apart: apart
                 .iter()
                 .map(|s| Apart {
                     school: s.name.clone(),
                     pupils: s.pupils,
-                    reason: if s.kind == SchoolKind::Special {
-                        "特殊教育学校，单列不计"
-                    } else {
-                        "不足 50 人的教学点，单列不计"
-                    },
+                    reason: rule.label(),
                 })
                 .collect(),
             method: METHOD,
+            rule,
+            rule_label: rule.label(),
+            other_rule_label: rule.other().label(),
         };
         let guarantee = checklist(&GUARANTEE, records, &mut shortfalls, Part::Guarantee);
         let quality = checklist(&QUALITY, records, &mut shortfalls, Part::Quality);
@@ -508,6 +543,15 @@ impl ReadinessView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_figure_short_of_its_limit_never_reads_as_equal() {
+        assert_eq!(figure(2.396, 2.4, 2), "2.396");
+        assert_eq!(figure(2.4, 2.4, 2), "2.40");
+        assert_eq!(figure(2.41, 2.4, 2), "2.41");
+        assert_eq!(figure(0.5004, 0.5, 3), "0.5004");
+        assert_eq!(figure(0.3, 0.5, 3), "0.300");
+    }
+
     use super::*;
 
     #[test]
@@ -516,7 +560,14 @@ mod tests {
             id: 1,
             name: "甲县".into(),
         };
-        let v = ReadinessView::build(county, 2026, &[], &BTreeMap::new(), None);
+        let v = ReadinessView::build(
+            county,
+            2026,
+            &[],
+            &BTreeMap::new(),
+            None,
+            SetAside::default(),
+        );
         assert_eq!(v.parts.len(), 4);
         assert_eq!(v.parts[0].light, Light::Red);
         assert_eq!(v.recognition.reason, "尚未开展社会认可度调查");
@@ -541,7 +592,14 @@ mod tests {
             status: Status::Failing,
             target: 0.85,
         };
-        let v = ReadinessView::build(county, 2026, &[], &BTreeMap::new(), Some(&survey));
+        let v = ReadinessView::build(
+            county,
+            2026,
+            &[],
+            &BTreeMap::new(),
+            Some(&survey),
+            SetAside::default(),
+        );
         assert_eq!(v.recognition.light, Light::Red);
         let s = v
             .shortfalls
