@@ -1,12 +1,17 @@
 //! Criterion benches of the pure parts: the quota plan, the draw from a 1,000,000-person
-//! frame, the tally from aggregates, and checking a submitted form.
+//! frame, the tally from aggregates, the estimate of the official result, and checking a
+//! submitted form.
 use criterion::{Criterion, criterion_group, criterion_main};
 use renke::domain::draw::{FrameEntry, draw};
+use renke::domain::estimate::{EstimateInputs, OfficialEstimate};
+use renke::domain::geography::{AreaScope, Geography};
 use renke::domain::group::{GroupMap, RespondentGroup};
 use renke::domain::questionnaire::{BUILT_IN, Definition};
 use renke::domain::quota::{ParentShare, PlanParameters, SamplePlan, SamplingRate};
-use renke::domain::strata::{Area, AreaClass, Band, Stratum, stratify};
-use renke::domain::tally::{Estimate, Estimator, Sums, headline};
+use renke::domain::response::Source;
+use renke::domain::strata::{Area, AreaClass, Band, FullPlan, Stratum, stratify};
+use renke::domain::tally::{Estimate, Estimator, SourceKey, SourceSums, Sums, headline};
+use std::collections::BTreeMap;
 use std::hint::black_box;
 
 fn quota(c: &mut Criterion) {
@@ -102,6 +107,61 @@ fn tally(c: &mut Criterion) {
     });
 }
 
+fn official_estimate(c: &mut Criterion) {
+    // A county of 30 areas: every group in every area, answers from both sources, some flagged.
+    let classes = [AreaClass::Urban, AreaClass::Town, AreaClass::Rural];
+    let geo = Geography {
+        area_ids: (1..=30).collect(),
+        areas: (0..30)
+            .map(|i| {
+                Area::new(&format!("a{i}"), classes[i % 3], 20_000 + i as i64 * 1_000).unwrap()
+            })
+            .collect(),
+        school_ids: Vec::new(),
+        schools: Vec::new(),
+    };
+    let p = PlanParameters::new(869_548, SamplingRate::DEFAULT, ParentShare::DEFAULT, 0).unwrap();
+    let frames = vec![None; Stratum::all(30).len()];
+    let plan = FullPlan::new(&p, &GroupMap::from_array([None; 7]), geo, &frames);
+    let mut sources = BTreeMap::new();
+    for group in RespondentGroup::ALL {
+        for area in 1..=30 {
+            for (source, flagged) in [
+                (Source::Invitation, false),
+                (Source::Invitation, true),
+                (Source::OpenChannel, false),
+                (Source::OpenChannel, true),
+            ] {
+                let mut v = SourceSums::default();
+                for k in 0..(3 + area % 5) {
+                    v.counted.add(&Sums::one(11, 8 + (k % 4) as i64));
+                    v.answered.add(&Sums::one(12, 8 + (k % 4) as i64));
+                }
+                let key = SourceKey {
+                    group,
+                    area: AreaScope::Area(area),
+                    source,
+                    flagged,
+                };
+                sources.insert(key, v);
+            }
+        }
+    }
+    c.bench_function(
+        "official estimate over 840 source cells (5 readings)",
+        |b| {
+            b.iter(|| {
+                OfficialEstimate::build(&EstimateInputs {
+                    plan: black_box(&plan),
+                    sources: &sources,
+                    exclude_flagged: false,
+                    target: 0.85,
+                })
+            })
+        },
+    );
+}
+
 fn form(c: &mut Criterion) {
     let def = Definition::parse(BUILT_IN[0]).unwrap();
     let fields: Vec<(String, String)> = def
@@ -121,5 +181,5 @@ fn form(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, quota, draw_1m, tally, form);
+criterion_group!(benches, quota, draw_1m, tally, official_estimate, form);
 criterion_main!(benches);

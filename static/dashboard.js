@@ -24,9 +24,9 @@
     set("interval", s.interval ? pct(s.interval[0]) + " – " + pct(s.interval[1]) : "—");
     set("respondents", String(s.respondents));
     set("planned", String(s.planned));
-    set("status", s.status_label);
     set("official_rate", pct(s.official_rate));
     set("official_interval", s.official_interval ? pct(s.official_interval[0]) + " – " + pct(s.official_interval[1]) : "—");
+    set("prediction_interval", s.prediction_interval ? pct(s.prediction_interval[0]) + " – " + pct(s.prediction_interval[1]) : "—");
     set("official_status", s.official_status_label);
     set("probability", chance(s.probability_reaching_target));
     set("meaning", s.official_meaning);

@@ -32,13 +32,15 @@ pub async fn view(
         None => None,
         Some(s) => {
             let (t, _) = super::tally::compute(ctx, s, false).await?;
+            let o = &t.official_estimate;
             Some(SurveyResult {
                 survey_id: s.id,
                 name: s.settings.name.clone(),
                 respondents: t.respondents,
-                rate: t.rate,
-                interval: t.interval,
-                status: t.status,
+                rate: o.rate,
+                interval: o.interval,
+                probability: o.probability_reaching_target,
+                status: o.status,
                 target: t.target,
             })
         }

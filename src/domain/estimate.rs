@@ -29,11 +29,11 @@ pub const METHOD: [(&str, &str); 6] = [
     ),
     (
         "方差",
-        "泰勒线性化，每格为一层、每人为一个群：zᵢ = wᵢ(yᵢ − R·xᵢ)，v = Σ_格 m/(m−1)·Σ(zᵢ − z̄)² ÷ (Σ wᵢxᵢ)²；95% 区间 R ± 1.96√v，截取在 [0, 1]。设计效应 = v ÷ 简单随机抽样方差，有效样本 = 答卷数 ÷ 设计效应。",
+        "泰勒线性化，每格为一层、每人为一个群：zᵢ = wᵢ(yᵢ − R·xᵢ)，v = Σ（各格）mₖ/(mₖ−1)·Σ(zᵢ − z̄ₖ)² ÷ (Σ wᵢxᵢ)²，mₖ 为该格答卷数；95% 区间 R ± 1.96√v，截取在 [0, 1]。设计效应 = v ÷ 简单随机抽样方差，有效样本 = 答卷数 ÷ 设计效应。",
     ),
     (
         "预测",
-        "正式测评样本 n = 计划总量。其认可率按均值 R、方差 v + v·m/n 的正态分布预测（m 为答卷数），达到目标的概率 p = Φ((R − 目标) ÷ √(v + v·m/n))。",
+        "正式测评样本 n = 计划总量。其认可率按均值 R、方差 v + v·M/n 的正态分布预测（M 为本次参与加权的答卷总数），预测范围 R ± 1.96√(v + v·M/n)，达到目标的概率 p = Φ((R − 目标) ÷ √(v + v·M/n))。",
     ),
     (
         "判断",
@@ -115,7 +115,7 @@ impl Outlook {
                 "按目前的答卷推算，正式测评达到目标的把握在 95% 以上；仍要保持，防止后期松动。"
             }
             Outlook::LikelyPassing => {
-                "正式测评更可能达标，但没有把握：抽样的随机波动就可能让结果落到目标以下。"
+                "正式测评更可能达标，但没有把握：仅凭抽样的随机波动，结果也可能落到目标以下。"
             }
             Outlook::LikelyFailing => {
                 "正式测评更可能达不到目标：需要在认可率低的题目、群体和学校上改进。"
@@ -140,6 +140,8 @@ pub struct Weighted {
     pub respondents: i64,
     /// The share of the plan (Σ T_c) in cells without a respondent.
     pub uncovered_share: f64,
+    /// Where the official survey's rate is predicted to fall (95%): R_w ± 1.96·√(v + v·m/n_off).
+    pub prediction_interval: (f64, f64),
     /// p = Φ((R_w − t) / √(v + v·m/n_off)).
     pub probability_reaching_target: f64,
     pub status: Outlook,
@@ -198,9 +200,21 @@ pub fn weighted(cells: &[CellInput], official_sample: u64, target: f64) -> Optio
         effective_n,
         respondents: m,
         uncovered_share,
+        prediction_interval: normal_interval(rate, predicted),
         probability_reaching_target: p,
         status: Outlook::of(Some(p)),
     })
+}
+
+/// A probability as a percentage that never reads as certain: 0.9996 → 高于 99.9%.
+pub fn chance(p: f64) -> String {
+    if p > 0.999 {
+        "高于 99.9%".into()
+    } else if p < 0.001 {
+        "低于 0.1%".into()
+    } else {
+        format!("{:.1}%", p * 100.0)
+    }
 }
 
 /// A sum that is +0 when empty (the standard one is −0 for floats).
@@ -325,6 +339,8 @@ pub struct OfficialEstimate {
     pub effective_n: Option<f64>,
     pub uncovered_share: f64,
     pub official_sample: u64,
+    /// Where the official survey's rate is predicted to fall, with 95% probability.
+    pub prediction_interval: Option<(f64, f64)>,
     pub probability_reaching_target: Option<f64>,
     pub status: Outlook,
     pub status_label: &'static str,
@@ -498,6 +514,7 @@ impl OfficialEstimate {
                 |e| e.uncovered_share,
             ),
             official_sample: n_off,
+            prediction_interval: head.map(|e| e.prediction_interval),
             probability_reaching_target: head.map(|e| e.probability_reaching_target),
             status,
             status_label: status.label(),
@@ -656,6 +673,9 @@ mod tests {
         // Prediction: variance 0.015625·(1 + 4/100) = 0.01625.
         let p = normal_cdf((0.825 - 0.85) / 0.01625f64.sqrt());
         assert!((e.probability_reaching_target - p).abs() < 1e-12);
+        let half = 1.96 * 0.01625f64.sqrt();
+        assert!((e.prediction_interval.0 - (0.825 - half)).abs() < 1e-12);
+        assert_eq!(e.prediction_interval.1, 1.0);
         assert_eq!(e.status, Outlook::LikelyFailing);
         assert_eq!(e.uncovered_share, 0.0);
     }

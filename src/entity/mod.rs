@@ -24,6 +24,5 @@ pub mod survey_booklet;
 pub mod tally_cell;
 pub mod tally_hour;
 pub mod tally_item;
-pub mod tally_source;
 pub mod tally_unit;
 pub mod user;

@@ -1,7 +1,9 @@
 //! The maintained tally aggregates. A submission adds its piece in its own transaction; a
 //! rebuild recomputes them from the raw responses.
 //!
-//! How the tables hold the typed keys: `tally_cell` rows of scope `all` are stratum cells, any
+//! How the tables hold the typed keys: `tally_cell` rows of scope `all` are stratum cells,
+//! scope `via:{source}` and `via:{source}:answered` hold a group's sums per area and source for
+//! the estimate of the official result (the second with 不了解 counted as not recognised), any
 //! other scope is a dimension's code; where a key has no area (the whole county, or a
 //! dimension's or item's per-group row), no school or no grade band, its columns hold
 //! [`key_columns`]' "none".
@@ -12,9 +14,9 @@ use crate::domain::integrity::{UnitKey, UnitKind, UnitSums};
 use crate::domain::response::Source;
 use crate::domain::strata::Band;
 use crate::domain::tally::{
-    Aggregates, CellSums, DimensionKey, HourKey, ItemKey, SourceKey, SourceSums, StratumKey, Sums,
+    Aggregates, CellSums, DimensionKey, HourKey, ItemKey, SourceKey, StratumKey, Sums,
 };
-use crate::entity::{survey, tally_cell, tally_hour, tally_item, tally_source, tally_unit};
+use crate::entity::{survey, tally_cell, tally_hour, tally_item, tally_unit};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryTrait, Set,
@@ -29,7 +31,7 @@ fn plus<E: EntityTrait + Default, C: ColumnTrait + IdenStatic + Copy>(
     (col, ExprTrait::add(current, incoming))
 }
 
-/// The version of the aggregates this code keeps (2: `tally_source` and `ratio_sq`).
+/// The version of the aggregates this code keeps (2: the source rows and `ratio_sq`).
 pub const VERSION: i32 = 2;
 
 /// Rows per multi-row statement (well under SQLite's limit of bound values).
@@ -37,6 +39,29 @@ const CHUNK: usize = 500;
 
 /// The scope of a stratum cell's row.
 const ALL: &str = "all";
+
+/// A source row's two readings of 不了解: as the scale says, or as an answer not recognised.
+#[derive(Clone, Copy)]
+enum Reading {
+    Counted,
+    Answered,
+}
+
+/// The scope of a source row: `via:invitation`, `via:open:answered`, …
+fn source_scope(source: Source, reading: Reading) -> String {
+    match reading {
+        Reading::Counted => format!("via:{}", source.code()),
+        Reading::Answered => format!("via:{}:answered", source.code()),
+    }
+}
+
+fn source_of(scope: &str) -> Option<(Source, Reading)> {
+    let rest = scope.strip_prefix("via:")?;
+    match rest.strip_suffix(":answered") {
+        Some(code) => Some((Source::parse(code)?, Reading::Answered)),
+        None => Some((Source::parse(rest)?, Reading::Counted)),
+    }
+}
 
 fn group_of(code: &str, survey_id: i32, table: &str) -> Result<RespondentGroup, DbErr> {
     code.parse().map_err(|_| {
@@ -110,6 +135,19 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
             &v,
         )
     }));
+    for (k, v) in &agg.sources {
+        for (reading, sums) in [
+            (Reading::Counted, v.counted),
+            (Reading::Answered, v.answered),
+        ] {
+            let v = CellSums {
+                sums,
+                ..Default::default()
+            };
+            let scope = source_scope(k.source, reading);
+            cells.push(cell(k.group, &scope, k.area, None, None, k.flagged, &v));
+        }
+    }
     for chunk in cells.chunks(CHUNK) {
         statements.push(
             tally_cell::Entity::insert_many(chunk.to_vec())
@@ -251,51 +289,6 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                 .into_query(),
         );
     }
-    use tally_source::Column as S;
-    let sources: Vec<tally_source::ActiveModel> = agg
-        .sources
-        .iter()
-        .map(|(k, v)| tally_source::ActiveModel {
-            survey_id: Set(survey_id),
-            grp: Set(k.group.code().to_owned()),
-            area_id: Set(key_columns::area(k.area)),
-            source: Set(k.source.code().to_owned()),
-            flagged: Set(k.flagged),
-            n: Set(v.counted.n),
-            sx: Set(v.counted.x),
-            sy: Set(v.counted.y),
-            sxx: Set(v.counted.xx),
-            syy: Set(v.counted.yy),
-            sxy: Set(v.counted.xy),
-            ax: Set(v.answered.x),
-            axx: Set(v.answered.xx),
-            axy: Set(v.answered.xy),
-        })
-        .collect();
-    for chunk in sources.chunks(CHUNK) {
-        statements.push(
-            tally_source::Entity::insert_many(chunk.to_vec())
-                .on_conflict(
-                    OnConflict::columns([S::SurveyId, S::Grp, S::AreaId, S::Source, S::Flagged])
-                        .values(
-                            [
-                                S::N,
-                                S::Sx,
-                                S::Sy,
-                                S::Sxx,
-                                S::Syy,
-                                S::Sxy,
-                                S::Ax,
-                                S::Axx,
-                                S::Axy,
-                            ]
-                            .map(|c| plus(tally_source::Entity, c)),
-                        )
-                        .to_owned(),
-                )
-                .into_query(),
-        );
-    }
     statements
 }
 
@@ -315,10 +308,6 @@ pub async fn clear(db: &impl ConnectionTrait, survey_id: i32) -> Result<(), DbEr
         .await?;
     tally_unit::Entity::delete_many()
         .filter(tally_unit::Column::SurveyId.eq(survey_id))
-        .exec(db)
-        .await?;
-    tally_source::Entity::delete_many()
-        .filter(tally_source::Column::SurveyId.eq(survey_id))
         .exec(db)
         .await?;
     Ok(())
@@ -383,6 +372,18 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
                     straight_lined: c.straight_lined,
                 },
             );
+        } else if let Some((source, reading)) = source_of(&c.scope) {
+            let key = SourceKey {
+                group,
+                area: key_columns::area_of(c.area_id),
+                source,
+                flagged: c.flagged,
+            };
+            let entry = agg.sources.entry(key).or_default();
+            match reading {
+                Reading::Counted => entry.counted = sums,
+                Reading::Answered => entry.answered = sums,
+            }
         } else {
             // Kept per group; rows written per stratum by early versions add up alike.
             agg.dimensions
@@ -456,41 +457,6 @@ pub async fn load(db: &impl ConnectionTrait, survey_id: i32) -> Result<Aggregate
                 too_fast: u.too_fast,
                 straight_lined: u.straight_lined,
                 all_top: u.all_top,
-            },
-        );
-    }
-    for r in tally_source::Entity::find()
-        .filter(tally_source::Column::SurveyId.eq(survey_id))
-        .all(db)
-        .await?
-    {
-        let group = group_of(&r.grp, survey_id, "tally_source")?;
-        let source = Source::parse(&r.source).ok_or_else(|| {
-            super::corrupt(
-                "tally_source of survey",
-                survey_id,
-                format!("unknown source `{}`", r.source),
-            )
-        })?;
-        let moments = |x: i64, xx: i64, xy: i64| Sums {
-            n: r.n,
-            x,
-            y: r.sy,
-            xx,
-            yy: r.syy,
-            xy,
-            ..Default::default()
-        };
-        agg.sources.insert(
-            SourceKey {
-                group,
-                area: key_columns::area_of(r.area_id),
-                source,
-                flagged: r.flagged,
-            },
-            SourceSums {
-                counted: moments(r.sx, r.sxx, r.sxy),
-                answered: moments(r.ax, r.axx, r.axy),
             },
         );
     }

@@ -195,11 +195,7 @@ pub async fn tally_xlsx(
         let pct_format = CellFormat::new().set_num_format("0.0%");
         let pct = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0));
         let o = &t.official_estimate;
-        let chance = |p: Option<f64>| match p {
-            Some(p) if p > 0.999 => "高于 99.9%".to_owned(),
-            Some(p) if p < 0.001 => "低于 0.1%".to_owned(),
-            p => pct(p),
-        };
+        let chance = |p: Option<f64>| p.map_or("—".to_owned(), crate::domain::estimate::chance);
         let interval = |i: Option<(f64, f64)>| {
             i.map_or("—".into(), |(a, b)| {
                 format!("{} – {}", pct(Some(a)), pct(Some(b)))
@@ -208,7 +204,11 @@ pub async fn tally_xlsx(
         let mut lines = vec![
             ("调查", survey.settings.name.clone()),
             ("正式测评预测", pct(o.rate)),
-            ("预测的 95% 置信区间", interval(o.interval)),
+            ("本次估计的 95% 置信区间", interval(o.interval)),
+            (
+                "正式测评结果的预测范围（95%）",
+                interval(o.prediction_interval),
+            ),
             ("达到目标的概率", chance(o.probability_reaching_target)),
             ("判断", format!("{}：{}", o.status_label, o.meaning)),
             ("估计方法", t.estimator_label.to_owned()),

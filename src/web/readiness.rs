@@ -498,9 +498,19 @@ pub async fn page_set_rule(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(super::see_other(&format!(
-            "/admin/counties/{county}/readiness#resources"
-        ))),
+        Ok(rule) => {
+            let notice = format!("已保存差异系数的计算口径：{}", rule.label());
+            show(
+                &state,
+                &user,
+                &csrf,
+                county,
+                this_year(),
+                None,
+                Some(notice),
+            )
+            .await
+        }
         Err(e @ AppError::Invalid { .. }) => {
             show(&state, &user, &csrf, county, this_year(), Some(e), None).await
         }

@@ -103,20 +103,19 @@ fn chance_filter(
     _: &HashMap<String, tera::Value>,
 ) -> tera::Result<tera::Value> {
     Ok(tera::Value::String(match value.as_f64() {
-        Some(p) if p > 0.999 => "高于 99.9%".into(),
-        Some(p) if p < 0.001 => "低于 0.1%".into(),
-        Some(p) => format!("{:.1}%", p * 100.0),
+        Some(p) => crate::domain::estimate::chance(p),
         None => "—".into(),
     }))
 }
 
-/// `{{ d | points }}`: a change of a rate in percentage points, signed: −0.025 → −2.5 个百分点.
+/// `{{ d | points }}`: a change of a rate in percentage points, signed: −0.025 → −2.5 个百分点
+/// (under 0.05 points: 无变化).
 fn points_filter(
     value: &tera::Value,
     _: &HashMap<String, tera::Value>,
 ) -> tera::Result<tera::Value> {
     Ok(tera::Value::String(match value.as_f64() {
-        Some(d) if d.abs() < 0.0005 => "±0.0 个百分点".into(),
+        Some(d) if d.abs() < 0.0005 => "无变化".into(),
         Some(d) if d > 0.0 => format!("+{:.1} 个百分点", d * 100.0),
         Some(d) => format!("−{:.1} 个百分点", -d * 100.0),
         None => "—".into(),

@@ -267,6 +267,9 @@ backend_test! {
         assert!(close(num(&o["uncovered_share"]), e.uncovered));
         assert!(e.uncovered > 0.1, "students, principals and others have no answer yet");
         assert_eq!(num(&o["official_sample"]), n_off);
+        let spread = (e.v * (1.0 + e.m / n_off)).sqrt();
+        assert!(close(num(&o["prediction_interval"][0]), (e.rate - Z * spread).max(0.0)));
+        assert!(close(num(&o["prediction_interval"][1]), (e.rate + Z * spread).min(1.0)));
         assert!(close(num(&o["probability_reaching_target"]), e.p), "{} vs {}", o["probability_reaching_target"], e.p);
         let status = match e.p {
             p if p >= 0.95 => "passing",
@@ -442,7 +445,7 @@ backend_test! {
         let before = get_json(&app.address, &organizer, &format!("/api/v1/surveys/{id}/tally")).await;
         // What a database of the earlier version holds: no source sums, no Σ(y/x)², version 0.
         for sql in [
-            "DELETE FROM tally_source".to_owned(),
+            "DELETE FROM tally_cell WHERE scope LIKE 'via:%'".to_owned(),
             "UPDATE tally_cell SET ratio_sq = 0".to_owned(),
             format!("UPDATE survey SET tally_version = 0 WHERE id = {id}"),
         ] {

@@ -10,6 +10,9 @@ pub mod view;
 /// own rule for comparison.
 pub const COMMON_SET_ASIDE: u32 = 50;
 
+/// What a county's small-school rule must be.
+pub const SET_ASIDE_RANGE: &str = "教学点人数界限须为 1–1000 的整数，或留空（全部学校计入）";
+
 /// Which schools the coefficients of variation leave out. By default none: every school
 /// counts, teaching points and special-education schools included. A county may set aside
 /// teaching points under `below` pupils, as its province's practice says.
@@ -26,7 +29,7 @@ impl SetAside {
             Some(n) if (1..=1000).contains(&n) => Ok(SetAside {
                 below: Some(n as u32),
             }),
-            Some(_) => Err("教学点人数界限须为 1–1000 的整数，或留空（全部学校计入）".into()),
+            Some(_) => Err(SET_ASIDE_RANGE.into()),
         }
     }
 

@@ -8,7 +8,7 @@ use super::{
     variation, variations,
 };
 use crate::domain::account::County;
-use crate::domain::tally::Status;
+use crate::domain::estimate::{Outlook, chance};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -259,9 +259,11 @@ pub struct SurveyResult {
     pub survey_id: i32,
     pub name: String,
     pub respondents: i64,
+    /// The estimate of the official result, its interval and where it stands.
     pub rate: Option<f64>,
     pub interval: Option<(f64, f64)>,
-    pub status: Status,
+    pub probability: Option<f64>,
+    pub status: Outlook,
     pub target: f64,
 }
 
@@ -277,7 +279,7 @@ pub struct Recognition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<Option<(f64, f64)>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
+    pub status: Option<Outlook>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<f64>,
 }
@@ -387,9 +389,9 @@ fn recognition(survey: Option<&SurveyResult>, shortfalls: &mut Vec<Shortfall>) -
         };
     };
     let light = match s.status {
-        Status::Passing => Light::Green,
-        Status::AtRisk => Light::Amber,
-        Status::Failing | Status::NoData => Light::Red,
+        Outlook::Passing => Light::Green,
+        Outlook::LikelyPassing => Light::Amber,
+        Outlook::LikelyFailing | Outlook::Failing | Outlook::NoData => Light::Red,
     };
     if let Some(rate) = s.rate
         && rate < s.target
@@ -406,10 +408,11 @@ fn recognition(survey: Option<&SurveyResult>, shortfalls: &mut Vec<Shortfall>) -
     }
     let reason = match s.rate {
         Some(rate) => format!(
-            "{}：认可率 {:.1}%（{}），{} 份答卷",
+            "{}：预测正式测评认可率 {:.1}%（{}，达标概率 {}），{} 份答卷",
             s.name,
             rate * 100.0,
             s.status.label(),
+            s.probability.map_or("—".to_owned(), chance),
             s.respondents
         ),
         None => format!("{}：暂无答卷", s.name),
@@ -589,7 +592,8 @@ mod tests {
             respondents: 100,
             rate: Some(0.80),
             interval: Some((0.75, 0.85)),
-            status: Status::Failing,
+            probability: Some(0.01),
+            status: Outlook::Failing,
             target: 0.85,
         };
         let v = ReadinessView::build(
