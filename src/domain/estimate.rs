@@ -557,15 +557,8 @@ pub fn target_shares(plan: &FullPlan) -> Vec<(WeightingCell, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::tally::tests::sums;
     use proptest::prelude::*;
-
-    fn sums(people: &[(i64, i64)]) -> Sums {
-        let mut s = Sums::default();
-        for &(x, y) in people {
-            s.add(&Sums::one(x, y));
-        }
-        s
-    }
 
     fn cell(
         group: RespondentGroup,

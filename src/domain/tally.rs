@@ -326,11 +326,12 @@ pub fn item_sums(answers: i64, counted: i64, recognized: i64) -> Sums {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn sums(people: &[(i64, i64)]) -> Sums {
+    /// The sums of respondents given as (x, y).
+    pub(crate) fn sums(people: &[(i64, i64)]) -> Sums {
         let mut s = Sums::default();
         for &(x, y) in people {
             s.add(&Sums::one(x, y));

@@ -26,13 +26,18 @@ impl<T: DeserializeOwned + Validate> ApiJson<T> {
                 message: "请求体必须是 JSON（Content-Type: application/json）".into(),
             });
         }
-        let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let message = e.inner().to_string();
             AppError::Invalid {
                 field: serde_field(&e.path().to_string(), &message),
                 message: format!("JSON 无效：{message}"),
             }
+        })?;
+        // Nothing may follow the value: `{…} xyz` is not a JSON body.
+        de.end().map_err(|_| AppError::Invalid {
+            field: None,
+            message: "JSON 无效：JSON 之后还有多余的内容".into(),
         })?;
         value.validate()?;
         Ok(value)

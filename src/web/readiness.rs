@@ -453,8 +453,17 @@ pub async fn page_save_check(
 #[derive(Deserialize, validator::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
-    /// Teaching points under this many pupils are set aside; null: every school counts.
-    set_aside_below: Option<i64>,
+    /// Teaching points under this many pupils are set aside; null: every school counts. The
+    /// field must be there: a body without it changes nothing.
+    #[serde(default, deserialize_with = "present")]
+    set_aside_below: Option<Option<i64>>,
+}
+
+/// A field that was sent, null included (`Some(None)`), as against one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 pub async fn api_set_rule(
@@ -466,14 +475,32 @@ pub async fn api_set_rule(
     let county = path.into_inner();
     organized(&state, &user.actor(), county).await?;
     let input = input.parse()?;
-    let rule = ready::set_rule(&state.app, &user.actor(), county, input.set_aside_below).await?;
+    let below = input.set_aside_below.ok_or_else(|| {
+        AppError::invalid(
+            "set_aside_below",
+            "请给出 set_aside_below：教学点人数界限（1–1000），或 null（全部学校计入）",
+        )
+    })?;
+    let rule = ready::set_rule(&state.app, &user.actor(), county, below).await?;
     Ok(HttpResponse::Ok().json(json!({"set_aside_below": rule.below, "rule": rule.label()})))
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct RuleForm {
-    set_aside_below: String,
+    set_aside_below: Option<String>,
+}
+
+/// Digits typed with a Chinese input method (０–９) as ASCII ones.
+fn half_width(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '０'..='９' => {
+                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
+            }
+            c => c,
+        })
+        .collect()
 }
 
 pub async fn page_set_rule(
@@ -485,13 +512,13 @@ pub async fn page_set_rule(
 ) -> Result<HttpResponse, AppError> {
     let county = path.into_inner();
     organized(&state, &user.actor(), county).await?;
-    let raw = form.0.set_aside_below;
-    let below = match raw.trim() {
-        "" => Ok(None),
-        t => t
+    let below = match form.0.set_aside_below.as_deref().map(str::trim) {
+        None => Err(AppError::invalid("set_aside_below", r::SET_ASIDE_RANGE)),
+        Some("") => Ok(None),
+        Some(t) => half_width(t)
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| AppError::invalid("set_aside_below", "教学点人数界限须为整数，或留空")),
+            .map_err(|_| AppError::invalid("set_aside_below", r::SET_ASIDE_RANGE)),
     };
     let result = match below {
         Ok(b) => ready::set_rule(&state.app, &user.actor(), county, b).await,

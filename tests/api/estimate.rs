@@ -1,9 +1,9 @@
 //! The estimate of the official result (SPEC.md "Estimate of the official result"), checked
 //! against an independent computation from what Renke exports: every answer of
 //! `responses.csv` and the plan's strata, respondent by respondent, as the SPEC writes it.
-use crate::answering::{hidden, item_ids};
-use crate::helpers::{TestApp, backend_test, new_client};
+use crate::helpers::{TestApp, backend_test};
 use crate::sampling::{county_survey, roster, upload, upload_all};
+use crate::tally::answer;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -16,17 +16,6 @@ fn close(a: f64, b: f64) -> bool {
 
 fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-/// Answers the form at `url` with one code per item, cycled.
-async fn answer(url: &str, codes: &[&str]) -> StatusCode {
-    let phone = new_client();
-    let html = phone.get(url).send().await.unwrap().text().await.unwrap();
-    let mut form = vec![("_form".to_owned(), hidden(&html, "_form"))];
-    for (i, id) in item_ids(&html).into_iter().enumerate() {
-        form.push((id, codes[i % codes.len()].to_owned()));
-    }
-    phone.post(url).form(&form).send().await.unwrap().status()
 }
 
 async fn get_json(base: &str, client: &Client, path: &str) -> Value {

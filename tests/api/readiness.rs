@@ -84,6 +84,19 @@ backend_test! {
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
         let body: Value = bad.json().await.unwrap();
         assert_eq!(body["field"], "set_aside_below", "{body}");
+        // A body without the field, or with something after the JSON, changes nothing either.
+        for body in ["{}", "{\"set_aside_below\": 7} xyz"] {
+            let res = organizer.put(app.url(&format!("/api/v1/counties/{county}/readiness/rule"))).header("content-type", "application/json").body(body).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
+        // The page's form takes digits typed with a Chinese input method.
+        let page = organizer.get(app.url(&format!("/admin/counties/{county}/readiness"))).send().await.unwrap().text().await.unwrap();
+        let token = crate::helpers::csrf_token(&page);
+        let res = organizer.post(app.url(&format!("/admin/counties/{county}/readiness/rule"))).form(&[("csrf_token", token.as_str()), ("set_aside_below", "５０")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("已保存差异系数的计算口径：不足 50 人的教学点单列"));
+        let res = organizer.post(app.url(&format!("/admin/counties/{county}/readiness/rule"))).form(&[("csrf_token", token.as_str()), ("set_aside_below", "abc")]).send().await.unwrap();
+        assert!(res.text().await.unwrap().contains("教学点人数界限须为 1–1000 的整数"));
         let viewer = app.user("viewer", Some(county)).await;
         let denied = viewer.put(app.url(&format!("/api/v1/counties/{county}/readiness/rule"))).json(&json!({"set_aside_below": null})).send().await.unwrap();
         assert_eq!(denied.status(), StatusCode::FORBIDDEN);
