@@ -402,18 +402,7 @@ impl TallyView {
                 hours.entry(k.hour).or_default().add(s);
             }
         }
-        let mut running = Sums::default();
-        let over_time = hours
-            .into_iter()
-            .map(|(hour, s)| {
-                running.add(&s);
-                HourPoint {
-                    hour,
-                    respondents: running.n,
-                    rate: running.pooled(),
-                }
-            })
-            .collect();
+        let over_time = series(hours);
 
         let closes_at = survey.settings.window.closes_at;
         let by_group = groups.iter().map(|r| (r.key.clone(), r.clone())).collect();
@@ -459,6 +448,27 @@ impl TallyView {
     }
 }
 
+/// The cumulative series hour by hour, with a point only where at least [`tally::MIN_CELL`]
+/// more respondents have come since the last one: two neighbouring points never differ by the
+/// answers of fewer people than that.
+fn series(hours: BTreeMap<DateTime<Utc>, Sums>) -> Vec<HourPoint> {
+    let mut running = Sums::default();
+    let mut shown = 0;
+    let mut out = Vec::new();
+    for (hour, s) in hours {
+        running.add(&s);
+        if running.n - shown >= tally::MIN_CELL {
+            shown = running.n;
+            out.push(HourPoint {
+                hour,
+                respondents: running.n,
+                rate: running.pooled(),
+            });
+        }
+    }
+    out
+}
+
 /// The strata of the plan without a respondent, and their share of it.
 fn coverage(full: &FullPlan, agg: &Aggregates, exclude: bool, weighting: f64) -> Coverage {
     let answered = sums_by(agg, exclude, |k| {
@@ -496,6 +506,7 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
         let def = &q.definition;
         for item in &def.items {
             let mut options: BTreeMap<String, i64> = BTreeMap::new();
+            // (Cleared below where the item is suppressed: its counts are answers.)
             let (mut answers, mut counted, mut recognized) = (0, 0, 0);
             for (k, n) in &input.aggregates.items {
                 if k.item_id != item.id
@@ -511,6 +522,10 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
                     recognized += if o.recognized { *n } else { 0 };
                 }
             }
+            let estimate = Estimate::of_item(answers, counted, recognized, target);
+            if estimate.suppressed {
+                options.clear();
+            }
             items.push(ItemRow {
                 id: item.id.clone(),
                 text: item.text.clone(),
@@ -518,7 +533,7 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
                 dimension: item.dimension.clone(),
                 dimension_label: dimension_label(&item.dimension),
                 options,
-                estimate: Estimate::of_item(answers, counted, recognized, target),
+                estimate,
             });
         }
     }
@@ -561,4 +576,30 @@ fn invitation_rows(full: &FullPlan, counts: &[StatusCount]) -> Vec<InvitationRow
             r
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_series_shows_a_point_only_after_five_more_respondents() {
+        let at = |h: i64| DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap();
+        let people = |n: usize| {
+            let mut s = Sums::default();
+            for _ in 0..n {
+                s.add(&Sums::one(10, 9));
+            }
+            s
+        };
+        let hours: BTreeMap<_, _> = [(0, 3), (1, 3), (2, 1), (3, 5), (4, 4)]
+            .into_iter()
+            .map(|(h, n)| (at(h), people(n)))
+            .collect();
+        let points: Vec<(DateTime<Utc>, i64)> = series(hours)
+            .iter()
+            .map(|p| (p.hour, p.respondents))
+            .collect();
+        assert_eq!(points, vec![(at(1), 6), (at(3), 12)]);
+    }
 }

@@ -190,7 +190,8 @@ impl Definition {
                     errors.comment_too_long = true;
                 }
                 if !text.is_empty() {
-                    comment = Some(text.to_owned());
+                    // Stored as it will be shown: without what would say who wrote it.
+                    comment = Some(super::disclosure::mask_personal(text));
                 }
                 continue;
             }

@@ -6,6 +6,7 @@ mod access;
 mod answering;
 mod auth;
 mod cli;
+mod disclosure;
 mod e2e;
 mod estimate;
 mod faults;
