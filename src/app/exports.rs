@@ -1,23 +1,27 @@
 //! The anonymous answers as rows (for CSV and XLSX): streamed page by page, so memory stays
-//! bounded whatever the number of responses.
+//! bounded whatever the number of responses; coarsened so that no combination of what could
+//! identify a respondent covers fewer than five (organisers only).
 use super::surveys::visible;
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
+use crate::domain::disclosure::{self, Cell, Shown};
 use crate::domain::geography::Geography;
 use crate::domain::response::Response;
-use crate::domain::survey::beijing;
 use crate::error::AppError;
 use crate::store;
 use futures_util::Stream;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What turns a stored response into a row: names of areas and schools, every item's column,
-/// and each questionnaire's option labels.
+/// each questionnaire's option labels, and how much of each cell a row may show (every
+/// combination of group, area, area class, school and band in the file covers at least
+/// [`disclosure::K`] responses; when and how someone answered is not in the file at all).
 pub struct Columns {
     geo: Geography,
     items: Vec<String>,
     labels: HashMap<(i32, String), String>,
+    shown: BTreeMap<Cell, Shown>,
 }
 
 impl Columns {
@@ -30,9 +34,6 @@ impl Columns {
             "area_class",
             "school",
             "grade_band",
-            "source",
-            "submitted_hour",
-            "completion_seconds",
             "too_fast",
             "straight_lined",
         ]
@@ -44,25 +45,41 @@ impl Columns {
         h
     }
 
-    pub fn row(&self, r: &Response) -> Vec<String> {
+    /// The row of a response, or none where its cell is withheld (its group has fewer than K
+    /// responses as the file would show them, or it came after the file's counts were taken).
+    pub fn row(&self, r: &Response) -> Option<Vec<String>> {
         let a = &r.answered;
+        let cell = Cell {
+            group: a.group,
+            area: a.area,
+            school: a.school,
+            band: a.band,
+        };
+        let shown = *self.shown.get(&cell).unwrap_or(&Shown::Withheld);
+        if shown == Shown::Withheld {
+            return None;
+        }
         let yes = |b: bool| if b { "是".to_owned() } else { String::new() };
+        let blank_unless = |show: bool, text: String| if show { text } else { String::new() };
         let mut out = vec![
             r.id.to_string(),
             a.group.label().into(),
             a.booklet.code().into(),
-            a.area
-                .area()
-                .map_or(String::new(), |id| self.geo.area_name(id).to_owned()),
-            a.area_class.map_or(String::new(), |c| c.label().into()),
-            self.geo.school_name(a.school).to_owned(),
-            a.band.map(|b| b.label(a.group)).unwrap_or_default(),
-            a.source.label().into(),
-            a.submitted_hour
-                .with_timezone(&beijing())
-                .format("%Y-%m-%d %H:00")
-                .to_string(),
-            a.completion_seconds.to_string(),
+            blank_unless(
+                shown.area(),
+                a.area
+                    .area()
+                    .map_or(String::new(), |id| self.geo.area_name(id).to_owned()),
+            ),
+            blank_unless(
+                shown.class(),
+                a.area_class.map_or(String::new(), |c| c.label().into()),
+            ),
+            blank_unless(shown.school(), self.geo.school_name(a.school).to_owned()),
+            blank_unless(
+                shown.band(),
+                a.band.map(|b| b.label(a.group)).unwrap_or_default(),
+            ),
             yes(a.too_fast),
             yes(a.straight_lined),
         ];
@@ -80,7 +97,7 @@ impl Columns {
             }));
         }
         out.push(a.comment.clone().unwrap_or_default());
-        out
+        Some(out)
     }
 }
 
@@ -102,7 +119,7 @@ pub enum Format {
     Xlsx,
 }
 
-/// The anonymous answers of a survey the actor may see.
+/// The anonymous answers of a survey the actor organises.
 pub async fn responses(
     ctx: &Context,
     actor: &Actor<'_>,
@@ -110,6 +127,7 @@ pub async fn responses(
     format: Format,
 ) -> Result<ResponseExport, AppError> {
     let survey = visible(ctx, actor, id).await?;
+    actor.require_organizer()?;
     let db = ctx.db.pool().clone();
     let geo = store::geography::load(&db, survey.id).await?;
     let mut ids: Vec<i32> = store::questionnaires::in_use(&db, survey.id)
@@ -136,7 +154,24 @@ pub async fn responses(
             labels.insert((qid, o.code.clone()), o.label.clone());
         }
     }
-    let columns = Arc::new(Columns { geo, items, labels });
+    // The counts the file's coarsening rests on, taken before its rows are read.
+    let mut counts: BTreeMap<Cell, i64> = BTreeMap::new();
+    for (k, v) in store::tally::load(&db, survey.id).await?.strata {
+        let cell = Cell {
+            group: k.group,
+            area: k.area,
+            school: k.school,
+            band: k.band,
+        };
+        *counts.entry(cell).or_default() += v.sums.n;
+    }
+    let shown = disclosure::coarsen(&counts, |a| a.area().and_then(|id| geo.area_class(id)));
+    let columns = Arc::new(Columns {
+        geo,
+        items,
+        labels,
+        shown,
+    });
     let (kind, label) = match format {
         Format::Csv => ("csv", "CSV"),
         Format::Xlsx => ("xlsx", "XLSX"),
@@ -155,7 +190,7 @@ pub async fn responses(
         (store::responses::Pages::new(survey.id), db, row_columns),
         |(mut pages, db, columns)| async move {
             Ok(pages.next(&db).await?.map(|page| {
-                let rows = page.iter().map(|r| columns.row(r)).collect();
+                let rows = page.iter().filter_map(|r| columns.row(r)).collect();
                 (rows, (pages, db, columns))
             }))
         },

@@ -1,8 +1,119 @@
 //! Disclosure control (SPEC.md "Disclosure control"): what Renke keeps and shows must not tell
-//! who answered. This part masks what a respondent may type about themselves into a comment —
-//! a mobile number, an ID-card number, an e-mail address — before the comment is stored.
+//! who answered. Here: masking what a respondent may type about themselves into a comment — a
+//! mobile number, an ID-card number, an e-mail address — before it is stored; and coarsening
+//! the response-level export so that every combination of what could identify someone (group,
+//! area, school, grade band) covers at least [`K`] responses.
+use super::geography::AreaScope;
+use super::group::RespondentGroup;
+use super::strata::{AreaClass, Band};
 use regex::Regex;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
+
+/// No figure and no combination of a response-level file rests on fewer respondents.
+pub const K: i64 = 5;
+
+/// Where a response stands: the finest cell the tally keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cell {
+    pub group: RespondentGroup,
+    pub area: AreaScope,
+    pub school: Option<i32>,
+    pub band: Option<Band>,
+}
+
+/// How much of a response's cell its exported row shows, finest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Shown {
+    /// Group, area, school and band.
+    Full,
+    /// Group, area and band (the school left blank).
+    AreaBand,
+    /// Group and area.
+    Area,
+    /// Group and area class.
+    Class,
+    /// The group alone.
+    Group,
+    /// Not in the file: its group has fewer than K responses.
+    Withheld,
+}
+
+impl Shown {
+    const LADDER: [Shown; 5] = [
+        Shown::Full,
+        Shown::AreaBand,
+        Shown::Area,
+        Shown::Class,
+        Shown::Group,
+    ];
+
+    /// The key the cell shows under this level (what its row's quasi-identifiers read).
+    fn key(
+        self,
+        c: &Cell,
+        class: Option<AreaClass>,
+    ) -> (RespondentGroup, u8, i64, Option<i32>, Option<Band>) {
+        let area = |a: AreaScope| a.area().map_or(-1, i64::from);
+        let class_code = |c: Option<AreaClass>| c.map_or(-1, |c| c as i64);
+        match self {
+            Shown::Full => (c.group, 0, area(c.area), c.school, c.band),
+            Shown::AreaBand => (c.group, 1, area(c.area), None, c.band),
+            Shown::Area => (c.group, 2, area(c.area), None, None),
+            Shown::Class => (c.group, 3, class_code(class), None, None),
+            Shown::Group | Shown::Withheld => (c.group, 4, 0, None, None),
+        }
+    }
+
+    pub fn school(self) -> bool {
+        self == Shown::Full
+    }
+
+    pub fn band(self) -> bool {
+        matches!(self, Shown::Full | Shown::AreaBand)
+    }
+
+    pub fn area(self) -> bool {
+        matches!(self, Shown::Full | Shown::AreaBand | Shown::Area)
+    }
+
+    pub fn class(self) -> bool {
+        self != Shown::Group && self != Shown::Withheld
+    }
+}
+
+/// For every cell with responses, how much of it the export shows: each cell is shown as finely
+/// as it can be while the responses sharing what its rows read number at least [`K`]; cells
+/// still under K together at one level go one level coarser. Two rows that read the same
+/// always come from groups of at least K each, so every combination in the file covers K.
+pub fn coarsen(
+    counts: &BTreeMap<Cell, i64>,
+    class_of: impl Fn(AreaScope) -> Option<AreaClass>,
+) -> BTreeMap<Cell, Shown> {
+    let mut out = BTreeMap::new();
+    let mut pending: Vec<(Cell, i64)> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    for level in Shown::LADDER {
+        let mut together: BTreeMap<_, i64> = BTreeMap::new();
+        for (c, n) in &pending {
+            *together.entry(level.key(c, class_of(c.area))).or_default() += n;
+        }
+        pending.retain(|(c, _)| {
+            let enough = together[&level.key(c, class_of(c.area))] >= K;
+            if enough {
+                out.insert(*c, level);
+            }
+            !enough
+        });
+    }
+    for (c, _) in pending {
+        out.insert(c, Shown::Withheld);
+    }
+    out
+}
 
 /// What takes the place of each kind of masked text.
 pub const MOBILE_MASK: &str = "[手机号已隐去]";
@@ -73,6 +184,59 @@ pub fn mask_personal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_cells_are_shown_coarser_until_each_combination_holds_five() {
+        let p = RespondentGroup::Principal;
+        let cell = |area: i32, school: Option<i32>| Cell {
+            group: p,
+            area: AreaScope::Area(area),
+            school,
+            band: None,
+        };
+        let class = |a: AreaScope| match a.area() {
+            Some(1 | 2) => Some(AreaClass::Urban),
+            _ => Some(AreaClass::Rural),
+        };
+        // Area 1: a school with 6 principals, one with a lone principal, one with 3; area 2: 2;
+        // area 3: 1; a lone teacher.
+        let counts: BTreeMap<Cell, i64> = [
+            (cell(1, Some(10)), 6),
+            (cell(1, Some(11)), 1),
+            (cell(1, Some(12)), 3),
+            (cell(2, Some(20)), 2),
+            (cell(3, Some(30)), 1),
+        ]
+        .into_iter()
+        .chain([(
+            Cell {
+                group: RespondentGroup::Teacher,
+                area: AreaScope::Area(1),
+                school: Some(10),
+                band: None,
+            },
+            1,
+        )])
+        .collect();
+        let shown = coarsen(&counts, class);
+        assert_eq!(shown[&cell(1, Some(10))], Shown::Full);
+        // The lone one and the three go together under their area's name (4: not enough),
+        // then with area 2's two under 城区 (6).
+        assert_eq!(shown[&cell(1, Some(11))], Shown::Class);
+        assert_eq!(shown[&cell(1, Some(12))], Shown::Class);
+        assert_eq!(shown[&cell(2, Some(20))], Shown::Class);
+        // Area 3's lone principal is shown as a principal only, with the… nobody else: withheld.
+        assert_eq!(shown[&cell(3, Some(30))], Shown::Withheld);
+        assert_eq!(
+            shown[&Cell {
+                group: RespondentGroup::Teacher,
+                area: AreaScope::Area(1),
+                school: Some(10),
+                band: None
+            }],
+            Shown::Withheld
+        );
+    }
 
     #[test]
     fn phones_id_numbers_and_e_mail_are_masked() {

@@ -226,8 +226,8 @@ route_table! {
     get "/api/v1/surveys/{id}/integrity" => integrity::api_panel, CountyRead;
     get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
-    get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyRead;
-    get "/api/v1/surveys/{id}/responses.xlsx" => exports::responses_xlsx, CountyRead;
+    get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyOrganize;
+    get "/api/v1/surveys/{id}/responses.xlsx" => exports::responses_xlsx, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires" => questionnaires::api_list, CountyRead;
     post "/api/v1/surveys/{id}/questionnaires" limit MAX_DEFINITION_BYTES => questionnaires::api_upload, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires/{file}" => questionnaires::api_definition, CountyRead;

@@ -147,6 +147,10 @@ async fn export_setup(app: &TestApp) -> (reqwest::Client, i64, Vec<Vec<&'static 
     let patterns = vec![vec!["A", "B", "C"], vec!["D"], vec!["=cmd|' /C calc'!A0"]];
     answer(&urls[0], &patterns[0]).await;
     answer(&urls[1], &patterns[1]).await;
+    // Five parents at least, or the response-level files hold no parent at all.
+    for url in &urls[2..5] {
+        answer(url, &["B"]).await;
+    }
     (organizer, id, patterns)
 }
 
@@ -157,11 +161,21 @@ backend_test! {
         assert!(csv_bytes.starts_with(b"\xEF\xBB\xBF"));
         let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
         let rows: Vec<std::collections::HashMap<String, String>> = reader.deserialize().map(|r| r.unwrap()).collect();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 5);
         let mut s01: Vec<String> = rows.iter().map(|r| r["S01"].clone()).collect();
         s01.sort();
-        assert_eq!(s01, vec!["不满意", "满意"]);
-        assert!(rows.iter().all(|r| r["group"] == "家长" && !r["area"].is_empty()));
+        let mut expected = vec!["不满意", "满意", "比较满意", "比较满意", "比较满意"];
+        expected.sort();
+        assert_eq!(s01, expected);
+        assert!(rows.iter().all(|r| r["group"] == "家长"));
+        // Every combination of what could identify someone covers five responses.
+        let mut combos: std::collections::HashMap<Vec<&str>, usize> = std::collections::HashMap::new();
+        for r in &rows {
+            let key = ["group", "area", "area_class", "school", "grade_band"].map(|c| r[c].as_str()).to_vec();
+            *combos.entry(key).or_default() += 1;
+        }
+        assert!(combos.values().all(|n| *n >= 5), "{combos:?}");
+        assert!(!rows[0].contains_key("submitted_hour") && !rows[0].contains_key("source"));
         for r in &rows {
             for forbidden in ["name", "phone", "invitation", "url"] {
                 assert!(!r.contains_key(forbidden));
@@ -176,7 +190,7 @@ backend_test! {
         let col = header.iter().position(|h| h == "S01").unwrap();
         let mut xs: Vec<String> = range.rows().skip(1).map(|r| r[col].to_string()).collect();
         xs.sort();
-        assert_eq!(xs, vec!["不满意", "满意"]);
+        assert_eq!(xs, expected);
         // The tally workbook states the method and has a sheet per table.
         let bytes = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally.xlsx"))).send().await.unwrap().bytes().await.unwrap();
         let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
@@ -191,19 +205,27 @@ backend_test! {
 
 backend_test! {
     async fn comments_that_look_like_formulas_are_made_inert_in_csv(app) {
-        let (_, id, urls) = open_survey_with_invitations(&app).await;
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
         let phone = new_client();
         let html = phone.get(&urls[0]).send().await.unwrap().text().await.unwrap();
         let mut form = crate::answering::answers(&html, "A", &[]);
         form.push(("comment".into(), "=HYPERLINK(\"http://evil\")".into()));
         assert_eq!(phone.post(&urls[0]).form(&form).send().await.unwrap().status(), StatusCode::OK);
+        for url in &urls[1..5] {
+            answer(url, &["B"]).await;
+        }
         let county = {
             use sea_orm::EntityTrait;
             renke::entity::survey::Entity::find_by_id(id as i32).one(&app.db).await.unwrap().unwrap().county_id
         };
-        let viewer = app.user("viewer", Some(county)).await;
-        let csv = viewer.get(app.url(&format!("/api/v1/surveys/{id}/responses.csv"))).send().await.unwrap().text().await.unwrap();
+        let csv = organizer.get(app.url(&format!("/api/v1/surveys/{id}/responses.csv"))).send().await.unwrap().text().await.unwrap();
         assert!(csv.contains("'=HYPERLINK"), "{csv}");
+        // Response-level files are for organisers only.
+        let viewer = app.user("viewer", Some(county)).await;
+        for file in ["responses.csv", "responses.xlsx"] {
+            let res = viewer.get(app.url(&format!("/api/v1/surveys/{id}/{file}"))).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        }
     }
 }
 
