@@ -251,3 +251,27 @@ backend_test! {
         assert_eq!(r["guarantee"]["items"][13]["status"], "met");
     }
 }
+
+backend_test! {
+    async fn a_workbook_that_claims_a_huge_sheet_is_refused_and_the_server_stays_up(app) {
+        let (organizer, county) = county_with_organiser(&app).await;
+        // 1.4 KB on disk: one cell at A1 and one at XFD1048576 (a sheet of 17 billion cells
+        // to anything that allocates the whole range).
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "school").unwrap();
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        assert!(bytes.len() < 10_000, "{}", bytes.len());
+        let (status, body) = upload(&app, &organizer, county, bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains("第 1048576 行第 16384 列") && message.contains("上限"), "{message}");
+        assert_eq!(body["field"], "file");
+        let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        // A real file still goes in.
+        let (status, body) = upload(&app, &organizer, county, SCHOOLS, "text/csv").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
