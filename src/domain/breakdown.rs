@@ -506,7 +506,6 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
         let def = &q.definition;
         for item in &def.items {
             let mut options: BTreeMap<String, i64> = BTreeMap::new();
-            // (Cleared below where the item is suppressed: its counts are answers.)
             let (mut answers, mut counted, mut recognized) = (0, 0, 0);
             for (k, n) in &input.aggregates.items {
                 if k.item_id != item.id
@@ -524,6 +523,7 @@ fn item_rows(input: &TallyInputs<'_>, target: f64) -> Vec<ItemRow> {
             }
             let estimate = Estimate::of_item(answers, counted, recognized, target);
             if estimate.suppressed {
+                // An option's count is its respondents' answers.
                 options.clear();
             }
             items.push(ItemRow {

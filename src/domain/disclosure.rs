@@ -133,11 +133,21 @@ static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The digits of a run, full-width ones as ASCII, an X kept.
 fn digits(run: &str) -> String {
-    run.chars()
-        .filter_map(|c| match c {
-            '0'..='9' | 'X' | 'x' => Some(c.to_ascii_uppercase()),
-            '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')),
-            _ => None,
+    half_width_digits(run)
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'X' || *c == 'x')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The text with digits typed with a Chinese input method (０–９) as ASCII ones.
+pub fn half_width_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '０'..='９' => {
+                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
+            }
+            c => c,
         })
         .collect()
 }

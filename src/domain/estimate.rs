@@ -127,7 +127,7 @@ impl Outlook {
 }
 
 /// The weighted estimate of one set of respondents.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Weighted {
     pub rate: f64,
     pub interval: (f64, f64),
@@ -185,7 +185,6 @@ pub fn weighted(cells: &[CellInput], official_sample: u64, target: f64) -> Optio
         v += m / (m - 1.0) * w * w * spread;
     }
     v /= wx * wx;
-    let se = v.sqrt();
     let m = pooled.n;
     let v_srs = pooled.pooled_variance();
     let design_effect = v_srs.filter(|s| *s > 0.0).map(|s| v / s);
@@ -194,8 +193,8 @@ pub fn weighted(cells: &[CellInput], official_sample: u64, target: f64) -> Optio
     let p = probability_at_least(rate, predicted, target);
     Some(Weighted {
         rate,
-        interval: ((rate - Z95 * se).max(0.0), (rate + Z95 * se).min(1.0)),
-        standard_error: se,
+        interval: normal_interval(rate, v),
+        standard_error: v.sqrt(),
         design_effect,
         effective_n,
         respondents: m,

@@ -212,14 +212,32 @@ pub struct Estimate {
 impl Estimate {
     /// The pooled estimate of a cell (the small-cell rule applies).
     pub fn of_cell(s: &Sums, target: f64) -> Estimate {
-        let suppressed = s.n < MIN_CELL;
+        Estimate::shown(s.n, s.pooled(), || s.cell_interval(), target)
+    }
+
+    /// An item's estimate: `answers` respondents, `counted` of them on a counted option,
+    /// `recognized` on a recognised one; the interval is Wilson's over the counted answers.
+    pub fn of_item(answers: i64, counted: i64, recognized: i64, target: f64) -> Estimate {
+        let rate = item_sums(answers, counted, recognized).pooled();
+        let interval = || estimate::wilson(recognized as f64, counted as f64);
+        Estimate::shown(answers, rate, interval, target)
+    }
+
+    /// A rate of `respondents` with its interval, or nothing of them under [`MIN_CELL`].
+    fn shown(
+        respondents: i64,
+        rate: Option<f64>,
+        interval: impl FnOnce() -> Option<(f64, f64)>,
+        target: f64,
+    ) -> Estimate {
+        let suppressed = respondents < MIN_CELL;
         let (rate, interval) = if suppressed {
             (None, None)
         } else {
-            (s.pooled(), s.cell_interval())
+            (rate, interval())
         };
         Estimate {
-            respondents: s.n,
+            respondents,
             rate,
             interval,
             status: if suppressed {
@@ -229,19 +247,6 @@ impl Estimate {
             },
             suppressed,
         }
-    }
-}
-
-impl Estimate {
-    /// An item's estimate: `answers` respondents, `counted` of them on a counted option,
-    /// `recognized` on a recognised one; the interval is Wilson's over the counted answers.
-    pub fn of_item(answers: i64, counted: i64, recognized: i64, target: f64) -> Estimate {
-        let mut e = Estimate::of_cell(&item_sums(answers, counted, recognized), target);
-        if !e.suppressed {
-            e.interval = estimate::wilson(recognized as f64, counted as f64);
-            e.status = Status::of(e.rate, e.interval, target);
-        }
-        e
     }
 }
 

@@ -47,20 +47,21 @@ enum Reading {
     Answered,
 }
 
-/// The scope of a source row: `via:invitation`, `via:open:answered`, …
-fn source_scope(source: Source, reading: Reading) -> String {
-    match reading {
-        Reading::Counted => format!("via:{}", source.code()),
-        Reading::Answered => format!("via:{}:answered", source.code()),
+/// The scope of a source row.
+fn source_scope(source: Source, reading: Reading) -> &'static str {
+    match (source, reading) {
+        (Source::Invitation, Reading::Counted) => "via:invitation",
+        (Source::Invitation, Reading::Answered) => "via:invitation:answered",
+        (Source::OpenChannel, Reading::Counted) => "via:open",
+        (Source::OpenChannel, Reading::Answered) => "via:open:answered",
     }
 }
 
 fn source_of(scope: &str) -> Option<(Source, Reading)> {
-    let rest = scope.strip_prefix("via:")?;
-    match rest.strip_suffix(":answered") {
-        Some(code) => Some((Source::parse(code)?, Reading::Answered)),
-        None => Some((Source::parse(rest)?, Reading::Counted)),
-    }
+    [Source::Invitation, Source::OpenChannel]
+        .into_iter()
+        .flat_map(|s| [(s, Reading::Counted), (s, Reading::Answered)])
+        .find(|(s, r)| source_scope(*s, *r) == scope)
 }
 
 fn group_of(code: &str, survey_id: i32, table: &str) -> Result<RespondentGroup, DbErr> {
@@ -145,7 +146,7 @@ pub fn upserts(survey_id: i32, agg: &Aggregates) -> Vec<InsertStatement> {
                 ..Default::default()
             };
             let scope = source_scope(k.source, reading);
-            cells.push(cell(k.group, &scope, k.area, None, None, k.flagged, &v));
+            cells.push(cell(k.group, scope, k.area, None, None, k.flagged, &v));
         }
     }
     for chunk in cells.chunks(CHUNK) {

@@ -491,18 +491,6 @@ pub struct RuleForm {
     set_aside_below: Option<String>,
 }
 
-/// Digits typed with a Chinese input method (０–９) as ASCII ones.
-fn half_width(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '０'..='９' => {
-                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
-            }
-            c => c,
-        })
-        .collect()
-}
-
 pub async fn page_set_rule(
     state: State,
     user: CurrentUser,
@@ -515,7 +503,7 @@ pub async fn page_set_rule(
     let below = match form.0.set_aside_below.as_deref().map(str::trim) {
         None => Err(AppError::invalid("set_aside_below", r::SET_ASIDE_RANGE)),
         Some("") => Ok(None),
-        Some(t) => half_width(t)
+        Some(t) => crate::domain::disclosure::half_width_digits(t)
             .parse::<i64>()
             .map(Some)
             .map_err(|_| AppError::invalid("set_aside_below", r::SET_ASIDE_RANGE)),

@@ -40,30 +40,11 @@ pub fn answers(html: &str, code: &str, skip: &[usize]) -> Vec<(String, String)> 
 pub async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<String>) {
     let (organizer, id) = county_survey(app).await;
     upload_all(app, &organizer, id).await;
-    let res = organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/draws")))
-        .json(&json!({"seed": 9}))
-        .send()
+    crate::sampling::draw(app, &organizer, id, json!(9)).await;
+    crate::sampling::open(app, &organizer, id).await;
+    let urls = crate::sampling::invitations(app, &organizer, id)
         .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
-        .send()
-        .await
-        .unwrap();
-    let csv = organizer
-        .get(app.url(&format!("/api/v1/surveys/{id}/invitations.csv")))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let mut reader = csv::Reader::from_reader(&csv[3..]);
-    let urls = reader
-        .deserialize::<std::collections::HashMap<String, String>>()
-        .map(|r| r.unwrap())
+        .into_iter()
         .filter(|r| r["group"] == "家长")
         .map(|r| r["url"].clone())
         .collect();

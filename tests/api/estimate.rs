@@ -2,11 +2,11 @@
 //! against an independent computation from every stored answer and the plan's strata,
 //! respondent by respondent, as the SPEC writes it.
 use crate::helpers::{TestApp, backend_test};
-use crate::sampling::{county_survey, roster, upload, upload_all};
+use crate::sampling::{county_survey, draw, invitations, open, roster, upload, upload_all};
 use crate::tally::answer;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const Z: f64 = 1.96;
 
@@ -29,23 +29,7 @@ async fn get_json(base: &str, client: &Client, path: &str) -> Value {
         .unwrap()
 }
 
-async fn csv_rows(base: &str, client: &Client, path: &str) -> Vec<HashMap<String, String>> {
-    let bytes = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    csv::Reader::from_reader(body)
-        .deserialize::<HashMap<String, String>>()
-        .map(|r| r.unwrap())
-        .collect()
-}
-
-/// One respondent as the export shows them.
+/// One respondent as stored.
 #[derive(Debug, Clone)]
 struct Person {
     cell: (String, String),
@@ -168,12 +152,10 @@ backend_test! {
             let (status, body) = upload(&app, &organizer, id, group, roster(group, n)).await;
             assert_eq!(status, StatusCode::OK, "{group}: {body}");
         }
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": 11})).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
+        draw(&app, &organizer, id, json!(11)).await;
         let (_, channel_url) = crate::held::channel(&app, &organizer, id, json!({"group": "public", "area": "桥头镇"})).await;
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).send().await.unwrap();
-        assert!(res.status().is_success());
-        let invitations = csv_rows(&app.address, &organizer, &format!("/api/v1/surveys/{id}/invitations.csv")).await;
+        open(&app, &organizer, id).await;
+        let invitations = invitations(&app, &organizer, id).await;
         let of = |group: &str, area: &str| -> Vec<String> {
             invitations.iter().filter(|r| r["group"] == group && r["area"] == area).map(|r| r["url"].clone()).collect()
         };
@@ -378,10 +360,9 @@ backend_test! {
     async fn response_rates_count_every_invitation_ever_issued(app) {
         let (organizer, id) = county_survey(&app).await;
         upload_all(&app, &organizer, id).await;
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": 5})).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).send().await.unwrap();
-        let invitations = csv_rows(&app.address, &organizer, &format!("/api/v1/surveys/{id}/invitations.csv")).await;
+        draw(&app, &organizer, id, json!(5)).await;
+        open(&app, &organizer, id).await;
+        let invitations = invitations(&app, &organizer, id).await;
         let teachers: Vec<String> = invitations.iter().filter(|r| r["group"] == "教师" && r["area"] == "城关镇").map(|r| r["url"].clone()).collect();
         assert_eq!(teachers.len(), 8);
         for url in teachers.iter().take(3) {

@@ -175,11 +175,7 @@ async fn stuffing(backend: Backend, hold: u32, refuse: u32) {
         json!({"group": "public", "area": "桥头镇"}),
     )
     .await;
-    organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
-        .send()
-        .await
-        .unwrap();
+    crate::sampling::open(&app, &organizer, id).await;
     let csv = organizer
         .get(app.url(&format!("/api/v1/surveys/{id}/invitations.csv")))
         .send()
@@ -344,11 +340,7 @@ async fn meeting(backend: Backend, hold: u32, refuse: u32) {
         json!({"group": "parent", "school": "桥头小学"}),
     )
     .await;
-    organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
-        .send()
-        .await
-        .unwrap();
+    crate::sampling::open(&app, &organizer, id).await;
     // A parents' meeting: 300 parents, their children in every grade, one school Wi-Fi.
     let mut tasks = Vec::new();
     for worker in 0..6 {
@@ -456,11 +448,7 @@ async fn full_past_threshold(backend: Backend, hold: u32, refuse: u32) {
         json!({"group": "public", "area": "桥头镇"}),
     )
     .await;
-    organizer
-        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
-        .send()
-        .await
-        .unwrap();
+    crate::sampling::open(&app, &organizer, id).await;
     // 50 places: 2 counted, 48 held; one more form fetched while places are left.
     for _ in 0..50 {
         assert_eq!(post(&url, "A", None).await, StatusCode::OK);

@@ -53,11 +53,7 @@ backend_test! {
             channel(&app, &organizer, id, json!({"group": "parent", "school": "桥头中学"})).await;
         let (_, few) =
             channel(&app, &organizer, id, json!({"group": "parent", "school": "城关一小"})).await;
-        organizer
-            .post(app.url(&format!("/api/v1/surveys/{id}/open")))
-            .send()
-            .await
-            .unwrap();
+        crate::sampling::open(&app, &organizer, id).await;
         // 25 parents of one school give the "standard answers": 满意 to everything, within
         // minutes. 40 parents of another answer A and B in turn, 5 all A; 3 of a third school.
         for _ in 0..25 {

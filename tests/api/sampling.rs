@@ -135,7 +135,7 @@ pub async fn upload_all(app: &TestApp, client: &Client, id: i64) {
     }
 }
 
-async fn draw(app: &TestApp, client: &Client, id: i64, seed: Value) -> Value {
+pub(crate) async fn draw(app: &TestApp, client: &Client, id: i64, seed: Value) -> Value {
     let res = client
         .post(app.url(&format!("/api/v1/surveys/{id}/draws")))
         .json(&json!({"seed": seed}))
@@ -152,7 +152,7 @@ async fn draw(app: &TestApp, client: &Client, id: i64, seed: Value) -> Value {
 }
 
 /// The invitations CSV as rows of named fields.
-async fn invitations(
+pub(crate) async fn invitations(
     app: &TestApp,
     client: &Client,
     id: i64,
@@ -173,7 +173,7 @@ fn names(rows: &[std::collections::HashMap<String, String>]) -> HashSet<String> 
     rows.iter().map(|r| r["name"].clone()).collect()
 }
 
-async fn open(app: &TestApp, client: &Client, id: i64) {
+pub(crate) async fn open(app: &TestApp, client: &Client, id: i64) {
     let res = client
         .post(app.url(&format!("/api/v1/surveys/{id}/open")))
         .send()
