@@ -2,7 +2,8 @@
 //! frame, the tally from aggregates, the estimate of the official result, and checking a
 //! submitted form.
 use criterion::{Criterion, criterion_group, criterion_main};
-use renke::domain::draw::{FrameEntry, draw};
+use renke::domain::draw::v1::{FrameEntry, draw};
+use renke::domain::draw::v2;
 use renke::domain::estimate::{EstimateInputs, OfficialEstimate};
 use renke::domain::geography::{AreaScope, Geography};
 use renke::domain::group::{GroupMap, RespondentGroup};
@@ -75,9 +76,40 @@ fn draw_1m(c: &mut Criterion) {
     let mut g = c.benchmark_group("draw");
     g.sample_size(10);
     g.bench_function(
-        "from a 1,000,000-person frame (1,500 drawn + reserves)",
+        "v1 from a 1,000,000-person frame (1,500 drawn + reserves)",
         |b| b.iter(|| draw(black_box(&entries), &quotas, 42, 20)),
     );
+    // v2: every frame line hashed, ranked under the seed, then the run over the strata.
+    let hash_all = |entries: &[FrameEntry]| -> Vec<v2::Entry> {
+        entries
+            .iter()
+            .map(|e| {
+                let line = v2::FrameLine {
+                    group: e.stratum.group,
+                    area: &e.area,
+                    band: e.stratum.band.and_then(|b| b.grades(e.stratum.group)),
+                    school: e.school.as_deref(),
+                    grade: e.grade,
+                    external_id: &e.external_id,
+                    phone: e.phone.as_deref(),
+                };
+                let hash = line.hash();
+                v2::Entry {
+                    stratum: (e.stratum.area * 3 + e.stratum.band.map_or(0, |b| b.index())) as u32,
+                    rank_key: v2::rank_key("42", &hash),
+                    phone: line.phone_key(),
+                }
+            })
+            .collect()
+    };
+    g.bench_function("v2 hash and rank 1,000,000 frame lines", |b| {
+        b.iter(|| hash_all(black_box(&entries)))
+    });
+    let ranked = hash_all(&entries);
+    let counts: Vec<u64> = quotas.iter().map(|(_, q)| *q).collect();
+    g.bench_function("v2 run over 1,000,000 ranked people", |b| {
+        b.iter(|| v2::run(black_box(&ranked), &counts, 20))
+    });
     g.finish();
 }
 

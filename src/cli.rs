@@ -1,4 +1,5 @@
-//! The command line: `renke [serve]`, `migrate`, `quota`, `user add`, `county add|list`.
+//! The command line: `renke [serve]`, `migrate`, `quota`, `user add`, `county add|list`,
+//! `draw verify`.
 use crate::Application;
 use crate::app::{self, Actor, Context};
 use crate::config::Settings;
@@ -66,6 +67,27 @@ pub enum Command {
     County {
         #[command(subcommand)]
         command: CountyCommand,
+    },
+    /// Draws: `verify` re-runs a renke-draw-v2 draw offline from its certificate and lines.
+    Draw {
+        #[command(subcommand)]
+        command: DrawCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrawCommand {
+    /// Re-run a draw from its certificate (the JSON of `GET …/draws/{draw}`) and its
+    /// `lines.csv`, as docs/verify_draw.py does; with rosters (GROUP=FILE, as uploaded) each
+    /// person's line hash is recomputed. Prints `identical` or the first difference (exit 1).
+    Verify {
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+        #[arg(long)]
+        lines: std::path::PathBuf,
+        /// A roster as uploaded, with its group: `parent=parents.csv` (repeatable).
+        #[arg(long = "roster", value_name = "GROUP=FILE")]
+        rosters: Vec<String>,
     },
 }
 
@@ -300,6 +322,38 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo => {
             let settings = Settings::from_env().map_err(fail)?;
             crate::demo::run(&settings).await.map_err(fail)
+        }
+        Command::Draw {
+            command:
+                DrawCommand::Verify {
+                    certificate,
+                    lines,
+                    rosters,
+                },
+        } => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| CliError(format!("{}: {e}", path.display())))
+            };
+            let mut given = Vec::with_capacity(rosters.len());
+            for r in &rosters {
+                let (group, path) = r.split_once('=').ok_or_else(|| {
+                    CliError(format!(
+                        "--roster {r}: expected GROUP=FILE, e.g. parent=parents.csv"
+                    ))
+                })?;
+                let group = group
+                    .parse()
+                    .map_err(|_| CliError(format!("--roster {r}: no group `{group}`")))?;
+                given.push((group, read(std::path::Path::new(path))?));
+            }
+            match app::draws::check_files(&read(&certificate)?, &read(&lines)?, &given) {
+                Ok(Ok(n)) => {
+                    println!("identical ({n} lines)");
+                    Ok(())
+                }
+                Ok(Err(difference)) => Err(CliError(format!("different: {difference}"))),
+                Err(unreadable) => Err(CliError(unreadable)),
+            }
         }
         Command::County { command } => {
             let ctx = open().await?;

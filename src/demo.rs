@@ -2,10 +2,12 @@
 //! hundred simulated answers spread over the answering window — so that every page has
 //! something to show. Everything goes through the same use cases as the pages do.
 use crate::app::answering::{self, FilledForm, IssuedForm, Outcome, Target};
+use crate::app::draws::SeedChoice;
 use crate::app::sampling::{InvitationUse, SchoolEntry};
 use crate::app::surveys::Transition;
 use crate::app::{self, Actor, Context};
 use crate::config::Settings;
+use crate::domain::draw::{Seed, SeedSource};
 use crate::domain::group::RespondentGroup;
 use crate::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target as RateTarget};
 use crate::domain::strata::{Area, AreaClass};
@@ -169,7 +171,12 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
             .await
             .map_err(failed)?;
     }
-    app::sampling::draw(ctx, &DEMO, survey.id, Some(20_261_128))
+    let seed = Seed {
+        text: "20261128".into(),
+        source: SeedSource::Entered,
+        note: Some("演示数据的固定种子".into()),
+    };
+    app::draws::draw(ctx, &DEMO, survey.id, SeedChoice::Given(seed))
         .await
         .map_err(failed)?;
     app::surveys::transition(ctx, &DEMO, survey.id, Transition::Open)

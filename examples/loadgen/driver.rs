@@ -109,7 +109,7 @@ pub async fn prepare(
     )
     .await
     .map_err(|e| fail(&e))?;
-    app::sampling::draw(&ctx, &me, survey.id, Some(7))
+    app::draws::draw(&ctx, &me, survey.id, app::draws::SeedChoice::Random)
         .await
         .map_err(|e| fail(&e))?;
     app::surveys::transition(&ctx, &me, survey.id, Transition::Open)

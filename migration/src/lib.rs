@@ -12,6 +12,7 @@ mod m20261201_000008_stratum_places;
 mod m20261201_000009_held_answers;
 mod m20261201_000010_integrity;
 mod m20261202_000011_estimate;
+mod m20261202_000012_draw_v2;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_held_answers::Migration),
             Box::new(m20261201_000010_integrity::Migration),
             Box::new(m20261202_000011_estimate::Migration),
+            Box::new(m20261202_000012_draw_v2::Migration),
         ]
     }
 }

@@ -4,21 +4,19 @@ use super::surveys::{organized, visible, visible_in};
 use super::{Actor, Context, audit, blocking, conflict_if};
 use crate::domain::audit::AuditAction;
 use crate::domain::channel::Channel;
-use crate::domain::draw::{self, Draw, FrameEntry, NewDraw, Pick, PickKind, RecordedQuota};
 use crate::domain::frame::{self, Person, RosterErrors, School};
 use crate::domain::geography::Geography;
 use crate::domain::group::{GroupMap, RespondentGroup};
 use crate::domain::invitation::{Addressed, InvitationStatus, ReleaseFilter, ReleaseOutcome};
 use crate::domain::places::{self, Places};
-use crate::domain::strata::{self, Area, Band, FullPlan, Stratum};
+use crate::domain::strata::{self, Area, Band, FullPlan};
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, DbFailure};
 use chrono::{DateTime, Utc};
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
 
 /// A group by its code; an error naming the field if there is none.
 pub fn parse_group(code: &str) -> Result<RespondentGroup, AppError> {
@@ -32,7 +30,7 @@ fn not_draft() -> AppError {
 }
 
 /// The survey, read again inside the write transaction, still a draft the actor organises.
-async fn draft_in(
+pub(super) async fn draft_in(
     txn: &store::Transaction,
     actor: &Actor<'_>,
     id: i32,
@@ -331,305 +329,6 @@ pub async fn places(
     let (survey, full) = plan(ctx, actor, id).await?;
     let places = places_of(ctx.db.pool(), &survey, &full).await?;
     Ok((survey, full, places))
-}
-
-// ---- the draw ------------------------------------------------------------------------------
-
-/// The draw's view of the rosters, with each entry's person.
-fn entries<'a>(
-    people: &'a [Person],
-    geo: &Geography,
-) -> Result<(Vec<FrameEntry>, Vec<&'a Person>), AppError> {
-    let mut entries = Vec::with_capacity(people.len());
-    let mut persons = Vec::with_capacity(people.len());
-    for p in people {
-        let area = geo.area_index(p.area_id).ok_or_else(|| {
-            AppError::internal(format!(
-                "frame_person {}: area {} is not the survey's",
-                p.id, p.area_id
-            ))
-        })?;
-        entries.push(FrameEntry {
-            stratum: Stratum {
-                group: p.group,
-                area,
-                band: p.grade.and_then(|g| strata::band_of(p.group, g)),
-            },
-            external_id: p.external_id.clone(),
-            area: geo.areas[area].name.clone(),
-            school: p.school_id.map(|s| geo.school_name(Some(s)).to_owned()),
-            grade: p.grade,
-            phone: p.phone.clone(),
-        });
-        persons.push(p);
-    }
-    Ok((entries, persons))
-}
-
-/// The recorded quotas as the draw reads them (strata by area index).
-fn stratum_quotas(recorded: &[RecordedQuota], geo: &Geography) -> Vec<(Stratum, u64)> {
-    recorded
-        .iter()
-        .filter_map(|q| {
-            Some((
-                Stratum {
-                    group: q.group,
-                    area: geo.area_index(q.area_id)?,
-                    band: q.band,
-                },
-                q.quota,
-            ))
-        })
-        .collect()
-}
-
-/// Draws a draft survey's sample from its rosters and records it; earlier draws are
-/// superseded. `seed`: random unless given.
-pub async fn draw(
-    ctx: &Context,
-    actor: &Actor<'_>,
-    id: i32,
-    seed: Option<u64>,
-) -> Result<Draw, AppError> {
-    let survey = draft(ctx, actor, id).await?;
-    let db = ctx.db.pool();
-    let full = load_plan(db, &survey).await?;
-    if full.geo.areas.is_empty() {
-        return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
-    }
-    let fingerprint = store::frames::fingerprint(db, survey.id).await?;
-    let people = store::frames::all(db, survey.id).await?;
-    if people.is_empty() {
-        return Err(AppError::Conflict("还没有上传任何名册".into()));
-    }
-    let recorded = full.recorded_quotas();
-    let quotas = stratum_quotas(&recorded, &full.geo);
-    let seed = seed.unwrap_or_else(|| rand::rng().random());
-    let (frame_entries, persons) = entries(&people, &full.geo)?;
-    let outcome =
-        blocking(move || draw::draw(&frame_entries, &quotas, seed, draw::DEFAULT_RESERVE_PERCENT))
-            .await?;
-    let mut picks = Vec::with_capacity(outcome.selected_count() + outcome.reserve_count());
-    for s in &outcome.strata {
-        for (kind, list) in [
-            (PickKind::Selected, &s.selected),
-            (PickKind::Reserve, &s.reserves),
-        ] {
-            for (rank, &i) in list.iter().enumerate() {
-                let p = persons[i];
-                picks.push(Pick {
-                    frame_person_id: p.id,
-                    external_id: p.external_id.clone(),
-                    group: s.stratum.group,
-                    area_id: p.area_id,
-                    school_id: p.school_id,
-                    band: s.stratum.band,
-                    grade: p.grade,
-                    kind,
-                    rank,
-                });
-            }
-        }
-    }
-    let txn = store::begin_write(&ctx.db).await?;
-    draft_in(&txn, actor, id).await?;
-    // Drawn from what was read before the transaction: nothing it used may have changed since.
-    let unchanged = store::frames::fingerprint(&txn, survey.id).await? == fingerprint
-        && store::geography::load(&txn, survey.id).await? == full.geo;
-    if !unchanged {
-        return Err(AppError::Conflict(
-            "名册或乡镇（街道）刚被修改，请重新抽样".into(),
-        ));
-    }
-    let stored = store::draws::record(
-        &txn,
-        NewDraw {
-            survey_id: survey.id,
-            seed,
-            frame_digest: outcome.frame_digest.clone(),
-            algorithm: draw::ALGORITHM.into(),
-            reserve_percent: draw::DEFAULT_RESERVE_PERCENT,
-            quotas: recorded,
-            frame_size: people.len(),
-            created_by: actor.user_id(),
-            created_by_name: actor.name().to_owned(),
-            picks,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(survey = survey.id, draw = stored.id, user = ?actor.user_id(), "sample drawn");
-    let detail = format!(
-        "draw {} seed {} frame {}",
-        stored.id, stored.seed, stored.frame_digest
-    );
-    audit(
-        ctx,
-        actor,
-        AuditAction::Drew,
-        &format!("survey {}", survey.id),
-        &detail,
-    )
-    .await;
-    Ok(stored)
-}
-
-/// The survey's draws, newest first.
-pub async fn draws(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Vec<Draw>, AppError> {
-    let survey = visible(ctx, actor, id).await?;
-    Ok(store::draws::list(ctx.db.pool(), survey.id).await?)
-}
-
-/// The draw in force, if any.
-pub async fn current_draw(
-    ctx: &Context,
-    actor: &Actor<'_>,
-    id: i32,
-) -> Result<Option<Draw>, AppError> {
-    let survey = visible(ctx, actor, id).await?;
-    Ok(store::draws::current(ctx.db.pool(), survey.id).await?)
-}
-
-/// What a draw certificate shows per stratum.
-#[derive(Debug, Clone, Serialize)]
-pub struct CertificateRow {
-    pub group: RespondentGroup,
-    pub group_label: &'static str,
-    pub area: String,
-    pub band: Option<String>,
-    pub quota: u64,
-    pub drawn: u64,
-    pub reserves: u64,
-}
-
-/// A draw with what it drew per stratum.
-pub struct Certificate {
-    pub survey: Survey,
-    pub draw: Draw,
-    pub geo: Geography,
-    pub rows: Vec<CertificateRow>,
-}
-
-/// A survey the actor may see, one of its draws, and its areas and schools.
-async fn draw_of(
-    ctx: &Context,
-    actor: &Actor<'_>,
-    id: i32,
-    draw_id: i32,
-) -> Result<(Survey, Draw, Geography), AppError> {
-    let survey = visible(ctx, actor, id).await?;
-    let db = ctx.db.pool();
-    let stored = store::draws::find(db, survey.id, draw_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let geo = store::geography::load(db, survey.id).await?;
-    Ok((survey, stored, geo))
-}
-
-/// A draw of a survey the actor may see, with its per-stratum counts.
-pub async fn certificate(
-    ctx: &Context,
-    actor: &Actor<'_>,
-    id: i32,
-    draw_id: i32,
-) -> Result<Certificate, AppError> {
-    let (survey, stored, geo) = draw_of(ctx, actor, id, draw_id).await?;
-    let db = ctx.db.pool();
-    let mut counts: HashMap<(RespondentGroup, i32, Option<Band>), (u64, u64)> = HashMap::new();
-    for p in store::draws::picks(db, stored.id).await? {
-        let c = counts.entry((p.group, p.area_id, p.band)).or_default();
-        match p.kind {
-            PickKind::Selected => c.0 += 1,
-            PickKind::Reserve => c.1 += 1,
-        }
-    }
-    let rows = stored
-        .quotas
-        .iter()
-        .map(|q| {
-            let (drawn, reserves) = counts
-                .get(&(q.group, q.area_id, q.band))
-                .copied()
-                .unwrap_or_default();
-            CertificateRow {
-                group: q.group,
-                group_label: q.group.label(),
-                area: geo.area_name(q.area_id).to_owned(),
-                band: q.band.map(|b| b.label(q.group)),
-                quota: q.quota,
-                drawn,
-                reserves,
-            }
-        })
-        .collect();
-    Ok(Certificate {
-        survey,
-        draw: stored,
-        geo,
-        rows,
-    })
-}
-
-#[derive(Debug, Serialize)]
-pub struct Verification {
-    pub identical: bool,
-    pub frame_digest_matches: bool,
-    pub recorded_digest: String,
-    pub current_digest: String,
-}
-
-/// Re-runs a draw from the stored frame and compares it with what was recorded.
-pub async fn verify(
-    ctx: &Context,
-    actor: &Actor<'_>,
-    id: i32,
-    draw_id: i32,
-) -> Result<Verification, AppError> {
-    let (survey, stored, geo) = draw_of(ctx, actor, id, draw_id).await?;
-    if survey.purged_at.is_some() {
-        return Err(AppError::Conflict("名册已清除，无法复核抽样".into()));
-    }
-    let db = ctx.db.pool();
-    let people = store::frames::all(db, survey.id).await?;
-    let quotas = stratum_quotas(&stored.quotas, &geo);
-    let (frame_entries, _) = entries(&people, &geo)?;
-    let (seed, percent) = (stored.seed, stored.reserve_percent);
-    let (frame_entries, outcome) = blocking(move || {
-        let outcome = draw::draw(&frame_entries, &quotas, seed, percent);
-        (frame_entries, outcome)
-    })
-    .await?;
-    type Key = (RespondentGroup, i32, Option<Band>, PickKind, usize, String);
-    let mut rerun: HashSet<Key> = HashSet::new();
-    for s in &outcome.strata {
-        for (kind, list) in [
-            (PickKind::Selected, &s.selected),
-            (PickKind::Reserve, &s.reserves),
-        ] {
-            for (rank, &i) in list.iter().enumerate() {
-                rerun.insert((
-                    s.stratum.group,
-                    geo.area_ids[s.stratum.area],
-                    s.stratum.band,
-                    kind,
-                    rank,
-                    frame_entries[i].external_id.clone(),
-                ));
-            }
-        }
-    }
-    let recorded: HashSet<Key> = store::draws::picks(db, stored.id)
-        .await?
-        .into_iter()
-        .map(|p| (p.group, p.area_id, p.band, p.kind, p.rank, p.external_id))
-        .collect();
-    let digest_ok = outcome.frame_digest == stored.frame_digest;
-    Ok(Verification {
-        identical: digest_ok && rerun == recorded,
-        frame_digest_matches: digest_ok,
-        recorded_digest: stored.frame_digest.clone(),
-        current_digest: outcome.frame_digest,
-    })
 }
 
 // ---- invitations -------------------------------------------------------------------------------

@@ -33,10 +33,11 @@ pub enum AuditAction {
     ReadinessRuleSet,
     HeldAccepted,
     HeldRejected,
+    DrawLinesExported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -62,6 +63,7 @@ impl AuditAction {
         AuditAction::ReadinessRuleSet,
         AuditAction::HeldAccepted,
         AuditAction::HeldRejected,
+        AuditAction::DrawLinesExported,
     ];
 
     pub fn code(self) -> &'static str {
@@ -91,6 +93,7 @@ impl AuditAction {
             AuditAction::ReadinessRuleSet => "readiness_rule_set",
             AuditAction::HeldAccepted => "held_accepted",
             AuditAction::HeldRejected => "held_rejected",
+            AuditAction::DrawLinesExported => "export_draw_lines",
         }
     }
 

@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i32,
     pub survey_id: i32,
     pub seed: String,
+    pub seed_source: String,
+    pub seed_note: Option<String>,
     pub frame_digest: String,
     pub algorithm: String,
     pub reserve_percent: i32,

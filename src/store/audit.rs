@@ -77,6 +77,23 @@ pub async fn recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Entry>,
         .collect())
 }
 
+/// The newest entry of this action and subject whose detail starts with `detail_prefix`.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    action: AuditAction,
+    subject: &str,
+    detail_prefix: &str,
+) -> Result<Option<Entry>, DbErr> {
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action.code()))
+        .filter(audit_log::Column::Subject.eq(subject))
+        .filter(audit_log::Column::Detail.starts_with(detail_prefix))
+        .order_by_desc(audit_log::Column::Id)
+        .one(db)
+        .await?
+        .map(Entry::from))
+}
+
 /// Walks the chain from the first entry: the number of entries if intact, else the id of the
 /// first entry that does not follow from the one before, and why.
 pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, String)>, DbErr> {

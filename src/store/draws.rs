@@ -1,5 +1,7 @@
 //! Draws: what was drawn, from which frame, with which seed, by whom; and the picks in order.
-use crate::domain::draw::{Draw, NewDraw, Pick, PickKind, RecordedPick, RecordedQuota};
+use crate::domain::draw::{
+    Algorithm, Draw, NewDraw, Pick, PickKind, RecordedPick, RecordedQuota, Seed, SeedSource,
+};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::strata::Band;
 use crate::entity::{draw, draw_pick, invitation};
@@ -45,11 +47,21 @@ impl TryFrom<draw::Model> for Draw {
                 format!("quota band of {}", q.group),
             ));
         }
+        let algorithm = Algorithm::of(&m.algorithm)
+            .ok_or_else(|| super::corrupt("draw", id, format!("algorithm `{}`", m.algorithm)))?;
+        let seed = Seed {
+            source: SeedSource::parse(&m.seed_source).ok_or_else(|| {
+                super::corrupt("draw", id, format!("seed source `{}`", m.seed_source))
+            })?,
+            text: m.seed,
+            note: m.seed_note,
+        };
+        // A v1 draw's generator is seeded by a 64-bit number.
+        if algorithm == Algorithm::V1 && seed.number().is_none() {
+            return Err(super::corrupt("draw", id, format!("seed `{}`", seed.text)));
+        }
         Ok(Draw {
-            seed: m
-                .seed
-                .parse()
-                .map_err(|_| super::corrupt("draw", id, format!("seed `{}`", m.seed)))?,
+            seed,
             reserve_percent: count("draw", id, "reserve percent", m.reserve_percent)?,
             frame_size: count("draw", id, "frame size", m.frame_size)?,
             selected: count("draw", id, "selected", m.selected)?,
@@ -58,6 +70,7 @@ impl TryFrom<draw::Model> for Draw {
             survey_id: m.survey_id,
             frame_digest: m.frame_digest,
             algorithm: m.algorithm,
+            version: algorithm,
             quotas,
             superseded: m.superseded,
             created_at: m.created_at,
@@ -140,9 +153,11 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbE
         db,
         draw::ActiveModel {
             survey_id: Set(new.survey_id),
-            seed: Set(new.seed.to_string()),
+            seed: Set(new.seed.text),
+            seed_source: Set(new.seed.source.code().to_owned()),
+            seed_note: Set(new.seed.note),
             frame_digest: Set(new.frame_digest),
-            algorithm: Set(new.algorithm),
+            algorithm: Set(new.algorithm.text().to_owned()),
             reserve_percent: Set(new.reserve_percent as i32),
             quotas: Set(quotas),
             frame_size: Set(new.frame_size as i32),

@@ -205,6 +205,47 @@ pub async fn all(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Person
         .collect()
 }
 
+/// Up to `limit` people of the survey's rosters after person `after`, in id order: a big frame
+/// is read page by page, never held whole.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    after: i32,
+    limit: u64,
+) -> Result<Vec<Person>, DbErr> {
+    frame_person::Entity::find()
+        .filter(frame_person::Column::SurveyId.eq(survey_id))
+        .filter(frame_person::Column::Id.gt(after))
+        .order_by_asc(frame_person::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Person::try_from)
+        .collect()
+}
+
+/// The people of the survey's rosters with these ids (in id order).
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    ids: &[i32],
+) -> Result<Vec<Person>, DbErr> {
+    let mut people = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let found = frame_person::Entity::find()
+            .filter(frame_person::Column::SurveyId.eq(survey_id))
+            .filter(frame_person::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for m in found {
+            people.push(Person::try_from(m)?);
+        }
+    }
+    people.sort_by_key(|p| p.id);
+    Ok(people)
+}
+
 /// One person of the survey's rosters.
 pub async fn find(
     db: &impl ConnectionTrait,

@@ -395,7 +395,7 @@ pub async fn show_survey(
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let (survey, full, places) = sampling::places(&state.app, &actor, path.into_inner()).await?;
-    let draw = sampling::current_draw(&state.app, &actor, survey.id).await?;
+    let draw = crate::app::draws::current_draw(&state.app, &actor, survey.id).await?;
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::with_plan(&survey, &full.plan));

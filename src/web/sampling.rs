@@ -4,20 +4,23 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::input::{ApiJson, serde_field};
 use super::view::PlanView;
+use crate::app::draws::{self, Certificate, SeedChoice};
 use crate::app::sampling::{
     self, ChannelRequest, ChannelState, InvitationLine, InvitationUse, ReleaseRequest, SchoolEntry,
 };
 use crate::app::surveys;
-use crate::domain::draw::Draw;
+use crate::domain::audit::Entry as AuditEntry;
+use crate::domain::draw::{Draw, Seed, v2};
 use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
 use crate::domain::places::Places;
-use crate::domain::strata::{Area, AreaClass, FullPlan};
+use crate::domain::strata::{self, Area, AreaClass, FullPlan};
 use crate::domain::survey::Survey;
 use crate::error::AppError;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use validator::Validate;
@@ -122,11 +125,14 @@ impl ReleaseInput {
     }
 }
 
-/// `{"seed": 123}` or `{"seed": "123"}` (a u64 exceeds what some JSON clients hold exactly).
-#[derive(Debug, Deserialize, Validate)]
+/// `{"seed": 123}`, `{"seed": "123"}` or any text (a lottery result, say), with an optional
+/// note on where it came from. No seed: Renke draws a random one.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrawInput {
     pub seed: Option<SeedValue>,
+    #[serde(default)]
+    pub seed_note: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,14 +142,13 @@ pub enum SeedValue {
     Text(String),
 }
 
-pub fn parse_seed(text: &str) -> Result<Option<u64>, AppError> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
+/// The seed a form or a body gives: blank means a random one.
+pub fn seed_choice(seed: &str, note: &str) -> Result<SeedChoice, AppError> {
+    match Seed::entered(seed, note) {
+        Ok(Some(seed)) => Ok(SeedChoice::Given(seed)),
+        Ok(None) => Ok(SeedChoice::Random),
+        Err(e) => Err(AppError::invalid(e.field, e.message)),
     }
-    t.parse()
-        .map(Some)
-        .map_err(|_| AppError::invalid("seed", "种子须为 0 到 18446744073709551615 之间的整数"))
 }
 
 // ---- how things are shown -------------------------------------------------------------------
@@ -199,10 +204,14 @@ pub fn plan_json(
 #[derive(Debug, Serialize)]
 pub struct DrawView {
     pub id: i32,
-    pub seed: u64,
-    pub seed_text: String,
+    pub seed: String,
+    pub seed_source: &'static str,
+    pub seed_source_label: &'static str,
+    pub seed_note: Option<String>,
     pub frame_digest: String,
-    pub algorithm: String,
+    /// The algorithm's name (`renke-draw-v2`) and its recorded description.
+    pub algorithm: &'static str,
+    pub algorithm_text: String,
     pub reserve_percent: u64,
     pub frame_size: u64,
     pub selected: u64,
@@ -216,10 +225,13 @@ impl From<&Draw> for DrawView {
     fn from(d: &Draw) -> Self {
         DrawView {
             id: d.id,
-            seed: d.seed,
-            seed_text: d.seed.to_string(),
+            seed: d.seed.text.clone(),
+            seed_source: d.seed.source.code(),
+            seed_source_label: d.seed.source.label(),
+            seed_note: d.seed.note.clone(),
             frame_digest: d.frame_digest.clone(),
-            algorithm: d.algorithm.clone(),
+            algorithm: d.version.name(),
+            algorithm_text: d.algorithm.clone(),
             reserve_percent: d.reserve_percent,
             frame_size: d.frame_size,
             selected: d.selected,
@@ -231,19 +243,55 @@ impl From<&Draw> for DrawView {
     }
 }
 
-fn draw_json(d: &Draw) -> serde_json::Value {
-    json!({
-        "id": d.id,
-        "seed": d.seed,
-        "frame_digest": d.frame_digest,
-        "algorithm": d.algorithm,
-        "selected": d.selected,
-        "reserves": d.reserves,
-        "frame_size": d.frame_size,
-        "superseded": d.superseded,
-        "created_at": d.created_at,
-        "created_by": d.created_by_name,
-    })
+fn draw_json(d: &Draw) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(DrawView::from(d)).map_err(AppError::internal)
+}
+
+/// The certificate as JSON: everything `docs/verify_draw.py` and `renke draw verify` need, and
+/// what an auditor asks about seed shopping (every earlier draw of the survey).
+pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> {
+    let mut v = draw_json(&c.draw)?;
+    let (survey, draw) = (c.survey.id, c.draw.id);
+    v["survey"] = json!({"id": survey, "name": c.survey.settings.name});
+    v["frame_line_fields"] = json!(v2::LINE_FIELDS);
+    v["lines_columns"] = json!(v2::LINE_COLUMNS);
+    v["lines_url"] = json!(format!("/api/v1/surveys/{survey}/draws/{draw}/lines.csv"));
+    v["strata"] = serde_json::to_value(&c.rows).map_err(AppError::internal)?;
+    let bands: serde_json::Map<String, serde_json::Value> = RespondentGroup::ALL
+        .iter()
+        .filter(|g| !strata::bands(**g).is_empty())
+        .map(|g| {
+            let b: Vec<String> = strata::bands(*g)
+                .iter()
+                .map(|b| v2::band_text(*b))
+                .collect();
+            (g.code().to_owned(), json!(b))
+        })
+        .collect();
+    v["bands"] = serde_json::Value::Object(bands);
+    let geo = GeographyView::new(&c.geo);
+    v["areas"] = json!(geo.areas);
+    v["schools"] = json!(geo.schools);
+    v["draws_of_survey"] = json!(c.earlier.len() + 1 + usize::from(c.superseded_by.is_some()));
+    v["earlier_draws"] = c
+        .earlier
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id, "created_at": d.created_at, "created_by": d.created_by_name,
+                "seed": d.seed.text, "seed_source": d.seed.source.code(), "seed_note": d.seed.note,
+                "frame_digest": d.frame_digest, "algorithm": d.version.name(),
+                "selected": d.selected, "reserves": d.reserves,
+            })
+        })
+        .collect();
+    v["superseded_by"] = json!(c.superseded_by);
+    let entry = |e: &AuditEntry| json!({"id": e.id, "at": e.at, "hash": e.hash});
+    v["audit"] = json!({
+        "entry": c.audit_entry.as_ref().map(entry),
+        "chain_head": c.audit_head.as_ref().map(entry),
+    });
+    Ok(v)
 }
 
 #[derive(Debug, Serialize)]
@@ -439,7 +487,7 @@ pub async fn api_draw(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let seed = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+        SeedChoice::Random
     } else {
         let input: DrawInput = serde_json::from_slice(&body).map_err(|e| {
             let message = e.to_string();
@@ -449,13 +497,19 @@ pub async fn api_draw(
             }
         })?;
         match input.seed {
-            None => None,
-            Some(SeedValue::Number(n)) => Some(n),
-            Some(SeedValue::Text(t)) => parse_seed(&t)?,
+            None => seed_choice("", &input.seed_note)?,
+            Some(SeedValue::Number(n)) => seed_choice(&n.to_string(), &input.seed_note)?,
+            Some(SeedValue::Text(t)) if t.trim().is_empty() => {
+                return Err(AppError::invalid(
+                    "seed",
+                    "种子为空：要由系统随机生成，请不传 seed",
+                ));
+            }
+            Some(SeedValue::Text(t)) => seed_choice(&t, &input.seed_note)?,
         }
     };
-    let stored = sampling::draw(&state.app, &user.actor(), path.into_inner(), seed).await?;
-    Ok(HttpResponse::Created().json(draw_json(&stored)))
+    let stored = draws::draw(&state.app, &user.actor(), path.into_inner(), seed).await?;
+    Ok(HttpResponse::Created().json(draw_json(&stored)?))
 }
 
 pub async fn api_get_draw(
@@ -464,10 +518,8 @@ pub async fn api_get_draw(
     path: web::Path<(i32, i32)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, draw_id) = path.into_inner();
-    let c = sampling::certificate(&state.app, &user.actor(), id, draw_id).await?;
-    let mut body = draw_json(&c.draw);
-    body["strata"] = serde_json::to_value(&c.rows).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok().json(body))
+    let c = draws::certificate(&state.app, &user.actor(), id, draw_id).await?;
+    Ok(HttpResponse::Ok().json(certificate_json(&c)?))
 }
 
 pub async fn api_verify_draw(
@@ -476,8 +528,51 @@ pub async fn api_verify_draw(
     path: web::Path<(i32, i32)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, draw_id) = path.into_inner();
-    let v = sampling::verify(&state.app, &user.actor(), id, draw_id).await?;
+    let v = draws::verify(&state.app, &user.actor(), id, draw_id).await?;
     Ok(HttpResponse::Ok().json(v))
+}
+
+fn line_rows_csv(rows: &[v2::LineRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `lines.csv`: every person of a v2 draw's frame, written exactly as the re-run reads them (no
+/// spreadsheet escaping: an external id is compared as it is), streamed page by page.
+pub async fn api_draw_lines(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, draw_id) = path.into_inner();
+    let lines = draws::lines(&state.app, &user.actor(), id, draw_id).await?;
+    let mut first = b"\xEF\xBB\xBF".to_vec();
+    first.extend(v2::LINE_COLUMNS.join(",").as_bytes());
+    first.push(b'\n');
+    let head = futures_util::stream::once(async move { Ok(web::Bytes::from(first)) });
+    let rows = lines.pages.map(|page| match page {
+        Ok(rows) => line_rows_csv(&rows)
+            .map(web::Bytes::from)
+            .map_err(actix_web::error::ErrorInternalServerError),
+        Err(e) => {
+            tracing::error!(error = %e, "draw lines export failed");
+            Err(actix_web::error::ErrorInternalServerError("export failed"))
+        }
+    });
+    let name = format!("draw-{}-{}-lines.csv", lines.survey_id, lines.draw_id);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(head.chain(rows)))
 }
 
 pub async fn api_invitations_csv(

@@ -4,13 +4,15 @@ use super::admin::{form_error, page, render};
 use super::auth::CurrentUser;
 use super::csrf::{self, CsrfForm, CsrfToken, NoFields};
 use super::sampling::{
-    AreaInput, ChannelInput, ChannelView, DrawView, GeographyView, SchoolInput, group_options,
-    parse_seed, person_json, school_entries,
+    AreaInput, ChannelInput, ChannelView, DrawView, GeographyView, SchoolInput, certificate_json,
+    group_options, person_json, school_entries, seed_choice,
 };
 use super::view::SurveyView;
 use super::{AppState, see_other};
+use crate::app::draws;
 use crate::app::sampling::{self, InvitationUse, ReleaseRequest};
 use crate::app::surveys;
+use crate::domain::draw::Algorithm;
 use crate::domain::group::RespondentGroup;
 use crate::domain::strata::Area;
 use crate::domain::survey::Survey;
@@ -91,7 +93,7 @@ async fn sample_page(
         })
         .collect();
     ctx.insert("rosters", &rosters);
-    let draws: Vec<DrawView> = sampling::draws(&state.app, &actor, survey.id)
+    let draws: Vec<DrawView> = draws::draws(&state.app, &actor, survey.id)
         .await?
         .iter()
         .map(DrawView::from)
@@ -319,8 +321,8 @@ pub async fn upload_frame(
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct DrawForm {
-    #[serde(default)]
     seed: String,
+    seed_note: String,
 }
 
 pub async fn draw(
@@ -332,8 +334,8 @@ pub async fn draw(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let result = async {
-        let seed = parse_seed(&form.0.seed)?;
-        sampling::draw(&state.app, &user.actor(), id, seed).await
+        let seed = seed_choice(&form.0.seed, &form.0.seed_note)?;
+        draws::draw(&state.app, &user.actor(), id, seed).await
     }
     .await;
     match result {
@@ -369,14 +371,15 @@ pub async fn certificate(
     query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (id, draw_id) = path.into_inner();
-    let c = sampling::certificate(&state.app, &user.actor(), id, draw_id).await?;
+    let c = draws::certificate(&state.app, &user.actor(), id, draw_id).await?;
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::new(&c.survey));
     ctx.insert("draw", &DrawView::from(&c.draw));
+    ctx.insert("certificate", &certificate_json(&c)?);
     ctx.insert("rows", &c.rows);
-    ctx.insert("areas", &GeographyView::new(&c.geo).areas);
+    ctx.insert("v2", &(c.draw.version == Algorithm::V2));
     if query.verify.is_some() {
-        let v = sampling::verify(&state.app, &user.actor(), id, draw_id).await;
+        let v = draws::verify(&state.app, &user.actor(), id, draw_id).await;
         match v {
             Ok(v) => ctx.insert("verification", &v),
             Err(AppError::Conflict(m)) => ctx.insert("verification_error", &m),
@@ -404,7 +407,7 @@ pub async fn invitations_page(
     );
     ctx.insert(
         "current_draw",
-        &sampling::current_draw(&state.app, &actor, survey.id)
+        &draws::current_draw(&state.app, &actor, survey.id)
             .await?
             .as_ref()
             .map(DrawView::from),

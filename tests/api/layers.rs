@@ -14,8 +14,8 @@ backend_test! {
         upload(&app, &organizer, id, "public", roster("public", 30)).await;
         let draw: Value = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": 7})).send().await.unwrap().json().await.unwrap();
         let draw_id = draw["id"].as_i64().unwrap() as i32;
-        // A seed that no longer reads as a number (it once read as 0).
-        app.db.execute_unprepared(&format!("UPDATE draw SET seed = 'seven' WHERE id = {draw_id}")).await.unwrap();
+        // A seed source no one knows (a seed itself is any text now).
+        app.db.execute_unprepared(&format!("UPDATE draw SET seed_source = 'seven' WHERE id = {draw_id}")).await.unwrap();
         let err = renke::store::draws::find(&app.db, id as i32, draw_id).await.unwrap_err();
         assert!(err.to_string().contains(&format!("draw {draw_id}")) && err.to_string().contains("seven"), "{err}");
         let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/draws/{draw_id}"))).send().await.unwrap();

@@ -7,6 +7,7 @@ mod answering;
 mod auth;
 mod cli;
 mod disclosure;
+mod draws;
 mod e2e;
 mod estimate;
 mod faults;

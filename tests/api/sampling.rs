@@ -304,7 +304,9 @@ backend_test! {
         let (organizer, id) = county_survey(&app).await;
         upload_all(&app, &organizer, id).await;
         let first = draw(&app, &organizer, id, json!("18446744073709551615")).await;
-        assert_eq!(first["seed"], json!(18446744073709551615u64));
+        // A seed is a text, recorded verbatim.
+        assert_eq!(first["seed"], "18446744073709551615");
+        assert_eq!(first["algorithm"], "renke-draw-v2");
         assert_eq!(first["selected"], 150);
         assert_eq!(first["frame_digest"].as_str().unwrap().len(), 64);
         let first_names = names(&invitations(&app, &organizer, id).await);
@@ -334,10 +336,15 @@ backend_test! {
         // Rosters cannot be replaced once drawn.
         let (status, _) = upload(&app, &organizer, id, "public", roster("public", 60)).await;
         assert_eq!(status, StatusCode::CONFLICT);
-        // A bad seed is refused.
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": "-1"})).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(res.json::<Value>().await.unwrap()["field"], "seed");
+        // A bad seed is refused: blank, with a control character, too long, or not a number
+        // nor a text.
+        for bad in [json!("  "), json!("a\tb"), json!("9".repeat(201)), json!(-1), json!(1.5), json!(["1"])] {
+            let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": bad})).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(res.json::<Value>().await.unwrap()["field"], "seed", "{bad}");
+        }
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed_note": "第 1 期"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a note without a seed");
     }
 }
 
@@ -609,7 +616,7 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let cert = res.headers()["location"].to_str().unwrap().to_owned();
         let html = client.get(app.url(&cert)).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains("抽样证书") && html.contains("<code>42</code>"));
+        assert!(html.contains("抽样证书") && html.contains("<code class=\"wrap\">42</code>") && html.contains("组织者填写"), "{html}");
         let html = client.get(app.url(&format!("{cert}?verify=1"))).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("复核一致"));
         let html = client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();

@@ -1,4 +1,4 @@
-//! The draw: a stratified simple random sample without replacement that anyone can re-run.
+//! `renke-draw-v1`, the first version of the draw (draws made with it stay verifiable).
 //!
 //! The frame is put in canonical order (stratum, then external id) and digested with SHA-256;
 //! a ChaCha20 generator seeded from a 64-bit seed walks each stratum with a partial
@@ -6,22 +6,17 @@
 //! depends on nothing but the frame, the quotas and the seed (not on a library's sampling code).
 //! A person (same phone) is drawn at most once across all groups; reserves are drawn in order
 //! after each stratum's sample.
-use super::group::RespondentGroup;
-use super::strata::{Band, Stratum};
-use chrono::{DateTime, Utc};
+use crate::domain::strata::Stratum;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
-/// Names the algorithm; recorded with every draw so a re-run can use the same one.
+/// Describes the algorithm; recorded with every draw so a re-run can use the same one.
 pub const ALGORITHM: &str = "renke-draw-v1: ChaCha20Rng::seed_from_u64; canonical order \
 (group, area, band, external id); per-stratum partial Fisher-Yates with unbiased bounded draws \
 by rejection on next_u64; a phone is drawn once; reserves follow the sample in draw order";
-
-/// Reserves per stratum, as a percentage of its quota (rounded up).
-pub const DEFAULT_RESERVE_PERCENT: u64 = 20;
 
 /// One person of the frame, as the draw sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,100 +160,6 @@ pub fn draw(
         frame_digest,
         strata,
     }
-}
-
-/// Whether a pick is in the sample or on the reserve list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PickKind {
-    Selected,
-    Reserve,
-}
-
-impl PickKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            PickKind::Selected => "selected",
-            PickKind::Reserve => "reserve",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<PickKind> {
-        [PickKind::Selected, PickKind::Reserve]
-            .into_iter()
-            .find(|k| k.code() == code)
-    }
-}
-
-/// A stratum's quota as a draw recorded it: its area by id, so it reads the same whatever
-/// happens to the order of areas later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedQuota {
-    pub group: RespondentGroup,
-    pub area_id: i32,
-    pub band: Option<Band>,
-    pub quota: u64,
-}
-
-/// One person a draw picked, to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pick {
-    pub frame_person_id: i32,
-    pub external_id: String,
-    pub group: RespondentGroup,
-    pub area_id: i32,
-    pub school_id: Option<i32>,
-    pub band: Option<Band>,
-    pub grade: Option<u8>,
-    pub kind: PickKind,
-    /// Position in the stratum's sample or reserve list.
-    pub rank: usize,
-}
-
-/// A recorded pick, as stored (its person may have been purged since).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedPick {
-    pub id: i32,
-    pub frame_person_id: Option<i32>,
-    pub external_id: String,
-    pub group: RespondentGroup,
-    pub area_id: i32,
-    pub band: Option<Band>,
-    pub kind: PickKind,
-    pub rank: usize,
-    pub invitation_id: Option<i32>,
-}
-
-/// A draw to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDraw {
-    pub survey_id: i32,
-    pub seed: u64,
-    pub frame_digest: String,
-    pub algorithm: String,
-    pub reserve_percent: u64,
-    pub quotas: Vec<RecordedQuota>,
-    pub frame_size: usize,
-    pub created_by: Option<i32>,
-    pub created_by_name: String,
-    pub picks: Vec<Pick>,
-}
-
-/// A recorded draw: what was drawn, from which frame, with which seed, by whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Draw {
-    pub id: i32,
-    pub survey_id: i32,
-    pub seed: u64,
-    pub frame_digest: String,
-    pub algorithm: String,
-    pub reserve_percent: u64,
-    pub quotas: Vec<RecordedQuota>,
-    pub frame_size: u64,
-    pub selected: u64,
-    pub reserves: u64,
-    pub superseded: bool,
-    pub created_at: DateTime<Utc>,
-    pub created_by_name: String,
 }
 
 #[cfg(test)]

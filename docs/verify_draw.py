@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Re-runs a renke-draw-v2 draw (SPEC.md, "The draw, version 2") with the standard library only.
+Usage: verify_draw.py CERTIFICATE.json LINES.csv [GROUP=ROSTER.csv ...] (rosters as uploaded, to
+recompute each line hash). Prints "identical", or the first difference and exits with status 1."""
+import csv, hashlib, io, json, sys
+
+def sha(text): return hashlib.sha256(text.encode('utf-8')).hexdigest()
+def differ(what): sys.exit('different: ' + what)
+def read_csv(path):  # UTF-8 (with or without BOM), else GBK as Excel saves it
+    raw = open(path, 'rb').read()
+    try: text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError: text = raw.decode('gb18030')
+    return list(csv.reader(io.StringIO(text)))
+
+cert = json.load(open(sys.argv[1], encoding='utf-8'))
+rows = read_csv(sys.argv[2])
+lines = [dict(zip(rows[0], r)) for r in rows[1:] if r]
+seed, pct = cert['seed'], cert['reserve_percent']
+if cert['algorithm'] != 'renke-draw-v2': differ('the algorithm is not renke-draw-v2')
+digest = sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines)))
+if digest != cert['frame_digest']: differ("frame digest differs from the certificate's")
+strata = {}
+for n, l in enumerate(lines, 2):
+    if sha(seed + '\n' + l['line_hash']) != l['rank_key']: differ(f'line {n}: rank_key is not that of the seed')
+    strata.setdefault((l['group'], l['area'], l['band']), []).append((l['rank_key'], n, l))
+order = {(s['group'], s['area'], s['band'] or ''): s['quota'] for s in cert['strata']}
+taken = set()  # phones taken, in any stratum: a line's same_phone, or its own hash if none
+for key in list(order) + [k for k in strata if k not in order]:
+    quota, got = order.get(key, 0), 0
+    for rank, (_, n, l) in enumerate(sorted(strata.get(key, [])), 1):
+        outcome = '未抽中'
+        if got < quota + -(-quota * pct // 100):
+            phone = l['same_phone'] or l['line_hash']
+            if phone in taken: outcome = '重复跳过'
+            else: taken.add(phone); outcome = '抽中' if got < quota else '备选'; got += 1
+        if (l['outcome'], l['rank']) != (outcome, str(rank)):
+            differ(f"line {n}: {l['group']} {l['external_id']} is {l['outcome']} (rank {l['rank']}) "
+                   f"in the file but {outcome} (rank {rank}) in the re-run")
+NAMES = {'id': 'id', '编号': 'id', '序号编号': 'id', 'area': 'area', '乡镇': 'area', '街道': 'area',
+         '乡镇街道': 'area', '乡镇（街道）': 'area', '乡镇(街道)': 'area', 'school': 'school', '学校': 'school',
+         'grade': 'grade', '年级': 'grade', 'phone': 'phone', '电话': 'phone', '手机': 'phone', '手机号': 'phone'}
+GRADES = dict(zip('一二三四五六七八九', '123456789')) | {'初一': '7', '初二': '8', '初三': '9'}
+by_id = {(l['group'], l['external_id']): (n, l) for n, l in enumerate(lines, 2)}
+for arg in sys.argv[3:]:
+    group, path = arg.split('=', 1)
+    roster = read_csv(path)
+    head = [NAMES.get(h.strip().lstrip('\ufeff').lower()) for h in roster[0]]
+    people = [{h: v.strip() for h, v in zip(head, r) if h} for r in roster[1:] if any(v.strip() for v in r)]
+    for p in people:
+        g = p.get('grade', '').removesuffix('年级').strip()
+        g = str(int(GRADES.get(g, g))) if g else ''
+        band = next((b for b in cert['bands'].get(group, []) if g and int(b.split('-')[0]) <= int(g) <= int(b.split('-')[1])), '')
+        phone = ''.join(c for c in p.get('phone', '') if c in '0123456789')
+        phone = phone[2:] if phone.startswith('86') else phone
+        n, l = by_id.get((group, p['id']), (0, None))
+        if l is None or l['line_hash'] != sha('\t'.join([group, p['area'], band, p.get('school', ''), g, p['id'], phone])):
+            differ(f"{group} {p['id']} of the roster: no line of lines.csv has its line hash")
+    if len(people) != sum(l['group'] == group for l in lines): differ(f'{group}: lines.csv holds other people than the roster')
+print('identical')

@@ -1,0 +1,251 @@
+//! The draw: a stratified simple random sample without replacement that anyone can re-run.
+//!
+//! New draws use [`v2`] (`renke-draw-v2`: hash ranking, re-runnable with a short script from the
+//! certificate and the list of frame lines); draws made with [`v1`] stay verifiable as they are.
+use super::group::RespondentGroup;
+use super::strata::Band;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod v1;
+pub mod v2;
+
+/// Reserves per stratum, as a percentage of its quota (rounded up).
+pub const DEFAULT_RESERVE_PERCENT: u64 = 20;
+
+/// The longest seed text or seed note accepted, in characters.
+pub const SEED_MAX_CHARS: usize = 200;
+
+/// A version of the draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    V1,
+    V2,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::V1 => "renke-draw-v1",
+            Algorithm::V2 => v2::NAME,
+        }
+    }
+
+    /// The description recorded with a draw.
+    pub fn text(self) -> &'static str {
+        match self {
+            Algorithm::V1 => v1::ALGORITHM,
+            Algorithm::V2 => v2::ALGORITHM,
+        }
+    }
+
+    /// The version a recorded description names (its text up to the first colon).
+    pub fn of(recorded: &str) -> Option<Algorithm> {
+        let name = recorded.split(':').next().unwrap_or_default().trim();
+        [Algorithm::V1, Algorithm::V2]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
+/// Where a seed came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedSource {
+    /// Renke drew a random 64-bit number.
+    Random,
+    /// The organiser entered it (for instance a lottery result published after the rosters
+    /// were uploaded).
+    Entered,
+    /// A draw made before Renke recorded where seeds came from.
+    Unrecorded,
+}
+
+impl SeedSource {
+    pub fn code(self) -> &'static str {
+        match self {
+            SeedSource::Random => "random",
+            SeedSource::Entered => "entered",
+            SeedSource::Unrecorded => "unrecorded",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<SeedSource> {
+        [
+            SeedSource::Random,
+            SeedSource::Entered,
+            SeedSource::Unrecorded,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SeedSource::Random => "系统随机生成",
+            SeedSource::Entered => "组织者填写",
+            SeedSource::Unrecorded => "未记录（早期抽样）",
+        }
+    }
+}
+
+/// A draw's seed: its text as recorded (verbatim after trimming), where it came from, and what
+/// the organiser wrote about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    pub text: String,
+    pub source: SeedSource,
+    pub note: Option<String>,
+}
+
+/// Why a seed or its note is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn seed_field(field: &'static str, label: &str, raw: &str) -> Result<Option<String>, SeedError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let refuse = |message: String| Err(SeedError { field, message });
+    if text.chars().count() > SEED_MAX_CHARS {
+        return refuse(format!("{label}不能超过 {SEED_MAX_CHARS} 个字符"));
+    }
+    if text.chars().any(char::is_control) {
+        return refuse(format!("{label}不能含换行、制表符等控制字符"));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+impl Seed {
+    /// A random seed: the decimal of a random 64-bit number.
+    pub fn random(value: u64) -> Seed {
+        Seed {
+            text: value.to_string(),
+            source: SeedSource::Random,
+            note: None,
+        }
+    }
+
+    /// The seed an organiser typed (`None` when blank: Renke draws one), with an optional note
+    /// on where it came from.
+    pub fn entered(text: &str, note: &str) -> Result<Option<Seed>, SeedError> {
+        let note = seed_field("seed_note", "种子来源说明", note)?;
+        match seed_field("seed", "随机种子", text)? {
+            Some(text) => Ok(Some(Seed {
+                text,
+                source: SeedSource::Entered,
+                note,
+            })),
+            None if note.is_some() => Err(SeedError {
+                field: "seed",
+                message: "填写了种子来源说明，请同时填写种子".into(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The 64-bit seed of a `renke-draw-v1` draw.
+    pub fn number(&self) -> Option<u64> {
+        self.text.parse().ok()
+    }
+}
+
+/// Whether a pick is in the sample or on the reserve list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PickKind {
+    Selected,
+    Reserve,
+}
+
+impl PickKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            PickKind::Selected => "selected",
+            PickKind::Reserve => "reserve",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<PickKind> {
+        [PickKind::Selected, PickKind::Reserve]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+}
+
+/// A stratum's quota as a draw recorded it: its area by id, so it reads the same whatever
+/// happens to the order of areas later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedQuota {
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub band: Option<Band>,
+    pub quota: u64,
+}
+
+/// One person a draw picked, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub frame_person_id: i32,
+    pub external_id: String,
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub school_id: Option<i32>,
+    pub band: Option<Band>,
+    pub grade: Option<u8>,
+    pub kind: PickKind,
+    /// Position in the stratum's sample or reserve list.
+    pub rank: usize,
+}
+
+/// A recorded pick, as stored (its person may have been purged since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPick {
+    pub id: i32,
+    pub frame_person_id: Option<i32>,
+    pub external_id: String,
+    pub group: RespondentGroup,
+    pub area_id: i32,
+    pub band: Option<Band>,
+    pub kind: PickKind,
+    pub rank: usize,
+    pub invitation_id: Option<i32>,
+}
+
+/// A draw to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDraw {
+    pub survey_id: i32,
+    pub seed: Seed,
+    pub frame_digest: String,
+    pub algorithm: Algorithm,
+    pub reserve_percent: u64,
+    pub quotas: Vec<RecordedQuota>,
+    pub frame_size: usize,
+    pub created_by: Option<i32>,
+    pub created_by_name: String,
+    pub picks: Vec<Pick>,
+}
+
+/// A recorded draw: what was drawn, from which frame, with which seed, by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    pub id: i32,
+    pub survey_id: i32,
+    pub seed: Seed,
+    pub frame_digest: String,
+    /// The algorithm's description as recorded (it starts with its name).
+    pub algorithm: String,
+    pub version: Algorithm,
+    pub reserve_percent: u64,
+    pub quotas: Vec<RecordedQuota>,
+    pub frame_size: u64,
+    pub selected: u64,
+    pub reserves: u64,
+    pub superseded: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by_name: String,
+}
