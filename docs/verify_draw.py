@@ -1,24 +1,21 @@
 #!/usr/bin/env python3
-"""Re-runs a renke-draw-v2 draw (SPEC.md, "The draw, version 2") with the standard library only.
-Usage: verify_draw.py CERTIFICATE.json LINES.csv [GROUP=ROSTER.csv ...] (rosters as uploaded, to
-recompute each line hash). Prints "identical", or the first difference and exits with status 1."""
-import csv, hashlib, io, json, sys
-
+"""Re-runs a renke-draw-v2 draw (SPEC.md, "The draw, version 2"); Python 3.6+, standard library.
+Usage: verify_draw.py CERTIFICATE.json LINES.csv [GROUP=ROSTER.csv ...]. Rosters as uploaded also
+check each line's hash, stratum and same_phone. Prints "identical", or the first difference."""
+import csv, hashlib, io, json, re, sys
 def sha(text): return hashlib.sha256(text.encode('utf-8')).hexdigest()
 def differ(what): sys.exit('different: ' + what)
 def read_csv(path):  # UTF-8 (with or without BOM), else GBK as Excel saves it
     raw = open(path, 'rb').read()
     try: text = raw.decode('utf-8-sig')
-    except UnicodeDecodeError: text = raw.decode('gb18030')
+    except UnicodeDecodeError: text = raw.decode('gb18030', errors='replace')
     return list(csv.reader(io.StringIO(text)))
-
 cert = json.load(open(sys.argv[1], encoding='utf-8'))
-rows = read_csv(sys.argv[2])
-lines = [dict(zip(rows[0], r)) for r in rows[1:] if r]
+rows = read_csv(sys.argv[2]); lines = [dict(zip(rows[0], r)) for r in rows[1:] if r]
 seed, pct = cert['seed'], cert['reserve_percent']
 if cert['algorithm'] != 'renke-draw-v2': differ('the algorithm is not renke-draw-v2')
-digest = sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines)))
-if digest != cert['frame_digest']: differ("frame digest differs from the certificate's")
+if sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines))) != cert['frame_digest']:
+    differ("frame digest differs from the certificate's")
 strata = {}
 for n, l in enumerate(lines, 2):
     if sha(seed + '\n' + l['line_hash']) != l['rank_key']: differ(f'line {n}: rank_key is not that of the seed')
@@ -39,21 +36,24 @@ for key in list(order) + [k for k in strata if k not in order]:
 NAMES = {'id': 'id', '编号': 'id', '序号编号': 'id', 'area': 'area', '乡镇': 'area', '街道': 'area',
          '乡镇街道': 'area', '乡镇（街道）': 'area', '乡镇(街道)': 'area', 'school': 'school', '学校': 'school',
          'grade': 'grade', '年级': 'grade', 'phone': 'phone', '电话': 'phone', '手机': 'phone', '手机号': 'phone'}
-GRADES = dict(zip('一二三四五六七八九', '123456789')) | {'初一': '7', '初二': '8', '初三': '9'}
-by_id = {(l['group'], l['external_id']): (n, l) for n, l in enumerate(lines, 2)}
-for arg in sys.argv[3:]:
-    group, path = arg.split('=', 1)
-    roster = read_csv(path)
+GRADES = dict(zip('一二三四五六七八九', '123456789'), 初一='7', 初二='8', 初三='9')
+by_id, phones, given = {(l['group'], l['external_id']): l for l in lines}, {}, set()
+for group, path in (a.split('=', 1) for a in sys.argv[3:]):
+    roster, _ = read_csv(path), given.add(group)
     head = [NAMES.get(h.strip().lstrip('\ufeff').lower()) for h in roster[0]]
     people = [{h: v.strip() for h, v in zip(head, r) if h} for r in roster[1:] if any(v.strip() for v in r)]
     for p in people:
-        g = p.get('grade', '').removesuffix('年级').strip()
+        g = re.sub('(年级)+$', '', p.get('grade', '')).strip()
         g = str(int(GRADES.get(g, g))) if g else ''
         band = next((b for b in cert['bands'].get(group, []) if g and int(b.split('-')[0]) <= int(g) <= int(b.split('-')[1])), '')
-        phone = ''.join(c for c in p.get('phone', '') if c in '0123456789')
-        phone = phone[2:] if phone.startswith('86') else phone
-        n, l = by_id.get((group, p['id']), (0, None))
-        if l is None or l['line_hash'] != sha('\t'.join([group, p['area'], band, p.get('school', ''), g, p['id'], phone])):
-            differ(f"{group} {p['id']} of the roster: no line of lines.csv has its line hash")
+        phone = re.sub('^86', '', re.sub('[^0-9]', '', p.get('phone', '')))
+        l = by_id.get((group, p['id']))
+        if l is None or (l['line_hash'], l['area'], l['band']) != (sha('\t'.join([group, p['area'], band, p.get('school', ''), g, p['id'], phone])), p['area'], band):
+            differ(f"{group} {p['id']} of the roster: no line of lines.csv has its line hash and stratum")
+        phones.setdefault(phone or (group, p['id']), []).append(l)  # no phone: shares with no one
     if len(people) != sum(l['group'] == group for l in lines): differ(f'{group}: lines.csv holds other people than the roster')
+for key, ls in phones.items():  # all rosters given: same_phone exactly; some: consistent
+    want, got = min(l['line_hash'] for l in ls) if len(ls) > 1 else '', {l['same_phone'] for l in ls}
+    if ({l['group'] for l in lines} <= given or isinstance(key, tuple)) and got != {want} or len(ls) > 1 and (len(got) > 1 or '' in got):
+        differ(f"{ls[0]['group']} {ls[0]['external_id']}: same_phone does not match the rosters' phones")
 print('identical')

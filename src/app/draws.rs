@@ -117,7 +117,42 @@ impl Lines {
     }
 }
 
-/// One pass over a survey's frame in person-id order: each person's id, run entry and line hash.
+/// Where a read of the frame has got to: groups in canonical order, each roster in id order
+/// (the order of its file).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    group: usize,
+    after: i32,
+}
+
+impl Cursor {
+    /// The next page of the frame; `None` at its end.
+    async fn next(
+        &mut self,
+        db: &store::Pool,
+        survey_id: i32,
+    ) -> Result<Option<Vec<Person>>, AppError> {
+        while let Some(&group) = RespondentGroup::ALL.get(self.group) {
+            let page = store::frames::page(db, survey_id, group, self.after, PAGE).await?;
+            match page.last() {
+                Some(last) => {
+                    self.after = last.id;
+                    return Ok(Some(page));
+                }
+                None => {
+                    *self = Cursor {
+                        group: self.group + 1,
+                        after: 0,
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// One pass over a survey's frame in [`Cursor`] order: each person's id, run entry and line
+/// hash.
 struct FrameRead {
     ids: Vec<i32>,
     entries: Vec<v2::Entry>,
@@ -135,13 +170,8 @@ async fn read_frame(
         entries: Vec::new(),
         hashes: Vec::new(),
     };
-    let mut after = 0;
-    loop {
-        let page = store::frames::page(db, survey_id, after, PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(read);
-        };
-        after = last.id;
+    let mut cursor = Cursor::default();
+    while let Some(page) = cursor.next(db, survey_id).await? {
         let lines = lines.clone();
         let hashed = blocking(move || -> Result<Vec<(i32, v2::Entry, Hash)>, AppError> {
             page.iter()
@@ -165,30 +195,51 @@ async fn read_frame(
             read.hashes.push(hash);
         }
     }
+    Ok(read)
 }
 
-/// A v2 run over the frame as stored now: the frame digest and everyone's placement.
+/// A v2 run over the frame as stored now: the frame digest and everyone's placement (and, when
+/// asked, who shares a phone).
 struct Run {
-    frame: FrameRead,
+    ids: Vec<i32>,
+    entries: Vec<v2::Entry>,
     placements: Vec<Placement>,
     digest: String,
+    shared: HashMap<v2::PhoneKey, Hash>,
 }
 
+/// Runs the draw over the stored frame. One such run at a time per server (each holds about a
+/// hundred bytes per person of the frame): others wait their turn.
 async fn run_v2(
-    db: &store::Pool,
+    ctx: &Context,
     survey_id: i32,
     lines: &Arc<Lines>,
     quotas: Vec<u64>,
     reserve_percent: u64,
+    with_shared: bool,
 ) -> Result<Run, AppError> {
-    let frame = read_frame(db, survey_id, lines).await?;
+    let _turn = ctx.heavy.acquire().await.map_err(AppError::internal)?;
+    let frame = read_frame(ctx.db.pool(), survey_id, lines).await?;
     blocking(move || {
-        let placements = v2::run(&frame.entries, &quotas, reserve_percent);
-        let digest = v2::frame_digest(&mut frame.hashes.clone());
+        let FrameRead {
+            ids,
+            entries,
+            mut hashes,
+        } = frame;
+        let placements = v2::run(&entries, &quotas, reserve_percent);
+        let shared = if with_shared {
+            let phones: Vec<_> = entries.iter().map(|e| e.phone).collect();
+            v2::same_phone(&phones, &hashes)
+        } else {
+            HashMap::new()
+        };
+        let digest = v2::frame_digest(&mut hashes);
         Run {
-            frame,
+            ids,
+            entries,
             placements,
             digest,
+            shared,
         }
     })
     .await
@@ -210,8 +261,7 @@ fn pick_kind(outcome: Outcome) -> Option<PickKind> {
 fn run_picks(run: &Run) -> Vec<(u32, PickKind, u32, i32)> {
     let mut picks: Vec<(u32, PickKind, u32, i32)> = (run.placements.iter().enumerate())
         .filter_map(|(i, p)| {
-            pick_kind(p.outcome)
-                .map(|k| (run.frame.entries[i].stratum, k, p.place, run.frame.ids[i]))
+            pick_kind(p.outcome).map(|k| (run.entries[i].stratum, k, p.place, run.ids[i]))
         })
         .collect();
     picks.sort_unstable();
@@ -272,7 +322,7 @@ pub async fn draw_with(
         Algorithm::V2 => {
             let lines = Arc::new(Lines::new(full.geo.clone(), &quotas, &seed.text));
             let counts = quotas.iter().map(|(_, q)| *q).collect();
-            let run = run_v2(db, survey.id, &lines, counts, percent).await?;
+            let run = run_v2(ctx, survey.id, &lines, counts, percent, false).await?;
             let picked = run_picks(&run);
             let ids: Vec<i32> = picked.iter().map(|p| p.3).collect();
             let people: HashMap<i32, Person> = store::frames::by_ids(db, survey.id, &ids)
@@ -567,7 +617,7 @@ pub async fn verify(
         Algorithm::V2 => {
             let lines = Arc::new(Lines::new(geo.clone(), &quotas, &stored.seed.text));
             let counts = quotas.iter().map(|(_, q)| *q).collect();
-            let run = run_v2(db, survey.id, &lines, counts, percent).await?;
+            let run = run_v2(ctx, survey.id, &lines, counts, percent, false).await?;
             let mut rerun = HashSet::new();
             for (stratum, kind, place, person) in run_picks(&run) {
                 let s = quotas[stratum as usize].0;
@@ -641,7 +691,7 @@ pub struct DrawLines {
 
 /// Every person of a v2 draw's frame with their line hash, rank key, outcome and rank: the
 /// frame is run again (its digest must still be the recorded one) and then read a second time
-/// to write the lines in person-id order (each roster in its file's order).
+/// to write the lines, group by group (parents first), each roster in its file's order.
 pub async fn lines(
     ctx: &Context,
     actor: &Actor<'_>,
@@ -663,27 +713,18 @@ pub async fn lines(
     let quotas = stratum_quotas(&stored.quotas, &geo);
     let lines = Arc::new(Lines::new(geo, &quotas, &stored.seed.text));
     let counts = quotas.iter().map(|(_, q)| *q).collect();
-    let run = run_v2(&db, survey.id, &lines, counts, stored.reserve_percent).await?;
+    let run = run_v2(ctx, survey.id, &lines, counts, stored.reserve_percent, true).await?;
     if run.digest != stored.frame_digest {
         return Err(AppError::Conflict(
             "名册已不是抽样时的名册（摘要不同），无法导出抽样清单".into(),
         ));
     }
-    let Run {
-        frame, placements, ..
-    } = run;
-    let shared = blocking(move || {
-        let phones: Vec<_> = frame.entries.iter().map(|e| e.phone).collect();
-        let shared = v2::same_phone(&phones, &frame.hashes);
-        (frame.ids, phones, shared)
-    })
-    .await?;
     let state = Arc::new(LineState {
         lines,
-        ids: shared.0,
-        phones: shared.1,
-        shared: shared.2,
-        placements,
+        ids: run.ids,
+        phones: run.entries.iter().map(|e| e.phone).collect(),
+        shared: run.shared,
+        placements: run.placements,
     });
     audit(
         ctx,
@@ -695,10 +736,9 @@ pub async fn lines(
     .await;
     let survey_id = survey.id;
     let pages = futures_util::stream::try_unfold(
-        (0usize, 0i32, db, state),
-        move |(done, after, db, state)| async move {
-            let page = store::frames::page(&db, survey_id, after, PAGE).await?;
-            let Some(last) = page.last().map(|p| p.id) else {
+        (0usize, Cursor::default(), db, state),
+        move |(done, mut cursor, db, state)| async move {
+            let Some(page) = cursor.next(&db, survey_id).await? else {
                 if done != state.ids.len() {
                     return Err(changed());
                 }
@@ -707,7 +747,7 @@ pub async fn lines(
             let s = state.clone();
             let rows = blocking(move || s.rows(done, &page)).await??;
             let n = rows.len();
-            Ok(Some((rows, (done + n, last, db, state))))
+            Ok(Some((rows, (done + n, cursor, db, state))))
         },
     );
     Ok(DrawLines {
@@ -766,6 +806,8 @@ impl LineState {
 struct CertificateGeography {
     areas: Vec<Named>,
     schools: Vec<NamedSchool>,
+    #[serde(default)]
+    bands: HashMap<String, Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -822,6 +864,18 @@ pub fn check_files(
             area,
         });
     }
+    // The certificate's bands must be Renke's: they decide each roster person's stratum.
+    for g in RespondentGroup::ALL {
+        let stated = geo.bands.get(g.code()).cloned().unwrap_or_default();
+        let renke: Vec<String> = strata::bands(g).iter().map(|b| v2::band_text(*b)).collect();
+        if stated != renke {
+            return Ok(Err(format!(
+                "the certificate's bands of {} are not renke-draw-v2's",
+                g.code()
+            )));
+        }
+    }
+    let mut parsed = Vec::with_capacity(rosters.len());
     for (group, bytes) in rosters {
         let refused = |e: crate::domain::frame::RosterErrors| {
             let first = e.errors.first();
@@ -836,22 +890,30 @@ pub fn check_files(
         let text = crate::domain::frame::decode(bytes).map_err(refused)?;
         let people =
             crate::domain::frame::parse_roster(*group, &text, &areas, &schools).map_err(refused)?;
-        let frame_lines: Vec<FrameLine> = (people.iter())
-            .map(|p| FrameLine {
-                group: *group,
-                area: &areas[p.area].name,
-                band: (p.grade)
-                    .and_then(|g| strata::band_of(*group, g))
-                    .and_then(|b| b.grades(*group)),
-                school: p.school.map(|s| schools[s].name.as_str()),
-                grade: p.grade,
-                external_id: &p.external_id,
-                phone: p.phone.as_deref(),
-            })
-            .collect();
-        if let Err(difference) = v2::check_roster(*group, &frame_lines, &rows) {
-            return Ok(Err(difference));
-        }
+        parsed.push((*group, people));
+    }
+    let frame_lines: Vec<(RespondentGroup, Vec<FrameLine>)> = parsed
+        .iter()
+        .map(|(group, people)| {
+            let lines = people
+                .iter()
+                .map(|p| FrameLine {
+                    group: *group,
+                    area: &areas[p.area].name,
+                    band: (p.grade)
+                        .and_then(|g| strata::band_of(*group, g))
+                        .and_then(|b| b.grades(*group)),
+                    school: p.school.map(|s| schools[s].name.as_str()),
+                    grade: p.grade,
+                    external_id: &p.external_id,
+                    phone: p.phone.as_deref(),
+                })
+                .collect();
+            (*group, lines)
+        })
+        .collect();
+    if let Err(difference) = v2::check_rosters(&frame_lines, &rows) {
+        return Ok(Err(difference));
     }
     Ok(Ok(rows.len()))
 }

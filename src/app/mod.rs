@@ -110,6 +110,8 @@ pub struct Context {
     /// per day before they are refused.
     hold_after: u32,
     refuse_after: u32,
+    /// Operations that read a whole frame (a draw, its verification, its lines): one at a time.
+    heavy: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -150,6 +152,7 @@ impl Context {
             patterns: TokenKey::derive(settings.secret_key.expose(), "answer patterns"),
             hold_after: settings.hold_after,
             refuse_after: settings.refuse_after,
+            heavy: tokio::sync::Semaphore::new(1),
             db,
         };
         tally::upgrade(&ctx).await?;

@@ -205,16 +205,19 @@ pub async fn all(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Person
         .collect()
 }
 
-/// Up to `limit` people of the survey's rosters after person `after`, in id order: a big frame
-/// is read page by page, never held whole.
+/// Up to `limit` people of a group's roster after person `after`, in id order (the file's
+/// order): a big frame is read page by page, never held whole. Each page is a seek on the
+/// (survey, group) index, whose entries are in id order: no sort.
 pub async fn page(
     db: &impl ConnectionTrait,
     survey_id: i32,
+    group: RespondentGroup,
     after: i32,
     limit: u64,
 ) -> Result<Vec<Person>, DbErr> {
     frame_person::Entity::find()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
+        .filter(frame_person::Column::Grp.eq(group.code()))
         .filter(frame_person::Column::Id.gt(after))
         .order_by_asc(frame_person::Column::Id)
         .limit(limit)

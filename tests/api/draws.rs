@@ -3,6 +3,7 @@
 //! swapped pick; every earlier draw on the certificate; v1 draws still verifiable.
 use crate::helpers::{TestApp, backend_test};
 use crate::sampling::{county_survey, draw, roster, upload};
+use renke::domain::draw::v2;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -228,6 +229,45 @@ backend_test! {
         let path = write(dir.path(), "renamed.csv", &unparse(&header, &renamed));
         both(&cert_path, &path, &[], None);
         both(&cert_path, &path, &roster_args, Some("public"));
+        // Forgeries consistent with themselves, which only the rosters reveal: a person moved to
+        // another stratum, and a phone shared that is not.
+        let facts: v2::CertificateFacts = serde_json::from_value(cert.clone()).unwrap();
+        let forge = |change: &dyn Fn(&mut Vec<Vec<String>>)| {
+            let mut forged = rows.clone();
+            change(&mut forged);
+            let parsed: Vec<v2::LineRow> = forged.iter().map(|r| v2::LineRow {
+                group: r[0].clone(), area: r[1].clone(), band: r[2].clone(), external_id: r[3].clone(),
+                line_hash: r[4].clone(), rank_key: r[5].clone(), same_phone: r[6].clone(),
+                outcome: r[7].clone(), rank: r[8].parse().unwrap(),
+            }).collect();
+            for (r, p) in forged.iter_mut().zip(v2::rerun(&facts, &parsed).unwrap()) {
+                r[7] = p.outcome.label().to_owned();
+                r[8] = p.rank.to_string();
+            }
+            assert_ne!(forged, rows);
+            unparse(&header, &forged)
+        };
+        let moved = forge(&|r| {
+            let i = r.iter().position(|r| r[0] == "public" && r[1] == "城关镇" && r[7] == "抽中").unwrap();
+            r[i][1] = "桥头镇".into();
+        });
+        let path = write(dir.path(), "moved.csv", &moved);
+        both(&cert_path, &path, &[], None);
+        both(&cert_path, &path, &roster_args, Some("stratum"));
+        let shared = forge(&|r| {
+            let taken = r.iter().position(|r| r[0] == "public" && r[7] == "抽中").unwrap();
+            let other = r.iter().rposition(|r| r[0] == "public" && r[7] == "抽中" && r[6].is_empty()).unwrap();
+            r[other][6] = r[taken][4].clone();
+            r[taken][6] = r[taken][4].clone();
+        });
+        let path = write(dir.path(), "shared.csv", &shared);
+        both(&cert_path, &path, &[], None);
+        both(&cert_path, &path, &roster_args, Some("same_phone"));
+        // An edited certificate band.
+        let mut bands = cert.clone();
+        bands["bands"]["parent"] = json!(["1-4", "5-6", "7-9"]);
+        let path = write(dir.path(), "bands.json", &bands.to_string());
+        both(&path, &lines_path, &roster_args, Some("parent"));
         // A changed seed.
         let mut other: Value = cert.clone();
         other["seed"] = json!("福彩3D 第2026322期 0 0 0");

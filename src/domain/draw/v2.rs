@@ -331,6 +331,27 @@ fn parse_hash(text: &str) -> Option<Hash> {
 /// digest, every rank key, and every outcome and rank. `Err` names the first difference (lines
 /// by their number in the file, the header being line 1).
 pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
+    let placements = rerun(cert, lines)?;
+    for (n, (l, p)) in lines.iter().zip(&placements).enumerate() {
+        if l.outcome != p.outcome.label() || l.rank != p.rank {
+            return Err(format!(
+                "line {}: {} {} is {} (rank {}) in the file but {} (rank {}) in the re-run",
+                n + 2,
+                l.group,
+                l.external_id,
+                l.outcome,
+                l.rank,
+                p.outcome.label(),
+                p.rank
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The placements a re-run gives the lines (their outcome and rank columns aside), after
+/// checking the frame digest and every rank key.
+pub fn rerun(cert: &CertificateFacts, lines: &[LineRow]) -> Result<Vec<Placement>, String> {
     if Algorithm::of(&cert.algorithm) != Some(Algorithm::V2) {
         return Err(format!("the certificate's algorithm is not {NAME}"));
     }
@@ -388,74 +409,82 @@ pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
             phone: key16,
         });
     }
-    let placements = run(&entries, &quotas, cert.reserve_percent);
-    for (n, (l, p)) in lines.iter().zip(&placements).enumerate() {
-        if l.outcome != p.outcome.label() || l.rank != p.rank {
-            return Err(format!(
-                "line {}: {} {} is {} (rank {}) in the file but {} (rank {}) in the re-run",
-                n + 2,
-                l.group,
-                l.external_id,
-                l.outcome,
-                l.rank,
-                p.outcome.label(),
-                p.rank
-            ));
-        }
-    }
-    Ok(())
+    Ok(run(&entries, &quotas, cert.reserve_percent))
 }
 
-/// Checks a roster against the lines: every person of it has a line of their group with the
-/// same external id and the line hash of their frame line, the group has no other lines, and
-/// people of the roster who share a phone share a `same_phone`.
-pub fn check_roster(
-    group: RespondentGroup,
-    roster: &[FrameLine<'_>],
+/// Checks rosters against the lines, as `docs/verify_draw.py` does: every person of a roster has
+/// a line of their group with their external id, the line hash of their frame line and its
+/// stratum (area and band columns); a group has no other lines; and `same_phone` is what the
+/// rosters' phones make it (exactly when every group's roster is given, else consistently among
+/// those given: people who share a phone share a non-empty `same_phone`, people without a phone
+/// have none).
+pub fn check_rosters(
+    rosters: &[(RespondentGroup, Vec<FrameLine<'_>>)],
     lines: &[LineRow],
 ) -> Result<(), String> {
-    let of_group: HashMap<&str, (usize, &LineRow)> = lines
+    let by_id: HashMap<(&str, &str), &LineRow> = lines
         .iter()
-        .enumerate()
-        .filter(|(_, l)| l.group == group.code())
-        .map(|(n, l)| (l.external_id.as_str(), (n + 2, l)))
+        .map(|l| ((l.group.as_str(), l.external_id.as_str()), l))
         .collect();
-    let mut by_phone: HashMap<PhoneKey, &str> = HashMap::new();
-    for person in roster {
-        let Some((n, line)) = of_group.get(person.external_id) else {
-            return Err(format!(
-                "{} {} of the roster has no line",
-                group.code(),
-                person.external_id
-            ));
-        };
-        let hash = hex::encode(person.hash());
-        if line.line_hash != hash {
-            return Err(format!(
-                "line {n}: line_hash is not that of the roster's {} {}",
-                group.code(),
-                person.external_id
-            ));
+    // Phone → the lines of the people who have it; people without a phone each alone.
+    let mut phones: HashMap<Result<PhoneKey, usize>, Vec<&LineRow>> = HashMap::new();
+    let mut given = HashSet::new();
+    let mut alone = 0usize;
+    for (group, roster) in rosters {
+        given.insert(group.code());
+        for person in roster {
+            let band = person.band.map(band_text).unwrap_or_default();
+            let line = by_id
+                .get(&(group.code(), person.external_id))
+                .filter(|l| {
+                    l.line_hash == hex::encode(person.hash())
+                        && l.area == person.area
+                        && l.band == band
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{} {} of the roster: no line of lines.csv has its line hash and stratum",
+                        group.code(),
+                        person.external_id
+                    )
+                })?;
+            let key = match person.phone_key() {
+                NO_PHONE => {
+                    alone += 1;
+                    Err(alone)
+                }
+                phone => Ok(phone),
+            };
+            phones.entry(key).or_default().push(line);
         }
-        let phone = person.phone_key();
-        if phone != NO_PHONE
-            && let Some(other) = by_phone.insert(phone, &line.same_phone)
-            && (other != line.same_phone || other.is_empty())
-        {
+        let of_group = lines.iter().filter(|l| l.group == group.code()).count();
+        if of_group != roster.len() {
             return Err(format!(
-                "line {n}: {} {} shares a phone that same_phone does not show",
-                group.code(),
-                person.external_id
+                "{}: lines.csv holds other people than the roster",
+                group.code()
             ));
         }
     }
-    if of_group.len() != roster.len() {
-        return Err(format!(
-            "{} lines of {} but {} people in the roster",
-            of_group.len(),
-            group.code(),
-            roster.len()
-        ));
+    let complete = lines.iter().all(|l| given.contains(l.group.as_str()));
+    for (key, sharing) in &phones {
+        let want = match sharing.len() {
+            1 => String::new(),
+            _ => sharing
+                .iter()
+                .map(|l| l.line_hash.clone())
+                .min()
+                .unwrap_or_default(),
+        };
+        let got: HashSet<&str> = sharing.iter().map(|l| l.same_phone.as_str()).collect();
+        let exact = complete || key.is_err();
+        if (exact && got != HashSet::from([want.as_str()]))
+            || (sharing.len() > 1 && (got.len() > 1 || got.contains("")))
+        {
+            return Err(format!(
+                "{} {}: same_phone does not match the rosters' phones",
+                sharing[0].group, sharing[0].external_id
+            ));
+        }
     }
     Ok(())
 }
