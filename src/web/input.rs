@@ -26,22 +26,32 @@ impl<T: DeserializeOwned + Validate> ApiJson<T> {
                 message: "请求体必须是 JSON（Content-Type: application/json）".into(),
             });
         }
-        let mut de = serde_json::Deserializer::from_slice(&self.body);
-        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let message = e.inner().to_string();
-            AppError::Invalid {
-                field: serde_field(&e.path().to_string(), &message),
-                message: format!("JSON 无效：{message}"),
-            }
-        })?;
-        // Nothing may follow the value: `{…} xyz` is not a JSON body.
-        de.end().map_err(|_| AppError::Invalid {
-            field: None,
-            message: "JSON 无效：JSON 之后还有多余的内容".into(),
-        })?;
-        value.validate()?;
-        Ok(value)
+        parse_json(&self.body)
     }
+
+    /// Whether the body is empty or only whitespace (some operations take no body).
+    pub fn is_empty(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
+}
+
+/// A JSON body deserialised and validated, errors naming the field.
+fn parse_json<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let message = e.inner().to_string();
+        AppError::Invalid {
+            field: serde_field(&e.path().to_string(), &message),
+            message: format!("JSON 无效：{message}"),
+        }
+    })?;
+    // Nothing may follow the value: `{…} xyz` is not a JSON body.
+    de.end().map_err(|_| AppError::Invalid {
+        field: None,
+        message: "JSON 无效：JSON 之后还有多余的内容".into(),
+    })?;
+    value.validate()?;
+    Ok(value)
 }
 
 /// The field a serde error is about: its path, or the name in "missing field `x`".

@@ -2,7 +2,7 @@
 //! verification, invitations, reserves and open channels — and the views the pages share.
 use super::AppState;
 use super::auth::CurrentUser;
-use super::input::{ApiJson, serde_field};
+use super::input::ApiJson;
 use super::view::PlanView;
 use crate::app::draws::{self, Certificate, SeedChoice};
 use crate::app::sampling::{
@@ -127,7 +127,7 @@ impl ReleaseInput {
 
 /// `{"seed": 123}`, `{"seed": "123"}` or any text (a lottery result, say), with an optional
 /// note on where it came from. No seed: Renke draws a random one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DrawInput {
     pub seed: Option<SeedValue>,
@@ -484,17 +484,17 @@ pub async fn api_draw(
     state: State,
     user: CurrentUser,
     path: web::Path<i32>,
-    body: web::Bytes,
+    body: ApiJson<DrawInput>,
 ) -> Result<HttpResponse, AppError> {
-    let seed = if body.iter().all(u8::is_ascii_whitespace) {
+    let seed = if body.is_empty() {
         SeedChoice::Random
     } else {
-        let input: DrawInput = serde_json::from_slice(&body).map_err(|e| {
-            let message = e.to_string();
-            AppError::Invalid {
-                field: serde_field(".", &message).or(Some("seed".into())),
-                message: format!("JSON 无效：{message}"),
-            }
+        let input = body.parse().map_err(|e| match e {
+            AppError::Invalid { field: Some(f), .. } if f == "seed" => AppError::invalid(
+                "seed",
+                "种子须为整数或文字（不超过 200 个字符）；不传 seed 则由系统随机生成",
+            ),
+            e => e,
         })?;
         match input.seed {
             None => seed_choice("", &input.seed_note)?,

@@ -345,6 +345,13 @@ backend_test! {
         }
         let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed_note": "第 1 期"})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a note without a seed");
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": "7", "seed_note": 5})).send().await.unwrap();
+        assert_eq!(res.json::<Value>().await.unwrap()["field"], "seed_note");
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": "31415\u{200B}"})).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert!(body["field"] == "seed" && body["error"].as_str().unwrap().contains("看不见"), "{body}");
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).header("content-type", "text/plain").body("{\"seed\": \"7\"}").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a body that is not declared JSON");
     }
 }
 

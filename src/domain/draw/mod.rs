@@ -117,7 +117,23 @@ fn seed_field(field: &'static str, label: &str, raw: &str) -> Result<Option<Stri
     if text.chars().any(char::is_control) {
         return refuse(format!("{label}不能含换行、制表符等控制字符"));
     }
+    if text.chars().any(invisible) {
+        return refuse(format!(
+            "{label}不能含看不见的字符（零宽空格、方向控制符等）：两个看起来一样的种子会抽出不同的人"
+        ));
+    }
     Ok(Some(text.to_owned()))
+}
+
+/// A format character (Unicode category Cf) or another that shows as nothing: a seed holding one
+/// looks like another seed and draws other people.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}')
 }
 
 impl Seed {
@@ -248,4 +264,35 @@ pub struct Draw {
     pub superseded: bool,
     pub created_at: DateTime<Utc>,
     pub created_by_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_is_trimmed_and_refused_when_it_hides_characters() {
+        let s = Seed::entered("  福彩3D 第2026321期 5 1 7 ", "")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.text, "福彩3D 第2026321期 5 1 7");
+        assert_eq!(Seed::entered("   ", "").unwrap(), None);
+        for bad in [
+            "31415\u{200B}",
+            "\u{FEFF}1",
+            "1\u{202E}2",
+            "1\u{180E}",
+            "a\tb",
+            "x\u{85}y",
+        ] {
+            assert_eq!(Seed::entered(bad, "").unwrap_err().field, "seed", "{bad:?}");
+        }
+        assert_eq!(
+            Seed::entered("7", "\u{200B}").unwrap_err().field,
+            "seed_note"
+        );
+        assert_eq!(Seed::entered("", "第 1 期").unwrap_err().field, "seed");
+        assert!(Seed::entered(&"9".repeat(200), "").unwrap().is_some());
+        assert!(Seed::entered(&"9".repeat(201), "").is_err());
+    }
 }
