@@ -1,6 +1,8 @@
 //! `renke-draw-v2`: a seed is a text recorded verbatim, with where it came from
 //! (`seed_source`: random, entered, or unrecorded for draws made before it was kept) and the
-//! organiser's note on it (for instance which lottery draw it is the result of). The seed
+//! organiser's note on it (for instance which lottery draw it is the result of); `geography`,
+//! the areas and schools as they were when it was drawn (its certificate and re-runs read them,
+//! whatever is edited later). The seed
 //! column, a u64's decimal until now, becomes text on PostgreSQL (SQLite does not enforce a
 //! varchar's length).
 use sea_orm_migration::{prelude::*, schema::*};
@@ -40,11 +42,19 @@ impl MigrationTrait for Migration {
                     .add_column(text_null(t("seed_note")))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(t("draw"))
+                    .add_column(text_null(t("geography")))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for col in ["seed_source", "seed_note"] {
+        for col in ["seed_source", "seed_note", "geography"] {
             manager
                 .alter_table(
                     Table::alter()

@@ -76,10 +76,9 @@ impl Lines {
 
     fn stratum(&self, p: &Person) -> Result<Stratum, AppError> {
         let area = *self.areas.get(&p.area_id).ok_or_else(|| {
-            AppError::internal(format!(
-                "frame_person {}: area {} is not the survey's",
-                p.id, p.area_id
-            ))
+            AppError::Conflict(
+                "名册中有人所在的乡镇（街道）已不是抽样时的乡镇（街道），无法按这次抽样重算".into(),
+            )
         })?;
         Ok(Stratum {
             group: p.group,
@@ -381,6 +380,7 @@ pub async fn draw_with(
             reserve_percent: percent,
             quotas: recorded,
             frame_size: frame_size as usize,
+            geography: full.geo.clone(),
             created_by: actor.user_id(),
             created_by_name: actor.name().to_owned(),
             picks,
@@ -510,7 +510,8 @@ pub struct Certificate {
     pub audit_head: Option<AuditEntry>,
 }
 
-/// A survey the actor may see, one of its draws, and its areas and schools.
+/// A survey the actor may see, one of its draws, and its areas and schools as they were when it
+/// was drawn (as they are now for a draw made before they were recorded).
 async fn draw_of(
     ctx: &Context,
     actor: &Actor<'_>,
@@ -522,7 +523,10 @@ async fn draw_of(
     let stored = store::draws::find(db, survey.id, draw_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let geo = store::geography::load(db, survey.id).await?;
+    let geo = match &stored.geography {
+        Some(geo) => geo.clone(),
+        None => store::geography::load(db, survey.id).await?,
+    };
     Ok((survey, stored, geo))
 }
 

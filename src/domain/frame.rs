@@ -4,7 +4,7 @@
 //! reported by line number and reason; a roster with any error is refused whole.
 use super::group::RespondentGroup;
 use super::strata::{Area, StrataError, band_of};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// At most this many errors are listed (the count says how many there were in all).
@@ -13,7 +13,7 @@ pub const MAX_LISTED_ERRORS: usize = 200;
 pub const MAX_ROWS: usize = 2_000_000;
 
 /// A school of the county, in one of its areas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct School {
     pub name: String,
     /// Index into the county's areas.

@@ -2,10 +2,10 @@
 //! id it is stored under.
 use super::frame::School;
 use super::strata::{Area, AreaClass};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Areas in the organiser's order and schools with the index of their area.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geography {
     pub area_ids: Vec<i32>,
     pub areas: Vec<Area>,

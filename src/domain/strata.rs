@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Urban, town or rural (城区 / 镇区 / 乡村).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AreaClass {
     Urban,
@@ -77,7 +77,7 @@ impl StrataError {
 }
 
 /// An area (乡镇/街道) of the county, as entered by the organiser.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Area {
     pub name: String,
     pub class: AreaClass,

@@ -9,6 +9,7 @@ pub struct Model {
     pub seed: String,
     pub seed_source: String,
     pub seed_note: Option<String>,
+    pub geography: Option<String>,
     pub frame_digest: String,
     pub algorithm: String,
     pub reserve_percent: i32,

@@ -60,7 +60,14 @@ impl TryFrom<draw::Model> for Draw {
         if algorithm == Algorithm::V1 && seed.number().is_none() {
             return Err(super::corrupt("draw", id, format!("seed `{}`", seed.text)));
         }
+        let geography = m
+            .geography
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| super::corrupt("draw", id, format!("geography: {e}")))?;
         Ok(Draw {
+            geography,
             seed,
             reserve_percent: count("draw", id, "reserve percent", m.reserve_percent)?,
             frame_size: count("draw", id, "frame size", m.frame_size)?,
@@ -156,6 +163,9 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbE
             seed: Set(new.seed.text),
             seed_source: Set(new.seed.source.code().to_owned()),
             seed_note: Set(new.seed.note),
+            geography: Set(Some(
+                serde_json::to_string(&new.geography).map_err(|e| DbErr::Json(e.to_string()))?,
+            )),
             frame_digest: Set(new.frame_digest),
             algorithm: Set(new.algorithm.text().to_owned()),
             reserve_percent: Set(new.reserve_percent as i32),

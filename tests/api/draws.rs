@@ -282,6 +282,21 @@ backend_test! {
         let path = write(dir.path(), "swapped.csv", &unparse(&header, &swapped));
         both(&cert_path, &path, &[], Some("in the re-run"));
 
+        // Areas edited after the draw (reordered, new populations) do not rewrite its record: the
+        // certificate and the lines are those of the draw as made.
+        let res = organizer.put(app.url(&format!("/api/v1/surveys/{id}/areas")))
+            .json(&json!([
+                {"name": "桥头镇", "class": "rural", "population": 70000},
+                {"name": "城关镇", "class": "urban", "population": 30000},
+            ]))
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let (_, again) = get_text(&app, &organizer, &format!("/api/v1/surveys/{id}/draws/{draw_id}")).await;
+        let again: Value = serde_json::from_str(&again).unwrap();
+        assert_eq!((&again["strata"], &again["areas"]), (&cert["strata"], &cert["areas"]));
+        let (_, lines_again) = get_text(&app, &organizer, &format!("/api/v1/surveys/{id}/draws/{draw_id}/lines.csv")).await;
+        assert!(lines_again == lines, "the lines are the draw's");
+
         // Renke's own verification agrees, and viewers cannot take the lines.
         let (_, v) = get_text(&app, &organizer, &format!("/api/v1/surveys/{id}/draws/{draw_id}/verify")).await;
         let v: Value = serde_json::from_str(&v).unwrap();

@@ -2,6 +2,7 @@
 //!
 //! New draws use [`v2`] (`renke-draw-v2`: hash ranking, re-runnable with a short script from the
 //! certificate and the list of frame lines); draws made with [`v1`] stay verifiable as they are.
+use super::geography::Geography;
 use super::group::RespondentGroup;
 use super::strata::Band;
 use chrono::{DateTime, Utc};
@@ -241,6 +242,8 @@ pub struct NewDraw {
     pub reserve_percent: u64,
     pub quotas: Vec<RecordedQuota>,
     pub frame_size: usize,
+    /// The areas and schools as they were when it was drawn.
+    pub geography: Geography,
     pub created_by: Option<i32>,
     pub created_by_name: String,
     pub picks: Vec<Pick>,
@@ -262,6 +265,9 @@ pub struct Draw {
     pub selected: u64,
     pub reserves: u64,
     pub superseded: bool,
+    /// The areas and schools as they were when it was drawn (none for draws made before they
+    /// were recorded).
+    pub geography: Option<Geography>,
     pub created_at: DateTime<Utc>,
     pub created_by_name: String,
 }
