@@ -17,6 +17,7 @@ use crate::domain::strata::{self, Band, Stratum};
 use crate::domain::survey::Survey;
 use crate::error::AppError;
 use crate::store;
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -493,6 +494,17 @@ pub struct CertificateRow {
     pub reserves: u64,
 }
 
+/// A roster upload, as the audit trail recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RosterUpload {
+    pub at: DateTime<Utc>,
+    pub group: RespondentGroup,
+    pub group_label: &'static str,
+    /// `N rows`.
+    pub detail: String,
+    pub by: String,
+}
+
 /// A draw with everything a re-run needs: its strata, the survey's other draws, and its place in
 /// the audit trail.
 pub struct Certificate {
@@ -500,8 +512,17 @@ pub struct Certificate {
     pub draw: Draw,
     pub geo: Geography,
     pub rows: Vec<CertificateRow>,
+    /// This draw's number among the survey's draws (1: the first).
+    pub number: usize,
+    /// Every draw of the survey, oldest first.
+    pub all: Vec<Draw>,
     /// The survey's draws before this one, oldest first.
     pub earlier: Vec<Draw>,
+    /// The roster uploads before the draw, oldest first: when each group's frame was fixed (a
+    /// public seed published after them cannot have been chosen knowing the frame's hashes).
+    pub roster_uploads: Vec<RosterUpload>,
+    /// Groups with no roster when it was drawn: nobody of theirs was drawn.
+    pub missing_groups: Vec<RespondentGroup>,
     /// The draw that replaced this one, if any.
     pub superseded_by: Option<i32>,
     /// The audit entry that recorded this draw (none for a draw whose entry could not be
@@ -570,9 +591,37 @@ pub async fn certificate(
             }
         })
         .collect();
-    let all = store::draws::list(db, survey.id).await?;
-    let mut earlier: Vec<Draw> = all.iter().filter(|d| d.id < stored.id).cloned().collect();
-    earlier.sort_by_key(|d| d.id);
+    let mut all = store::draws::list(db, survey.id).await?;
+    all.sort_by_key(|d| d.id);
+    let earlier: Vec<Draw> = all.iter().filter(|d| d.id < stored.id).cloned().collect();
+    let number = earlier.len() + 1;
+    let uploads = store::audit::with_subject_prefix(
+        db,
+        AuditAction::RosterUploaded,
+        &format!("survey {} ", survey.id),
+        1_000,
+    )
+    .await?;
+    let roster_uploads = uploads
+        .into_iter()
+        .filter_map(|e| {
+            let at = DateTime::parse_from_rfc3339(&e.at)
+                .ok()?
+                .with_timezone(&Utc);
+            let group = e.subject.rsplit(' ').next()?.parse().ok()?;
+            (at <= stored.created_at).then(|| RosterUpload {
+                at,
+                group,
+                group_label: RespondentGroup::label(group),
+                detail: e.detail,
+                by: e.actor,
+            })
+        })
+        .collect();
+    let missing_groups = RespondentGroup::ALL
+        .into_iter()
+        .filter(|g| stored.quotas.iter().all(|q| q.group != *g))
+        .collect();
     let superseded_by = (all.iter())
         .filter(|d| d.id > stored.id)
         .map(|d| d.id)
@@ -586,7 +635,11 @@ pub async fn certificate(
         draw: stored,
         geo,
         rows,
+        number,
+        all,
         earlier,
+        roster_uploads,
+        missing_groups,
         superseded_by,
         audit_entry,
         audit_head,

@@ -94,6 +94,26 @@ pub async fn find(
         .map(Entry::from))
 }
 
+/// The entries of this action whose subject starts with `subject_prefix`, oldest first (at most
+/// `limit`).
+pub async fn with_subject_prefix(
+    db: &impl ConnectionTrait,
+    action: AuditAction,
+    subject_prefix: &str,
+    limit: u64,
+) -> Result<Vec<Entry>, DbErr> {
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action.code()))
+        .filter(audit_log::Column::Subject.starts_with(subject_prefix))
+        .order_by_asc(audit_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Entry::from)
+        .collect())
+}
+
 /// Walks the chain from the first entry: the number of entries if intact, else the id of the
 /// first entry that does not follow from the one before, and why.
 pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, String)>, DbErr> {

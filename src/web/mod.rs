@@ -184,6 +184,7 @@ route_table! {
     get "/o/{code}" limit respond::MAX_FORM_BYTES => respond::channel_page, Public;
     post "/o/{code}" limit respond::MAX_FORM_BYTES => respond::channel_submit, Public;
     get "/healthz" => api::healthz, Public;
+    get "/docs/verify_draw.py" => sampling::verifier_script, Public;
     get "/static/renke.css" => templates::stylesheet, Public;
     get "/static/respond.js" => templates::script, Public;
     get "/static/dashboard.js" => templates::dashboard_script, Public;

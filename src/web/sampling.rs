@@ -272,20 +272,35 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
     let geo = GeographyView::new(&c.geo);
     v["areas"] = json!(geo.areas);
     v["schools"] = json!(geo.schools);
-    v["draws_of_survey"] = json!(c.earlier.len() + 1 + usize::from(c.superseded_by.is_some()));
-    v["earlier_draws"] = c
-        .earlier
-        .iter()
-        .map(|d| {
-            json!({
-                "id": d.id, "created_at": d.created_at, "created_by": d.created_by_name,
-                "seed": d.seed.text, "seed_source": d.seed.source.code(), "seed_note": d.seed.note,
-                "frame_digest": d.frame_digest, "algorithm": d.version.name(),
-                "selected": d.selected, "reserves": d.reserves,
-            })
+    let numbered = |(i, d): (usize, &Draw)| {
+        json!({
+            "number": i + 1, "id": d.id, "created_at": d.created_at, "created_by": d.created_by_name,
+            "seed": d.seed.text, "seed_source": d.seed.source.code(),
+            "seed_source_label": d.seed.source.label(), "seed_note": d.seed.note,
+            "frame_digest": d.frame_digest, "algorithm": d.version.name(),
+            "selected": d.selected, "reserves": d.reserves, "superseded": d.superseded,
         })
-        .collect();
+    };
+    v["number"] = json!(c.number);
+    v["draws_of_survey"] = json!(c.all.len());
+    v["draws"] = c.all.iter().enumerate().map(numbered).collect();
+    v["earlier_draws"] = c.earlier.iter().enumerate().map(numbered).collect();
     v["superseded_by"] = json!(c.superseded_by);
+    v["superseded_by_number"] = json!(
+        (c.superseded_by).and_then(|id| c.all.iter().position(|d| d.id == id).map(|i| i + 1))
+    );
+    v["roster_uploads"] = serde_json::to_value(&c.roster_uploads).map_err(AppError::internal)?;
+    v["groups_without_roster"] = json!(
+        c.missing_groups
+            .iter()
+            .map(|g| json!({"group": g.code(), "label": g.label()}))
+            .collect::<Vec<_>>()
+    );
+    v["group_codes"] = RespondentGroup::ALL
+        .iter()
+        .map(|g| json!({"code": g.code(), "label": g.label()}))
+        .collect();
+    v["verifier_url"] = json!("/docs/verify_draw.py");
     let entry = |e: &AuditEntry| json!({"id": e.id, "at": e.at, "hash": e.hash});
     v["audit"] = json!({
         "entry": c.audit_entry.as_ref().map(entry),
@@ -510,6 +525,17 @@ pub async fn api_draw(
     };
     let stored = draws::draw(&state.app, &user.actor(), path.into_inner(), seed).await?;
     Ok(HttpResponse::Created().json(draw_json(&stored)?))
+}
+
+/// The verifier an auditor runs, served as it is in the repository (`docs/verify_draw.py`).
+pub async fn verifier_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/x-python; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"verify_draw.py\"",
+        ))
+        .body(include_str!("../../docs/verify_draw.py"))
 }
 
 pub async fn api_get_draw(

@@ -349,10 +349,20 @@ backend_test! {
 
         // The certificate page says it all in Chinese, earlier draws included.
         let html = get_text(&app, &organizer, &format!("/admin/surveys/{id}/draws/{}", third["id"])).await.1;
-        for expected in ["本调查共抽样 3 次，这是第 3 次", "已抽样 2 次", "earlier-version", "verify_draw.py", "lines.csv", "组织者填写"] {
+        for expected in ["本调查共抽样 3 次，本次为<strong>第 3 次</strong>", "当前有效", "已抽样 2 次", "earlier-version", "verify_draw.py", "lines.csv", "组织者填写", "名册上传记录", "家长", "<code>npc_deputy</code>"] {
             assert!(html.contains(expected), "{expected}: {html}");
         }
         let html = get_text(&app, &organizer, &format!("/admin/surveys/{id}/draws/{}", v1.id)).await.1;
-        assert!(html.contains("renke-draw-v1") && html.contains("已被第") && !html.contains("lines.csv\">"), "{html}");
+        assert!(html.contains("renke-draw-v1") && html.contains("已作废") && html.contains("第 2 次抽样</a>取代") && !html.contains("lines.csv\">"), "{html}");
+        // The uploads before the draw are on the certificate, each group's time and size.
+        assert_eq!(cert["roster_uploads"].as_array().unwrap().len(), 7, "{}", cert["roster_uploads"]);
+        assert_eq!(cert["roster_uploads"][0]["detail"], "300 rows");
+        assert_eq!(cert["groups_without_roster"], json!([]));
+        // The verifier is served as it is in the repository, to anyone.
+        let res = app.client.get(app.url("/docs/verify_draw.py")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let script = res.text().await.unwrap();
+        assert_eq!(script, std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify_draw.py")).unwrap());
+        assert!(script.lines().count() < 60);
     }
 }
