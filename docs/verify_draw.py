@@ -35,7 +35,7 @@ for key in list(order) + [k for k in strata if k not in order]:
                    f"in the file but {outcome} (rank {rank}) in the re-run")
 NAMES = {'id': 'id', '编号': 'id', '序号编号': 'id', 'area': 'area', '乡镇': 'area', '街道': 'area',
          '乡镇街道': 'area', '乡镇（街道）': 'area', '乡镇(街道)': 'area', 'school': 'school', '学校': 'school',
-         'grade': 'grade', '年级': 'grade', 'phone': 'phone', '电话': 'phone', '手机': 'phone', '手机号': 'phone'}
+         'grade': 'grade', '年级': 'grade', **dict.fromkeys(['phone', '电话', '手机', '手机号', '手机号码', '电话号码', '联系电话'], 'phone')}
 GRADES = dict(zip('一二三四五六七八九', '123456789'), 初一='7', 初二='8', 初三='9')
 by_id, phones, given = {(l['group'], l['external_id']): l for l in lines}, {}, set()
 for group, path in (a.split('=', 1) for a in sys.argv[3:]):

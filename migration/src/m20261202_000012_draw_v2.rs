@@ -27,30 +27,24 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(t("draw"))
-                    .add_column(string_len(t("seed_source"), 16).default("unrecorded"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(t("draw"))
-                    .add_column(text_null(t("seed_note")))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(t("draw"))
-                    .add_column(text_null(t("geography")))
-                    .to_owned(),
-            )
-            .await
+        let columns = [
+            string_len(t("seed_source"), 16)
+                .default("unrecorded")
+                .to_owned(),
+            text_null(t("seed_note")),
+            text_null(t("geography")),
+        ];
+        for column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(t("draw"))
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

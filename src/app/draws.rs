@@ -344,21 +344,7 @@ pub async fn draw_with(
             let number = seed
                 .number()
                 .ok_or_else(|| AppError::invalid("seed", "renke-draw-v1 的种子须为整数"))?;
-            let people = store::frames::all(db, survey.id).await?;
-            let (entries, persons) = v1_entries(&people, &full.geo)?;
-            let outcome = blocking(move || v1::draw(&entries, &quotas, number, percent)).await?;
-            let mut picks = Vec::new();
-            for s in &outcome.strata {
-                for (kind, list) in [
-                    (PickKind::Selected, &s.selected),
-                    (PickKind::Reserve, &s.reserves),
-                ] {
-                    for (rank, &i) in list.iter().enumerate() {
-                        picks.push(pick(persons[i], s.stratum, kind, rank));
-                    }
-                }
-            }
-            (outcome.frame_digest, picks)
+            run_v1(db, survey.id, &full.geo, quotas, number, percent).await?
         }
     };
     let txn = store::begin_write(&ctx.db).await?;
@@ -429,6 +415,32 @@ fn pick(p: &Person, stratum: Stratum, kind: PickKind, rank: usize) -> Pick {
         kind,
         rank,
     }
+}
+
+/// A `renke-draw-v1` run over the stored frame: its digest and picks.
+async fn run_v1(
+    db: &store::Pool,
+    survey_id: i32,
+    geo: &Geography,
+    quotas: Vec<(Stratum, u64)>,
+    seed: u64,
+    percent: u64,
+) -> Result<(String, Vec<Pick>), AppError> {
+    let people = store::frames::all(db, survey_id).await?;
+    let (entries, persons) = v1_entries(&people, geo)?;
+    let outcome = blocking(move || v1::draw(&entries, &quotas, seed, percent)).await?;
+    let mut picks = Vec::new();
+    for s in &outcome.strata {
+        for (kind, list) in [
+            (PickKind::Selected, &s.selected),
+            (PickKind::Reserve, &s.reserves),
+        ] {
+            for (rank, &i) in list.iter().enumerate() {
+                picks.push(pick(persons[i], s.stratum, kind, rank));
+            }
+        }
+    }
+    Ok((outcome.frame_digest, picks))
 }
 
 /// The v1 draw's view of the rosters, with each entry's person.
@@ -694,30 +706,20 @@ pub async fn verify(
             let seed = stored.seed.number().ok_or_else(|| {
                 AppError::internal(format!("draw {}: v1 seed is not a number", stored.id))
             })?;
-            let people = store::frames::all(db, survey.id).await?;
-            let (entries, persons) = v1_entries(&people, &geo)?;
-            let outcome = blocking(move || v1::draw(&entries, &quotas, seed, percent)).await?;
-            let mut rerun = HashSet::new();
-            for s in &outcome.strata {
-                for (kind, list) in [
-                    (PickKind::Selected, &s.selected),
-                    (PickKind::Reserve, &s.reserves),
-                ] {
-                    for (rank, &i) in list.iter().enumerate() {
-                        let area = geo.area_ids[s.stratum.area];
-                        let key = (
-                            s.stratum.group,
-                            area,
-                            s.stratum.band,
-                            kind,
-                            rank,
-                            persons[i].id,
-                        );
-                        rerun.insert(key);
-                    }
-                }
-            }
-            (outcome.frame_digest, rerun)
+            let (digest, picks) = run_v1(db, survey.id, &geo, quotas, seed, percent).await?;
+            let rerun = (picks.into_iter())
+                .map(|p| {
+                    (
+                        p.group,
+                        p.area_id,
+                        p.band,
+                        p.kind,
+                        p.rank,
+                        p.frame_person_id,
+                    )
+                })
+                .collect();
+            (digest, rerun)
         }
     };
     let mut recorded = HashSet::new();

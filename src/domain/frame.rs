@@ -177,7 +177,9 @@ impl Column {
             "school" | "学校" => Column::School,
             "grade" | "年级" => Column::Grade,
             "name" | "姓名" => Column::Name,
-            "phone" | "电话" | "手机" | "手机号" => Column::Phone,
+            "phone" | "电话" | "手机" | "手机号" | "手机号码" | "电话号码" | "联系电话" => {
+                Column::Phone
+            }
             _ => return None,
         })
     }
@@ -505,6 +507,13 @@ mod tests {
                 .len(),
             1
         );
+        // The phone column under the names Excel sheets give it (else phones would be lost
+        // silently and shared phones no longer skipped by the draw).
+        for header in ["手机号码", "联系电话", "电话号码"] {
+            let text = format!("编号,乡镇,{header}\nd1,城关镇,13800000003\n");
+            let rows = parse_roster(RespondentGroup::NpcDeputy, &text, &areas, &schools).unwrap();
+            assert_eq!(rows[0].phone.as_deref(), Some("13800000003"), "{header}");
+        }
     }
 
     #[test]

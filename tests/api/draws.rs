@@ -2,7 +2,7 @@
 //! script and by `renke draw verify`, both catching a changed line, a changed seed and a
 //! swapped pick; every earlier draw on the certificate; v1 draws still verifiable.
 use crate::helpers::{TestApp, backend_test};
-use crate::sampling::{county_survey, draw, roster, upload};
+use crate::sampling::{ROSTER_SIZES, county_survey, draw, roster, upload};
 use renke::domain::draw::v2;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -10,20 +10,10 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GROUPS: [(&str, usize); 7] = [
-    ("parent", 300),
-    ("student", 120),
-    ("teacher", 60),
-    ("principal", 8),
-    ("npc_deputy", 30),
-    ("cppcc_member", 30),
-    ("public", 60),
-];
-
 /// The test rosters, with half the teachers sharing a phone with a parent (so some are
 /// skipped), the phones written as people write them.
 fn rosters() -> Vec<(&'static str, String)> {
-    GROUPS
+    ROSTER_SIZES
         .iter()
         .map(|&(group, n)| {
             let mut text = roster(group, n);

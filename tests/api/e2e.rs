@@ -599,7 +599,13 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     b.check("rosters").await;
     b.fill("#f-seed", "2026").await;
     b.click("#draw button[type=submit]").await;
-    assert!(b.text().await.contains("抽样证书"));
+    let text = b.text().await;
+    assert!(
+        text.contains("抽样证书")
+            && text.contains("当前有效")
+            && text.contains("本调查共抽样 1 次"),
+        "{text}"
+    );
     b.check("draw-certificate").await;
     b.goto(&survey_url).await;
     b.click("form[action$='/open'] button").await;

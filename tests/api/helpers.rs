@@ -121,7 +121,8 @@ fn with_database(url: &str, name: &str) -> String {
     u.to_string()
 }
 
-/// The PostgreSQL template database: named after what it holds (the migrations, the built-in
+/// The PostgreSQL template database: named after what it holds (the migrations and their
+/// sources, the built-in
 /// questionnaires, the admin), so it is built once and reused by later runs; built under a
 /// name of its own and renamed when complete, so a run that stopped half-way leaves nothing
 /// another would use.
@@ -134,6 +135,16 @@ async fn postgres_template(server: &str) -> &'static str {
             let mut h = Sha256::new();
             for m in migration::Migrator::migrations() {
                 h.update(m.name().as_bytes());
+            }
+            // And what they do: a migration edited before it landed makes another template.
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+            let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .expect("migration sources")
+                .map(|e| e.expect("migration source").path())
+                .collect();
+            sources.sort();
+            for path in sources {
+                h.update(std::fs::read(&path).expect("read a migration"));
             }
             for q in renke::domain::questionnaire::BUILT_IN {
                 h.update(q.as_bytes());
