@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""Re-runs a renke-draw-v2 draw (SPEC.md, "The draw, version 2"); Python 3.6+, standard library.
-Usage: verify_draw.py CERTIFICATE.json LINES.csv [GROUP=ROSTER.csv ...]. Rosters as uploaded also
-check each line's hash, stratum and same_phone. Prints "identical", or the first difference."""
+"""Re-runs a renke-draw-v2 draw (SPEC.md), Python 3.6+ standard library only. Usage: verify_draw.py
+CERT.json LINES.csv [GROUP=ROSTER.csv ...]; rosters as uploaded also check each line's hash, stratum
+and same_phone. Prints "identical", or the first difference (and exits with status 1)."""
 import csv, hashlib, io, json, re, sys
-def sha(text): return hashlib.sha256(text.encode('utf-8')).hexdigest()
-def differ(what): sys.exit('different: ' + what)
+sha, differ = (lambda t: hashlib.sha256(t.encode('utf-8')).hexdigest()), (lambda w: sys.exit('different: ' + w))
 def read_csv(path):  # UTF-8 (with or without BOM), else GBK as Excel saves it
     raw = open(path, 'rb').read()
     try: text = raw.decode('utf-8-sig')
@@ -16,14 +15,14 @@ seed, pct = cert['seed'], cert['reserve_percent']
 if cert['algorithm'] != 'renke-draw-v2': differ('the algorithm is not renke-draw-v2')
 if sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines))) != cert['frame_digest']:
     differ("frame digest differs from the certificate's")
-strata = {}
+if len(lines) != cert['frame_size']: differ('lines.csv does not hold the frame_size the certificate states')
+strata, taken = {}, set()  # taken: phones taken in any stratum (same_phone, else the line's own hash)
 for n, l in enumerate(lines, 2):
     if sha(seed + '\n' + l['line_hash']) != l['rank_key']: differ(f'line {n}: rank_key is not that of the seed')
     strata.setdefault((l['group'], l['area'], l['band']), []).append((l['rank_key'], n, l))
-order = {(s['group'], s['area'], s['band'] or ''): s['quota'] for s in cert['strata']}
-taken = set()  # phones taken, in any stratum: a line's same_phone, or its own hash if none
+order = {(s['group'], s['area'], s['band'] or ''): s for s in cert['strata']}
 for key in list(order) + [k for k in strata if k not in order]:
-    quota, got = order.get(key, 0), 0
+    quota, got = order.get(key, {'quota': 0})['quota'], 0
     for rank, (_, n, l) in enumerate(sorted(strata.get(key, [])), 1):
         outcome = '未抽中'
         if got < quota + -(-quota * pct // 100):
@@ -33,9 +32,10 @@ for key in list(order) + [k for k in strata if k not in order]:
         if (l['outcome'], l['rank']) != (outcome, str(rank)):
             differ(f"line {n}: {l['group']} {l['external_id']} is {l['outcome']} (rank {l['rank']}) "
                    f"in the file but {outcome} (rank {rank}) in the re-run")
-NAMES = {'id': 'id', '编号': 'id', '序号编号': 'id', 'area': 'area', '乡镇': 'area', '街道': 'area',
-         '乡镇街道': 'area', '乡镇（街道）': 'area', '乡镇(街道)': 'area', 'school': 'school', '学校': 'school',
-         'grade': 'grade', '年级': 'grade', **dict.fromkeys(['phone', '电话', '手机', '手机号', '手机号码', '电话号码', '联系电话'], 'phone')}
+    if key in order and (min(got, quota), max(got - quota, 0)) != (order[key]['drawn'], order[key]['reserves']):
+        differ(f'{key}: drawn and reserves are not those the certificate states')
+NAMES = {h: c for c, hs in dict(id='id 编号 序号编号', area='area 乡镇 街道 乡镇街道 乡镇（街道） 乡镇(街道)', school='school 学校',
+         grade='grade 年级', phone='phone 电话 手机 手机号 手机号码 电话号码 联系电话').items() for h in hs.split()}
 GRADES = dict(zip('一二三四五六七八九', '123456789'), 初一='7', 初二='8', 初三='9')
 by_id, phones, given = {(l['group'], l['external_id']): l for l in lines}, {}, set()
 for group, path in (a.split('=', 1) for a in sys.argv[3:]):

@@ -258,6 +258,15 @@ backend_test! {
         bands["bands"]["parent"] = json!(["1-4", "5-6", "7-9"]);
         let path = write(dir.path(), "bands.json", &bands.to_string());
         both(&path, &lines_path, &roster_args, Some("parent"));
+        // A certificate that states other counts than the lines give.
+        let mut counts = cert.clone();
+        counts["strata"][0]["drawn"] = json!(counts["strata"][0]["drawn"].as_u64().unwrap() + 1);
+        let path = write(dir.path(), "counts.json", &counts.to_string());
+        both(&path, &lines_path, &[], Some("drawn and reserves"));
+        let mut size = cert.clone();
+        size["frame_size"] = json!(607);
+        let path = write(dir.path(), "size.json", &size.to_string());
+        both(&path, &lines_path, &[], Some("frame_size"));
         // A changed seed.
         let mut other: Value = cert.clone();
         other["seed"] = json!("福彩3D 第2026322期 0 0 0");

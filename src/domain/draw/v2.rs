@@ -279,6 +279,8 @@ pub struct CertificateFacts {
     pub seed: String,
     pub frame_digest: String,
     pub reserve_percent: u64,
+    /// What the certificate states it drew from and drew: checked against the lines when given.
+    pub frame_size: Option<u64>,
     pub strata: Vec<StratumQuota>,
 }
 
@@ -288,6 +290,8 @@ pub struct StratumQuota {
     pub area: String,
     pub band: Option<String>,
     pub quota: u64,
+    pub drawn: Option<u64>,
+    pub reserves: Option<u64>,
 }
 
 /// One row of `lines.csv`.
@@ -327,6 +331,9 @@ fn parse_hash(text: &str) -> Option<Hash> {
 /// digest, every rank key, and every outcome and rank. `Err` names the first difference (lines
 /// by their number in the file, the header being line 1).
 pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
+    if cert.frame_size.is_some_and(|n| n != lines.len() as u64) {
+        return Err("lines.csv does not hold the frame_size the certificate states".into());
+    }
     let placements = rerun(cert, lines)?;
     for (n, (l, p)) in lines.iter().zip(&placements).enumerate() {
         if l.outcome != p.outcome.label() || l.rank != p.rank {
@@ -339,6 +346,30 @@ pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
                 l.rank,
                 p.outcome.label(),
                 p.rank
+            ));
+        }
+    }
+    // What the certificate says each stratum drew.
+    let mut counts: HashMap<(&str, &str, &str), (u64, u64)> = HashMap::new();
+    for (l, p) in lines.iter().zip(&placements) {
+        let c = counts.entry((&l.group, &l.area, &l.band)).or_default();
+        match p.outcome {
+            Outcome::Selected => c.0 += 1,
+            Outcome::Reserve => c.1 += 1,
+            Outcome::Skipped | Outcome::NotDrawn => {}
+        }
+    }
+    for s in &cert.strata {
+        let key = (
+            s.group.as_str(),
+            s.area.as_str(),
+            s.band.as_deref().unwrap_or_default(),
+        );
+        let (drawn, reserves) = counts.get(&key).copied().unwrap_or_default();
+        if s.drawn.is_some_and(|d| d != drawn) || s.reserves.is_some_and(|r| r != reserves) {
+            return Err(format!(
+                "{} {} {}: drawn and reserves are not those the certificate states",
+                s.group, s.area, key.2
             ));
         }
     }
