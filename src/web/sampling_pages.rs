@@ -41,6 +41,8 @@ struct Outcome {
     upload: Option<serde_json::Value>,
     areas_text: Option<String>,
     schools_text: Option<String>,
+    /// The seed and note a refused draw was asked with, to show them again.
+    draw_form: Option<(String, String)>,
 }
 
 async fn sample_page(
@@ -107,6 +109,10 @@ async fn sample_page(
         }
     }
     ctx.insert("notice", &outcome.notice);
+    if let Some((seed, note)) = &outcome.draw_form {
+        ctx.insert("draw_seed", seed);
+        ctx.insert("draw_seed_note", note);
+    }
     ctx.insert("upload", &outcome.upload);
     let status = outcome
         .status
@@ -350,6 +356,7 @@ pub async fn draw(
                 &survey,
                 Outcome {
                     error: Some(e),
+                    draw_form: Some((form.0.seed.clone(), form.0.seed_note.clone())),
                     ..Default::default()
                 },
             )

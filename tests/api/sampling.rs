@@ -622,6 +622,11 @@ backend_test! {
         assert!(html.contains("教师名册已导入 2 人"));
         assert!(html.contains("139****5678") && !html.contains("13912345678"), "phones are masked");
 
+        // A refused seed comes back with what was typed, the field marked.
+        let res = client.post(app.url(&format!("/admin/surveys/{id}/draws"))).form(&[("csrf_token", token.as_str()), ("seed", "42\u{200B}"), ("seed_note", "第 1 期 <b>")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("看不见的字符") && html.contains("aria-invalid=\"true\"") && html.contains("value=\"第 1 期 &lt;b&gt;\""), "{html}");
         let res = client.post(app.url(&format!("/admin/surveys/{id}/draws"))).form(&[("csrf_token", token.as_str()), ("seed", "42")]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let cert = res.headers()["location"].to_str().unwrap().to_owned();
