@@ -2,25 +2,28 @@
 """Re-runs a renke-draw-v2 draw (SPEC.md), Python 3.6+ standard library only. Usage: verify_draw.py
 CERT.json LINES.csv [GROUP=ROSTER.csv ...]; rosters as uploaded also check each line's hash, stratum
 and same_phone. Prints "identical", or the first difference (and exits with status 1)."""
-import csv, hashlib, io, json, re, sys
+import codecs, csv, hashlib, io, json, re, sys
 sha, differ = (lambda t: hashlib.sha256(t.encode('utf-8')).hexdigest()), (lambda w: sys.exit('different: ' + w))
+codecs.register_error('cp936', lambda e: ('€' if e.object[e.start] == 0x80 else '\ufffd', e.start + 1))
 def read_csv(path):  # UTF-8 (with or without BOM), else GBK as Excel saves it
-    raw = open(path, 'rb').read()
-    try: text = raw.decode('utf-8-sig')
-    except UnicodeDecodeError: text = raw.decode('gb18030', errors='replace')
-    return list(csv.reader(io.StringIO(text)))
-cert = json.load(open(sys.argv[1], encoding='utf-8'))
-rows = read_csv(sys.argv[2]); lines = [dict(zip(rows[0], r)) for r in rows[1:] if r]
-seed, pct = cert['seed'], cert['reserve_percent']
-if cert['algorithm'] != 'renke-draw-v2': differ('the algorithm is not renke-draw-v2')
-if sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines))) != cert['frame_digest']:
-    differ("frame digest differs from the certificate's")
-if len(lines) != cert['frame_size']: differ('lines.csv does not hold the frame_size the certificate states')
-strata, taken = {}, set()  # taken: phones taken in any stratum (same_phone, else the line's own hash)
+    raw = open(path, 'rb').read(); raw = raw[3:] if raw[:3] == codecs.BOM_UTF8 else raw
+    try: text = raw.decode('utf-8')
+    except UnicodeDecodeError: text = raw.decode('gb18030', errors='cp936')
+    return list(csv.reader(io.StringIO(text, newline='')))
+cert, rows = json.load(open(sys.argv[1], encoding='utf-8')), read_csv(sys.argv[2])
+lines, seed, pct, HEX = [dict(zip(rows[0], r)) for r in rows[1:] if r], cert['seed'], cert['reserve_percent'], '[0-9a-f]{64}'
+GROUPS, AREAS = ['parent', 'student', 'teacher', 'principal', 'npc_deputy', 'cppcc_member', 'public'], [a['name'] for a in cert['areas']]
+if cert['algorithm'] != 'renke-draw-v2' or pct != 20 or cert['bands'] != {'parent': ['1-3', '4-6', '7-9'], 'student': ['3-4', '5-6', '7-9']}:
+    differ('the algorithm, its reserve percent or its bands are not those of renke-draw-v2')
+if len(set(rows[0])) != len(rows[0]) or len(lines) != cert['frame_size']: differ('lines.csv repeats a column or does not hold frame_size lines')
+keys = [(GROUPS.index(s['group']), AREAS.index(s['area']), s['band'] or '') for s in cert['strata']]
+if keys != sorted(set(keys)): differ("the certificate's strata are not in the plan's order")
+if sha(''.join(h + '\n' for h in sorted(l['line_hash'] for l in lines))) != cert['frame_digest']: differ('frame digest differs')
+strata, taken, order = {}, set(), {(s['group'], s['area'], s['band'] or ''): s for s in cert['strata']}  # taken: phones taken (same_phone, else own hash)
 for n, l in enumerate(lines, 2):
-    if sha(seed + '\n' + l['line_hash']) != l['rank_key']: differ(f'line {n}: rank_key is not that of the seed')
+    if l['group'] not in GROUPS or not re.fullmatch(HEX, l['line_hash']) or not re.fullmatch(HEX + '|', l['same_phone']) \
+            or sha(seed + '\n' + l['line_hash']) != l['rank_key']: differ(f'line {n}: unknown group, malformed hash or rank_key not of the seed')
     strata.setdefault((l['group'], l['area'], l['band']), []).append((l['rank_key'], n, l))
-order = {(s['group'], s['area'], s['band'] or ''): s for s in cert['strata']}
 for key in list(order) + [k for k in strata if k not in order]:
     quota, got = order.get(key, {'quota': 0})['quota'], 0
     for rank, (_, n, l) in enumerate(sorted(strata.get(key, [])), 1):
@@ -36,15 +39,12 @@ for key in list(order) + [k for k in strata if k not in order]:
         differ(f'{key}: drawn and reserves are not those the certificate states')
 NAMES = {h: c for c, hs in dict(id='id 编号 序号编号', area='area 乡镇 街道 乡镇街道 乡镇（街道） 乡镇(街道)', school='school 学校',
          grade='grade 年级', phone='phone 电话 手机 手机号 手机号码 电话号码 联系电话').items() for h in hs.split()}
-GRADES = dict(zip('一二三四五六七八九', '123456789'), 初一='7', 初二='8', 初三='9')
-by_id, phones, given = {(l['group'], l['external_id']): l for l in lines}, {}, set()
+GRADES, by_id, phones, given = dict(zip('一二三四五六七八九', '123456789'), 初一='7', 初二='8', 初三='9'), {(l['group'], l['external_id']): l for l in lines}, {}, set()
 for group, path in (a.split('=', 1) for a in sys.argv[3:]):
-    roster, _ = read_csv(path), given.add(group)
-    head = [NAMES.get(h.strip().lstrip('\ufeff').lower()) for h in roster[0]]
+    roster = read_csv(path); head = [NAMES.get(h.strip().lower()) for h in roster[0]]; given.add(group)
     people = [{h: v.strip() for h, v in zip(head, r) if h} for r in roster[1:] if any(v.strip() for v in r)]
     for p in people:
-        g = re.sub('(年级)+$', '', p.get('grade', '')).strip()
-        g = str(int(GRADES.get(g, g))) if g else ''
+        g = re.sub('(年级)+$', '', p.get('grade', '')).strip(); g = str(int(GRADES.get(g, g))) if g else ''
         band = next((b for b in cert['bands'].get(group, []) if g and int(b.split('-')[0]) <= int(g) <= int(b.split('-')[1])), '')
         phone = re.sub('^86', '', re.sub('[^0-9]', '', p.get('phone', '')))
         l = by_id.get((group, p['id']))

@@ -852,7 +852,7 @@ impl LineState {
                     .map(hex::encode)
                     .unwrap_or_default(),
                 outcome: placement.outcome.label().to_owned(),
-                rank: placement.rank,
+                rank: placement.rank.to_string(),
             });
         }
         Ok(rows)
@@ -865,8 +865,6 @@ impl LineState {
 struct CertificateGeography {
     areas: Vec<Named>,
     schools: Vec<NamedSchool>,
-    #[serde(default)]
-    bands: HashMap<String, Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -891,8 +889,9 @@ pub fn check_files(
 ) -> Result<Result<usize, String>, String> {
     let facts: v2::CertificateFacts =
         serde_json::from_slice(certificate).map_err(|e| format!("certificate: {e}"))?;
-    let lines = lines.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(lines);
-    let mut reader = csv::Reader::from_reader(lines);
+    // As the script reads it: UTF-8 with or without a BOM, else GBK (a file Excel saved again).
+    let text = crate::domain::frame::decode(lines).map_err(|_| "lines: not text".to_owned())?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let rows: Vec<v2::LineRow> = reader
         .deserialize()
         .collect::<Result<_, _>>()
@@ -922,17 +921,6 @@ pub fn check_files(
             name: s.name.clone(),
             area,
         });
-    }
-    // The certificate's bands must be Renke's: they decide each roster person's stratum.
-    for g in RespondentGroup::ALL {
-        let stated = geo.bands.get(g.code()).cloned().unwrap_or_default();
-        let renke: Vec<String> = strata::bands(g).iter().map(|b| v2::band_text(*b)).collect();
-        if stated != renke {
-            return Ok(Err(format!(
-                "the certificate's bands of {} are not renke-draw-v2's",
-                g.code()
-            )));
-        }
     }
     let mut parsed = Vec::with_capacity(rosters.len());
     for (group, bytes) in rosters {

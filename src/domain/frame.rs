@@ -199,15 +199,20 @@ fn needs_grade(group: RespondentGroup) -> bool {
     matches!(group, RespondentGroup::Parent | RespondentGroup::Student)
 }
 
-/// Normalises a phone number to its digits; `None` when it is not one.
+/// Normalises a phone number as `renke-draw-v2`'s frame line writes it: its digits (spaces,
+/// hyphens and brackets dropped, a `+` allowed in front), without one leading 86 country code;
+/// `None` when it is not a phone number.
 pub fn normalize_phone(raw: &str) -> Option<String> {
-    let digits: String = raw
+    let kept: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '\u{3000}'))
         .collect();
-    let digits = digits.strip_prefix("+86").unwrap_or(&digits);
-    let ok = (5..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
-    ok.then(|| digits.to_owned())
+    let digits = kept.strip_prefix('+').unwrap_or(&kept);
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.strip_prefix("86").unwrap_or(digits);
+    (5..=20).contains(&digits.len()).then(|| digits.to_owned())
 }
 
 fn parse_grade(raw: &str) -> Option<u8> {
@@ -348,6 +353,10 @@ pub fn parse_roster(
             }
             Some(id) if id.chars().count() > 64 => {
                 errors.push(line, Some(Column::Id), "编号不能超过 64 个字符".into());
+                String::new()
+            }
+            Some(id) if id.chars().any(char::is_control) => {
+                errors.push(line, Some(Column::Id), "编号不能含控制字符".into());
                 String::new()
             }
             Some(id) => {
@@ -507,6 +516,18 @@ mod tests {
                 .len(),
             1
         );
+        // Phones as the draw's frame line writes them: digits, one leading 86 dropped.
+        for (raw, stored) in [
+            ("+86 138-0000-0001", Some("13800000001")),
+            ("8613800000001", Some("13800000001")),
+            ("+86 86 1380000", Some("861380000")),
+            ("(0351) 123-4567", Some("03511234567")),
+            ("0086 13800000001", Some("008613800000001")),
+            ("138+0000", None),
+            ("１３８", None),
+        ] {
+            assert_eq!(normalize_phone(raw).as_deref(), stored, "{raw}");
+        }
         // The phone column under the names Excel sheets give it (else phones would be lost
         // silently and shared phones no longer skipped by the draw).
         for header in ["手机号码", "联系电话", "电话号码"] {

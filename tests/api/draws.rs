@@ -228,7 +228,7 @@ backend_test! {
             let parsed: Vec<v2::LineRow> = forged.iter().map(|r| v2::LineRow {
                 group: r[0].clone(), area: r[1].clone(), band: r[2].clone(), external_id: r[3].clone(),
                 line_hash: r[4].clone(), rank_key: r[5].clone(), same_phone: r[6].clone(),
-                outcome: r[7].clone(), rank: r[8].parse().unwrap(),
+                outcome: r[7].clone(), rank: r[8].clone(),
             }).collect();
             for (r, p) in forged.iter_mut().zip(v2::rerun(&facts, &parsed).unwrap()) {
                 r[7] = p.outcome.label().to_owned();
@@ -257,7 +257,20 @@ backend_test! {
         let mut bands = cert.clone();
         bands["bands"]["parent"] = json!(["1-4", "5-6", "7-9"]);
         let path = write(dir.path(), "bands.json", &bands.to_string());
-        both(&path, &lines_path, &roster_args, Some("parent"));
+        both(&path, &lines_path, &roster_args, Some("bands"));
+        both(&path, &lines_path, &[], Some("bands"));
+        // Strata out of the plan's order, even with lines made to match.
+        let mut reordered = cert.clone();
+        reordered["strata"].as_array_mut().unwrap().reverse();
+        let path = write(dir.path(), "reordered.json", &reordered.to_string());
+        both(&path, &lines_path, &[], Some("order"));
+        // A column given twice (the script would read the last one).
+        let doubled: Vec<Vec<String>> = rows.iter().map(|r| [r.clone(), vec!["未抽中".to_owned()]].concat()).collect();
+        let path = write(dir.path(), "doubled.csv", &unparse(&format!("{header},outcome"), &doubled));
+        for (name, verifier) in [("python", python as Verifier), ("renke", renke as Verifier)] {
+            let (ok, text) = verifier(&cert_path, &path, &[]);
+            assert!(!ok && !text.contains("identical"), "{name}: {text}");
+        }
         // A certificate that states other counts than the lines give.
         let mut counts = cert.clone();
         counts["strata"][0]["drawn"] = json!(counts["strata"][0]["drawn"].as_u64().unwrap() + 1);

@@ -12,7 +12,7 @@ pub mod v1;
 pub mod v2;
 
 /// Reserves per stratum, as a percentage of its quota (rounded up).
-pub const DEFAULT_RESERVE_PERCENT: u64 = 20;
+pub const DEFAULT_RESERVE_PERCENT: u64 = v2::RESERVE_PERCENT;
 
 /// The longest seed text or seed note accepted, in characters.
 pub const SEED_MAX_CHARS: usize = 200;
@@ -118,6 +118,11 @@ fn seed_field(field: &'static str, label: &str, raw: &str) -> Result<Option<Stri
     if text.chars().any(char::is_control) {
         return refuse(format!("{label}不能含换行、制表符等控制字符"));
     }
+    if text.chars().any(|c| c.is_whitespace() && c != ' ') {
+        return refuse(format!(
+            "{label}只能用半角空格分隔：全角空格、不换行空格等看起来一样，却会抽出不同的人"
+        ));
+    }
     if text.chars().any(invisible) {
         return refuse(format!(
             "{label}不能含看不见的字符（零宽空格、方向控制符等）：两个看起来一样的种子会抽出不同的人"
@@ -134,7 +139,9 @@ fn invisible(c: char) -> bool {
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
         | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E0FFF}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}')
+        | '\u{E0000}'..='\u{E0FFF}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}'
+        | '\u{0890}' | '\u{0891}' | '\u{08E2}' | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{2800}')
 }
 
 impl Seed {
@@ -290,6 +297,10 @@ mod tests {
             "1\u{180E}",
             "a\tb",
             "x\u{85}y",
+            "5\u{3000}1",
+            "5\u{A0}1",
+            "5\u{2028}1",
+            "5\u{2800}1",
         ] {
             assert_eq!(Seed::entered(bad, "").unwrap_err().field, "seed", "{bad:?}");
         }

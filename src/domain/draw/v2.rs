@@ -5,14 +5,16 @@
 //! stratum, in the plan's order, people are taken by ascending rank key, anyone whose phone was
 //! already taken being skipped. Nothing depends on a random generator's internals: SHA-256 and
 //! sorting are all a re-run needs.
-use super::Algorithm;
 use crate::domain::group::RespondentGroup;
-use crate::domain::strata::GradeBand;
+use crate::domain::strata::{GradeBand, bands};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 pub const NAME: &str = "renke-draw-v2";
+
+/// Reserves per stratum, as a percentage of its quota (rounded up).
+pub const RESERVE_PERCENT: u64 = 20;
 
 /// Recorded with every draw: everything a re-run needs, in words.
 pub const ALGORITHM: &str = "renke-draw-v2: frame line = group code, area name, band \
@@ -58,7 +60,8 @@ pub fn band_text(band: GradeBand) -> String {
     format!("{}-{}", band.from, band.to)
 }
 
-/// A phone as the frame line writes it: its digits, without a leading 86 country code.
+/// A phone as the frame line writes it: its digits, without a leading 86 country code (what a
+/// roster's phone is stored as: `frame::normalize_phone`).
 pub fn phone_digits(raw: &str) -> String {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     match digits.strip_prefix("86") {
@@ -87,13 +90,14 @@ pub struct FrameLine<'a> {
     pub school: Option<&'a str>,
     pub grade: Option<u8>,
     pub external_id: &'a str,
+    /// As stored: already the line's digits ([`phone_digits`] of what the roster had).
     pub phone: Option<&'a str>,
 }
 
 impl FrameLine<'_> {
     /// The phone's digits as the line writes them (empty if none).
     pub fn phone_digits(&self) -> String {
-        self.phone.map(phone_digits).unwrap_or_default()
+        self.phone.unwrap_or_default().to_owned()
     }
 
     pub fn text(&self) -> String {
@@ -279,9 +283,18 @@ pub struct CertificateFacts {
     pub seed: String,
     pub frame_digest: String,
     pub reserve_percent: u64,
+    /// Each group's grade bands (`1-3`…): they must be Renke's.
+    pub bands: HashMap<String, Vec<String>>,
+    /// The areas in the organiser's order: the strata must follow it.
+    pub areas: Vec<AreaName>,
     /// What the certificate states it drew from and drew: checked against the lines when given.
     pub frame_size: Option<u64>,
     pub strata: Vec<StratumQuota>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AreaName {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -305,7 +318,8 @@ pub struct LineRow {
     pub rank_key: String,
     pub same_phone: String,
     pub outcome: String,
-    pub rank: u32,
+    /// As written (a re-run compares the text: `04` is not `4`).
+    pub rank: String,
 }
 
 /// The columns of `lines.csv`, in order.
@@ -321,22 +335,60 @@ pub const LINE_COLUMNS: [&str; 9] = [
     "rank",
 ];
 
+/// A hash as the files write it: 64 lower-case hex digits, nothing else.
 fn parse_hash(text: &str) -> Option<Hash> {
     let mut h = [0u8; 32];
     hex::decode_to_slice(text, &mut h).ok()?;
-    Some(h)
+    (hex::encode(h) == text).then_some(h)
 }
 
 /// Re-runs a draw from its certificate and its lines, as `docs/verify_draw.py` does: the frame
 /// digest, every rank key, and every outcome and rank. `Err` names the first difference (lines
 /// by their number in the file, the header being line 1).
 pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
+    let renke_bands = RespondentGroup::ALL
+        .iter()
+        .filter(|g| !bands(**g).is_empty())
+        .map(|g| {
+            (
+                g.code().to_owned(),
+                bands(*g).iter().map(|b| band_text(*b)).collect(),
+            )
+        })
+        .collect::<HashMap<String, Vec<String>>>();
+    if cert.algorithm != NAME
+        || cert.reserve_percent != RESERVE_PERCENT
+        || cert.bands != renke_bands
+    {
+        return Err(format!(
+            "the algorithm, its reserve percent or its bands are not those of {NAME}"
+        ));
+    }
+    let mut keys = Vec::with_capacity(cert.strata.len());
+    for s in &cert.strata {
+        let group = RespondentGroup::ALL
+            .iter()
+            .position(|g| g.code() == s.group);
+        let area = cert.areas.iter().position(|a| a.name == s.area);
+        match (group, area) {
+            (Some(g), Some(a)) => keys.push((g, a, s.band.clone().unwrap_or_default())),
+            _ => {
+                return Err(format!(
+                    "stratum {} {}: no such group or area",
+                    s.group, s.area
+                ));
+            }
+        }
+    }
+    if keys.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("the certificate's strata are not in the plan's order".into());
+    }
     if cert.frame_size.is_some_and(|n| n != lines.len() as u64) {
         return Err("lines.csv does not hold the frame_size the certificate states".into());
     }
     let placements = rerun(cert, lines)?;
     for (n, (l, p)) in lines.iter().zip(&placements).enumerate() {
-        if l.outcome != p.outcome.label() || l.rank != p.rank {
+        if l.outcome != p.outcome.label() || l.rank != p.rank.to_string() {
             return Err(format!(
                 "line {}: {} {} is {} (rank {}) in the file but {} (rank {}) in the re-run",
                 n + 2,
@@ -379,16 +431,24 @@ pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
 /// The placements a re-run gives the lines (their outcome and rank columns aside), after
 /// checking the frame digest and every rank key.
 pub fn rerun(cert: &CertificateFacts, lines: &[LineRow]) -> Result<Vec<Placement>, String> {
-    if Algorithm::of(&cert.algorithm) != Some(Algorithm::V2) {
-        return Err(format!("the certificate's algorithm is not {NAME}"));
-    }
     let mut hashes = Vec::with_capacity(lines.len());
     for (n, l) in lines.iter().enumerate() {
-        hashes.push(parse_hash(&l.line_hash).ok_or(format!("line {}: line_hash", n + 2))?);
+        let known = RespondentGroup::ALL.iter().any(|g| g.code() == l.group);
+        let hash = parse_hash(&l.line_hash)
+            .filter(|_| l.same_phone.is_empty() || parse_hash(&l.same_phone).is_some());
+        match hash {
+            Some(h) if known => hashes.push(h),
+            _ => {
+                return Err(format!(
+                    "line {}: unknown group, malformed hash or rank_key not of the seed",
+                    n + 2
+                ));
+            }
+        }
     }
     let mut sorted = hashes.clone();
     if frame_digest(&mut sorted) != cert.frame_digest {
-        return Err("frame digest differs from the certificate's".into());
+        return Err("frame digest differs".into());
     }
     let strata: HashMap<StratumName, u32> = cert
         .strata
@@ -411,7 +471,10 @@ pub fn rerun(cert: &CertificateFacts, lines: &[LineRow]) -> Result<Vec<Placement
     for (n, (l, hash)) in lines.iter().zip(&hashes).enumerate() {
         let key = rank_key(&cert.seed, hash);
         if hex::encode(key) != l.rank_key {
-            return Err(format!("line {}: rank_key is not that of the seed", n + 2));
+            return Err(format!(
+                "line {}: unknown group, malformed hash or rank_key not of the seed",
+                n + 2
+            ));
         }
         let name = StratumName {
             group: l.group.clone(),
@@ -541,7 +604,7 @@ mod tests {
             school: Some("城关一小"),
             grade: Some(2),
             external_id: "P001",
-            phone: Some("+86 138-0000-0001"),
+            phone: Some("13800000001"),
         };
         assert_eq!(
             l.text(),
