@@ -103,17 +103,11 @@ impl Lines {
         }
     }
 
-    /// The run's index of a stratum: its place in the plan, or after the plan's strata for one
-    /// without a quota (each apart, so ranks inside it are still its own).
+    /// The run's index of a stratum: its place in the plan. The plan has every stratum of a
+    /// group with a roster, so only a frame changed since the draw has people outside it: they
+    /// are put after the plan, drawn by no one (the digest already differs).
     fn stratum_index(&self, s: Stratum) -> u32 {
-        self.strata.get(&s).copied().unwrap_or_else(|| {
-            let group = RespondentGroup::ALL
-                .iter()
-                .position(|g| *g == s.group)
-                .unwrap_or(0);
-            let band = s.band.map_or(0, |b| b.index() + 1);
-            (self.strata.len() + (group * self.geo.areas.len() + s.area) * 4 + band) as u32
-        })
+        self.strata.get(&s).copied().unwrap_or(u32::MAX)
     }
 }
 
@@ -528,19 +522,27 @@ pub struct Certificate {
     pub number: usize,
     /// Every draw of the survey, oldest first.
     pub all: Vec<Draw>,
-    /// The survey's draws before this one, oldest first.
-    pub earlier: Vec<Draw>,
     /// The roster uploads before the draw, oldest first: when each group's frame was fixed (a
     /// public seed published after them cannot have been chosen knowing the frame's hashes).
     pub roster_uploads: Vec<RosterUpload>,
     /// Groups with no roster when it was drawn: nobody of theirs was drawn.
     pub missing_groups: Vec<RespondentGroup>,
-    /// The draw that replaced this one, if any.
-    pub superseded_by: Option<i32>,
     /// The audit entry that recorded this draw (none for a draw whose entry could not be
     /// written), and the newest entry of the trail.
     pub audit_entry: Option<AuditEntry>,
     pub audit_head: Option<AuditEntry>,
+}
+
+impl Certificate {
+    /// The survey's draws before this one, oldest first.
+    pub fn earlier(&self) -> &[Draw] {
+        &self.all[..self.number - 1]
+    }
+
+    /// The draw that replaced this one, if any.
+    pub fn superseded_by(&self) -> Option<&Draw> {
+        self.all.get(self.number)
+    }
 }
 
 /// A survey the actor may see, one of its draws, and its areas and schools as they were when it
@@ -605,8 +607,7 @@ pub async fn certificate(
         .collect();
     let mut all = store::draws::list(db, survey.id).await?;
     all.sort_by_key(|d| d.id);
-    let earlier: Vec<Draw> = all.iter().filter(|d| d.id < stored.id).cloned().collect();
-    let number = earlier.len() + 1;
+    let number = all.iter().filter(|d| d.id < stored.id).count() + 1;
     let uploads = store::audit::with_subject_prefix(
         db,
         AuditAction::RosterUploaded,
@@ -634,10 +635,6 @@ pub async fn certificate(
         .into_iter()
         .filter(|g| stored.quotas.iter().all(|q| q.group != *g))
         .collect();
-    let superseded_by = (all.iter())
-        .filter(|d| d.id > stored.id)
-        .map(|d| d.id)
-        .min();
     let subject = format!("survey {}", survey.id);
     let audit_entry =
         store::audit::find(db, AuditAction::Drew, &subject, &audit_prefix(stored.id)).await?;
@@ -649,10 +646,8 @@ pub async fn certificate(
         rows,
         number,
         all,
-        earlier,
         roster_uploads,
         missing_groups,
-        superseded_by,
         audit_entry,
         audit_head,
     })
@@ -859,25 +854,6 @@ impl LineState {
     }
 }
 
-/// What `renke draw verify` reads of a certificate to parse rosters as Renke did: the names of
-/// the county's areas and schools (a roster names them).
-#[derive(serde::Deserialize)]
-struct CertificateGeography {
-    areas: Vec<Named>,
-    schools: Vec<NamedSchool>,
-}
-
-#[derive(serde::Deserialize)]
-struct Named {
-    name: String,
-}
-
-#[derive(serde::Deserialize)]
-struct NamedSchool {
-    name: String,
-    area: String,
-}
-
 /// Re-runs a v2 draw offline, as `docs/verify_draw.py` does, from the certificate's JSON, the
 /// bytes of `lines.csv` and, optionally, rosters as they were uploaded (each person's line hash
 /// is then recomputed). `Ok(Ok(n))`: identical, `n` lines; `Ok(Err(difference))`: the first
@@ -902,18 +878,16 @@ pub fn check_files(
     if rosters.is_empty() {
         return Ok(Ok(rows.len()));
     }
-    let geo: CertificateGeography =
-        serde_json::from_slice(certificate).map_err(|e| format!("certificate: {e}"))?;
     // Class and population do not matter to reading a roster: only names do.
-    let areas: Vec<strata::Area> = (geo.areas.iter())
+    let areas: Vec<strata::Area> = (facts.areas.iter())
         .map(|a| strata::Area {
             name: a.name.clone(),
             class: strata::AreaClass::Urban,
             population: 1,
         })
         .collect();
-    let mut schools = Vec::with_capacity(geo.schools.len());
-    for s in &geo.schools {
+    let mut schools = Vec::with_capacity(facts.schools.len());
+    for s in &facts.schools {
         let area = (areas.iter())
             .position(|a| a.name == s.area)
             .ok_or_else(|| format!("certificate: school {} in no area", s.name))?;

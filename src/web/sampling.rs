@@ -15,7 +15,7 @@ use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
 use crate::domain::places::Places;
-use crate::domain::strata::{self, Area, AreaClass, FullPlan};
+use crate::domain::strata::{Area, AreaClass, FullPlan};
 use crate::domain::survey::Survey;
 use crate::error::AppError;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
@@ -257,18 +257,7 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
     v["lines_columns"] = json!(v2::LINE_COLUMNS);
     v["lines_url"] = json!(format!("/api/v1/surveys/{survey}/draws/{draw}/lines.csv"));
     v["strata"] = serde_json::to_value(&c.rows).map_err(AppError::internal)?;
-    let bands: serde_json::Map<String, serde_json::Value> = RespondentGroup::ALL
-        .iter()
-        .filter(|g| !strata::bands(**g).is_empty())
-        .map(|g| {
-            let b: Vec<String> = strata::bands(*g)
-                .iter()
-                .map(|b| v2::band_text(*b))
-                .collect();
-            (g.code().to_owned(), json!(b))
-        })
-        .collect();
-    v["bands"] = serde_json::Value::Object(bands);
+    v["bands"] = json!(v2::certificate_bands());
     let geo = GeographyView::new(&c.geo);
     v["areas"] = json!(geo.areas);
     v["schools"] = json!(geo.schools);
@@ -281,14 +270,13 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
             "selected": d.selected, "reserves": d.reserves, "superseded": d.superseded,
         })
     };
+    let superseded_by = c.superseded_by();
     v["number"] = json!(c.number);
     v["draws_of_survey"] = json!(c.all.len());
     v["draws"] = c.all.iter().enumerate().map(numbered).collect();
-    v["earlier_draws"] = c.earlier.iter().enumerate().map(numbered).collect();
-    v["superseded_by"] = json!(c.superseded_by);
-    v["superseded_by_number"] = json!(
-        (c.superseded_by).and_then(|id| c.all.iter().position(|d| d.id == id).map(|i| i + 1))
-    );
+    v["earlier_draws"] = c.earlier().iter().enumerate().map(numbered).collect();
+    v["superseded_by"] = json!(superseded_by.map(|d| d.id));
+    v["superseded_by_number"] = json!(superseded_by.map(|_| c.number + 1));
     v["roster_uploads"] = serde_json::to_value(&c.roster_uploads).map_err(AppError::internal)?;
     v["groups_without_roster"] = json!(
         c.missing_groups

@@ -9,7 +9,7 @@ use crate::domain::group::RespondentGroup;
 use crate::domain::strata::{GradeBand, bands};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const NAME: &str = "renke-draw-v2";
 
@@ -60,14 +60,18 @@ pub fn band_text(band: GradeBand) -> String {
     format!("{}-{}", band.from, band.to)
 }
 
-/// A phone as the frame line writes it: its digits, without a leading 86 country code (what a
-/// roster's phone is stored as: `frame::normalize_phone`).
-pub fn phone_digits(raw: &str) -> String {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    match digits.strip_prefix("86") {
-        Some(rest) => rest.to_owned(),
-        None => digits,
-    }
+/// Each banded group's bands as the certificate states them: `{"parent": ["1-3", …], …}`.
+pub fn certificate_bands() -> BTreeMap<String, Vec<String>> {
+    RespondentGroup::ALL
+        .iter()
+        .filter(|g| !bands(**g).is_empty())
+        .map(|g| {
+            (
+                g.code().to_owned(),
+                bands(*g).iter().map(|b| band_text(*b)).collect(),
+            )
+        })
+        .collect()
 }
 
 /// The phone key of a phone's digits ([`NO_PHONE`] when there are none).
@@ -90,7 +94,7 @@ pub struct FrameLine<'a> {
     pub school: Option<&'a str>,
     pub grade: Option<u8>,
     pub external_id: &'a str,
-    /// As stored: already the line's digits ([`phone_digits`] of what the roster had).
+    /// As stored: already the line's digits (`frame::normalize_phone` of what the roster had).
     pub phone: Option<&'a str>,
 }
 
@@ -284,9 +288,12 @@ pub struct CertificateFacts {
     pub frame_digest: String,
     pub reserve_percent: u64,
     /// Each group's grade bands (`1-3`…): they must be Renke's.
-    pub bands: HashMap<String, Vec<String>>,
+    pub bands: BTreeMap<String, Vec<String>>,
     /// The areas in the organiser's order: the strata must follow it.
     pub areas: Vec<AreaName>,
+    /// The schools with their area's name (to read rosters as Renke did).
+    #[serde(default)]
+    pub schools: Vec<SchoolName>,
     /// What the certificate states it drew from and drew: checked against the lines when given.
     pub frame_size: Option<u64>,
     pub strata: Vec<StratumQuota>,
@@ -295,6 +302,12 @@ pub struct CertificateFacts {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AreaName {
     pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchoolName {
+    pub name: String,
+    pub area: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,19 +359,9 @@ fn parse_hash(text: &str) -> Option<Hash> {
 /// digest, every rank key, and every outcome and rank. `Err` names the first difference (lines
 /// by their number in the file, the header being line 1).
 pub fn check(cert: &CertificateFacts, lines: &[LineRow]) -> Result<(), String> {
-    let renke_bands = RespondentGroup::ALL
-        .iter()
-        .filter(|g| !bands(**g).is_empty())
-        .map(|g| {
-            (
-                g.code().to_owned(),
-                bands(*g).iter().map(|b| band_text(*b)).collect(),
-            )
-        })
-        .collect::<HashMap<String, Vec<String>>>();
     if cert.algorithm != NAME
         || cert.reserve_percent != RESERVE_PERCENT
-        || cert.bands != renke_bands
+        || cert.bands != certificate_bands()
     {
         return Err(format!(
             "the algorithm, its reserve percent or its bands are not those of {NAME}"
@@ -627,6 +630,8 @@ mod tests {
 
     #[test]
     fn phones_lose_everything_but_digits_and_a_leading_86() {
+        use crate::domain::frame::normalize_phone;
+        let phone_digits = |raw| normalize_phone(raw).unwrap_or_default();
         assert_eq!(phone_digits("+86 138 0000 0001"), "13800000001");
         assert_eq!(phone_digits("8613800000001"), "13800000001");
         assert_eq!(phone_digits("0351-1234567"), "03511234567");
