@@ -4,7 +4,7 @@
 use crate::app::answering::{self, FilledForm, IssuedForm, Outcome, Target};
 use crate::app::draws::SeedChoice;
 use crate::app::sampling::{InvitationUse, SchoolEntry};
-use crate::app::surveys::Transition;
+use crate::app::surveys::{Opening, Transition};
 use crate::app::{self, Actor, Context};
 use crate::config::Settings;
 use crate::domain::draw::{Seed, SeedSource};
@@ -179,9 +179,14 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
     app::draws::draw(ctx, &DEMO, survey.id, SeedChoice::Given(seed))
         .await
         .map_err(failed)?;
-    app::surveys::transition(ctx, &DEMO, survey.id, Transition::Open)
-        .await
-        .map_err(failed)?;
+    app::surveys::transition(
+        ctx,
+        &DEMO,
+        survey.id,
+        Transition::Open(Opening::confirmed(None)),
+    )
+    .await
+    .map_err(failed)?;
 
     // About three in four invited people answer, over the last four days, through their links.
     let (_, invitations) = app::sampling::invitations(ctx, &DEMO, survey.id, InvitationUse::Export)

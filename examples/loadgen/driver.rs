@@ -1,7 +1,7 @@
 //! The load generator's two halves: preparing a survey with many invitations through the use
 //! cases (as an organiser would), and driving a running Renke over HTTP as phones would.
 use renke::app::sampling::{InvitationUse, SchoolEntry};
-use renke::app::surveys::Transition;
+use renke::app::surveys::{Opening, Transition};
 use renke::app::{self, Actor, Context};
 use renke::domain::group::RespondentGroup;
 use renke::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target};
@@ -112,9 +112,14 @@ pub async fn prepare(
     app::draws::draw(&ctx, &me, survey.id, app::draws::SeedChoice::Random)
         .await
         .map_err(|e| fail(&e))?;
-    app::surveys::transition(&ctx, &me, survey.id, Transition::Open)
-        .await
-        .map_err(|e| fail(&e))?;
+    app::surveys::transition(
+        &ctx,
+        &me,
+        survey.id,
+        Transition::Open(Opening::confirmed(None)),
+    )
+    .await
+    .map_err(|e| fail(&e))?;
     let (_, lines) = app::sampling::invitations(&ctx, &me, survey.id, InvitationUse::Export)
         .await
         .map_err(|e| fail(&e))?;

@@ -13,6 +13,7 @@ mod m20261201_000009_held_answers;
 mod m20261201_000010_integrity;
 mod m20261202_000011_estimate;
 mod m20261202_000012_draw_v2;
+mod m20261202_000013_organiser_path;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_integrity::Migration),
             Box::new(m20261202_000011_estimate::Migration),
             Box::new(m20261202_000012_draw_v2::Migration),
+            Box::new(m20261202_000013_organiser_path::Migration),
         ]
     }
 }

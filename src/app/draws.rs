@@ -8,7 +8,7 @@ use super::{Actor, Context, audit, blocking};
 use crate::domain::audit::{AuditAction, Entry as AuditEntry};
 use crate::domain::draw::v2::{self, FrameLine, Hash, Outcome, Placement};
 use crate::domain::draw::{
-    self, Algorithm, Draw, NewDraw, Pick, PickKind, RecordedQuota, Seed, v1,
+    self, Algorithm, Draw, NewDraw, Pick, PickKind, RecordedQuota, Seed, Staleness, v1,
 };
 use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
@@ -361,6 +361,7 @@ pub async fn draw_with(
             reserve_percent: percent,
             quotas: recorded,
             frame_size: frame_size as usize,
+            frame_fingerprint: fingerprint,
             geography: full.geo.clone(),
             created_by: actor.user_id(),
             created_by_name: actor.name().to_owned(),
@@ -468,6 +469,73 @@ fn v1_entries<'a>(
     Ok((entries, persons))
 }
 
+/// Discards a draft survey's draw in force: it stops being in force, its invitations stop
+/// working, its certificate stays (marked discarded); the rosters can be replaced and the sample
+/// drawn again.
+pub async fn discard(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    draw_id: i32,
+) -> Result<Draw, AppError> {
+    let survey = draft(ctx, actor, id).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    draft_in(&txn, actor, id).await?;
+    let found = store::draws::find(&txn, survey.id, draw_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if found.superseded {
+        return Err(AppError::Conflict(
+            "这次抽样已被取代或撤销，不能再撤销".into(),
+        ));
+    }
+    if !store::draws::discard(&txn, survey.id, draw_id, actor.name()).await? {
+        return Err(AppError::Conflict("抽样刚被修改，请刷新后重试".into()));
+    }
+    let discarded = store::draws::find(&txn, survey.id, draw_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    tracing::info!(survey = survey.id, draw = draw_id, user = ?actor.user_id(), "draw discarded");
+    audit(
+        ctx,
+        actor,
+        AuditAction::DrawDiscarded,
+        &format!("survey {}", survey.id),
+        &format!("{}discarded", audit_prefix(draw_id)),
+    )
+    .await;
+    Ok(discarded)
+}
+
+/// What changed since `draw` was made, read from the survey as it is now (empty: current).
+pub(crate) async fn staleness_in(
+    db: &impl store::Connection,
+    survey: &Survey,
+    draw: &Draw,
+) -> Result<Vec<Staleness>, AppError> {
+    let full = load_plan(db, survey).await?;
+    let frame = store::frames::fingerprint(db, survey.id).await?;
+    Ok(draw.staleness(frame, &full.geo, &full.recorded_quotas()))
+}
+
+/// The draw in force and what changed since it was made.
+pub async fn current_with_staleness(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<Option<(Draw, Vec<Staleness>)>, AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    match store::draws::current(db, survey.id).await? {
+        Some(d) => {
+            let stale = staleness_in(db, &survey, &d).await?;
+            Ok(Some((d, stale)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// The survey's draws, newest first.
 pub async fn draws(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Vec<Draw>, AppError> {
     let survey = visible(ctx, actor, id).await?;
@@ -531,6 +599,8 @@ pub struct Certificate {
     /// written), and the newest entry of the trail.
     pub audit_entry: Option<AuditEntry>,
     pub audit_head: Option<AuditEntry>,
+    /// For the draw in force: what changed since it was made (empty: it is current).
+    pub stale: Vec<Staleness>,
 }
 
 impl Certificate {
@@ -539,8 +609,11 @@ impl Certificate {
         &self.all[..self.number - 1]
     }
 
-    /// The draw that replaced this one, if any.
+    /// The draw that replaced this one, if any (a discarded draw was replaced by none).
     pub fn superseded_by(&self) -> Option<&Draw> {
+        if self.draw.discarded.is_some() {
+            return None;
+        }
         self.all.get(self.number)
     }
 }
@@ -639,7 +712,13 @@ pub async fn certificate(
     let audit_entry =
         store::audit::find(db, AuditAction::Drew, &subject, &audit_prefix(stored.id)).await?;
     let audit_head = store::audit::recent(db, 1).await?.into_iter().next();
+    let stale = if stored.superseded {
+        Vec::new()
+    } else {
+        staleness_in(db, &survey, &stored).await?
+    };
     Ok(Certificate {
+        stale,
         survey,
         draw: stored,
         geo,

@@ -191,12 +191,9 @@ pub struct UploadOutcome {
     pub duplicates: Vec<Duplicate>,
 }
 
-fn already_drawn() -> AppError {
-    AppError::Conflict("已经抽样，名册不能再替换".into())
-}
-
 /// Replaces a group's roster of a draft survey the actor organises. A file with any bad row
-/// is refused whole, with every line and reason (422).
+/// is refused whole, with every line and reason (422). A draw made before goes stale: the
+/// survey cannot open until it is redone or discarded.
 pub async fn upload_roster(
     ctx: &Context,
     actor: &Actor<'_>,
@@ -206,9 +203,6 @@ pub async fn upload_roster(
 ) -> Result<UploadOutcome, AppError> {
     let survey = draft(ctx, actor, id).await?;
     let db = ctx.db.pool();
-    if store::draws::current(db, survey.id).await?.is_some() {
-        return Err(already_drawn());
-    }
     let geo = store::geography::load(db, survey.id).await?;
     if geo.areas.is_empty() {
         return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
@@ -241,9 +235,6 @@ pub async fn upload_roster(
         .collect();
     let txn = store::begin_write(&ctx.db).await?;
     draft_in(&txn, actor, id).await?;
-    if store::draws::current(&txn, survey.id).await?.is_some() {
-        return Err(already_drawn());
-    }
     // The rows name areas and schools by their place in the list they were checked against.
     if store::geography::load(&txn, survey.id).await? != geo {
         return Err(AppError::Conflict(

@@ -2,9 +2,11 @@
 //! and closing the answering window.
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
+use crate::domain::opening::{self, Check, DrawState, GroupReach, LinkAddress, OpeningFacts};
 use crate::domain::survey::{Survey, SurveySettings, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, Pool};
+use chrono::Utc;
 
 /// A survey the actor may see, else 404 (another county's survey does not exist for them).
 pub(crate) async fn visible_in(
@@ -114,10 +116,113 @@ pub async fn change_settings(
 }
 
 /// Where a survey is to go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
-    Open,
+    Open(Opening),
     Close,
+}
+
+/// An opening as asked: where respondents' links will point, and whether the organiser
+/// confirmed what the checklist says is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    pub links: LinkAddress,
+    pub confirmed: bool,
+}
+
+impl Opening {
+    /// An opening whose warnings the caller has already accepted (the demo, the load
+    /// generator): only a blocking check can refuse it.
+    pub fn confirmed(public_url: Option<&str>) -> Opening {
+        Opening {
+            links: match public_url {
+                Some(u) => LinkAddress::Configured(u.to_owned()),
+                None => LinkAddress::FromRequest(String::new()),
+            },
+            confirmed: true,
+        }
+    }
+}
+
+/// The checklist of a survey read from `db` (inside the opening's transaction, so what it
+/// passes is what opens).
+pub(crate) async fn checklist_in(
+    db: &impl store::Connection,
+    survey: &Survey,
+    links: &LinkAddress,
+) -> Result<Vec<Check>, AppError> {
+    let full = super::sampling::load_plan(db, survey).await?;
+    let sizes = store::frames::group_sizes(db, survey.id).await?;
+    let channels = store::channels::list(db, survey.id).await?;
+    let groups = full
+        .plan
+        .groups
+        .values()
+        .map(|g| GroupReach {
+            group: g.group,
+            quota: g.quota,
+            roster: sizes[g.group],
+            channels: channels.iter().filter(|c| c.group == g.group).count(),
+        })
+        .collect();
+    let draw = match store::draws::current(db, survey.id).await? {
+        Some(d) => {
+            let all = store::draws::list(db, survey.id).await?;
+            let stale = super::draws::staleness_in(db, survey, &d).await?;
+            Some(DrawState {
+                number: all.iter().filter(|x| x.id <= d.id).count(),
+                selected: d.selected,
+                stale,
+            })
+        }
+        None => None,
+    };
+    Ok(opening::checklist(&OpeningFacts {
+        population: survey.settings.plan.population,
+        area_populations: full.geo.areas.iter().map(|a| a.population).collect(),
+        groups,
+        draw,
+        window: survey.settings.window,
+        links: links.clone(),
+        now: Utc::now(),
+    }))
+}
+
+/// What is checked before a survey the actor organises opens.
+pub async fn checklist(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    links: &LinkAddress,
+) -> Result<(Survey, Vec<Check>), AppError> {
+    let survey = organized(ctx, actor, id).await?;
+    let checks = checklist_in(ctx.db.pool(), &survey, links).await?;
+    Ok((survey, checks))
+}
+
+/// Refuses an opening the checklist does not allow: a blocking check always, a warning unless
+/// confirmed.
+fn check_opening(checks: &[Check], confirmed: bool) -> Result<(), AppError> {
+    let details = || serde_json::json!({ "checklist": checks });
+    if let Some(b) = opening::blocking(checks).next() {
+        return Err(AppError::Unprocessable {
+            field: Some(b.code.into()),
+            message: format!("不能开放：{}", b.detail),
+            details: details(),
+        });
+    }
+    let warnings: Vec<&str> = opening::warnings(checks).map(|c| c.title).collect();
+    if !warnings.is_empty() && !confirmed {
+        return Err(AppError::Unprocessable {
+            field: Some("confirm".into()),
+            message: format!(
+                "开放前请确认以下未就绪的事项：{}。确认后仍要开放，请勾选确认（接口：\"confirm\": true）",
+                warnings.join("、")
+            ),
+            details: details(),
+        });
+    }
+    Ok(())
 }
 
 /// Opens or closes a survey the actor may organise, in one transaction: the status is read
@@ -133,11 +238,18 @@ pub async fn transition(
     let txn = store::begin_write(&ctx.db).await?;
     let survey = visible_in(&txn, actor, id).await?;
     let to = match t {
-        Transition::Open => survey.status.open(),
+        Transition::Open(_) => survey.status.open(),
         Transition::Close => survey.status.close(),
     }
     .map_err(|e| AppError::Conflict(e.message))?;
-    if t == Transition::Open {
+    // A draft opens for the first time: everything it locks is checked (a closed survey
+    // reopened was checked when it first opened).
+    if let Transition::Open(o) = &t
+        && survey.status == SurveyStatus::Draft
+    {
+        check_opening(&checklist_in(&txn, &survey, &o.links).await?, o.confirmed)?;
+    }
+    if matches!(t, Transition::Open(_)) {
         // The questionnaire versions are fixed from the first answer on, and each stratum gets
         // its places, its issued invitations holding theirs.
         store::questionnaires::pin(&txn, survey.id).await?;

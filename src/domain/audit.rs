@@ -34,10 +34,18 @@ pub enum AuditAction {
     HeldAccepted,
     HeldRejected,
     DrawLinesExported,
+    DrawDiscarded,
+    WindowChanged,
+    SurveyDeleted,
+    SurveyArchived,
+    SurveyCopied,
+    UserChanged,
+    PasswordReset,
+    PasswordChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -64,6 +72,14 @@ impl AuditAction {
         AuditAction::HeldAccepted,
         AuditAction::HeldRejected,
         AuditAction::DrawLinesExported,
+        AuditAction::DrawDiscarded,
+        AuditAction::WindowChanged,
+        AuditAction::SurveyDeleted,
+        AuditAction::SurveyArchived,
+        AuditAction::SurveyCopied,
+        AuditAction::UserChanged,
+        AuditAction::PasswordReset,
+        AuditAction::PasswordChanged,
     ];
 
     pub fn code(self) -> &'static str {
@@ -94,6 +110,14 @@ impl AuditAction {
             AuditAction::HeldAccepted => "held_accepted",
             AuditAction::HeldRejected => "held_rejected",
             AuditAction::DrawLinesExported => "export_draw_lines",
+            AuditAction::DrawDiscarded => "draw_discarded",
+            AuditAction::WindowChanged => "window_changed",
+            AuditAction::SurveyDeleted => "survey_deleted",
+            AuditAction::SurveyArchived => "survey_archived",
+            AuditAction::SurveyCopied => "survey_copied",
+            AuditAction::UserChanged => "user_changed",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::PasswordChanged => "password_changed",
         }
     }
 

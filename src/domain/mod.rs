@@ -11,6 +11,7 @@ pub mod geography;
 pub mod group;
 pub mod integrity;
 pub mod invitation;
+pub mod opening;
 pub mod places;
 pub mod questionnaire;
 pub mod quota;

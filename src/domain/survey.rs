@@ -172,6 +172,8 @@ pub struct Survey {
     pub updated_at: DateTime<Utc>,
     /// When the rosters and contact data were purged, if they were.
     pub purged_at: Option<DateTime<Utc>>,
+    /// When it was archived (a test survey kept out of the everyday lists), if it was.
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

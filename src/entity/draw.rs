@@ -21,6 +21,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub created_by: Option<i32>,
     pub created_by_name: String,
+    pub frame_fingerprint: Option<String>,
+    pub discarded_at: Option<DateTimeUtc>,
+    pub discarded_by_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

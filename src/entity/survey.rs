@@ -20,6 +20,7 @@ pub struct Model {
     pub purged_at: Option<DateTimeUtc>,
     pub estimator: String,
     pub tally_version: i32,
+    pub archived_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! Draws: what was drawn, from which frame, with which seed, by whom; and the picks in order.
 use crate::domain::draw::{
-    Algorithm, Draw, NewDraw, Pick, PickKind, RecordedPick, RecordedQuota, Seed, SeedSource,
+    Algorithm, Discarded, Draw, FrameFingerprint, NewDraw, Pick, PickKind, RecordedPick,
+    RecordedQuota, Seed, SeedSource,
 };
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::strata::Band;
@@ -66,8 +67,25 @@ impl TryFrom<draw::Model> for Draw {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| super::corrupt("draw", id, format!("geography: {e}")))?;
+        let frame_fingerprint = m
+            .frame_fingerprint
+            .as_deref()
+            .map(|f| {
+                FrameFingerprint::parse(f)
+                    .ok_or_else(|| super::corrupt("draw", id, format!("frame fingerprint `{f}`")))
+            })
+            .transpose()?;
+        let discarded = match (m.discarded_at, m.discarded_by_name) {
+            (Some(at), by) => Some(Discarded {
+                at,
+                by: by.unwrap_or_default(),
+            }),
+            (None, _) => None,
+        };
         Ok(Draw {
             geography,
+            frame_fingerprint,
+            discarded,
             seed,
             reserve_percent: count("draw", id, "reserve percent", m.reserve_percent)?,
             frame_size: count("draw", id, "frame size", m.frame_size)?,
@@ -177,6 +195,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbE
             created_at: Set(now),
             created_by: Set(new.created_by),
             created_by_name: Set(new.created_by_name),
+            frame_fingerprint: Set(Some(new.frame_fingerprint.code())),
             ..Default::default()
         },
     )
@@ -208,6 +227,40 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbE
         .await?;
     }
     stored.try_into()
+}
+
+/// Discards the survey's draw in force (call inside a transaction): it is superseded, marked
+/// discarded, and its pending invitations revoked. False when it is not in force (anymore).
+pub async fn discard(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    draw_id: i32,
+    by: &str,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = draw::Entity::update_many()
+        .col_expr(draw::Column::Superseded, Expr::value(true))
+        .col_expr(draw::Column::DiscardedAt, Expr::value(now))
+        .col_expr(draw::Column::DiscardedByName, Expr::value(by))
+        .filter(draw::Column::Id.eq(draw_id))
+        .filter(draw::Column::SurveyId.eq(survey_id))
+        .filter(draw::Column::Superseded.eq(false))
+        .exec(db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Ok(false);
+    }
+    invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::Status,
+            Expr::value(InvitationStatus::Revoked.code()),
+        )
+        .col_expr(invitation::Column::RevokedAt, Expr::value(now))
+        .filter(invitation::Column::DrawId.eq(draw_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending.code()))
+        .exec(db)
+        .await?;
+    Ok(true)
 }
 
 pub async fn find(

@@ -174,12 +174,11 @@ pub async fn stratum_sizes(
     Ok(sizes)
 }
 
-/// What changes whenever a roster of the survey is replaced: how many persons it holds and the
-/// largest id among them (a replaced roster's rows get new ids).
+/// What changes whenever a roster of the survey is replaced or added.
 pub async fn fingerprint(
     db: &impl ConnectionTrait,
     survey_id: i32,
-) -> Result<(i64, Option<i32>), DbErr> {
+) -> Result<crate::domain::draw::FrameFingerprint, DbErr> {
     use sea_orm::sea_query::ExprTrait;
     let row: Option<(i64, Option<i32>)> = frame_person::Entity::find()
         .select_only()
@@ -190,7 +189,8 @@ pub async fn fingerprint(
         .all(db)
         .await?
         .pop();
-    Ok(row.unwrap_or((0, None)))
+    let (persons, last_id) = row.unwrap_or((0, None));
+    Ok(crate::domain::draw::FrameFingerprint { persons, last_id })
 }
 
 /// Every person of the survey's rosters.

@@ -49,6 +49,7 @@ impl TryFrom<survey::Model> for Survey {
             created_at: m.created_at,
             updated_at: m.updated_at,
             purged_at: m.purged_at,
+            archived_at: m.archived_at,
         })
     }
 }

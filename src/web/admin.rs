@@ -5,7 +5,7 @@ use super::input::{CountyForm, LoginForm, SurveyForm, UserForm};
 use super::view::SurveyView;
 use super::{AppState, see_other};
 use crate::app::accounts::{self, NewUserInput};
-use crate::app::surveys::{self, Transition};
+use crate::app::surveys::{self, Opening, Transition};
 use crate::app::{Actor, sampling};
 use crate::domain::account::{Role, User};
 use crate::error::AppError;
@@ -453,13 +453,75 @@ async fn change_status(
     Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
 }
 
+/// The opening form: the organiser ticks `confirm` to open despite the checklist's warnings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OpenForm {
+    confirm: String,
+}
+
+async fn checklist_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    req: &HttpRequest,
+    id: i32,
+    error: Option<&AppError>,
+) -> Result<HttpResponse, AppError> {
+    let links = state.link_address(req);
+    let (survey, checks) = surveys::checklist(&state.app, &user.actor(), id, &links).await?;
+    let mut ctx = page(Some(user), csrf);
+    ctx.insert("survey", &SurveyView::new(&survey));
+    ctx.insert("checks", &checks);
+    ctx.insert(
+        "warnings",
+        &crate::domain::opening::warnings(&checks).count(),
+    );
+    ctx.insert(
+        "blocked",
+        &crate::domain::opening::blocking(&checks).next().is_some(),
+    );
+    let status = match error {
+        Some(e) => {
+            ctx.insert("error", &e.to_string());
+            error_status(e)
+        }
+        None => StatusCode::OK,
+    };
+    render(state, status, "admin/open.html", &ctx)
+}
+
+/// The checklist before a draft opens (a closed survey reopens from its own page).
+pub async fn open_checklist(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    req: HttpRequest,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    checklist_page(&state, &user, &csrf, &req, path.into_inner(), None).await
+}
+
 pub async fn open_survey(
     state: State,
     user: CurrentUser,
+    csrf: CsrfToken,
+    req: HttpRequest,
     path: web::Path<i32>,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<OpenForm>,
 ) -> Result<HttpResponse, AppError> {
-    change_status(state, user, path.into_inner(), Transition::Open).await
+    let id = path.into_inner();
+    let opening = Opening {
+        links: state.link_address(&req),
+        confirmed: !form.0.confirm.is_empty(),
+    };
+    match surveys::transition(&state.app, &user.actor(), id, Transition::Open(opening)).await {
+        Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
+        Err(e) => {
+            let e = form_error(e)?;
+            checklist_page(&state, &user, &csrf, &req, id, Some(&e)).await
+        }
+    }
 }
 
 pub async fn close_survey(

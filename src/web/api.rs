@@ -2,10 +2,13 @@
 //! surveys and the audit trail. Sampling, tally, exports and readiness have modules of their own.
 use super::AppState;
 use super::auth::{self, CurrentUser};
-use super::input::{ApiJson, CountyInput, LoginInput, QuotaQuery, SurveyInput, UserInput};
+use super::input::{
+    ApiJson, CountyInput, LoginInput, OpenInput, QuotaQuery, SurveyInput, UserInput,
+};
 use super::view::SurveyView;
 use crate::app::accounts::{self, Chain, NewUserInput};
-use crate::app::surveys::{self, Transition};
+use crate::app::surveys::{self, Opening, Transition};
+use crate::domain::opening;
 use crate::domain::quota::{QuotaSummary, SamplePlan};
 use crate::error::AppError;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -146,12 +149,47 @@ async fn change_status(
     Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
 }
 
+/// What is checked before the survey opens: each check's code, status and what it found.
+pub async fn checklist(
+    state: State,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let links = state.link_address(&req);
+    let (survey, checks) =
+        surveys::checklist(&state.app, &user.actor(), path.into_inner(), &links).await?;
+    let confirm: Vec<&str> = opening::warnings(&checks).map(|c| c.code).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "survey_id": survey.id,
+        "status": survey.status.code(),
+        "checklist": checks,
+        "needs_confirmation": confirm,
+        "can_open": opening::blocking(&checks).next().is_none(),
+    })))
+}
+
+/// Opens a survey. A draft opens only when the checklist allows it: never with a stale draw,
+/// and with anything missing only when the body says `{"confirm": true}`.
 pub async fn open_survey(
     state: State,
     user: CurrentUser,
+    req: HttpRequest,
     path: web::Path<i32>,
+    body: ApiJson<OpenInput>,
 ) -> Result<HttpResponse, AppError> {
-    change_status(state, user, path.into_inner(), Transition::Open).await
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let confirmed = if body.is_empty() {
+        false
+    } else {
+        body.parse()?.confirm
+    };
+    let opening = Opening {
+        links: state.link_address(&req),
+        confirmed,
+    };
+    change_status(state, user, id, Transition::Open(opening)).await
 }
 
 pub async fn close_survey(

@@ -141,6 +141,21 @@ impl QuotaQuery {
     }
 }
 
+/// `POST …/open`: `{"confirm": true}` opens despite the checklist's warnings.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInput {
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `PUT …/window`: the new end of an open (or draft) survey's answering window.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct WindowInput {
+    pub closes_at: DateTime<Utc>,
+}
+
 /// A survey as the JSON API takes it (create and replace).
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]

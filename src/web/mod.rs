@@ -84,6 +84,15 @@ impl AppState {
         }
     }
 
+    /// Where respondents' links will point, for the opening checklist.
+    pub fn link_address(&self, req: &HttpRequest) -> crate::domain::opening::LinkAddress {
+        use crate::domain::opening::LinkAddress;
+        match &self.public_url {
+            Some(base) => LinkAddress::Configured(base.clone()),
+            None => LinkAddress::FromRequest(self.public_link(req, "")),
+        }
+    }
+
     /// The client's address: the socket peer, or the proxy's X-Forwarded-For when trusted.
     pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
         if self.trust_proxy
@@ -170,9 +179,11 @@ macro_rules! route_table {
     (@name get) => { "GET" };
     (@name post) => { "POST" };
     (@name put) => { "PUT" };
+    (@name delete) => { "DELETE" };
     (@guard get) => { guard::Get() };
     (@guard post) => { guard::Post() };
     (@guard put) => { guard::Put() };
+    (@guard delete) => { guard::Delete() };
     (@limit $limit:expr) => { Some($limit) };
     (@limit) => { None };
 }
@@ -202,6 +213,7 @@ route_table! {
     post "/api/v1/surveys" => api::create_survey, Organizer;
     get "/api/v1/surveys/{id}" => api::show_survey, CountyRead;
     put "/api/v1/surveys/{id}" => api::update_survey, CountyOrganize;
+    get "/api/v1/surveys/{id}/checklist" => api::checklist, CountyOrganize;
     post "/api/v1/surveys/{id}/open" => api::open_survey, CountyOrganize;
     post "/api/v1/surveys/{id}/close" => api::close_survey, CountyOrganize;
     get "/api/v1/surveys/{id}/plan" => sampling::api_plan, CountyRead;
@@ -213,6 +225,7 @@ route_table! {
     get "/api/v1/surveys/{id}/frames/{group}" => sampling::api_get_frame, CountyOrganize;
     post "/api/v1/surveys/{id}/draws" => sampling::api_draw, CountyOrganize;
     get "/api/v1/surveys/{id}/draws/{draw}" => sampling::api_get_draw, CountyRead;
+    delete "/api/v1/surveys/{id}/draws/{draw}" => sampling::api_discard_draw, CountyOrganize;
     get "/api/v1/surveys/{id}/draws/{draw}/verify" => sampling::api_verify_draw, CountyRead;
     get "/api/v1/surveys/{id}/draws/{draw}/lines.csv" => sampling::api_draw_lines, CountyOrganize;
     get "/api/v1/surveys/{id}/invitations.csv" => sampling::api_invitations_csv, CountyOrganize;
@@ -254,6 +267,7 @@ route_table! {
     get "/admin/surveys/{id}" => admin::show_survey, CountyRead;
     get "/admin/surveys/{id}/edit" => admin::edit_survey, CountyOrganize;
     post "/admin/surveys/{id}/edit" => admin::update_survey, CountyOrganize;
+    get "/admin/surveys/{id}/open" => admin::open_checklist, CountyOrganize;
     post "/admin/surveys/{id}/open" => admin::open_survey, CountyOrganize;
     post "/admin/surveys/{id}/close" => admin::close_survey, CountyOrganize;
     get "/admin/surveys/{id}/sample" => sampling_pages::sample, CountyOrganize;
@@ -262,6 +276,7 @@ route_table! {
     post "/admin/surveys/{id}/frames/{group}" => sampling_pages::upload_frame, CountyOrganize;
     post "/admin/surveys/{id}/draws" => sampling_pages::draw, CountyOrganize;
     get "/admin/surveys/{id}/draws/{draw}" => sampling_pages::certificate, CountyRead;
+    post "/admin/surveys/{id}/draws/{draw}/discard" => sampling_pages::discard_draw, CountyOrganize;
     get "/admin/surveys/{id}/invitations" => sampling_pages::invitations, CountyOrganize;
     get "/admin/surveys/{id}/invitations/print" => sampling_pages::print_sheet, CountyOrganize;
     post "/admin/surveys/{id}/channels" => sampling_pages::create_channel, CountyOrganize;

@@ -217,6 +217,10 @@ pub struct DrawView {
     pub selected: u64,
     pub reserves: u64,
     pub superseded: bool,
+    /// 有效, 已被取代 or 已撤销.
+    pub status_label: &'static str,
+    pub discarded_at: Option<DateTime<Utc>>,
+    pub discarded_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
 }
@@ -237,6 +241,13 @@ impl From<&Draw> for DrawView {
             selected: d.selected,
             reserves: d.reserves,
             superseded: d.superseded,
+            status_label: match (&d.discarded, d.superseded) {
+                (Some(_), _) => "已撤销",
+                (None, true) => "已被取代",
+                (None, false) => "有效",
+            },
+            discarded_at: d.discarded.as_ref().map(|x| x.at),
+            discarded_by: d.discarded.as_ref().map(|x| x.by.clone()),
             created_at: d.created_at,
             created_by: d.created_by_name.clone(),
         }
@@ -268,6 +279,7 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
             "seed_source_label": d.seed.source.label(), "seed_note": d.seed.note,
             "frame_digest": d.frame_digest, "algorithm": d.version.name(),
             "selected": d.selected, "reserves": d.reserves, "superseded": d.superseded,
+            "discarded_at": d.discarded.as_ref().map(|x| x.at),
         })
     };
     let superseded_by = c.superseded_by();
@@ -277,6 +289,11 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
     v["earlier_draws"] = c.earlier().iter().enumerate().map(numbered).collect();
     v["superseded_by"] = json!(superseded_by.map(|d| d.id));
     v["superseded_by_number"] = json!(superseded_by.map(|_| c.number + 1));
+    v["stale"] = c
+        .stale
+        .iter()
+        .map(|s| json!({"code": s.code(), "label": s.label()}))
+        .collect();
     v["roster_uploads"] = serde_json::to_value(&c.roster_uploads).map_err(AppError::internal)?;
     v["groups_without_roster"] = json!(
         c.missing_groups
@@ -534,6 +551,17 @@ pub async fn api_get_draw(
     let (id, draw_id) = path.into_inner();
     let c = draws::certificate(&state.app, &user.actor(), id, draw_id).await?;
     Ok(HttpResponse::Ok().json(certificate_json(&c)?))
+}
+
+/// Discards a draft survey's draw in force (its certificate stays, marked discarded).
+pub async fn api_discard_draw(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, draw_id) = path.into_inner();
+    let d = draws::discard(&state.app, &user.actor(), id, draw_id).await?;
+    Ok(HttpResponse::Ok().json(draw_json(&d)?))
 }
 
 pub async fn api_verify_draw(

@@ -101,6 +101,13 @@ async fn sample_page(
         .map(DrawView::from)
         .collect();
     ctx.insert("draws", &draws);
+    let current = draws::current_with_staleness(&state.app, &actor, survey.id).await?;
+    let stale: Vec<&str> = current
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
+        .collect();
+    ctx.insert("current_draw_id", &current.as_ref().map(|(d, _)| d.id));
+    ctx.insert("stale", &stale);
     if let Some(e) = &outcome.error {
         ctx.insert("error", &e.to_string());
         ctx.insert("error_field", &e.field());
@@ -394,6 +401,32 @@ pub async fn certificate(
         }
     }
     render(&state, StatusCode::OK, "admin/certificate.html", &ctx)
+}
+
+/// Discards the draft's draw in force, back on the sampling page.
+pub async fn discard_draw(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<(i32, i32)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (id, draw_id) = path.into_inner();
+    let survey = surveys::organized(&state.app, &user.actor(), id).await?;
+    let outcome = match draws::discard(&state.app, &user.actor(), id, draw_id).await {
+        Ok(_) => Outcome {
+            notice: Some(
+                "已撤销这次抽样：它的邀请链接已失效，证书保留备查。现在可以修改名册后重新抽样。"
+                    .into(),
+            ),
+            ..Outcome::default()
+        },
+        Err(e) => Outcome {
+            error: Some(form_error(e)?),
+            ..Outcome::default()
+        },
+    };
+    sample_page(&state, &user, &csrf, &survey, outcome).await
 }
 
 pub async fn invitations_page(

@@ -252,6 +252,7 @@ pub async fn open_channel(app: &TestApp) -> (Client, i64, String) {
         .to_owned();
     organizer
         .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .json(&serde_json::json!({"confirm": true}))
         .send()
         .await
         .unwrap();
@@ -396,7 +397,7 @@ backend_test! {
         assert_eq!(err["field"], "definition");
         assert!(err["error"].as_str().unwrap().contains("重复"));
         // Open: the versions are pinned.
-        organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).send().await.unwrap();
+        organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&serde_json::json!({"confirm": true})).send().await.unwrap();
         let newer = new.replace("version = \"2026.2-永嘉\"", "version = \"2026.3\"");
         let res = organizer.post(&url).body(newer).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);

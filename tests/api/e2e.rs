@@ -607,8 +607,56 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
         "{text}"
     );
     b.check("draw-certificate").await;
-    b.goto(&survey_url).await;
-    b.click("form[action$='/open'] button").await;
+    // A roster replaced after the draw: the draw goes stale and the checklist refuses to open.
+    b.goto(&format!("{survey_url}/sample")).await;
+    let path = dir.path().join("public.csv");
+    std::fs::write(&path, crate::sampling::roster("public", 61)).unwrap();
+    let input = b.client.find(Locator::Css("#file-public")).await.unwrap();
+    input.send_keys(&path.display().to_string()).await.unwrap();
+    let form = input.find(Locator::XPath("..")).await.unwrap();
+    form.find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.settle().await;
+    let text = b.text().await;
+    assert!(
+        text.contains("名册已导入") && text.contains("当前抽样已过期"),
+        "{text}"
+    );
+    b.goto(&format!("{survey_url}/open")).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("必须先处理") && text.contains("名册有更换"),
+        "{text}"
+    );
+    assert!(
+        b.client
+            .find(Locator::Css("form[action$='/open']"))
+            .await
+            .is_err()
+    );
+    b.check("open-checklist-stale").await;
+    // Discarded, drawn again, opened after confirming what is missing.
+    b.goto(&format!("{survey_url}/sample")).await;
+    b.click("form[action$='/discard'] button").await;
+    assert!(b.text().await.contains("已撤销这次抽样"));
+    b.fill("#f-seed", "2027").await;
+    b.click("#draw button[type=submit]").await;
+    assert!(b.text().await.contains("本调查共抽样 2 次"));
+    b.goto(&format!("{survey_url}/open")).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("需确认")
+            && text.contains("没有设置结束时间")
+            && text.contains("RENKE_PUBLIC_URL"),
+        "{text}"
+    );
+    b.check("open-checklist").await;
+    b.click("input[name=confirm]").await;
+    b.click("form[action$='/open'] button[type=submit]").await;
     assert!(b.text().await.contains("进行中"));
     b.goto(&format!("{survey_url}/invitations")).await;
     b.check("invitations").await;

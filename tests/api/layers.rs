@@ -58,7 +58,7 @@ backend_test! {
         let (organizer, id) = county_survey(&app).await;
         let survey = renke::store::surveys::find(&app.db, id as i32, None).await.unwrap().unwrap();
         assert!(renke::store::surveys::update_draft_settings(&app.db, id as i32, &survey.settings).await.unwrap());
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).send().await.unwrap();
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&serde_json::json!({"confirm": true})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         // A request that read the survey as a draft before it opened: its write is refused.
         assert!(!renke::store::surveys::update_draft_settings(&app.db, id as i32, &survey.settings).await.unwrap());

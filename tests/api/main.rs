@@ -18,6 +18,7 @@ mod layers;
 mod limits;
 mod loadgen;
 mod matrix;
+mod organiser;
 mod places;
 mod readiness;
 mod sampling;

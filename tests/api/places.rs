@@ -24,6 +24,7 @@ async fn channel(app: &TestApp, organizer: &Client, id: i64, body: Value) -> Str
 async fn open(app: &TestApp, organizer: &Client, id: i64) {
     let res = organizer
         .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .json(&serde_json::json!({"confirm": true}))
         .send()
         .await
         .unwrap();

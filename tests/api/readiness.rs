@@ -207,7 +207,7 @@ backend_test! {
         assert_eq!(viewer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().status(), StatusCode::OK);
         // An open survey with answers gives the recognition part.
         let s = app.create_survey(&organizer, json!({"name": "调查", "population": 100000})).await;
-        organizer.post(app.url(&format!("/api/v1/surveys/{}/open", s["id"]))).send().await.unwrap();
+        organizer.post(app.url(&format!("/api/v1/surveys/{}/open", s["id"]))).json(&serde_json::json!({"confirm": true})).send().await.unwrap();
         let r: Value = viewer.get(app.url(&format!("/api/v1/counties/{county}/readiness"))).send().await.unwrap().json().await.unwrap();
         assert_eq!(r["recognition"]["survey_id"], s["id"]);
         assert!(r["recognition"]["reason"].as_str().unwrap().contains("暂无答卷"));

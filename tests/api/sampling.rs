@@ -179,6 +179,7 @@ fn names(rows: &[std::collections::HashMap<String, String>]) -> HashSet<String> 
 pub(crate) async fn open(app: &TestApp, client: &Client, id: i64) {
     let res = client
         .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .json(&serde_json::json!({"confirm": true}))
         .send()
         .await
         .unwrap();

@@ -7,7 +7,7 @@ backend_test! {
         let county = app.create_county("永嘉县").await;
         let organizer = app.user("organizer", Some(county)).await;
         let s = app.create_survey(&organizer, json!({"name": "调查", "population": 1000})).await;
-        organizer.post(app.url(&format!("/api/v1/surveys/{}/open", s["id"]))).send().await.unwrap();
+        organizer.post(app.url(&format!("/api/v1/surveys/{}/open", s["id"]))).json(&serde_json::json!({"confirm": true})).send().await.unwrap();
         organizer.post(app.url(&format!("/api/v1/surveys/{}/close", s["id"]))).send().await.unwrap();
         new_client().post(app.url("/api/v1/login")).json(&json!({"username": ADMIN, "password": "wrong-password"})).send().await.unwrap();
         let admin = app.admin().await;

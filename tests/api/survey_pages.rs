@@ -117,7 +117,7 @@ backend_test! {
         let html = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("定稿") && html.contains("1,500"));
 
-        let res = client.post(app.url(&format!("{location}/open"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        let res = client.post(app.url(&format!("{location}/open"))).form(&[("csrf_token", token.as_str()), ("confirm", "1")]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let html = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("进行中") && html.contains("结束调查"));

@@ -111,7 +111,7 @@ backend_test! {
 
         // A draft cannot be closed.
         assert_eq!(organizer.post(url("/close")).send().await.unwrap().status(), StatusCode::CONFLICT);
-        let res = organizer.post(url("/open")).send().await.unwrap();
+        let res = organizer.post(url("/open")).json(&serde_json::json!({"confirm": true})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.json::<Value>().await.unwrap()["status"], "open");
         assert_eq!(organizer.post(url("/open")).send().await.unwrap().status(), StatusCode::CONFLICT);

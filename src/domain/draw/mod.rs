@@ -249,6 +249,8 @@ pub struct NewDraw {
     pub reserve_percent: u64,
     pub quotas: Vec<RecordedQuota>,
     pub frame_size: usize,
+    /// What the rosters were when it was drawn ([`FrameFingerprint`]).
+    pub frame_fingerprint: FrameFingerprint,
     /// The areas and schools as they were when it was drawn.
     pub geography: Geography,
     pub created_by: Option<i32>,
@@ -271,12 +273,112 @@ pub struct Draw {
     pub frame_size: u64,
     pub selected: u64,
     pub reserves: u64,
+    /// No longer in force: a later draw replaced it, or it was discarded.
     pub superseded: bool,
+    /// When and by whom a draft's draw was discarded (its certificate is kept).
+    pub discarded: Option<Discarded>,
     /// The areas and schools as they were when it was drawn (none for draws made before they
     /// were recorded).
     pub geography: Option<Geography>,
+    /// The rosters' fingerprint when it was drawn (none for draws made before it was recorded).
+    pub frame_fingerprint: Option<FrameFingerprint>,
     pub created_at: DateTime<Utc>,
     pub created_by_name: String,
+}
+
+/// A discarded draw: when, and who discarded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discarded {
+    pub at: DateTime<Utc>,
+    pub by: String,
+}
+
+/// What changes whenever a roster of the survey is replaced or added: how many persons the
+/// rosters hold and the largest id among them (a replaced roster's rows get new ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameFingerprint {
+    pub persons: i64,
+    pub last_id: Option<i32>,
+}
+
+impl FrameFingerprint {
+    /// `persons:last_id`, as stored.
+    pub fn code(self) -> String {
+        match self.last_id {
+            Some(id) => format!("{}:{id}", self.persons),
+            None => format!("{}:", self.persons),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FrameFingerprint> {
+        let (n, last) = s.split_once(':')?;
+        Some(FrameFingerprint {
+            persons: n.parse().ok()?,
+            last_id: if last.is_empty() {
+                None
+            } else {
+                Some(last.parse().ok()?)
+            },
+        })
+    }
+}
+
+/// Why a draw in force no longer matches what it was drawn from: opening is refused until it is
+/// redone or discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Staleness {
+    /// A roster was replaced or added since.
+    Rosters,
+    /// The areas or schools were changed since.
+    Geography,
+    /// The quotas changed since (population, rates or areas' populations).
+    Quotas,
+}
+
+impl Staleness {
+    pub fn code(self) -> &'static str {
+        match self {
+            Staleness::Rosters => "rosters",
+            Staleness::Geography => "geography",
+            Staleness::Quotas => "quotas",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Staleness::Rosters => "抽样之后名册有更换或新增",
+            Staleness::Geography => "抽样之后乡镇（街道）或学校有修改",
+            Staleness::Quotas => "抽样之后各层配额有变化（人口、抽样比例或乡镇人口改了）",
+        }
+    }
+}
+
+impl Draw {
+    /// What changed since this draw, given what the survey holds now; empty: it is current.
+    pub fn staleness(
+        &self,
+        frame: FrameFingerprint,
+        geography: &Geography,
+        quotas: &[RecordedQuota],
+    ) -> Vec<Staleness> {
+        let mut out = Vec::new();
+        let rosters_changed = match self.frame_fingerprint {
+            Some(f) => f != frame,
+            // Draws made before the fingerprint was kept: the frame's size at least.
+            None => u64::try_from(frame.persons).ok() != Some(self.frame_size),
+        };
+        if rosters_changed {
+            out.push(Staleness::Rosters);
+        }
+        if self.geography.as_ref().is_some_and(|g| g != geography) {
+            out.push(Staleness::Geography);
+        }
+        if self.quotas != quotas {
+            out.push(Staleness::Quotas);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
