@@ -6,7 +6,7 @@ use crate::domain::opening::{self, Check, DrawState, GroupReach, LinkAddress, Op
 use crate::domain::survey::{Survey, SurveySettings, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, Pool};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 /// A survey the actor may see, else 404 (another county's survey does not exist for them).
 pub(crate) async fn visible_in(
@@ -271,4 +271,153 @@ pub async fn transition(
     };
     audit(ctx, actor, action, &format!("survey {}", survey.id), "").await;
     Ok(changed)
+}
+
+/// Moves the end of a draft or open survey's window (extended, or shortened to no earlier than
+/// now); audit-logged with the old and the new end.
+pub async fn change_window(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    closes_at: DateTime<Utc>,
+) -> Result<Survey, AppError> {
+    organized(ctx, actor, id).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    let survey = visible_in(&txn, actor, id).await?;
+    if survey.status == SurveyStatus::Closed {
+        return Err(AppError::Conflict(
+            "调查已结束：要延长作答时间，请先重新开放".into(),
+        ));
+    }
+    let window = survey
+        .settings
+        .window
+        .with_end(closes_at, Utc::now())
+        .map_err(AppError::from)?;
+    let closes_at = window.closes_at.unwrap_or(closes_at);
+    if !store::surveys::set_closes_at(&txn, survey.id, survey.status, closes_at).await? {
+        return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
+    }
+    let changed = visible_in(&txn, actor, id).await?;
+    txn.commit().await?;
+    ctx.live.forget(survey.id).await;
+    let old = survey
+        .settings
+        .window
+        .closes_at
+        .map_or_else(|| "none".to_owned(), |t| t.to_rfc3339());
+    audit(
+        ctx,
+        actor,
+        AuditAction::WindowChanged,
+        &format!("survey {}", survey.id),
+        &format!("closes_at {old} -> {}", closes_at.to_rfc3339()),
+    )
+    .await;
+    Ok(changed)
+}
+
+/// Deletes a draft survey the actor organises, with its areas, schools, rosters and draws
+/// (nobody has answered a draft). Audit-logged with its name.
+pub async fn delete_draft(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(), AppError> {
+    let survey = organized(ctx, actor, id).await?;
+    if survey.status != SurveyStatus::Draft {
+        return Err(AppError::Conflict(
+            "只能删除草稿；已开放过的调查可以归档".into(),
+        ));
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    if !store::surveys::delete_draft(&txn, survey.id).await? {
+        return Err(AppError::Conflict("调查刚被开放，不能删除".into()));
+    }
+    txn.commit().await?;
+    ctx.live.forget(survey.id).await;
+    tracing::info!(survey = survey.id, user = ?actor.user_id(), "draft deleted");
+    audit(
+        ctx,
+        actor,
+        AuditAction::SurveyDeleted,
+        &format!("survey {}", survey.id),
+        &survey.settings.name,
+    )
+    .await;
+    Ok(())
+}
+
+/// Archives a survey the actor organises (kept whole, listed apart), or brings it back. An
+/// open survey is closed first.
+pub async fn set_archived(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    archived: bool,
+) -> Result<Survey, AppError> {
+    let survey = organized(ctx, actor, id).await?;
+    if archived && survey.status == SurveyStatus::Open {
+        return Err(AppError::Conflict("调查仍在进行中：请先结束再归档".into()));
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    let now = archived.then(Utc::now);
+    store::surveys::set_archived(&txn, survey.id, now).await?;
+    let changed = visible_in(&txn, actor, id).await?;
+    txn.commit().await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::SurveyArchived,
+        &format!("survey {}", survey.id),
+        if archived { "archived" } else { "restored" },
+    )
+    .await;
+    Ok(changed)
+}
+
+/// Copies a survey the actor may see as a new draft round in the same county: its settings
+/// (without the window), areas, schools and questionnaire versions; not its rosters, draws or
+/// answers.
+pub async fn copy(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    name: Option<&str>,
+) -> Result<Survey, AppError> {
+    let source = organized(ctx, actor, id).await?;
+    let mut settings = source.settings.clone();
+    settings.name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => n.to_owned(),
+        None => format!("{}（第二轮）", source.settings.name),
+    };
+    settings.window = Default::default();
+    let settings = SurveySettings::new(
+        &settings.name,
+        settings.plan,
+        settings.target,
+        settings.window,
+        settings.estimator,
+    )?;
+    let txn = store::begin_write(&ctx.db).await?;
+    let created = store::surveys::create(&txn, source.county_id, &settings).await?;
+    let geo = store::geography::load(&txn, source.id).await?;
+    store::geography::replace_areas(&txn, created.id, &geo.areas).await?;
+    let new_geo = store::geography::load(&txn, created.id).await?;
+    let schools: Vec<(String, i32)> = geo
+        .schools
+        .iter()
+        .map(|s| (s.name.clone(), new_geo.area_ids[s.area]))
+        .collect();
+    store::geography::replace_schools(&txn, created.id, &schools).await?;
+    for (booklet, questionnaire) in store::questionnaires::in_use(&txn, source.id).await? {
+        store::questionnaires::select(&txn, created.id, booklet, questionnaire).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(survey = created.id, from = source.id, user = ?actor.user_id(), "survey copied");
+    audit(
+        ctx,
+        actor,
+        AuditAction::SurveyCopied,
+        &format!("survey {}", created.id),
+        &format!("from survey {}", source.id),
+    )
+    .await;
+    Ok(created)
 }

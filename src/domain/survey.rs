@@ -43,7 +43,7 @@ impl SurveyStatus {
     pub fn label(self) -> &'static str {
         match self {
             SurveyStatus::Draft => "草稿",
-            SurveyStatus::Open => "进行中",
+            SurveyStatus::Open => "已开放",
             SurveyStatus::Closed => "已结束",
         }
     }
@@ -97,6 +97,53 @@ impl fmt::Display for SurveyStatus {
     }
 }
 
+/// Where an open survey's window stands at a moment: the status alone does not say whether
+/// respondents can answer now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Draft,
+    /// Open, its start time still ahead.
+    NotStarted,
+    /// Open and answerable.
+    Answering,
+    /// Open, its end time passed (answers are refused; not yet closed by hand).
+    Ended,
+    Closed,
+}
+
+impl Phase {
+    pub fn of(status: SurveyStatus, window: Window, now: DateTime<Utc>) -> Phase {
+        match status {
+            SurveyStatus::Draft => Phase::Draft,
+            SurveyStatus::Closed => Phase::Closed,
+            SurveyStatus::Open if window.opens_at.is_some_and(|o| o > now) => Phase::NotStarted,
+            SurveyStatus::Open if window.closes_at.is_some_and(|c| c <= now) => Phase::Ended,
+            SurveyStatus::Open => Phase::Answering,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Phase::Draft => "draft",
+            Phase::NotStarted => "not_started",
+            Phase::Answering => "answering",
+            Phase::Ended => "ended",
+            Phase::Closed => "closed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Draft => "草稿",
+            Phase::NotStarted => "已开放，未开始",
+            Phase::Answering => "已开放，作答中",
+            Phase::Ended => "已开放，已过结束时间",
+            Phase::Closed => "已结束",
+        }
+    }
+}
+
 /// The answering window; either end may be left open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Window {
@@ -105,6 +152,22 @@ pub struct Window {
 }
 
 impl Window {
+    /// The same window ending at `closes_at`, for a live survey: never before `now`, and after
+    /// its start.
+    pub fn with_end(
+        self,
+        closes_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, SurveyError> {
+        if closes_at <= now {
+            return Err(SurveyError {
+                field: "closes_at",
+                message: "新的结束时间必须晚于现在".into(),
+            });
+        }
+        Window::new(self.opens_at, Some(closes_at))
+    }
+
     pub fn new(
         opens_at: Option<DateTime<Utc>>,
         closes_at: Option<DateTime<Utc>>,
@@ -186,6 +249,37 @@ mod tests {
         assert!(SurveyStatus::Open.open().is_err());
         assert_eq!(SurveyStatus::Open.close(), Ok(SurveyStatus::Closed));
         assert!(SurveyStatus::Draft.close().is_err());
+    }
+
+    #[test]
+    fn an_open_surveys_phase_follows_its_window() {
+        let now = Utc::now();
+        let h = chrono::Duration::hours(1);
+        let w = |o: Option<DateTime<Utc>>, c: Option<DateTime<Utc>>| Window {
+            opens_at: o,
+            closes_at: c,
+        };
+        let open = SurveyStatus::Open;
+        assert_eq!(
+            Phase::of(open, w(Some(now + h), None), now),
+            Phase::NotStarted
+        );
+        assert_eq!(
+            Phase::of(open, w(Some(now - h), Some(now + h)), now),
+            Phase::Answering
+        );
+        assert_eq!(Phase::of(open, w(None, Some(now - h)), now), Phase::Ended);
+        assert_eq!(
+            Phase::of(SurveyStatus::Draft, w(None, None), now),
+            Phase::Draft
+        );
+        let win = w(Some(now + h), Some(now + h * 2));
+        assert!(win.with_end(now - h, now).is_err());
+        assert!(win.with_end(now + h / 2, now).is_err(), "before its start");
+        assert_eq!(
+            win.with_end(now + h * 3, now).unwrap().closes_at,
+            Some(now + h * 3)
+        );
     }
 
     #[test]

@@ -150,6 +150,50 @@ pub async fn update_draft_settings(
     Ok(result.rows_affected == 1)
 }
 
+/// Sets a survey's end time while it is still in `status`; false when it is not (anymore).
+pub async fn set_closes_at(
+    db: &impl ConnectionTrait,
+    id: i32,
+    status: SurveyStatus,
+    closes_at: chrono::DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let result = survey::Entity::update_many()
+        .col_expr(survey::Column::ClosesAt, Expr::value(closes_at))
+        .col_expr(survey::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(survey::Column::Id.eq(id))
+        .filter(survey::Column::Status.eq(status.code()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes a survey while it is a draft (its areas, rosters and draws go with it); false when it
+/// is not (anymore).
+pub async fn delete_draft(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {
+    let result = survey::Entity::delete_many()
+        .filter(survey::Column::Id.eq(id))
+        .filter(survey::Column::Status.eq(SurveyStatus::Draft.code()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Archives a survey (`Some`: when) or brings it back (`None`).
+pub async fn set_archived(
+    db: &impl ConnectionTrait,
+    id: i32,
+    at: Option<chrono::DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    survey::Entity::update_many()
+        .col_expr(survey::Column::ArchivedAt, Expr::value(at))
+        .filter(survey::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Records that the survey's personal data was purged.
 pub async fn mark_purged(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
     use sea_orm::sea_query::Expr;

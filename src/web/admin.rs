@@ -174,16 +174,31 @@ async fn county_names(
 }
 
 /// The start page: the surveys the user may see.
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    archived: Option<String>,
+}
+
 pub async fn home(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
+    query: web::Query<HomeQuery>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let surveys = surveys::list(&state.app, &actor).await?;
-    let views: Vec<SurveyView> = surveys.iter().map(SurveyView::new).collect();
+    // The everyday list leaves archived surveys out; `?archived=1` lists them alone.
+    let show_archived = query.archived.is_some();
+    let archived = surveys.iter().filter(|s| s.archived_at.is_some()).count();
+    let views: Vec<SurveyView> = surveys
+        .iter()
+        .filter(|s| s.archived_at.is_some() == show_archived)
+        .map(SurveyView::new)
+        .collect();
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("surveys", &views);
+    ctx.insert("show_archived", &show_archived);
+    ctx.insert("archived_count", &archived);
     ctx.insert("county_names", &county_names(&state, &actor).await?);
     if let Some(c) = user.county_id {
         let own = match accounts::county(&state.app, &actor, c).await {
@@ -393,8 +408,20 @@ pub async fn show_survey(
     csrf: CsrfToken,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
+    survey_page(&state, &user, &csrf, path.into_inner(), None, None).await
+}
+
+/// The survey's page, with the outcome of an action taken on it.
+async fn survey_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    id: i32,
+    error: Option<&AppError>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
-    let (survey, full, places) = sampling::places(&state.app, &actor, path.into_inner()).await?;
+    let (survey, full, places) = sampling::places(&state.app, &actor, id).await?;
     let draw = crate::app::draws::current_draw(&state.app, &actor, survey.id).await?;
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(&user), &csrf);
@@ -405,7 +432,51 @@ pub async fn show_survey(
         &draw.as_ref().map(super::sampling::DrawView::from),
     );
     ctx.insert("county", &county);
-    render(&state, StatusCode::OK, "admin/survey.html", &ctx)
+    ctx.insert(
+        "closes_at_value",
+        &super::input::local_time_value(survey.settings.window.closes_at),
+    );
+    ctx.insert("notice", &notice);
+    let status = match error {
+        Some(e) => {
+            ctx.insert("error", &e.to_string());
+            ctx.insert("error_field", &e.field());
+            error_status(e)
+        }
+        None => StatusCode::OK,
+    };
+    render(state, status, "admin/survey.html", &ctx)
+}
+
+/// The window form: the new end time, in Beijing time.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WindowForm {
+    closes_at: String,
+}
+
+pub async fn change_window(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<WindowForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let result = async {
+        let closes_at = super::input::parse_local_time(&form.0.closes_at, "closes_at")?
+            .ok_or_else(|| AppError::invalid("closes_at", "请填写新的结束时间"))?;
+        surveys::change_window(&state.app, &user.actor(), id, closes_at).await
+    }
+    .await;
+    match result {
+        Ok(_) => survey_page(&state, &user, &csrf, id, None, Some("结束时间已修改")).await,
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_page(&state, &user, &csrf, id, Some(&e), None).await
+        }
+    }
 }
 
 pub async fn edit_survey(
@@ -531,4 +602,92 @@ pub async fn close_survey(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     change_status(state, user, path.into_inner(), Transition::Close).await
+}
+
+/// Deleting a draft asks for a tick that says so.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    confirm: String,
+}
+
+pub async fn delete_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let result = if form.0.confirm.is_empty() {
+        Err(AppError::invalid(
+            "confirm",
+            "请勾选“确认删除”：删除后乡镇、学校、名册和抽样记录都不能恢复",
+        ))
+    } else {
+        surveys::delete_draft(&state.app, &user.actor(), id).await
+    };
+    match result {
+        Ok(()) => Ok(see_other("/admin")),
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_page(&state, &user, &csrf, id, Some(&e), None).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ArchiveForm {
+    /// `1` archives, anything else brings it back.
+    archived: String,
+}
+
+pub async fn archive_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<ArchiveForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let archived = form.0.archived == "1";
+    match surveys::set_archived(&state.app, &user.actor(), id, archived).await {
+        Ok(_) => {
+            let notice = if archived {
+                "调查已归档"
+            } else {
+                "调查已恢复到列表"
+            };
+            survey_page(&state, &user, &csrf, id, None, Some(notice)).await
+        }
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_page(&state, &user, &csrf, id, Some(&e), None).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CopyForm {
+    name: String,
+}
+
+pub async fn copy_survey(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<CopyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    match surveys::copy(&state.app, &user.actor(), id, Some(&form.0.name)).await {
+        Ok(created) => Ok(see_other(&format!("/admin/surveys/{}", created.id))),
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_page(&state, &user, &csrf, id, Some(&e), None).await
+        }
+    }
 }

@@ -3,7 +3,8 @@
 use super::AppState;
 use super::auth::{self, CurrentUser};
 use super::input::{
-    ApiJson, CountyInput, LoginInput, OpenInput, QuotaQuery, SurveyInput, UserInput,
+    ApiJson, ArchiveInput, CopyInput, CountyInput, LoginInput, OpenInput, QuotaQuery, SurveyInput,
+    UserInput, WindowInput,
 };
 use super::view::SurveyView;
 use crate::app::accounts::{self, Chain, NewUserInput};
@@ -190,6 +191,62 @@ pub async fn open_survey(
         confirmed,
     };
     change_status(state, user, id, Transition::Open(opening)).await
+}
+
+/// Moves the end of a draft or open survey's window (`{"closes_at": "…"}`, never before now).
+pub async fn change_window(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    body: ApiJson<WindowInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let input = body.parse()?;
+    let survey = surveys::change_window(&state.app, &user.actor(), id, input.closes_at).await?;
+    Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
+}
+
+/// Deletes a draft survey (204).
+pub async fn delete_survey(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    surveys::delete_draft(&state.app, &user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Archives a survey or brings it back.
+pub async fn archive_survey(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    body: ApiJson<ArchiveInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let input = body.parse()?;
+    let survey = surveys::set_archived(&state.app, &user.actor(), id, input.archived).await?;
+    Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
+}
+
+/// Copies a survey as a new draft round (201).
+pub async fn copy_survey(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    body: ApiJson<CopyInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let input = if body.is_empty() {
+        CopyInput::default()
+    } else {
+        body.parse()?
+    };
+    let survey = surveys::copy(&state.app, &user.actor(), id, input.name.as_deref()).await?;
+    Ok(HttpResponse::Created().json(SurveyView::new(&survey)))
 }
 
 pub async fn close_survey(

@@ -156,6 +156,21 @@ pub struct WindowInput {
     pub closes_at: DateTime<Utc>,
 }
 
+/// `POST …/copy`: the new round's name (default: the old name with （第二轮）).
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CopyInput {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PUT …/archived`: `{"archived": true}` archives, `false` brings it back.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveInput {
+    pub archived: bool,
+}
+
 /// A survey as the JSON API takes it (create and replace).
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]

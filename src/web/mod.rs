@@ -213,9 +213,13 @@ route_table! {
     post "/api/v1/surveys" => api::create_survey, Organizer;
     get "/api/v1/surveys/{id}" => api::show_survey, CountyRead;
     put "/api/v1/surveys/{id}" => api::update_survey, CountyOrganize;
+    delete "/api/v1/surveys/{id}" => api::delete_survey, CountyOrganize;
+    post "/api/v1/surveys/{id}/copy" => api::copy_survey, CountyOrganize;
+    put "/api/v1/surveys/{id}/archived" => api::archive_survey, CountyOrganize;
     get "/api/v1/surveys/{id}/checklist" => api::checklist, CountyOrganize;
     post "/api/v1/surveys/{id}/open" => api::open_survey, CountyOrganize;
     post "/api/v1/surveys/{id}/close" => api::close_survey, CountyOrganize;
+    put "/api/v1/surveys/{id}/window" => api::change_window, CountyOrganize;
     get "/api/v1/surveys/{id}/plan" => sampling::api_plan, CountyRead;
     get "/api/v1/surveys/{id}/areas" => sampling::api_get_areas, CountyRead;
     put "/api/v1/surveys/{id}/areas" => sampling::api_put_areas, CountyOrganize;
@@ -270,6 +274,10 @@ route_table! {
     get "/admin/surveys/{id}/open" => admin::open_checklist, CountyOrganize;
     post "/admin/surveys/{id}/open" => admin::open_survey, CountyOrganize;
     post "/admin/surveys/{id}/close" => admin::close_survey, CountyOrganize;
+    post "/admin/surveys/{id}/window" => admin::change_window, CountyOrganize;
+    post "/admin/surveys/{id}/delete" => admin::delete_survey, CountyOrganize;
+    post "/admin/surveys/{id}/archive" => admin::archive_survey, CountyOrganize;
+    post "/admin/surveys/{id}/copy" => admin::copy_survey, CountyOrganize;
     get "/admin/surveys/{id}/sample" => sampling_pages::sample, CountyOrganize;
     post "/admin/surveys/{id}/areas" => sampling_pages::save_areas, CountyOrganize;
     post "/admin/surveys/{id}/schools" => sampling_pages::save_schools, CountyOrganize;

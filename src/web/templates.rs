@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 24] = embedded!(
+const TEMPLATES: [(&str, &str); 25] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -18,6 +18,7 @@ const TEMPLATES: [(&str, &str); 24] = embedded!(
     "admin/users.html",
     "admin/survey_form.html",
     "admin/survey.html",
+    "admin/open.html",
     "admin/macros.html",
     "admin/nav.html",
     "admin/sample.html",

@@ -1,7 +1,7 @@
 //! How surveys and plans are shown: one serialisable shape for the JSON API and the pages.
 use crate::domain::group::RespondentGroup;
 use crate::domain::quota::{QuotaSummary, SamplePlan, thousands};
-use crate::domain::survey::Survey;
+use crate::domain::survey::{Phase, Survey};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -145,7 +145,11 @@ pub struct SurveyView {
     pub estimator_label: &'static str,
     pub status: &'static str,
     pub status_label: &'static str,
+    /// Where the window stands now: draft, not_started, answering, ended, closed.
+    pub phase: &'static str,
+    pub phase_label: &'static str,
     pub editable: bool,
+    pub archived_at: Option<DateTime<Utc>>,
     pub opens_at: Option<DateTime<Utc>>,
     pub closes_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -161,6 +165,7 @@ impl SurveyView {
     /// With a plan that knows the roster sizes (group caps applied).
     pub fn with_plan(survey: &Survey, plan: &SamplePlan) -> Self {
         let s = &survey.settings;
+        let phase = Phase::of(survey.status, s.window, Utc::now());
         SurveyView {
             id: survey.id,
             county_id: survey.county_id,
@@ -174,7 +179,10 @@ impl SurveyView {
             estimator_label: s.estimator.label(),
             status: survey.status.code(),
             status_label: survey.status.label(),
+            phase: phase.code(),
+            phase_label: phase.label(),
             editable: survey.status.editable(),
+            archived_at: survey.archived_at,
             opens_at: s.window.opens_at,
             closes_at: s.window.closes_at,
             created_at: survey.created_at,

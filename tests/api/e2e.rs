@@ -657,7 +657,7 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     b.check("open-checklist").await;
     b.click("input[name=confirm]").await;
     b.click("form[action$='/open'] button[type=submit]").await;
-    assert!(b.text().await.contains("进行中"));
+    assert!(b.text().await.contains("已开放"));
     b.goto(&format!("{survey_url}/invitations")).await;
     b.check("invitations").await;
     let href = b

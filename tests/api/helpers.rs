@@ -433,3 +433,18 @@ macro_rules! backend_test {
     };
 }
 pub(crate) use backend_test;
+
+/// The single integer a query returns, read on the test's own connection.
+pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get_by_index::<i64>(0).expect("an integer")
+}

@@ -180,3 +180,117 @@ backend_test! {
         assert_eq!(organizer.delete(app.url(&format!("/api/v1/surveys/{id}/draws/999999"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     }
 }
+
+backend_test! {
+    async fn a_live_surveys_end_moves_but_never_to_the_past(app) {
+        let (organizer, id) = county_survey(&app).await;
+        let url = app.url(&format!("/api/v1/surveys/{id}/window"));
+        let soon = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+        let res = organizer.put(&url).json(&json!({"closes_at": soon})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a draft's end may be set too");
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let opened: Value = res.json().await.unwrap();
+        assert_eq!(opened["phase"], "answering");
+        assert_eq!(opened["phase_label"], "已开放，作答中");
+        // Extended, then shortened; the past and garbage are refused and change nothing.
+        let later = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+        let res = organizer.put(&url).json(&json!({"closes_at": later})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let s: Value = res.json().await.unwrap();
+        assert_eq!(chrono::DateTime::parse_from_rfc3339(s["closes_at"].as_str().unwrap()).unwrap().timestamp(), chrono::DateTime::parse_from_rfc3339(&later).unwrap().timestamp());
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+        for (body, field) in [(json!({"closes_at": past}), "closes_at"), (json!({"closes_at": "明天"}), "closes_at"), (json!({}), "closes_at")] {
+            let res = organizer.put(&url).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+            let e: Value = res.json().await.unwrap();
+            assert_eq!(e["field"], field, "{e}");
+        }
+        let s = get(&app, &organizer, &format!("/api/v1/surveys/{id}")).await;
+        assert_eq!(chrono::DateTime::parse_from_rfc3339(s["closes_at"].as_str().unwrap()).unwrap().timestamp(), chrono::DateTime::parse_from_rfc3339(&later).unwrap().timestamp());
+        // A viewer may not; the change is in the audit trail.
+        let me: Value = organizer.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+        let viewer = app.user("viewer", Some(me["user"]["county_id"].as_i64().unwrap() as i32)).await;
+        assert_eq!(viewer.put(&url).json(&json!({"closes_at": later})).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit?limit=50")).send().await.unwrap().json().await.unwrap();
+        assert!(trail.to_string().contains("window_changed"));
+        // A start time ahead: open but not started.
+        let ahead = app.create_survey(&organizer, json!({"name": "下周", "population": 1000,
+            "opens_at": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
+            "closes_at": (chrono::Utc::now() + chrono::Duration::days(14)).to_rfc3339()})).await;
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{}/open", ahead["id"]))).json(&json!({"confirm": true})).send().await.unwrap();
+        let s: Value = res.json().await.unwrap();
+        assert_eq!(s["phase_label"], "已开放，未开始", "{s}");
+        // Closed: reopen first.
+        organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).send().await.unwrap();
+        assert_eq!(organizer.put(&url).json(&json!({"closes_at": later})).send().await.unwrap().status(), StatusCode::CONFLICT);
+    }
+}
+
+backend_test! {
+    async fn a_survey_is_copied_as_a_new_round_archived_or_deleted_as_a_draft(app) {
+        let (organizer, id) = county_survey(&app).await;
+        upload_all(&app, &organizer, id).await;
+        draw(&app, &organizer, id, json!(5)).await;
+        // Copy: settings, areas, schools; no rosters, no draws.
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/copy"))).json(&json!({"name": "2027 年模拟测评"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let copy: Value = res.json().await.unwrap();
+        let cid = copy["id"].as_i64().unwrap();
+        assert_eq!(copy["name"], "2027 年模拟测评");
+        assert_eq!(copy["population"], 100000);
+        assert_eq!(copy["status"], "draft");
+        let areas = get(&app, &organizer, &format!("/api/v1/surveys/{cid}/areas")).await;
+        assert_eq!(areas.as_array().unwrap().len(), 2);
+        let schools = get(&app, &organizer, &format!("/api/v1/surveys/{cid}/schools")).await;
+        assert_eq!(schools.as_array().unwrap().len(), 4, "{schools}");
+        let plan = get(&app, &organizer, &format!("/api/v1/surveys/{cid}/plan")).await;
+        assert!(plan.to_string().contains("城关镇"));
+        let list = get(&app, &organizer, &format!("/api/v1/surveys/{cid}/checklist")).await;
+        assert_eq!(check(&list, "draw")["detail"], "没有抽样：只能通过开放二维码作答");
+        let res = organizer.get(app.url(&format!("/api/v1/surveys/{cid}/frames/parent"))).send().await.unwrap();
+        let frame: Value = res.json().await.unwrap();
+        assert_eq!(frame["rows"], 0, "{frame}");
+        // An open survey is neither deleted nor archived; a closed one is archived, out of the list.
+        organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(organizer.delete(app.url(&format!("/api/v1/surveys/{id}"))).send().await.unwrap().status(), StatusCode::CONFLICT);
+        let archive = |sid: i64, archived: bool| organizer.put(app.url(&format!("/api/v1/surveys/{sid}/archived"))).json(&json!({"archived": archived})).send();
+        assert_eq!(archive(id, true).await.unwrap().status(), StatusCode::CONFLICT);
+        organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).send().await.unwrap();
+        let res = archive(id, true).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.json::<Value>().await.unwrap()["archived_at"].is_string());
+        let (browser, _) = crate::helpers::browser_login(&app, &organizer_name(&app, &organizer).await, crate::helpers::PASSWORD).await;
+        let home = browser.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains("2027 年模拟测评") && !home.contains("2026 年调查") && home.contains("已归档的调查（1 项）"), "{home}");
+        let archived = browser.get(app.url("/admin?archived=1")).send().await.unwrap().text().await.unwrap();
+        assert!(archived.contains("2026 年调查"));
+        assert_eq!(archive(id, false).await.unwrap().status(), StatusCode::OK);
+        // The draft copy is deleted, with everything it held.
+        let res = organizer.delete(app.url(&format!("/api/v1/surveys/{cid}"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(organizer.get(app.url(&format!("/api/v1/surveys/{cid}"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit?limit=100")).send().await.unwrap().json().await.unwrap();
+        let text = trail.to_string();
+        assert!(text.contains("survey_copied") && text.contains("survey_deleted") && text.contains("survey_archived"));
+        // A draft with rosters and a draw goes whole.
+        let (o2, id2) = crate::sampling::county_survey_in(&app, "丙县").await;
+        upload_all(&app, &o2, id2).await;
+        draw(&app, &o2, id2, json!(1)).await;
+        assert_eq!(o2.delete(app.url(&format!("/api/v1/surveys/{id2}"))).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        let left: i64 = crate::helpers::count_rows(&app, &format!("SELECT COUNT(*) FROM frame_person WHERE survey_id = {id2}")).await;
+        assert_eq!(left, 0);
+    }
+}
+
+async fn organizer_name(app: &crate::helpers::TestApp, client: &reqwest::Client) -> String {
+    let me: Value = client
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["user"]["username"].as_str().unwrap().to_owned()
+}

@@ -120,7 +120,7 @@ backend_test! {
         let res = client.post(app.url(&format!("{location}/open"))).form(&[("csrf_token", token.as_str()), ("confirm", "1")]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let html = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains("进行中") && html.contains("结束调查"));
+        assert!(html.contains("已开放") && html.contains("结束调查"));
         // Open surveys cannot be edited.
         let res = client.get(app.url(&format!("{location}/edit"))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
