@@ -424,7 +424,7 @@ async fn survey_page(
     let (survey, full, places) = sampling::places(&state.app, &actor, id).await?;
     let draw = crate::app::draws::current_draw(&state.app, &actor, survey.id).await?;
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
-    let mut ctx = page(Some(&user), &csrf);
+    let mut ctx = page(Some(user), csrf);
     ctx.insert("survey", &SurveyView::with_plan(&survey, &full.plan));
     ctx.insert("strata", &full.lines_with(&places));
     ctx.insert(
