@@ -1,6 +1,7 @@
 //! The organiser's path: a draw records the roster fingerprint it was drawn from (so a later
 //! roster change marks it stale) and, when a draft's draw is discarded, when and by whom; a
-//! survey may be archived (kept, out of the everyday lists).
+//! survey may be archived (kept, out of the everyday lists); a roster row keeps its class (班级),
+//! so invitation slips print sorted by school and class.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -38,6 +39,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(t("frame_person"))
+                    .add_column(string_len_null(t("class_name"), 32))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -57,6 +66,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(t("survey"))
                     .drop_column(t("archived_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(t("frame_person"))
+                    .drop_column(t("class_name"))
                     .to_owned(),
             )
             .await?;

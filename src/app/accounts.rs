@@ -209,6 +209,148 @@ pub async fn users(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<User>, AppErr
     Ok(store::users::list(ctx.db.pool(), None).await?)
 }
 
+/// What an admin changes on a user: any of role, county, whether they may log in.
+#[derive(Debug, Default)]
+pub struct UserChange<'a> {
+    pub role: Option<&'a str>,
+    /// `Some(None)`: no county (admins only).
+    pub county_id: Option<Option<i32>>,
+    pub active: Option<bool>,
+}
+
+/// A user by id (platform admins), else 404.
+async fn user_by_id(ctx: &Context, id: i32) -> Result<(User, String), AppError> {
+    store::users::find(ctx.db.pool(), id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Changes a user's role, county or access (platform admins). A user disabled, or given another
+/// role or county, is logged out everywhere; the last active admin cannot be disabled or
+/// demoted.
+pub async fn change_user(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    change: UserChange<'_>,
+) -> Result<User, AppError> {
+    actor.require_admin()?;
+    let (before, _) = user_by_id(ctx, id).await?;
+    let mut after = before.clone();
+    if let Some(r) = change.role {
+        after.role = r.parse()?;
+    }
+    if let Some(c) = change.county_id {
+        after.county_id = c;
+    }
+    if let Some(a) = change.active {
+        after.active = a;
+    }
+    match after.role {
+        Role::Admin => after.county_id = None,
+        _ => {
+            let id = after
+                .county_id
+                .ok_or_else(|| AppError::invalid("county_id", "请选择用户所属的县（区）"))?;
+            store::counties::find(ctx.db.pool(), id)
+                .await?
+                .ok_or_else(|| AppError::invalid("county_id", "没有这个县（区）"))?;
+        }
+    }
+    let was_admin = before.role == Role::Admin && before.active;
+    let still_admin = after.role == Role::Admin && after.active;
+    if was_admin && !still_admin && store::users::active_admin_count(ctx.db.pool()).await? <= 1 {
+        return Err(AppError::Conflict(
+            "这是唯一的平台管理员，不能停用或改为其他角色".into(),
+        ));
+    }
+    if after == before {
+        return Ok(after);
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    store::users::update(&txn, &after).await?;
+    if !after.active || after.role != before.role || after.county_id != before.county_id {
+        store::sessions::delete_for_user(&txn, id, None).await?;
+    }
+    txn.commit().await?;
+    let detail = format!(
+        "role {} county {} active {}",
+        after.role.code(),
+        after
+            .county_id
+            .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        after.active
+    );
+    audit(
+        ctx,
+        actor,
+        AuditAction::UserChanged,
+        &after.username,
+        &detail,
+    )
+    .await;
+    Ok(after)
+}
+
+async fn hash_new(password_text: &str) -> Result<String, AppError> {
+    let text = NewPassword::parse(password_text)?.expose().to_owned();
+    blocking(move || password::hash(&text))
+        .await?
+        .map_err(AppError::internal)
+}
+
+/// Sets a user's password (platform admins) and ends every session of theirs.
+pub async fn reset_password(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    new_password: &str,
+) -> Result<User, AppError> {
+    actor.require_admin()?;
+    let (user, _) = user_by_id(ctx, id).await?;
+    let hash = hash_new(new_password).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    store::users::set_password(&txn, id, hash).await?;
+    store::sessions::delete_for_user(&txn, id, None).await?;
+    txn.commit().await?;
+    audit(ctx, actor, AuditAction::PasswordReset, &user.username, "").await;
+    Ok(user)
+}
+
+/// Changes the logged-in user's own password after checking the current one; their other
+/// sessions end (the one asking, `session_token`, stays).
+pub async fn change_own_password(
+    ctx: &Context,
+    user: &User,
+    session_token: Option<&str>,
+    current: &str,
+    new_password: &str,
+) -> Result<(), AppError> {
+    let (_, hash) = user_by_id(ctx, user.id).await?;
+    let current = current.to_owned();
+    if !blocking(move || password::verify(&current, &hash)).await? {
+        return Err(AppError::invalid("current_password", "当前密码不正确"));
+    }
+    let hash = hash_new(new_password).await.map_err(|e| match e {
+        AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
+        e => e,
+    })?;
+    let keep = session_token.map(token_hash);
+    let txn = store::begin_write(&ctx.db).await?;
+    store::users::set_password(&txn, user.id, hash).await?;
+    store::sessions::delete_for_user(&txn, user.id, keep.as_deref()).await?;
+    txn.commit().await?;
+    audit(
+        ctx,
+        &Actor::User(user),
+        AuditAction::PasswordChanged,
+        &user.username,
+        "",
+    )
+    .await;
+    Ok(())
+}
+
 /// The platform admin Renke created at start-up, with the password it generated.
 pub struct CreatedAdmin {
     pub username: String,

@@ -988,8 +988,9 @@ pub fn check_files(
             )
         };
         let text = crate::domain::frame::decode(bytes).map_err(refused)?;
-        let people =
-            crate::domain::frame::parse_roster(*group, &text, &areas, &schools).map_err(refused)?;
+        let people = crate::domain::frame::parse_roster(*group, &text, &areas, &schools)
+            .map_err(refused)?
+            .rows;
         parsed.push((*group, people));
     }
     let frame_lines: Vec<(RespondentGroup, Vec<FrameLine>)> = parsed

@@ -11,6 +11,7 @@ pub mod integrity;
 pub mod questionnaires;
 pub mod readiness;
 pub mod sampling;
+pub mod sheets;
 pub mod surveys;
 pub mod tally;
 

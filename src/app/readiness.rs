@@ -90,11 +90,23 @@ async fn organized(ctx: &Context, actor: &Actor<'_>, county_id: i32) -> Result<(
     actor.require_organizer()
 }
 
+/// A schools file has a row per school and a dozen columns.
+const SCHOOLS_SHEET: super::sheets::Limits = super::sheets::Limits {
+    unpacked: 64 * 1024 * 1024,
+    rows: 20_000,
+    columns: 64,
+    cells: 200_000,
+    what: "学校数据",
+};
+
 /// Reads an uploaded schools file: CSV (UTF-8, BOM or GBK) or XLSX (the first sheet).
 fn rows_of(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
     let bad = |m: String| AppError::invalid("file", m);
     if bytes.starts_with(b"PK") {
-        return xlsx_rows(bytes);
+        return Ok(super::sheets::xlsx_rows(bytes, &SCHOOLS_SHEET)?
+            .into_iter()
+            .map(|(_, row)| row)
+            .collect());
     }
     let text = crate::domain::frame::decode(bytes).map_err(|e| {
         bad(e
@@ -113,76 +125,6 @@ fn rows_of(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
                 .map_err(|e| bad(format!("CSV 无法读取：{e}")))
         })
         .collect()
-}
-
-/// The most an uploaded workbook may hold once unpacked, and the most of its first sheet that is
-/// read: a schools file has a row per school and a dozen columns. A file past them is refused
-/// naming the limit, before anything is allocated for it.
-const XLSX_MAX_UNPACKED: u64 = 64 * 1024 * 1024;
-const XLSX_MAX_ROWS: u32 = 20_000;
-const XLSX_MAX_COLUMNS: u32 = 64;
-const XLSX_MAX_CELLS: usize = 200_000;
-
-/// The first sheet of a workbook as rows of text, from its first used row and column (as a
-/// spreadsheet shows it), read cell by cell within the limits above.
-fn xlsx_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
-    use calamine::{Reader, Xlsx};
-    let bad = |m: String| AppError::invalid("file", m);
-    let unreadable = |e: &dyn std::fmt::Display| bad(format!("XLSX 无法读取：{e}"));
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-    let mut unpacked = 0u64;
-    for i in 0..zip.len() {
-        unpacked += zip.by_index_raw(i).map_err(|e| unreadable(&e))?.size();
-    }
-    if unpacked > XLSX_MAX_UNPACKED {
-        return Err(bad(format!(
-            "XLSX 解压后有 {} MB，超过上限 {} MB：请只保留学校数据这一张工作表后再上传",
-            unpacked >> 20,
-            XLSX_MAX_UNPACKED >> 20
-        )));
-    }
-    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-    let first = book
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or_else(|| bad("XLSX 中没有工作表".into()))?;
-    let mut reader = book
-        .worksheet_cells_reader(&first)
-        .map_err(|e| unreadable(&e))?;
-    let mut cells = Vec::new();
-    while let Some(cell) = reader.next_cell().map_err(|e| unreadable(&e))? {
-        let (row, col) = cell.get_position();
-        let text = calamine::Data::from(cell.get_value().clone()).to_string();
-        if text.is_empty() {
-            continue;
-        }
-        if row >= XLSX_MAX_ROWS || col >= XLSX_MAX_COLUMNS {
-            return Err(bad(format!(
-                "XLSX 第 {} 行第 {} 列有内容，超出上限（{XLSX_MAX_ROWS} 行、{XLSX_MAX_COLUMNS} 列）：请删去表格之外的内容后再上传",
-                row + 1,
-                col + 1
-            )));
-        }
-        if cells.len() == XLSX_MAX_CELLS {
-            return Err(bad(format!("XLSX 的单元格超过上限 {XLSX_MAX_CELLS} 个")));
-        }
-        cells.push((row, col, text));
-    }
-    let (Some(top), Some(left)) = (
-        cells.iter().map(|c| c.0).min(),
-        cells.iter().map(|c| c.1).min(),
-    ) else {
-        return Ok(Vec::new());
-    };
-    let bottom = cells.iter().map(|c| c.0).max().unwrap_or(top);
-    let right = cells.iter().map(|c| c.1).max().unwrap_or(left);
-    let mut rows =
-        vec![vec![String::new(); (right - left + 1) as usize]; (bottom - top + 1) as usize];
-    for (row, col, text) in cells {
-        rows[(row - top) as usize][(col - left) as usize] = text;
-    }
-    Ok(rows)
 }
 
 /// Replaces a county's school figures from a file; every bad line is reported, nothing saved.

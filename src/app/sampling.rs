@@ -189,7 +189,19 @@ pub struct UploadOutcome {
     pub group: RespondentGroup,
     pub rows: usize,
     pub duplicates: Vec<Duplicate>,
+    /// Columns of the file Renke did not read (shown, so nothing is lost unseen).
+    pub ignored_columns: Vec<String>,
 }
+
+/// A roster workbook: one sheet of people, a row each. Bigger rosters come as CSV, which is
+/// read as it streams.
+const ROSTER_SHEET: super::sheets::Limits = super::sheets::Limits {
+    unpacked: 160 * 1024 * 1024,
+    rows: 200_001,
+    columns: 64,
+    cells: 2_000_000,
+    what: "名册",
+};
 
 /// Replaces a group's roster of a draft survey the actor organises. A file with any bad row
 /// is refused whole, with every line and reason (422). A draw made before goes stale: the
@@ -213,12 +225,23 @@ pub async fn upload_roster(
         details: json!({"errors": e.errors, "error_count": e.total}),
     };
     let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
-    let rows = blocking(move || {
-        let text = frame::decode(&bytes)?;
-        frame::parse_roster(group, &text, &areas, &schools)
+    let roster = blocking(move || {
+        if super::sheets::is_xlsx(&bytes) {
+            let rows = super::sheets::xlsx_rows(&bytes, &ROSTER_SHEET)?;
+            let records = rows
+                .into_iter()
+                .map(|(line, cells)| Ok((line, csv::StringRecord::from(cells))));
+            frame::parse_records(group, records, &areas, &schools).map_err(rejected)
+        } else {
+            let text = frame::decode(&bytes).map_err(rejected)?;
+            frame::parse_roster(group, &text, &areas, &schools).map_err(rejected)
+        }
     })
-    .await?
-    .map_err(rejected)?;
+    .await??;
+    let frame::Roster {
+        rows,
+        ignored_columns,
+    } = roster;
     let others = store::frames::phones_outside(db, survey.id, group).await?;
     let duplicates = rows
         .iter()
@@ -251,6 +274,7 @@ pub async fn upload_roster(
         group,
         rows: rows.len(),
         duplicates,
+        ignored_columns,
     })
 }
 

@@ -1,7 +1,9 @@
-//! Sampling frames: the rosters an organiser uploads, one per group, as CSV.
+//! Sampling frames: the rosters an organiser uploads, one per group, as CSV or XLSX.
 //!
-//! A roster is UTF-8 (with or without BOM) or GBK as Excel saves it in China. Every bad row is
-//! reported by line number and reason; a roster with any error is refused whole.
+//! A CSV roster is UTF-8 (with or without BOM) or GBK as Excel saves it in China. Headers are
+//! read under the names county sheets give them (家长姓名, 联系电话, 学校名称, 学号 …); a column
+//! Renke does not use is reported, never dropped silently. Every bad row is reported by line
+//! number and reason; a roster with any error is refused whole.
 use super::group::RespondentGroup;
 use super::strata::{Area, StrataError, band_of};
 use serde::{Deserialize, Serialize};
@@ -56,9 +58,18 @@ pub struct RosterRow {
     pub area: usize,
     pub school: Option<usize>,
     pub grade: Option<u8>,
+    /// The class as written (2班, (3)班), from a 班级 column or the grade (3年级2班).
+    pub class: Option<String>,
     pub name: Option<String>,
     /// Digits only, without a +86 prefix.
     pub phone: Option<String>,
+}
+
+/// A checked roster: its people, and the columns of the file Renke did not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    pub rows: Vec<RosterRow>,
+    pub ignored_columns: Vec<String>,
 }
 
 /// A person of a stored roster. Personal data: never logged, purged on request.
@@ -70,6 +81,8 @@ pub struct Person {
     pub area_id: i32,
     pub school_id: Option<i32>,
     pub grade: Option<u8>,
+    /// The class as the roster wrote it.
+    pub class: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
     /// Its line in the uploaded file.
@@ -142,6 +155,7 @@ enum Column {
     Grade,
     Name,
     Phone,
+    Class,
 }
 
 impl Column {
@@ -153,6 +167,7 @@ impl Column {
             Column::Grade => "grade",
             Column::Name => "name",
             Column::Phone => "phone",
+            Column::Class => "class",
         }
     }
 
@@ -164,25 +179,108 @@ impl Column {
             Column::Grade => "年级",
             Column::Name => "姓名",
             Column::Phone => "电话",
+            Column::Class => "班级",
         }
     }
 
-    fn from_header(h: &str) -> Option<Column> {
-        let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
-        Some(match h.as_str() {
-            "id" | "编号" | "序号编号" => Column::Id,
-            "area" | "乡镇" | "街道" | "乡镇街道" | "乡镇（街道）" | "乡镇(街道)" => {
-                Column::Area
-            }
-            "school" | "学校" => Column::School,
-            "grade" | "年级" => Column::Grade,
-            "name" | "姓名" => Column::Name,
-            "phone" | "电话" | "手机" | "手机号" | "手机号码" | "电话号码" | "联系电话" => {
-                Column::Phone
-            }
-            _ => return None,
-        })
+    /// The column a header names, and how strongly (a 序号 is an id only where there is no
+    /// 编号 or 学号).
+    fn from_header(h: &str) -> Option<(Column, u8)> {
+        let h: String = h
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let exact =
+            match h.as_str() {
+                "id" | "编号" | "序号编号" | "学号" | "工号" | "人员编号" | "代表编号"
+                | "委员编号" => Some((Column::Id, 2)),
+                "序号" | "no" | "no." => Some((Column::Id, 1)),
+                "area" | "乡镇" | "街道" | "乡镇街道" | "乡镇（街道）" | "乡镇(街道)"
+                | "乡镇/街道" => Some((Column::Area, 2)),
+                "school" | "学校" | "学校名称" | "所在学校" | "就读学校" | "任教学校" => {
+                    Some((Column::School, 2))
+                }
+                "grade" | "年级" | "所在年级" | "就读年级" => Some((Column::Grade, 2)),
+                "class" | "班级" | "班" | "所在班级" => Some((Column::Class, 2)),
+                "name" | "姓名" => Some((Column::Name, 2)),
+                "phone" | "电话" | "手机" | "手机号" | "手机号码" | "电话号码" | "联系电话"
+                | "联系方式" => Some((Column::Phone, 2)),
+                _ => None,
+            };
+        if exact.is_some() {
+            return exact;
+        }
+        // As county sheets word them: 家长姓名, 所在乡镇/街道, 家长手机号 …
+        let has = |w: &str| h.contains(w);
+        if has("身份证") {
+            None
+        } else if has("手机") || has("电话") {
+            Some((Column::Phone, 1))
+        } else if has("姓名") {
+            Some((Column::Name, 1))
+        } else if has("乡镇") || has("街道") {
+            Some((Column::Area, 1))
+        } else if has("学校") {
+            Some((Column::School, 1))
+        } else if has("年级") {
+            Some((Column::Grade, 1))
+        } else if has("班级") {
+            Some((Column::Class, 1))
+        } else {
+            None
+        }
     }
+}
+
+/// The columns of a group's roster template, in Chinese, as its header is written.
+pub fn template_columns(group: RespondentGroup) -> Vec<&'static str> {
+    let mut columns = vec!["编号", "乡镇"];
+    if needs_school(group) {
+        columns.push("学校");
+    }
+    if needs_grade(group) {
+        columns.extend(["年级", "班级"]);
+    }
+    columns.extend(["姓名", "电话"]);
+    columns
+}
+
+/// Two example rows of a group's template, with the county's own first area and school.
+pub fn template_rows(
+    group: RespondentGroup,
+    areas: &[Area],
+    schools: &[School],
+) -> Vec<Vec<String>> {
+    let area = areas.first().map_or("城关镇", |a| a.name.as_str());
+    let school = schools
+        .iter()
+        .find(|s| s.area == 0)
+        .map_or("城关第一小学", |s| s.name.as_str());
+    let grades = match group {
+        RespondentGroup::Student => ["三年级", "初一"],
+        _ => ["一年级", "七年级"],
+    };
+    (0..2)
+        .map(|i| {
+            template_columns(group)
+                .into_iter()
+                .map(|c| match c {
+                    "编号" => {
+                        format!("{}{:04}", group.code().chars().next().unwrap_or('x'), i + 1)
+                    }
+                    "乡镇" => area.to_owned(),
+                    "学校" => school.to_owned(),
+                    "年级" => grades[i].to_owned(),
+                    "班级" => format!("{}班", i + 1),
+                    "姓名" => ["张三", "李四"][i].to_owned(),
+                    _ => format!("1380000000{}", i + 1),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn needs_school(group: RespondentGroup) -> bool {
@@ -215,21 +313,75 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
     (5..=20).contains(&digits.len()).then(|| digits.to_owned())
 }
 
-fn parse_grade(raw: &str) -> Option<u8> {
-    let s = raw.trim().trim_end_matches("年级").trim();
-    let g = match s {
+fn grade_number(s: &str) -> Option<u8> {
+    Some(match s {
         "一" => 1,
         "二" => 2,
         "三" => 3,
         "四" => 4,
         "五" => 5,
         "六" => 6,
-        "七" | "初一" => 7,
-        "八" | "初二" => 8,
-        "九" | "初三" => 9,
+        "七" => 7,
+        "八" => 8,
+        "九" => 9,
         _ => s.parse().ok()?,
+    })
+}
+
+/// A grade as people write it — 3, 三, 三年级, 3年级2班, 小学三年级, 初一, 初中一年级, 七年级,
+/// 初一(3)班 — and the class written after it, if any.
+pub fn parse_grade(raw: &str) -> Option<(u8, Option<String>)> {
+    let s: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = s.as_str();
+    let (junior, s) = if let Some(rest) = s.strip_prefix("初中") {
+        (true, rest)
+    } else {
+        (false, s.strip_prefix("小学").unwrap_or(s))
     };
-    (1..=9).contains(&g).then_some(g)
+    let (grade, rest) = if let Some(rest) = s.strip_prefix('初') {
+        let mut chars = rest.chars();
+        let g = match chars.next()? {
+            '一' | '1' => 7,
+            '二' | '2' => 8,
+            '三' | '3' => 9,
+            _ => return None,
+        };
+        (
+            g,
+            chars
+                .as_str()
+                .strip_prefix("年级")
+                .unwrap_or(chars.as_str()),
+        )
+    } else {
+        let (number, rest) = match s.find("年级") {
+            Some(i) => (&s[..i], &s[i + "年级".len()..]),
+            None => {
+                let end = s
+                    .char_indices()
+                    .find(|(_, c)| !c.is_ascii_digit() && !"一二三四五六七八九".contains(*c))
+                    .map_or(s.len(), |(i, _)| i);
+                (&s[..end], &s[end..])
+            }
+        };
+        let g = grade_number(number)?;
+        let g = if junior && (1..=3).contains(&g) {
+            g + 6
+        } else {
+            g
+        };
+        (g, rest)
+    };
+    if !(1..=9).contains(&grade) {
+        return None;
+    }
+    // What follows is a class (2班, (3)班, （3）班) or nothing.
+    let class = match rest {
+        "" => None,
+        r if r.ends_with('班') && r.chars().count() <= 12 => Some(r.to_owned()),
+        _ => return None,
+    };
+    Some((grade, class))
 }
 
 #[derive(Default)]
@@ -251,36 +403,116 @@ impl ErrorList {
     }
 }
 
-/// Parses and checks a group's roster against the county's areas and schools.
+/// A roster's lines as read from its file: each record with its line number, or why the line
+/// could not be read.
+pub type Record = Result<(u64, csv::StringRecord), (u64, String)>;
+
+/// Parses and checks a group's CSV roster against the county's areas and schools.
 pub fn parse_roster(
     group: RespondentGroup,
     text: &str,
     areas: &[Area],
     schools: &[School],
-) -> Result<Vec<RosterRow>, RosterErrors> {
+) -> Result<Roster, RosterErrors> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
         .from_reader(text.as_bytes());
-    let mut records = reader.records();
+    // Line numbers counted here from each record's byte offset: the reader's own count is off
+    // for CRLF files (Excel's), and a file's CR-only lines are lines too.
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line) = (0usize, 1u64);
+    let mut line_at = move |offset: u64| {
+        let offset = (offset as usize).min(bytes.len());
+        if offset > counted_to {
+            let mut i = counted_to;
+            while i < offset {
+                // CR, LF and CRLF each end a line (a CRLF record may start at its LF).
+                match bytes[i] {
+                    b'\r' => line += 1,
+                    b'\n' if i == 0 || bytes[i - 1] != b'\r' => line += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            counted_to = offset;
+        }
+        line
+    };
+    let records = reader.records().map(move |r| match r {
+        Ok(rec) => Ok((rec.position().map_or(0, |p| line_at(p.byte())), rec)),
+        Err(e) => Err((
+            e.position().map_or(0, |p| line_at(p.byte())),
+            format!("这一行无法读取：{e}"),
+        )),
+    });
+    parse_records(group, records, areas, schools)
+}
+
+/// Parses and checks a group's roster, its first record the header, against the county's areas
+/// and schools.
+pub fn parse_records(
+    group: RespondentGroup,
+    mut records: impl Iterator<Item = Record>,
+    areas: &[Area],
+    schools: &[School],
+) -> Result<Roster, RosterErrors> {
     let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => return Err(RosterErrors::one(1, None, format!("表头无法读取：{e}"))),
+        Some(Ok((_, h))) => h,
+        Some(Err((line, e))) => {
+            return Err(RosterErrors::one(
+                line.max(1),
+                None,
+                format!("表头无法读取：{e}"),
+            ));
+        }
         None => return Err(RosterErrors::one(1, None, "文件是空的")),
     };
     let mut columns: Vec<Option<Column>> = Vec::new();
+    let mut ranks: Vec<u8> = Vec::new();
+    let mut ignored_columns = Vec::new();
     for h in header.iter() {
-        let c = Column::from_header(h);
-        if let Some(c) = c
-            && columns.contains(&Some(c))
+        let found = Column::from_header(h);
+        if let Some((c, rank)) = found
+            && let Some(first) = columns.iter().position(|x| *x == Some(c))
         {
-            return Err(RosterErrors::one(
-                1,
-                Some(c.code()),
-                format!("表头“{}”出现了两次", c.label()),
-            ));
+            // A weaker name for a column already found (序号 beside 编号) is left unread.
+            if ranks[first] != rank {
+                if rank > ranks[first] {
+                    ignored_columns.push(header.get(first).unwrap_or("").trim().to_owned());
+                    columns[first] = None;
+                } else {
+                    ignored_columns.push(h.trim().to_owned());
+                    columns.push(None);
+                    ranks.push(0);
+                    continue;
+                }
+            } else {
+                return Err(RosterErrors::one(
+                    1,
+                    Some(c.code()),
+                    format!(
+                        "表头“{}”和“{}”都是{}列，请只保留一列",
+                        header.get(first).unwrap_or("").trim(),
+                        h.trim(),
+                        c.label()
+                    ),
+                ));
+            }
         }
-        columns.push(c);
+        match found {
+            Some((c, rank)) => {
+                columns.push(Some(c));
+                ranks.push(rank);
+            }
+            None => {
+                if !h.trim().is_empty() {
+                    ignored_columns.push(h.trim().to_owned());
+                }
+                columns.push(None);
+                ranks.push(0);
+            }
+        }
     }
     let mut required = vec![Column::Id, Column::Area];
     if needs_school(group) {
@@ -295,13 +527,19 @@ pub fn parse_roster(
         .map(|c| c.label())
         .collect();
     if !missing.is_empty() {
+        let unread = if ignored_columns.is_empty() {
+            String::new()
+        } else {
+            format!("；未识别的列：{}", ignored_columns.join("、"))
+        };
         return Err(RosterErrors::one(
             1,
             None,
             format!(
-                "{}名册缺少列：{}（表头可用中文或 id/area/school/grade/name/phone）",
+                "{}名册缺少列：{}（表头可用中文，如 编号/学号、乡镇、学校、年级、班级、姓名、电话{}）",
                 group.label(),
-                missing.join("、")
+                missing.join("、"),
+                unread
             ),
         ));
     }
@@ -316,20 +554,28 @@ pub fn parse_roster(
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
+    let position = |c: Column| columns.iter().position(|x| *x == Some(c));
+    let at: [Option<usize>; 7] = [
+        position(Column::Id),
+        position(Column::Area),
+        position(Column::School),
+        position(Column::Grade),
+        position(Column::Name),
+        position(Column::Phone),
+        position(Column::Class),
+    ];
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = Vec::new();
     let mut errors = ErrorList::default();
 
     for record in records {
-        let record = match record {
+        let (line, record) = match record {
             Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(line, None, format!("这一行无法读取：{e}"));
+            Err((line, message)) => {
+                errors.push(line, None, message);
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -338,10 +584,16 @@ pub fn parse_roster(
             break;
         }
         let get = |c: Column| {
-            columns
-                .iter()
-                .position(|x| *x == Some(c))
-                .and_then(|i| record.get(i))
+            let i = match c {
+                Column::Id => at[0],
+                Column::Area => at[1],
+                Column::School => at[2],
+                Column::Grade => at[3],
+                Column::Name => at[4],
+                Column::Phone => at[5],
+                Column::Class => at[6],
+            };
+            i.and_then(|i| record.get(i))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
@@ -414,31 +666,41 @@ pub fn parse_roster(
                 }
             },
         };
-        let grade = match get(Column::Grade) {
+        let (grade, class_in_grade) = match get(Column::Grade) {
             None if needs_grade(group) => {
                 errors.push(line, Some(Column::Grade), "缺少年级".into());
-                None
+                (None, None)
             }
-            None => None,
+            None => (None, None),
             Some(g) => match parse_grade(g) {
-                Some(g) if needs_grade(group) && band_of(group, g).is_none() => {
+                Some((n, _)) if needs_grade(group) && band_of(group, n).is_none() => {
                     errors.push(
                         line,
                         Some(Column::Grade),
-                        "学生问卷面向三年级及以上，年级须为 3–9".into(),
+                        format!(
+                            "{g}：一、二年级学生不参加调查（学生问卷面向三至九年级），请从学生名册中删去这一行"
+                        ),
                     );
-                    None
+                    (None, None)
                 }
-                Some(g) => Some(g),
+                Some((n, class)) => (Some(n), class),
                 None => {
                     errors.push(
                         line,
                         Some(Column::Grade),
-                        format!("年级“{g}”无效，须为 1–9 的整数"),
+                        format!("年级“{g}”无法识别：可写 3、三年级、3年级2班、初一、七年级"),
                     );
-                    None
+                    (None, None)
                 }
             },
+        };
+        let class = match get(Column::Class) {
+            Some(c) if c.chars().count() > 20 || c.chars().any(char::is_control) => {
+                errors.push(line, Some(Column::Class), "班级不能超过 20 个字符".into());
+                None
+            }
+            Some(c) => Some(c.to_owned()),
+            None => class_in_grade,
         };
         let name = match get(Column::Name) {
             Some(n) if n.chars().count() > 50 => {
@@ -450,9 +712,15 @@ pub fn parse_roster(
         let phone = match get(Column::Phone) {
             None => None,
             Some(p) => match normalize_phone(p) {
-                Some(p) => Some(p),
-                None => {
-                    errors.push(line, Some(Column::Phone), "电话号码无效".into());
+                Some(p) if is_mobile(&p) => Some(p),
+                _ => {
+                    errors.push(
+                        line,
+                        Some(Column::Phone),
+                        format!(
+                            "手机号码“{p}”无效：须为 11 位数字、以 1 开头（没有手机号的请留空）"
+                        ),
+                    );
                     None
                 }
             },
@@ -466,6 +734,7 @@ pub fn parse_roster(
                 area,
                 school,
                 grade,
+                class,
                 name,
                 phone,
             });
@@ -480,7 +749,15 @@ pub fn parse_roster(
     if rows.is_empty() {
         return Err(RosterErrors::one(2, None, "名册中没有任何人"));
     }
-    Ok(rows)
+    Ok(Roster {
+        rows,
+        ignored_columns,
+    })
+}
+
+/// A mainland mobile number as the frame line writes it: 11 digits starting with 1.
+pub fn is_mobile(phone: &str) -> bool {
+    phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -504,7 +781,9 @@ mod tests {
     fn a_good_roster_parses_with_chinese_or_english_headers() {
         let (areas, schools) = county();
         let text = "编号,乡镇,学校,年级,姓名,电话\ns1,城关镇,城关一小,3,张三,138-0000-0001\ns2,桥头镇,桥头中学,初二,李四,+8613800000002\n";
-        let rows = parse_roster(RespondentGroup::Student, text, &areas, &schools).unwrap();
+        let rows = parse_roster(RespondentGroup::Student, text, &areas, &schools)
+            .unwrap()
+            .rows;
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].grade, Some(8));
         assert_eq!(rows[1].phone.as_deref(), Some("13800000002"));
@@ -513,6 +792,7 @@ mod tests {
         assert_eq!(
             parse_roster(RespondentGroup::NpcDeputy, text, &areas, &schools)
                 .unwrap()
+                .rows
                 .len(),
             1
         );
@@ -532,7 +812,9 @@ mod tests {
         // silently and shared phones no longer skipped by the draw).
         for header in ["手机号码", "联系电话", "电话号码"] {
             let text = format!("编号,乡镇,{header}\nd1,城关镇,13800000003\n");
-            let rows = parse_roster(RespondentGroup::NpcDeputy, &text, &areas, &schools).unwrap();
+            let rows = parse_roster(RespondentGroup::NpcDeputy, &text, &areas, &schools)
+                .unwrap()
+                .rows;
             assert_eq!(rows[0].phone.as_deref(), Some("13800000003"), "{header}");
         }
     }
@@ -556,6 +838,87 @@ mod tests {
             ]
         );
         assert!(err.errors[0].message.contains("第 2 行"));
+    }
+
+    #[test]
+    fn headers_as_county_sheets_word_them_and_unread_columns_reported() {
+        let (areas, schools) = county();
+        let text = "序号,学号,学生姓名,学校名称,所在乡镇/街道,年级,班级,家长手机号,家庭住址\r\n1,s1,张三,城关一小,城关镇,三年级,2班,13800000001,城关路 1 号\r\n2,s2,李四,桥头中学,桥头镇,初一,(3)班,,\r\n";
+        let roster = parse_roster(RespondentGroup::Student, text, &areas, &schools).unwrap();
+        assert_eq!(roster.ignored_columns, ["序号", "家庭住址"]);
+        let r = &roster.rows;
+        assert_eq!(r[0].external_id, "s1");
+        assert_eq!(r[0].name.as_deref(), Some("张三"));
+        assert_eq!(r[0].phone.as_deref(), Some("13800000001"));
+        assert_eq!((r[0].grade, r[0].class.as_deref()), (Some(3), Some("2班")));
+        assert_eq!(
+            (r[1].grade, r[1].class.as_deref(), r[1].line),
+            (Some(7), Some("(3)班"), 3)
+        );
+        // Without a 学号, the 序号 is the id.
+        let text = "序号,乡镇,联系电话\n1,城关镇,13800000002\n";
+        let roster = parse_roster(RespondentGroup::Public, text, &areas, &schools).unwrap();
+        assert!(roster.ignored_columns.is_empty());
+        assert_eq!(roster.rows[0].external_id, "1");
+        // Two columns of the same kind: which ones is said.
+        let err = parse_roster(
+            RespondentGroup::Public,
+            "编号,乡镇,电话,电话号码\n",
+            &areas,
+            &schools,
+        )
+        .unwrap_err();
+        assert!(
+            err.errors[0].message.contains("“电话”和“电话号码”"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn grades_are_read_as_people_write_them() {
+        for (raw, grade, class) in [
+            ("3", 3, None),
+            ("三", 3, None),
+            ("三年级", 3, None),
+            ("3年级2班", 3, Some("2班")),
+            ("三年级（2）班", 3, Some("（2）班")),
+            ("小学三年级", 3, None),
+            ("初一", 7, None),
+            ("初一(3)班", 7, Some("(3)班")),
+            ("初中一年级", 7, None),
+            ("七年级", 7, None),
+            ("九年级", 9, None),
+            (" 8 ", 8, None),
+        ] {
+            assert_eq!(
+                parse_grade(raw),
+                Some((grade, class.map(str::to_owned))),
+                "{raw}"
+            );
+        }
+        for raw in ["十", "高一", "0", "三年级二", "初四", "", "年级"] {
+            assert_eq!(parse_grade(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn phones_must_be_mobiles_and_young_students_are_named_per_line() {
+        let (areas, schools) = county();
+        let text = "编号,乡镇,学校,年级,电话\r\ns1,城关镇,城关一小,3,1380000000\r\ns2,城关镇,城关一小,一年级,\r\ns3,城关镇,城关一小,3,0351-1234567\r\ns4,城关镇,城关一小,3,+86 138 0000 0004\r\n";
+        let err = parse_roster(RespondentGroup::Student, text, &areas, &schools).unwrap_err();
+        let got: Vec<(u64, Option<&str>)> = err.errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(
+            got,
+            [(2, Some("phone")), (3, Some("grade")), (4, Some("phone"))]
+        );
+        assert!(err.errors[0].message.contains("11 位"), "{err:?}");
+        assert!(
+            err.errors[1].message.contains("一、二年级学生不参加调查"),
+            "{err:?}"
+        );
+        // Parents of first graders are in the survey.
+        let text = "编号,乡镇,学校,年级\np1,城关镇,城关一小,一年级\n";
+        assert!(parse_roster(RespondentGroup::Parent, text, &areas, &schools).is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub struct Model {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub line: i32,
+    pub class_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -43,6 +43,7 @@ impl TryFrom<frame_person::Model> for Person {
             school_id: m.school_id,
             name: m.name,
             phone: m.phone,
+            class: m.class_name,
         })
     }
 }
@@ -71,6 +72,7 @@ pub async fn replace(
             name: Set(r.name.clone()),
             phone: Set(r.phone.clone()),
             line: Set(r.line.min(i32::MAX as u64) as i32),
+            class_name: Set(r.class.clone()),
             ..Default::default()
         });
         frame_person::Entity::insert_many(models).exec(db).await?;

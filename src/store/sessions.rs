@@ -61,3 +61,16 @@ pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Re
         .await?
         .rows_affected)
 }
+
+/// Ends a user's sessions, but the one whose token hash is `keep`.
+pub async fn delete_for_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<u64, DbErr> {
+    let mut query = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
+    if let Some(k) = keep {
+        query = query.filter(session::Column::TokenHash.ne(k));
+    }
+    Ok(query.exec(db).await?.rows_affected)
+}

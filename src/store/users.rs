@@ -85,3 +85,52 @@ pub async fn admin_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
         .count(db)
         .await
 }
+
+pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<(User, String)>, DbErr> {
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|m| {
+            let hash = m.password_hash.clone();
+            Ok((User::try_from(m)?, hash))
+        })
+        .transpose()
+}
+
+/// Sets a user's role, county and whether they may log in.
+pub async fn update(db: &impl ConnectionTrait, changed: &User) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(changed.role.code()))
+        .col_expr(
+            user::Column::CountyId,
+            Expr::value(match changed.role {
+                Role::Admin => None,
+                _ => changed.county_id,
+            }),
+        )
+        .col_expr(user::Column::Active, Expr::value(changed.active))
+        .filter(user::Column::Id.eq(changed.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password(db: &impl ConnectionTrait, id: i32, hash: String) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Active platform admins.
+pub async fn active_admin_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.code()))
+        .filter(user::Column::Active.eq(true))
+        .count(db)
+        .await
+}

@@ -266,6 +266,19 @@ async fn users_page(
     csrf: &CsrfToken,
     error: Option<(&AppError, &UserForm)>,
 ) -> Result<HttpResponse, AppError> {
+    users_page_with(state, user, csrf, error, None, None).await
+}
+
+/// The users page with the outcome of an action: the new-user form's error (with what was
+/// typed), an error or a notice about a user's row.
+async fn users_page_with(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    error: Option<(&AppError, &UserForm)>,
+    row_error: Option<&AppError>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let users = accounts::users(&state.app, &actor).await?;
     let mut ctx = page(Some(user), csrf);
@@ -273,13 +286,20 @@ async fn users_page(
         .iter()
         .map(|u| {
             serde_json::json!({
+                "id": u.id,
                 "username": u.username,
+                "role": u.role.code(),
                 "role_label": u.role.label(),
                 "county_id": u.county_id,
                 "active": u.active,
+                "is_me": u.id == user.id,
             })
         })
         .collect();
+    ctx.insert("notice", &notice);
+    if let Some(e) = row_error {
+        ctx.insert("row_error", &e.to_string());
+    }
     ctx.insert("users", &rows);
     ctx.insert("counties", &accounts::counties(&state.app, &actor).await?);
     ctx.insert("county_names", &county_names(state, &actor).await?);
@@ -296,7 +316,169 @@ async fn users_page(
         ctx.insert("form_county", &form.county_id);
         status = error_status(err);
     }
+    if let Some(e) = row_error {
+        status = error_status(e);
+    }
     render(state, status, "admin/users.html", &ctx)
+}
+
+/// A user's row on the users page: role, county, and whether they may log in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserChangeForm {
+    role: String,
+    county_id: String,
+    /// `1`: may log in; anything else (an unticked box sends nothing): disabled.
+    active: String,
+}
+
+pub async fn change_user(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<UserChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    user.actor().require_admin()?;
+    let f = form.0;
+    let result = async {
+        let county = match f.county_id.trim() {
+            "" => None,
+            c => Some(
+                c.parse()
+                    .map_err(|_| AppError::invalid("county_id", "请选择县（区）"))?,
+            ),
+        };
+        accounts::change_user(
+            &state.app,
+            &user.actor(),
+            path.into_inner(),
+            accounts::UserChange {
+                role: Some(f.role.as_str()).filter(|r| !r.is_empty()),
+                county_id: Some(county),
+                active: Some(f.active == "1"),
+            },
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(u) => {
+            let notice = format!("已保存用户 {} 的设置", u.username);
+            users_page_with(&state, &user, &csrf, None, None, Some(&notice)).await
+        }
+        Err(e) => {
+            let e = form_error(e)?;
+            users_page_with(&state, &user, &csrf, None, Some(&e), None).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+}
+
+pub async fn reset_password(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    user.actor().require_admin()?;
+    match accounts::reset_password(
+        &state.app,
+        &user.actor(),
+        path.into_inner(),
+        &form.0.password,
+    )
+    .await
+    {
+        Ok(u) => {
+            let notice = format!("已重设用户 {} 的密码，他的登录已全部退出", u.username);
+            users_page_with(&state, &user, &csrf, None, None, Some(&notice)).await
+        }
+        Err(e) => {
+            let e = form_error(e)?;
+            users_page_with(&state, &user, &csrf, None, Some(&e), None).await
+        }
+    }
+}
+
+fn own_password_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    error: Option<&AppError>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = page(Some(user), csrf);
+    ctx.insert("notice", &notice);
+    let status = match error {
+        Some(e) => {
+            insert_error(&mut ctx, e);
+            error_status(e)
+        }
+        None => StatusCode::OK,
+    };
+    render(state, status, "admin/password.html", &ctx)
+}
+
+pub async fn password_page(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+) -> Result<HttpResponse, AppError> {
+    own_password_page(&state, &user, &csrf, None, None)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OwnPasswordForm {
+    current_password: String,
+    new_password: String,
+    new_password_again: String,
+}
+
+pub async fn change_own_password(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    req: HttpRequest,
+    form: CsrfForm<OwnPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let f = form.0;
+    let result = if f.new_password != f.new_password_again {
+        Err(AppError::invalid(
+            "new_password_again",
+            "两次输入的新密码不一致",
+        ))
+    } else {
+        let token = auth::session_token(&state, &req);
+        accounts::change_own_password(
+            &state.app,
+            &user,
+            token.as_deref(),
+            &f.current_password,
+            &f.new_password,
+        )
+        .await
+    };
+    match result {
+        Ok(()) => own_password_page(
+            &state,
+            &user,
+            &csrf,
+            None,
+            Some("密码已修改；你在其他设备上的登录已退出"),
+        ),
+        Err(e) => {
+            let e = form_error(e)?;
+            own_password_page(&state, &user, &csrf, Some(&e), None)
+        }
+    }
 }
 
 pub async fn users(

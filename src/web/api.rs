@@ -3,11 +3,11 @@
 use super::AppState;
 use super::auth::{self, CurrentUser};
 use super::input::{
-    ApiJson, ArchiveInput, CopyInput, CountyInput, LoginInput, OpenInput, QuotaQuery, SurveyInput,
-    UserInput, WindowInput,
+    ApiJson, ArchiveInput, CopyInput, CountyInput, LoginInput, OpenInput, OwnPasswordInput,
+    PasswordInput, QuotaQuery, SurveyInput, UserChangeInput, UserInput, WindowInput,
 };
 use super::view::SurveyView;
-use crate::app::accounts::{self, Chain, NewUserInput};
+use crate::app::accounts::{self, Chain, NewUserInput, UserChange};
 use crate::app::surveys::{self, Opening, Transition};
 use crate::domain::opening;
 use crate::domain::quota::{QuotaSummary, SamplePlan};
@@ -97,6 +97,61 @@ pub async fn create_user(
     )
     .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn change_user(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    input: ApiJson<UserChangeInput>,
+) -> Result<HttpResponse, AppError> {
+    user.actor().require_admin()?;
+    let i = input.parse()?;
+    let changed = accounts::change_user(
+        &state.app,
+        &user.actor(),
+        path.into_inner(),
+        UserChange {
+            role: i.role.as_deref(),
+            county_id: i.county_id.map(Some),
+            active: i.active,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(changed))
+}
+
+pub async fn reset_password(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    input: ApiJson<PasswordInput>,
+) -> Result<HttpResponse, AppError> {
+    user.actor().require_admin()?;
+    let i = input.parse()?;
+    let changed =
+        accounts::reset_password(&state.app, &user.actor(), path.into_inner(), &i.password).await?;
+    Ok(HttpResponse::Ok().json(changed))
+}
+
+/// Changes one's own password; one's other sessions end.
+pub async fn change_own_password(
+    state: State,
+    user: CurrentUser,
+    req: HttpRequest,
+    input: ApiJson<OwnPasswordInput>,
+) -> Result<HttpResponse, AppError> {
+    let i = input.parse()?;
+    let token = auth::session_token(&state, &req);
+    accounts::change_own_password(
+        &state.app,
+        &user,
+        token.as_deref(),
+        &i.current_password,
+        &i.new_password,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn list_surveys(state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {

@@ -114,7 +114,7 @@ pub async fn end_session(state: &AppState, req: &HttpRequest) -> Result<Cookie<'
 }
 
 /// The session token from the request's cookie, if its signature is good.
-fn session_token(state: &AppState, req: &HttpRequest) -> Option<String> {
+pub(crate) fn session_token(state: &AppState, req: &HttpRequest) -> Option<String> {
     let cookie = req.cookie(SESSION_COOKIE)?;
     let mut jar = CookieJar::new();
     jar.add_original(cookie);

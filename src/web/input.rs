@@ -114,6 +114,30 @@ pub struct UserInput {
     pub county_id: Option<i32>,
 }
 
+/// `PUT /api/v1/users/{user}`: what changes (anything left out stays).
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeInput {
+    pub role: Option<String>,
+    pub county_id: Option<i32>,
+    pub active: Option<bool>,
+}
+
+/// `POST /api/v1/users/{user}/password`: the new password an admin sets.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordInput {
+    pub password: String,
+}
+
+/// `PUT /api/v1/me/password`: one's own password, changed.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OwnPasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 /// The query of `GET /api/v1/quota`; every value is checked by the domain's parser.
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]

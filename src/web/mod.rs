@@ -208,6 +208,9 @@ route_table! {
     post "/api/v1/counties" => api::create_county, Admin;
     get "/api/v1/users" => api::list_users, Admin;
     post "/api/v1/users" => api::create_user, Admin;
+    put "/api/v1/users/{user}" => api::change_user, Admin;
+    post "/api/v1/users/{user}/password" => api::reset_password, Admin;
+    put "/api/v1/me/password" => api::change_own_password, User;
     get "/api/v1/audit" => api::audit_trail, Admin;
     get "/api/v1/surveys" => api::list_surveys, User;
     post "/api/v1/surveys" => api::create_survey, Organizer;
@@ -227,6 +230,8 @@ route_table! {
     put "/api/v1/surveys/{id}/schools" => sampling::api_put_schools, CountyOrganize;
     post "/api/v1/surveys/{id}/frames/{group}" limit MAX_ROSTER_BYTES => sampling::api_upload_frame, CountyOrganize;
     get "/api/v1/surveys/{id}/frames/{group}" => sampling::api_get_frame, CountyOrganize;
+    get "/api/v1/surveys/{id}/frames/{group}/template.csv" => sampling::api_roster_template_csv, CountyOrganize;
+    get "/api/v1/surveys/{id}/frames/{group}/template.xlsx" => sampling::api_roster_template_xlsx, CountyOrganize;
     post "/api/v1/surveys/{id}/draws" => sampling::api_draw, CountyOrganize;
     get "/api/v1/surveys/{id}/draws/{draw}" => sampling::api_get_draw, CountyRead;
     delete "/api/v1/surveys/{id}/draws/{draw}" => sampling::api_discard_draw, CountyOrganize;
@@ -266,6 +271,10 @@ route_table! {
     post "/admin/counties" => admin::create_county, Admin;
     get "/admin/users" => admin::users, Admin;
     post "/admin/users" => admin::create_user, Admin;
+    post "/admin/users/{user}" => admin::change_user, Admin;
+    post "/admin/users/{user}/password" => admin::reset_password, Admin;
+    get "/admin/password" => admin::password_page, User;
+    post "/admin/password" => admin::change_own_password, User;
     get "/admin/surveys/new" => admin::new_survey, Organizer;
     post "/admin/surveys" => admin::create_survey, Organizer;
     get "/admin/surveys/{id}" => admin::show_survey, CountyRead;

@@ -184,6 +184,7 @@ pub fn person_json(p: &Person, geo: &Geography) -> serde_json::Value {
         "area": geo.area_name(p.area_id),
         "school": geo.school_name(p.school_id),
         "grade": p.grade,
+        "class": p.class,
         "name": p.name,
         "phone": p.masked_phone(),
     })
@@ -461,18 +462,116 @@ pub async fn api_upload_frame(
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
     surveys::organized(&state.app, &user.actor(), id).await?;
-    let is_csv = req
-        .mime_type()
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.subtype() == "csv" || m.essence_str() == "application/vnd.ms-excel");
-    if !is_csv {
-        return Err(AppError::invalid("file", "名册须以 text/csv 上传"));
+    let is_sheet = req.mime_type().ok().flatten().is_some_and(|m| {
+        m.subtype() == "csv"
+            || m.essence_str() == "application/vnd.ms-excel"
+            || m.essence_str() == XLSX_TYPE
+    });
+    if !is_sheet {
+        return Err(AppError::invalid(
+            "file",
+            "名册须以 text/csv 或 XLSX（application/vnd.openxmlformats-officedocument.spreadsheetml.sheet）上传",
+        ));
     }
     let group = sampling::parse_group(&group)?;
     let outcome =
         sampling::upload_roster(&state.app, &user.actor(), id, group, body.to_vec()).await?;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A group's roster template, as CSV (UTF-8 with BOM, for Excel) or XLSX (ids and phones as
+/// text): the Chinese header and two example rows with the county's own area and school.
+async fn roster_template(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, String)>,
+    xlsx: bool,
+) -> Result<HttpResponse, AppError> {
+    let (id, group) = path.into_inner();
+    let group = sampling::parse_group(&group)?;
+    let (_, geo) = sampling::geography(&state.app, &user.actor(), id).await?;
+    user.actor().require_organizer()?;
+    let header = crate::domain::frame::template_columns(group);
+    let rows = crate::domain::frame::template_rows(group, &geo.areas, &geo.schools);
+    let name = format!("名册模板-{}", group.label());
+    let disposition = format!(
+        "attachment; filename=\"roster-template-{}.{}\"; filename*=UTF-8''{}.{}",
+        group.code(),
+        if xlsx { "xlsx" } else { "csv" },
+        percent_encode(&name),
+        if xlsx { "xlsx" } else { "csv" },
+    );
+    let body = if xlsx {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let text = rust_xlsxwriter::Format::new().set_num_format("@");
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        let sheet = book.add_worksheet();
+        let xl = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("XLSX: {e}"));
+        sheet.set_name(group.label()).map_err(xl)?;
+        for (c, h) in header.iter().enumerate() {
+            let c = c as u16;
+            sheet
+                .write_string_with_format(0, c, *h, &bold)
+                .map_err(xl)?;
+            // Whole columns as text: a 17-digit id or a phone stays as typed.
+            sheet.set_column_format(c, &text).map_err(xl)?;
+            sheet.set_column_width(c, 14).map_err(xl)?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                sheet
+                    .write_string_with_format(r as u32 + 1, c as u16, v, &text)
+                    .map_err(xl)?;
+            }
+        }
+        book.save_to_buffer().map_err(xl)?
+    } else {
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        w.write_record(&header).map_err(AppError::internal)?;
+        for row in &rows {
+            w.write_record(row).map_err(AppError::internal)?;
+        }
+        w.into_inner().map_err(AppError::internal)?
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(if xlsx {
+            XLSX_TYPE
+        } else {
+            "text/csv; charset=utf-8"
+        })
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, disposition))
+        .body(body))
+}
+
+/// A file name's UTF-8 bytes percent-encoded, for `filename*`.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub async fn api_roster_template_csv(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    roster_template(state, user, path, false).await
+}
+
+pub async fn api_roster_template_xlsx(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    roster_template(state, user, path, true).await
 }
 
 pub async fn api_get_frame(

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 25] = embedded!(
+const TEMPLATES: [(&str, &str); 26] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -19,6 +19,7 @@ const TEMPLATES: [(&str, &str); 25] = embedded!(
     "admin/survey_form.html",
     "admin/survey.html",
     "admin/open.html",
+    "admin/password.html",
     "admin/macros.html",
     "admin/nav.html",
     "admin/sample.html",

@@ -39,7 +39,7 @@ async fn a_method_a_path_does_not_serve_is_405_with_the_methods_it_does() {
         .unwrap();
     for (method, path, allow) in [
         ("PUT", "/s/abc", "GET, POST"),
-        ("DELETE", "/api/v1/surveys/1", "GET, PUT"),
+        ("DELETE", "/api/v1/surveys/1/plan", "GET"),
         ("POST", "/admin/surveys/new", "GET"),
     ] {
         let res = app
@@ -74,6 +74,9 @@ backend_test! {
         upload(&app, &organizer_api, id, "public", roster("public", 30)).await;
         let draw: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": 1})).send().await.unwrap().json().await.unwrap();
         let ch: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/channels"))).json(&json!({"group": "public"})).send().await.unwrap().json().await.unwrap();
+        // Opened, so no route of the walk draws again and revokes the invitation used below.
+        let res = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
         let csv = organizer_api.get(app.url(&format!("/api/v1/surveys/{id}/invitations.csv"))).send().await.unwrap().text().await.unwrap();
         let url = csv.lines().nth(1).unwrap().rsplit(',').next().unwrap().to_owned();
         let token = url.rsplit('/').next().unwrap().to_owned();
@@ -84,6 +87,8 @@ backend_test! {
         for (u, role, c) in [("viewer-a", "viewer", county), ("organizer-a", "organizer", county)] {
             admin.post(app.url("/api/v1/users")).json(&json!({"username": u, "password": PASSWORD, "role": role, "county_id": c})).send().await.unwrap();
         }
+        // A user of its own for the user routes (an admin's form would otherwise change a role's).
+        let spare: Value = admin.post(app.url("/api/v1/users")).json(&json!({"username": "spare", "password": PASSWORD, "role": "viewer", "county_id": county})).send().await.unwrap().json().await.unwrap();
         let other = app.create_county("乙县").await;
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "stranger", "password": PASSWORD, "role": "organizer", "county_id": other})).send().await.unwrap();
 
@@ -104,6 +109,7 @@ backend_test! {
                 .replace("{county}", &county.to_string())
                 .replace("{file}", "social.toml")
                 .replace("{token}", &token)
+                .replace("{user}", &spare["id"].to_string())
         };
         let mut checked = 0;
         for route in ROUTES {

@@ -294,3 +294,185 @@ async fn organizer_name(app: &crate::helpers::TestApp, client: &reqwest::Client)
         .unwrap();
     me["user"]["username"].as_str().unwrap().to_owned()
 }
+
+/// A workbook of rows of cells; numbers are written as numbers (as Excel keeps ids and phones).
+fn workbook(rows: &[Vec<Value>]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            match v {
+                Value::Number(n) => sheet
+                    .write_number(r as u32, c as u16, n.as_f64().unwrap())
+                    .map(|_| ())
+                    .unwrap(),
+                Value::String(s) => sheet
+                    .write_string(r as u32, c as u16, s)
+                    .map(|_| ())
+                    .unwrap(),
+                _ => {}
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+async fn upload_as(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    id: i64,
+    group: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let res = client
+        .post(app.url(&format!("/api/v1/surveys/{id}/frames/{group}")))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+backend_test! {
+    async fn rosters_come_as_counties_have_them(app) {
+        let (organizer, id) = county_survey(&app).await;
+        // An Excel sheet: 学号 and phones as numbers, the county's own headers, a column Renke
+        // does not read, grades as written.
+        let rows = vec![
+            vec![json!("序号"), json!("学号"), json!("学生姓名"), json!("学校名称"), json!("所在乡镇/街道"), json!("年级"), json!("家长手机号"), json!("家庭住址")],
+            vec![json!(1), json!(20220101), json!("张三"), json!("城关一小"), json!("城关镇"), json!("三年级"), json!(13800000001_i64), json!("城关路 1 号")],
+            vec![json!(2), json!(20220102), json!("李四"), json!("桥头中学"), json!("桥头镇"), json!("初一(3)班"), json!(""), json!("")],
+        ];
+        let (status, body) = upload_as(&app, &organizer, id, "student", XLSX, workbook(&rows)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rows"], 2);
+        assert_eq!(body["ignored_columns"], json!(["序号", "家庭住址"]));
+        let frame = get(&app, &organizer, &format!("/api/v1/surveys/{id}/frames/student")).await;
+        let text = frame.to_string();
+        assert!(text.contains("\"20220101\"") && !text.contains("20220101.0"), "{text}");
+        // A bad sheet: every line named as the sheet numbers it.
+        let rows = vec![
+            vec![json!("编号"), json!("乡镇"), json!("学校"), json!("年级"), json!("电话")],
+            vec![json!("s1"), json!("城关镇"), json!("城关一小"), json!("二年级"), json!("")],
+            vec![json!("s2"), json!("城关镇"), json!("城关一小"), json!("3"), json!(1380000)],
+        ];
+        let (status, body) = upload_as(&app, &organizer, id, "student", XLSX, workbook(&rows)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["line"], 2);
+        assert_eq!(body["errors"][0]["column"], "grade");
+        assert_eq!(body["errors"][1]["line"], 3);
+        assert_eq!(body["errors"][1]["column"], "phone");
+        // A CRLF CSV (as Excel saves it): the lines are the file's.
+        let csv = "编号,乡镇,电话\r\nd1,城关镇,13800000001\r\nd2,城关镇,12345\r\n";
+        let (status, body) = upload(&app, &organizer, id, "npc_deputy", csv).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["errors"][0]["line"], 3, "{body}");
+        // A workbook whose one cell sits at the sheet's far corner is refused, naming the limit.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "编号").unwrap();
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+        let (status, body) = upload_as(&app, &organizer, id, "public", XLSX, book.save_to_buffer().unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("超出上限"), "{body}");
+        // The templates: Chinese headers with 班级, the county's own area and school; the XLSX
+        // one goes back in as it is.
+        let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/frames/parent/template.csv"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let csv = res.text().await.unwrap();
+        assert!(csv.trim_start_matches('\u{feff}').starts_with("编号,乡镇,学校,年级,班级,姓名,电话"), "{csv}");
+        assert!(csv.contains("城关镇,城关一小"), "{csv}");
+        let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/frames/parent/template.xlsx"))).send().await.unwrap();
+        assert_eq!(res.headers()["content-type"], XLSX);
+        let (status, body) = upload_as(&app, &organizer, id, "parent", XLSX, res.bytes().await.unwrap().to_vec()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rows"], 2);
+        assert_eq!(body["ignored_columns"], json!([]));
+        let frame = get(&app, &organizer, &format!("/api/v1/surveys/{id}/frames/parent")).await;
+        assert!(frame.to_string().contains("\"1班\""), "the class is kept: {frame}");
+    }
+}
+
+backend_test! {
+    async fn admins_edit_disable_and_reset_users_and_everyone_changes_their_own_password(app) {
+        let county = app.create_county("永嘉县").await;
+        let other = app.create_county("乙县").await;
+        let admin = app.admin().await;
+        let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": "li.ming", "password": crate::helpers::PASSWORD, "role": "viewer", "county_id": county})).send().await.unwrap();
+        let li: Value = res.json().await.unwrap();
+        let lid = li["id"].as_i64().unwrap();
+        let first = app.login("li.ming", crate::helpers::PASSWORD).await;
+        let second = app.login("li.ming", crate::helpers::PASSWORD).await;
+        assert_eq!(first.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
+        // Made an organiser of another county: logged out everywhere, the change in the trail.
+        let url = app.url(&format!("/api/v1/users/{lid}"));
+        let res = admin.put(&url).json(&json!({"role": "organizer", "county_id": other})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let changed: Value = res.json().await.unwrap();
+        assert_eq!((changed["role"].as_str(), changed["county_id"].as_i64()), (Some("organizer"), Some(other as i64)));
+        assert_eq!(first.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(second.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        // Bad input changes nothing.
+        for (body, field) in [(json!({"role": "boss"}), "role"), (json!({"county_id": 999999}), "county_id"), (json!({"role": "viewer", "extra": 1}), "extra")] {
+            let res = admin.put(&url).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+            let e: Value = res.json().await.unwrap();
+            assert_eq!(e["field"], field, "{e}");
+        }
+        // Own password: the current one is checked; the other sessions end, this one stays.
+        let a = app.login("li.ming", crate::helpers::PASSWORD).await;
+        let b = app.login("li.ming", crate::helpers::PASSWORD).await;
+        let own = app.url("/api/v1/me/password");
+        let res = a.put(&own).json(&json!({"current_password": "wrong-password", "new_password": "another-long-one"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.json::<Value>().await.unwrap()["field"], "current_password");
+        let res = a.put(&own).json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "short"})).send().await.unwrap();
+        assert_eq!(res.json::<Value>().await.unwrap()["field"], "new_password");
+        let res = a.put(&own).json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "another-long-one"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(a.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(b.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let res = new_client().post(app.url("/api/v1/login")).json(&json!({"username": "li.ming", "password": crate::helpers::PASSWORD})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the old password no longer works");
+        // Reset by the admin: every session ends, the new password works.
+        let res = admin.post(app.url(&format!("/api/v1/users/{lid}/password"))).json(&json!({"password": "reset-by-admin-1"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(a.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let c = app.login("li.ming", "reset-by-admin-1").await;
+        assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
+        // Disabled: logged out, cannot log in.
+        let res = admin.put(&url).json(&json!({"active": false})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let res = new_client().post(app.url("/api/v1/login")).json(&json!({"username": "li.ming", "password": "reset-by-admin-1"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        // Only admins; and the last admin is not disabled.
+        assert_eq!(c.put(&url).json(&json!({"active": true})).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let organizer = app.user("organizer", Some(county)).await;
+        assert_eq!(organizer.put(&url).json(&json!({"active": true})).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        let users: Value = admin.get(app.url("/api/v1/users")).send().await.unwrap().json().await.unwrap();
+        let admin_id = users.as_array().unwrap().iter().find(|u| u["role"] == "admin").unwrap()["id"].as_i64().unwrap();
+        let res = admin.put(app.url(&format!("/api/v1/users/{admin_id}"))).json(&json!({"active": false})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let trail: Value = admin.get(app.url("/api/v1/audit?limit=100")).send().await.unwrap().json().await.unwrap();
+        let text = trail.to_string();
+        assert!(text.contains("user_changed") && text.contains("password_reset") && text.contains("password_changed"));
+        // The pages: the users table edits rows; one's own password page.
+        let (browser, _) = crate::helpers::browser_login(&app, crate::helpers::ADMIN, crate::helpers::ADMIN_PASSWORD).await;
+        let html = browser.get(app.url("/admin/users")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(&format!("action=\"/admin/users/{lid}\"")) && html.contains("已停用"), "{html}");
+        let token = crate::helpers::csrf_token(&html);
+        let res = browser.post(app.url(&format!("/admin/users/{lid}"))).form(&[("csrf_token", token.as_str()), ("role", "viewer"), ("county_id", &county.to_string()), ("active", "1")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("已保存用户 li.ming 的设置"));
+        assert_eq!(app.login("li.ming", "reset-by-admin-1").await.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
+        let html = browser.get(app.url("/admin/password")).send().await.unwrap().text().await.unwrap();
+        let res = browser.post(app.url("/admin/password")).form(&[("csrf_token", crate::helpers::csrf_token(&html).as_str()), ("current_password", crate::helpers::ADMIN_PASSWORD), ("new_password", "a-new-admin-pass"), ("new_password_again", "a-new-admin-pass-typo")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("两次输入的新密码不一致"));
+    }
+}

@@ -337,9 +337,11 @@ backend_test! {
         // Another seed, another sample.
         draw(&app, &organizer, id, json!(7)).await;
         assert_ne!(names(&invitations(&app, &organizer, id).await), first_names);
-        // Rosters cannot be replaced once drawn.
+        // A roster replaced after the draw (in a draft): the draw in force goes stale.
         let (status, _) = upload(&app, &organizer, id, "public", roster("public", 60)).await;
-        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(status, StatusCode::OK);
+        let drawn: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/checklist"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(drawn["can_open"], false, "{drawn}");
         // A bad seed is refused: blank, with a control character, too long, or not a number
         // nor a text.
         for bad in [json!("  "), json!("a\tb"), json!("9".repeat(201)), json!(-1), json!(1.5), json!(["1"])] {
