@@ -177,8 +177,10 @@ pub async fn show_survey(
     user: CurrentUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let survey = surveys::visible(&state.app, &user.actor(), path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(SurveyView::new(&survey)))
+    // With the plan the rosters cap, as `GET …/plan` and the pages give it.
+    let (survey, full) =
+        crate::app::sampling::plan(&state.app, &user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(SurveyView::with_plan(&survey, &full.plan)))
 }
 
 /// Replaces a draft survey's settings; checks access, role and status in that order.

@@ -95,6 +95,12 @@ async fn sample_page(
         })
         .collect();
     ctx.insert("rosters", &rosters);
+    let without_roster: Vec<&str> = previews
+        .iter()
+        .filter(|r| r.rows.is_none())
+        .map(|r| r.group.label())
+        .collect();
+    ctx.insert("without_roster", &without_roster);
     let draws: Vec<DrawView> = draws::draws(&state.app, &actor, survey.id)
         .await?
         .iter()

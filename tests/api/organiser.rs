@@ -47,6 +47,11 @@ backend_test! {
         assert_eq!(body["field"], "draw", "{body}");
         assert!(body["error"].as_str().unwrap().contains("名册有更换"), "{body}");
         assert_eq!(get(&app, &organizer, &format!("/api/v1/surveys/{id}")).await["status"], "draft");
+        // The survey and its plan agree on the quotas the rosters cap (principals: 8 of 13).
+        let survey = get(&app, &organizer, &format!("/api/v1/surveys/{id}")).await;
+        let plan = get(&app, &organizer, &format!("/api/v1/surveys/{id}/plan")).await;
+        assert_eq!(survey["plan"]["groups"], plan["groups"], "{survey} {plan}");
+        assert_eq!(survey["plan"]["groups"]["principal"], 8);
         // Discarded: superseded, marked, its invitations revoked, its certificate kept.
         let url = app.url(&format!("/api/v1/surveys/{id}/draws/{d1}"));
         let res = organizer.delete(&url).send().await.unwrap();
