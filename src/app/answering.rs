@@ -153,6 +153,8 @@ impl ShownInvitations {
 pub enum Refusal {
     /// No such link, or withdrawn.
     InvalidLink,
+    /// Withdrawn because a reserve was invited in its place.
+    Replaced,
     /// This invitation (or this browser, for a channel) has answered.
     Answered,
     NotYetOpen,
@@ -233,9 +235,16 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
             .map(Arc::new),
         (None, None) => None,
     };
-    let Some(inv) = found.filter(|i| i.status != InvitationStatus::Revoked) else {
+    let Some(inv) = found else {
         return Ok(Target::Refused(Refusal::InvalidLink));
     };
+    if inv.status == InvitationStatus::Revoked {
+        return Ok(Target::Refused(if inv.replaced_by.is_some() {
+            Refusal::Replaced
+        } else {
+            Refusal::InvalidLink
+        }));
+    }
     let live = ctx
         .live
         .get(db, inv.survey_id)

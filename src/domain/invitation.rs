@@ -116,6 +116,14 @@ impl InvitationStatus {
             InvitationStatus::Revoked => "revoked",
         }
     }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "待回复",
+            InvitationStatus::Answered => "已回复",
+            InvitationStatus::Revoked => "已撤销",
+        }
+    }
 }
 
 impl FromStr for InvitationStatus {
@@ -155,6 +163,22 @@ pub struct Addressed {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub external_id: Option<String>,
+    /// The class as the roster wrote it.
+    pub class: Option<String>,
+    /// Issued to a reserve who replaced someone who did not answer.
+    pub reserve: bool,
+}
+
+/// A name as a printed slip shows it: the family name and a mask (张**), never the whole.
+pub fn masked_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        Some(first) => {
+            let rest = chars.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+        None => String::new(),
+    }
 }
 
 /// How many invitations of one stratum are in one state.

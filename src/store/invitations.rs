@@ -67,6 +67,21 @@ pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<
         .iter()
         .filter_map(|i| i.frame_person_id)
         .collect();
+    // The invitations a reserve's pick was issued (the rest went to the sample).
+    let mut reserve: std::collections::HashSet<i32> = std::collections::HashSet::new();
+    let draw_ids: std::collections::BTreeSet<i32> = invitations.iter().map(|i| i.draw_id).collect();
+    for d in draw_ids {
+        let picks = crate::entity::draw_pick::Entity::find()
+            .filter(crate::entity::draw_pick::Column::DrawId.eq(d))
+            .filter(
+                crate::entity::draw_pick::Column::Kind
+                    .eq(crate::domain::draw::PickKind::Reserve.code()),
+            )
+            .filter(crate::entity::draw_pick::Column::InvitationId.is_not_null())
+            .all(db)
+            .await?;
+        reserve.extend(picks.into_iter().filter_map(|p| p.invitation_id));
+    }
     let mut people: HashMap<i32, frame_person::Model> = HashMap::with_capacity(ids.len());
     // In pieces: SQLite binds at most 32,766 values in one statement.
     for chunk in ids.chunks(10_000) {
@@ -85,6 +100,8 @@ pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<
                 name: person.and_then(|p| p.name.clone()),
                 phone: person.and_then(|p| p.phone.clone()),
                 external_id: person.map(|p| p.external_id.clone()),
+                class: person.and_then(|p| p.class_name.clone()),
+                reserve: reserve.contains(&i.id),
                 invitation: Invitation::try_from(i)?,
             })
         })

@@ -103,6 +103,14 @@ impl Notice {
         )
     }
 
+    pub fn replaced() -> Self {
+        Notice::new(
+            StatusCode::GONE,
+            "此链接已更换",
+            "这份邀请在截止前没有回复，按抽样规则已改请备选名单中的人作答，此链接已更换、不能再提交。如有疑问，请联系给您发送链接的学校或县（区）教育局。",
+        )
+    }
+
     pub fn answered() -> Self {
         Notice::new(
             StatusCode::CONFLICT,
@@ -166,6 +174,7 @@ impl Notice {
     pub fn of(refusal: Refusal) -> Self {
         match refusal {
             Refusal::InvalidLink => Notice::invalid_link(),
+            Refusal::Replaced => Notice::replaced(),
             Refusal::Answered => Notice::answered(),
             Refusal::NotYetOpen => Notice::not_yet_open(),
             Refusal::Closed => Notice::closed(),

@@ -369,6 +369,22 @@ pub fn spreadsheet_safe(value: &str) -> String {
 }
 
 /// The invitations CSV: one row per working invitation, UTF-8 with BOM for Excel.
+/// `invitations.csv`'s columns, in Chinese as county staff read them; the link last.
+pub const INVITATION_COLUMNS: [&str; 12] = [
+    "编号",
+    "群体",
+    "乡镇",
+    "学校",
+    "年级",
+    "班级",
+    "姓名",
+    "电话",
+    "状态",
+    "发出时间",
+    "备选递补",
+    "链接",
+];
+
 fn invitations_csv(
     state: &AppState,
     req: &HttpRequest,
@@ -378,20 +394,27 @@ fn invitations_csv(
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut w = csv::Writer::from_writer(&mut out);
-        let header = [
-            "group", "area", "school", "grade", "name", "phone", "status", "url",
-        ];
-        w.write_record(header).map_err(AppError::internal)?;
+        w.write_record(INVITATION_COLUMNS)
+            .map_err(AppError::internal)?;
+        let issued = |t: DateTime<Utc>| {
+            t.with_timezone(&crate::domain::survey::beijing())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
         for line in lines {
             let (inv, a) = (&line.addressed.invitation, &line.addressed);
             w.write_record([
+                spreadsheet_safe(a.external_id.as_deref().unwrap_or("")),
                 inv.group.label().to_owned(),
                 spreadsheet_safe(geo.area_name(inv.area_id)),
                 spreadsheet_safe(geo.school_name(inv.school_id)),
-                inv.grade.map_or(String::new(), |g| g.to_string()),
+                inv.grade.map_or(String::new(), |g| format!("{g}年级")),
+                spreadsheet_safe(a.class.as_deref().unwrap_or("")),
                 spreadsheet_safe(a.name.as_deref().unwrap_or("")),
                 spreadsheet_safe(a.phone.as_deref().unwrap_or("")),
-                inv.status.code().to_owned(),
+                inv.status.label().to_owned(),
+                issued(inv.created_at),
+                if a.reserve { "是" } else { "" }.to_owned(),
                 state.public_link(req, &line.path),
             ])
             .map_err(AppError::internal)?;

@@ -529,6 +529,9 @@ pub struct ReleaseForm {
     band: String,
     #[serde(default)]
     issued_before: String,
+    /// The organiser's tick that they mean it: the links released go dead.
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn release(
@@ -542,6 +545,12 @@ pub async fn release(
     let id = path.into_inner();
     let f = form.0;
     let result = async {
+        if f.confirm.is_empty() {
+            return Err(AppError::invalid(
+                "confirm",
+                "请勾选确认：启用备选后，这些未回复的邀请链接将作废，改发给备选名单中的人",
+            ));
+        }
         let band = match f.band.trim() {
             "" => None,
             b => Some(
@@ -624,6 +633,21 @@ pub async fn purge(
 }
 
 /// A printable A4 sheet: one QR code per working invitation, labelled by school and grade.
+/// Invitation slips on one A4 page: three across, four down.
+const CARDS_PER_PAGE: usize = 12;
+
+fn print_page(
+    geo: &crate::domain::geography::Geography,
+    key: Option<(RespondentGroup, Option<i32>)>,
+    cards: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    json!({
+        "group": key.map(|k| k.0.label()),
+        "school": key.map(|k| geo.school_name(k.1).to_owned()),
+        "cards": cards,
+    })
+}
+
 pub async fn print_sheet(
     state: State,
     user: CurrentUser,
@@ -633,28 +657,59 @@ pub async fn print_sheet(
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let survey = surveys::organized(&state.app, &actor, path.into_inner()).await?;
-    let (geo, lines) =
+    let (geo, mut lines) =
         sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
-    let mut cards = Vec::new();
+    // As schools hand them out: by group, school, grade and class, then roster 编号; each
+    // school starts a page of its own, and a page holds exactly CARDS_PER_PAGE slips.
+    lines.sort_by(|a, b| {
+        let key = |l: &sampling::InvitationLine| {
+            let (a, inv) = (&l.addressed, &l.addressed.invitation);
+            (
+                inv.group,
+                geo.school_name(inv.school_id).to_owned(),
+                inv.grade,
+                a.class.clone().unwrap_or_default(),
+                a.external_id.clone().unwrap_or_default(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut pages: Vec<serde_json::Value> = Vec::new();
+    let mut current: Vec<serde_json::Value> = Vec::new();
+    let mut current_key: Option<(RespondentGroup, Option<i32>)> = None;
+    let total = lines.len();
     for line in &lines {
-        let inv = &line.addressed.invitation;
+        let (a, inv) = (&line.addressed, &line.addressed.invitation);
+        let key = (inv.group, inv.school_id);
+        if current.len() == CARDS_PER_PAGE || (current_key.is_some() && current_key != Some(key)) {
+            pages.push(print_page(&geo, current_key, std::mem::take(&mut current)));
+        }
+        current_key = Some(key);
         let url = state.public_link(&req, &line.path);
         let svg = super::qr::svg(&url, 160)?;
         let svg = svg
             .split_once("?>")
             .map_or(svg.as_str(), |(_, rest)| rest)
             .to_owned();
-        cards.push(json!({
+        current.push(json!({
             "svg": svg,
             "group": inv.group.label(),
             "area": geo.area_name(inv.area_id),
             "school": geo.school_name(inv.school_id),
             "grade": inv.grade,
+            "class": a.class,
+            "external_id": a.external_id,
+            "name": a.name.as_deref().map(crate::domain::invitation::masked_name),
             "url": url,
         }));
     }
+    if !current.is_empty() {
+        pages.push(print_page(&geo, current_key, current));
+    }
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::new(&survey));
-    ctx.insert("cards", &cards);
+    ctx.insert("pages", &pages);
+    ctx.insert("total", &total);
+    ctx.insert("per_page", &CARDS_PER_PAGE);
     render(&state, StatusCode::OK, "admin/print.html", &ctx)
 }

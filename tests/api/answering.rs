@@ -45,8 +45,8 @@ pub async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<St
     let urls = crate::sampling::invitations(app, &organizer, id)
         .await
         .into_iter()
-        .filter(|r| r["group"] == "家长")
-        .map(|r| r["url"].clone())
+        .filter(|r| r["群体"] == "家长")
+        .map(|r| r["链接"].clone())
         .collect();
     (organizer, id, urls)
 }
@@ -414,15 +414,22 @@ backend_test! {
     async fn one_address_is_limited_on_open_channels_and_on_guessing_tokens(app) {
         let (_, _, url) = open_channel(&app).await;
         // A school's shared address gets a burst of 400 submissions at once, then slows down.
-        let mut limited = 0;
-        for _ in 0..405 {
-            let res = app.client.post(&url).form(&[("junk", "1")]).send().await.unwrap();
-            if res.status() == StatusCode::TOO_MANY_REQUESTS {
-                assert!(res.text().await.unwrap().contains("请稍后再试"));
-                limited += 1;
-            }
-        }
-        assert!((1..=10).contains(&limited), "{limited}");
+        // Sent 16 at a time, so the burst is spent before the bucket refills much even on a
+        // loaded machine (two a second: 420 in under 5 s leave at least 10 refused).
+        use futures_util::StreamExt;
+        let started = std::time::Instant::now();
+        let statuses: Vec<(StatusCode, String)> = futures_util::stream::iter(0..420)
+            .map(|_| async {
+                let res = app.client.post(&url).form(&[("junk", "1")]).send().await.unwrap();
+                (res.status(), res.text().await.unwrap())
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let limited: Vec<&(StatusCode, String)> = statuses.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).collect();
+        assert!(limited.iter().all(|(_, body)| body.contains("请稍后再试")));
+        let most = 20 + 2 * started.elapsed().as_secs() as usize;
+        assert!(!limited.is_empty() && limited.len() <= 20, "{} limited in {:?} (at most {most} allowed past the burst)", limited.len(), started.elapsed());
         // Guessing invitation tokens: 20 misses, then 429.
         let mut statuses = Vec::new();
         for i in 0..22 {

@@ -157,7 +157,7 @@ backend_test! {
         open(&app, &organizer, id).await;
         let invitations = invitations(&app, &organizer, id).await;
         let of = |group: &str, area: &str| -> Vec<String> {
-            invitations.iter().filter(|r| r["group"] == group && r["area"] == area).map(|r| r["url"].clone()).collect()
+            invitations.iter().filter(|r| r["群体"] == group && r["乡镇"] == area).map(|r| r["链接"].clone()).collect()
         };
         // Parents: 14 in 城关镇 (two straight-lined: flagged), 6 in 桥头镇.
         let mut k = 0;
@@ -363,7 +363,7 @@ backend_test! {
         draw(&app, &organizer, id, json!(5)).await;
         open(&app, &organizer, id).await;
         let invitations = invitations(&app, &organizer, id).await;
-        let teachers: Vec<String> = invitations.iter().filter(|r| r["group"] == "教师" && r["area"] == "城关镇").map(|r| r["url"].clone()).collect();
+        let teachers: Vec<String> = invitations.iter().filter(|r| r["群体"] == "教师" && r["乡镇"] == "城关镇").map(|r| r["链接"].clone()).collect();
         assert_eq!(teachers.len(), 8);
         for url in teachers.iter().take(3) {
             assert_eq!(answer(url, MIXED[0]).await, StatusCode::OK);

@@ -173,7 +173,7 @@ pub(crate) async fn invitations(
 }
 
 fn names(rows: &[std::collections::HashMap<String, String>]) -> HashSet<String> {
-    rows.iter().map(|r| r["name"].clone()).collect()
+    rows.iter().map(|r| r["姓名"].clone()).collect()
 }
 
 pub(crate) async fn open(app: &TestApp, client: &Client, id: i64) {
@@ -386,7 +386,7 @@ backend_test! {
         upload_all(&app, &organizer, id).await;
         draw(&app, &organizer, id, json!(1)).await;
         let rows = invitations(&app, &organizer, id).await;
-        let url = rows[0]["url"].clone();
+        let url = rows[0]["链接"].clone();
         assert!(url.starts_with(&app.address) && url.contains("/s/"), "{url}");
         let token = url.rsplit('/').next().unwrap().to_owned();
         assert!(token.len() <= 30, "short enough for an SMS: {token}");
@@ -418,7 +418,7 @@ backend_test! {
         // The printable sheet has a QR code per invitation.
         let html = organizer.get(app.url(&format!("/admin/surveys/{id}/invitations/print"))).send().await.unwrap().text().await.unwrap();
         assert_eq!(html.matches("class=\"print-card\"").count(), 150);
-        assert!(!html.contains("parent0"), "no names on the printed sheet");
+        assert!(!html.contains("· parent0") && html.contains("· p*********"), "names masked on the printed sheet");
         // A closed survey says so.
         organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).send().await.unwrap();
         let res = app.client.get(&url).send().await.unwrap();
@@ -431,7 +431,7 @@ backend_test! {
         let (organizer, id) = county_survey(&app).await;
         upload_all(&app, &organizer, id).await;
         draw(&app, &organizer, id, json!(1)).await;
-        let old_url = invitations(&app, &organizer, id).await[0]["url"].clone();
+        let old_url = invitations(&app, &organizer, id).await[0]["链接"].clone();
         draw(&app, &organizer, id, json!(2)).await;
         open(&app, &organizer, id).await;
         let res = app.client.get(&old_url).send().await.unwrap();
@@ -445,7 +445,7 @@ backend_test! {
         upload_all(&app, &organizer, id).await;
         draw(&app, &organizer, id, json!(3)).await;
         let before = invitations(&app, &organizer, id).await;
-        let teacher_urls: Vec<String> = before.iter().filter(|r| r["group"] == "教师").map(|r| r["url"].clone()).collect();
+        let teacher_urls: Vec<String> = before.iter().filter(|r| r["群体"] == "教师").map(|r| r["链接"].clone()).collect();
         // Not before the survey opens.
         let url = app.url(&format!("/api/v1/surveys/{id}/reserves/release"));
         let res = organizer.post(&url).json(&json!({"group": "teacher"})).send().await.unwrap();
@@ -461,8 +461,31 @@ backend_test! {
         assert_eq!(outcome["without_reserve"], 6);
         let after = invitations(&app, &organizer, id).await;
         assert_eq!(after.len(), before.len());
-        let revoked = teacher_urls.iter().filter(|u| !after.iter().any(|r| &&r["url"] == u)).count();
-        assert_eq!(revoked, 2);
+        let revoked: Vec<&String> = teacher_urls.iter().filter(|u| !after.iter().any(|r| &&r["链接"] == u)).collect();
+        assert_eq!(revoked.len(), 2);
+        // The replaced link says so, and whom to ask; the reserves' invitations are marked.
+        let res = app.client.get(revoked[0].as_str()).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::GONE);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("此链接已更换") && page.contains("教育局"), "{page}");
+        assert_eq!(after.iter().filter(|r| r["备选递补"] == "是").count(), 2);
+        assert!(after.iter().all(|r| !r["编号"].is_empty() && r["发出时间"].starts_with("20") && ["待回复", "已回复"].contains(&r["状态"].as_str())));
+        // On the page, releasing asks for a tick first and changes nothing without it.
+        let me: Value = organizer.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+        let (browser, _) = crate::helpers::browser_login(&app, me["user"]["username"].as_str().unwrap(), crate::helpers::PASSWORD).await;
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}/invitations"))).send().await.unwrap().text().await.unwrap();
+        let token = crate::helpers::csrf_token(&html);
+        let res = browser.post(app.url(&format!("/admin/surveys/{id}/reserves"))).form(&[("csrf_token", token.as_str()), ("group", "teacher")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("请勾选确认"));
+        assert_eq!(invitations(&app, &organizer, id).await.len(), after.len());
+        // The print sheet: by school and class, 编号 and a masked name, twelve to a page.
+        let sheet = browser.get(app.url(&format!("/admin/surveys/{id}/invitations/print"))).send().await.unwrap().text().await.unwrap();
+        assert!(sheet.contains("编号 parent") && sheet.contains(" · p*********"), "ids and masked names on the slips");
+        assert!(!sheet.contains("139000"), "no phone on the slips");
+        for page in sheet.split("<section class=\"print-page\">").skip(1) {
+            assert!(page.matches("class=\"print-card\"").count() <= 12);
+        }
         let bad = app.url(&format!("/api/v1/surveys/{id}/reserves/release"));
         let res = organizer.post(&bad).json(&json!({"group": "teacher", "band": 1})).send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["field"], "band");
@@ -546,7 +569,7 @@ backend_test! {
         assert_eq!(res.json::<Value>().await.unwrap()["purged_rows"], 608);
         let rows = invitations(&app, &organizer, id).await;
         assert_eq!(rows.len(), 150);
-        assert!(rows.iter().all(|r| r["name"].is_empty() && r["phone"].is_empty()));
+        assert!(rows.iter().all(|r| r["姓名"].is_empty() && r["电话"].is_empty()));
         let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/draws/{}/verify", d["id"]))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
     }
