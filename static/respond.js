@@ -5,15 +5,16 @@
   "use strict";
   var each = function (list, f) { Array.prototype.forEach.call(list, f); };
   var store = {
-    get: function (k) { try { return window.localStorage.getItem(k); } catch (e) { return null; } },
-    set: function (k, v) { try { window.localStorage.setItem(k, v); } catch (e) { /* private mode */ } },
+    get: function (k) { if (!k) { return null; } try { return window.localStorage.getItem(k); } catch (e) { return null; } },
+    set: function (k, v) { if (!k) { return; } try { window.localStorage.setItem(k, v); } catch (e) { /* private mode */ } },
     del: function (k) { try { window.localStorage.removeItem(k); } catch (e) { /* ignore */ } }
   };
   var done = document.querySelector("[data-clear-draft]");
   if (done) { store.del("renke:" + done.getAttribute("data-clear-draft")); return; }
   var form = document.getElementById("answers");
   if (!form) { return; }
-  var key = "renke:" + form.getAttribute("data-draft-key");
+  // A preview keeps no draft: it has no key.
+  var key = form.getAttribute("data-draft-key") ? "renke:" + form.getAttribute("data-draft-key") : "";
   var items = form.querySelectorAll("fieldset.q");
   var progress = document.getElementById("progress");
   var comment = form.querySelector("textarea[name=comment]");

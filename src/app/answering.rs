@@ -505,3 +505,35 @@ pub async fn submit(
 pub async fn was_stored(ctx: &Context, nonce: &str) -> Result<bool, AppError> {
     Ok(store::submissions::receipt_exists(ctx.db.pool(), &nonce_hash(nonce)).await?)
 }
+
+/// A booklet as a group's respondent would see it on an open channel of the whole county (the
+/// area and grade asked), for an organiser's preview: nothing is issued or stored.
+pub async fn preview(
+    ctx: &Context,
+    actor: &super::Actor<'_>,
+    id: i32,
+    group: RespondentGroup,
+) -> Result<Answering, AppError> {
+    let survey = super::surveys::organized(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    // Read afresh: a draft's questionnaire choice may have just changed.
+    let live = Arc::new(
+        LiveSurvey::load(db, survey.id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    );
+    let origin = Origin {
+        group,
+        area: AreaScope::WholeCounty,
+        school: None,
+        band: None,
+        source: Source::OpenChannel,
+        questions: Questions::for_channel(&live.geo, group, AreaScope::WholeCounty),
+        invitation: None,
+        channel: None,
+    };
+    match ready(ctx, live, origin).await? {
+        Target::Ready(a) => Ok(a),
+        Target::Refused(_) => Err(AppError::NotFound),
+    }
+}

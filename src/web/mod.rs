@@ -305,6 +305,7 @@ route_table! {
     get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;
     get "/admin/surveys/{id}/integrity" => integrity::page_panel, CountyRead;
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
+    get "/admin/surveys/{id}/preview/{group}" => respond::preview, CountyOrganize;
     post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
     post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;

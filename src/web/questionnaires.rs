@@ -28,6 +28,10 @@ pub fn booklet_json(booklet: Booklet, q: &Questionnaire) -> serde_json::Value {
         "booklet": booklet,
         "booklet_label": booklet.label(),
         "groups": groups_of(booklet),
+        "group_names": booklet
+            .groups()
+            .map(|g| json!({"code": g.code(), "label": g.label()}))
+            .collect::<Vec<_>>(),
         "questionnaire_id": q.id,
         "version": d.version,
         "title": d.title,

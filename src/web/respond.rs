@@ -597,3 +597,26 @@ pub async fn channel_submit(
         Answered::Page(page) => Ok(page),
     }
 }
+
+/// `GET /admin/surveys/{id}/preview/{group}`: the group's questionnaire as its respondents see it,
+/// marked 预览, its submit button disabled; nothing is issued or stored.
+pub async fn preview(
+    state: State,
+    user: super::auth::CurrentUser,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, group) = path.into_inner();
+    let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
+    let answering = answering::preview(&state.app, &user.actor(), id, group).await?;
+    let def = &answering.questionnaire.definition;
+    let blank = vec![None; def.items.len()];
+    let mut ctx = form_context(&answering, &blank, "", None, &PlaceShown::default());
+    ctx.insert("form", "");
+    ctx.insert("action", "");
+    ctx.insert("preview", &true);
+    ctx.insert("preview_survey", &id);
+    let html = state.tera.render("respond/form.html", &ctx)?;
+    Ok(respondent_page(StatusCode::OK)
+        .insert_header(("X-Robots-Tag", "noindex"))
+        .body(html))
+}

@@ -481,3 +481,23 @@ backend_test! {
         assert!(res.text().await.unwrap().contains("两次输入的新密码不一致"));
     }
 }
+
+backend_test! {
+    async fn each_booklet_is_previewed_as_respondents_see_it_storing_nothing(app) {
+        let (organizer, id) = county_survey(&app).await;
+        let me: Value = organizer.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+        let (browser, _) = crate::helpers::browser_login(&app, me["user"]["username"].as_str().unwrap(), crate::helpers::PASSWORD).await;
+        let page = browser.get(app.url(&format!("/admin/surveys/{id}/questionnaires"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!("/admin/surveys/{id}/preview/parent")) && page.contains("适用：家长"), "{page}");
+        for group in ["parent", "student", "teacher", "principal", "npc_deputy", "cppcc_member", "public"] {
+            let res = browser.get(app.url(&format!("/admin/surveys/{id}/preview/{group}"))).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{group}");
+            let html = res.text().await.unwrap();
+            assert!(html.contains("预览") && html.contains("disabled") && html.contains("fieldset"), "{group}");
+            assert!(!html.contains("data-draft-key"), "no draft kept");
+        }
+        assert_eq!(browser.get(app.url(&format!("/admin/surveys/{id}/preview/nobody"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let responses = crate::helpers::count_rows(&app, "SELECT COUNT(*) FROM response").await;
+        assert_eq!(responses, 0);
+    }
+}
