@@ -687,5 +687,51 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let body = res.text().await.unwrap();
     assert_eq!(body.lines().count(), 151, "header and 150 invitations");
+    let certificate = format!("{survey_url}/draws/{}", {
+        let text = b
+            .client
+            .find(Locator::Css("a[href*='/draws/']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        text.rsplit('/').next().unwrap().to_owned()
+    });
     b.close().await;
+    // The same pages on a phone: one-line top bar, nothing wider than the screen, touch targets
+    // of 44 px.
+    let Some(p) = Browser::open(&app, "organiser-phone", Device::Phone, true).await else {
+        return;
+    };
+    p.goto("/login").await;
+    p.fill("#f-username", "zhang").await;
+    p.fill("#f-password", PASSWORD).await;
+    p.click("button.btn-primary").await;
+    let bar: Value = p
+        .client
+        .execute(
+            "return document.querySelector('.topbar').getBoundingClientRect().height",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(bar.as_f64().unwrap() <= 60.0, "top bar {bar} px high");
+    p.check("phone-home").await;
+    for (path, label) in [
+        (survey_url.clone(), "phone-survey"),
+        (format!("{survey_url}/sample"), "phone-sample"),
+        (certificate, "phone-certificate"),
+        (format!("{survey_url}/invitations"), "phone-invitations"),
+        (
+            format!("{survey_url}/questionnaires"),
+            "phone-questionnaires",
+        ),
+        ("/admin/password".to_owned(), "phone-password"),
+    ] {
+        p.goto(&path).await;
+        p.check(label).await;
+    }
+    p.close().await;
 }
