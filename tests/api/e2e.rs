@@ -264,6 +264,26 @@ impl Browser {
         self.settle().await;
     }
 
+    /// Uploads a test roster of `n` people of `group` through the sampling page's file input.
+    async fn upload_roster(&self, dir: &std::path::Path, group: &str, n: usize) {
+        let path = dir.join(format!("{group}.csv"));
+        std::fs::write(&path, crate::sampling::roster(group, n)).unwrap();
+        let input = self
+            .client
+            .find(Locator::Css(&format!("#file-{group}")))
+            .await
+            .unwrap();
+        input.send_keys(&path.display().to_string()).await.unwrap();
+        let form = input.find(Locator::XPath("..")).await.unwrap();
+        form.find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.settle().await;
+    }
+
     async fn fill(&self, css: &str, value: &str) {
         let e = self
             .client
@@ -578,22 +598,7 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
         ("cppcc_member", 30),
         ("public", 60),
     ] {
-        let path = dir.path().join(format!("{group}.csv"));
-        std::fs::write(&path, crate::sampling::roster(group, n)).unwrap();
-        let input = b
-            .client
-            .find(Locator::Css(&format!("#file-{group}")))
-            .await
-            .unwrap();
-        input.send_keys(&path.display().to_string()).await.unwrap();
-        let form = input.find(Locator::XPath("..")).await.unwrap();
-        form.find(Locator::Css("button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        b.settle().await;
+        b.upload_roster(dir.path(), group, n).await;
         assert!(b.text().await.contains("名册已导入"), "{group}");
     }
     b.check("rosters").await;
@@ -609,18 +614,7 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     b.check("draw-certificate").await;
     // A roster replaced after the draw: the draw goes stale and the checklist refuses to open.
     b.goto(&format!("{survey_url}/sample")).await;
-    let path = dir.path().join("public.csv");
-    std::fs::write(&path, crate::sampling::roster("public", 61)).unwrap();
-    let input = b.client.find(Locator::Css("#file-public")).await.unwrap();
-    input.send_keys(&path.display().to_string()).await.unwrap();
-    let form = input.find(Locator::XPath("..")).await.unwrap();
-    form.find(Locator::Css("button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.settle().await;
+    b.upload_roster(dir.path(), "public", 61).await;
     let text = b.text().await;
     assert!(
         text.contains("名册已导入") && text.contains("当前抽样已过期"),
