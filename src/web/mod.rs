@@ -238,6 +238,7 @@ route_table! {
     get "/api/v1/surveys/{id}/draws/{draw}/verify" => sampling::api_verify_draw, CountyRead;
     get "/api/v1/surveys/{id}/draws/{draw}/lines.csv" => sampling::api_draw_lines, CountyOrganize;
     get "/api/v1/surveys/{id}/invitations.csv" => sampling::api_invitations_csv, CountyOrganize;
+    get "/api/v1/surveys/{id}/invitations.xlsx" => sampling::api_invitations_xlsx, CountyOrganize;
     get "/api/v1/surveys/{id}/invitations/{invitation}/{format}" => sampling::api_invitation_qr, CountyOrganize;
     post "/api/v1/surveys/{id}/reserves/release" => sampling::api_release, CountyOrganize;
     post "/api/v1/surveys/{id}/channels" => sampling::api_create_channel, CountyOrganize;

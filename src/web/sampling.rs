@@ -385,25 +385,23 @@ pub const INVITATION_COLUMNS: [&str; 12] = [
     "链接",
 ];
 
-fn invitations_csv(
+/// The invitations' rows, in [`INVITATION_COLUMNS`]' order.
+fn invitation_rows(
     state: &AppState,
     req: &HttpRequest,
     geo: &Geography,
     lines: &[InvitationLine],
-) -> Result<Vec<u8>, AppError> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record(INVITATION_COLUMNS)
-            .map_err(AppError::internal)?;
-        let issued = |t: DateTime<Utc>| {
-            t.with_timezone(&crate::domain::survey::beijing())
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        };
-        for line in lines {
+) -> Vec<[String; 12]> {
+    let issued = |t: DateTime<Utc>| {
+        t.with_timezone(&crate::domain::survey::beijing())
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    lines
+        .iter()
+        .map(|line| {
             let (inv, a) = (&line.addressed.invitation, &line.addressed);
-            w.write_record([
+            [
                 spreadsheet_safe(a.external_id.as_deref().unwrap_or("")),
                 inv.group.label().to_owned(),
                 spreadsheet_safe(geo.area_name(inv.area_id)),
@@ -416,12 +414,50 @@ fn invitations_csv(
                 issued(inv.created_at),
                 if a.reserve { "是" } else { "" }.to_owned(),
                 state.public_link(req, &line.path),
-            ])
+            ]
+        })
+        .collect()
+}
+
+fn invitations_csv(rows: &[[String; 12]]) -> Result<Vec<u8>, AppError> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(INVITATION_COLUMNS)
             .map_err(AppError::internal)?;
+        for row in rows {
+            w.write_record(row).map_err(AppError::internal)?;
         }
         w.flush().map_err(AppError::internal)?;
     }
     Ok(out)
+}
+
+/// The same rows as a workbook whose every cell is text: a 17-digit 编号 or a phone stays as
+/// written when Excel opens it (a CSV's become numbers, 2.20922E+16).
+fn invitations_xlsx(rows: &[[String; 12]]) -> Result<Vec<u8>, AppError> {
+    let xl = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("XLSX: {e}"));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let text = rust_xlsxwriter::Format::new().set_num_format("@");
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let sheet = book.add_worksheet();
+    sheet.set_name("邀请名单").map_err(xl)?;
+    for (c, h) in INVITATION_COLUMNS.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xl)?;
+        sheet.set_column_format(c as u16, &text).map_err(xl)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                sheet
+                    .write_string_with_format(r as u32 + 1, c as u16, v, &text)
+                    .map_err(xl)?;
+            }
+        }
+    }
+    book.save_to_buffer().map_err(xl)
 }
 
 // ---- JSON API ------------------------------------------------------------------------------
@@ -748,12 +784,35 @@ pub async fn api_invitations_csv(
     let id = path.into_inner();
     let (geo, lines) =
         sampling::invitations(&state.app, &user.actor(), id, InvitationUse::Export).await?;
-    let body = invitations_csv(&state, &req, &geo, &lines)?;
+    let body = invitations_csv(&invitation_rows(&state, &req, &geo, &lines))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"invitations-{id}.csv\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+pub async fn api_invitations_xlsx(
+    state: State,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (geo, lines) =
+        sampling::invitations(&state.app, &user.actor(), id, InvitationUse::Export).await?;
+    let rows = invitation_rows(&state, &req, &geo, &lines);
+    let body = web::block(move || invitations_xlsx(&rows))
+        .await
+        .map_err(AppError::internal)??;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX_TYPE)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"invitations-{id}.xlsx\""),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))

@@ -501,3 +501,25 @@ backend_test! {
         assert_eq!(responses, 0);
     }
 }
+
+backend_test! {
+    async fn the_invitation_list_keeps_long_ids_and_phones_as_written_in_excel(app) {
+        use calamine::Reader;
+        let (organizer, id) = county_survey(&app).await;
+        let csv = "编号,乡镇,姓名,电话\n22092219870101123,城关镇,王五,13800000001\n22092219870101124,桥头镇,赵六,13800000002\n";
+        let (status, body) = upload(&app, &organizer, id, "npc_deputy", csv).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        draw(&app, &organizer, id, json!(1)).await;
+        let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/invitations.xlsx"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = res.bytes().await.unwrap().to_vec();
+        let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("邀请名单").unwrap();
+        let rows: Vec<_> = sheet.rows().collect();
+        assert_eq!(rows[0][0], calamine::Data::String("编号".into()));
+        assert_eq!(rows[0][11], calamine::Data::String("链接".into()));
+        let ids: Vec<&calamine::Data> = rows[1..].iter().map(|r| &r[0]).collect();
+        assert!(ids.contains(&&calamine::Data::String("22092219870101123".into())), "{ids:?}");
+        assert!(rows[1..].iter().all(|r| matches!(&r[7], calamine::Data::String(p) if p.starts_with("138"))));
+    }
+}
