@@ -242,6 +242,11 @@ pub async fn transition(
         Transition::Close => survey.status.close(),
     }
     .map_err(|e| AppError::Conflict(e.message))?;
+    if matches!(t, Transition::Open(_)) && survey.archived_at.is_some() {
+        return Err(AppError::Conflict(
+            "调查已归档：请先恢复到调查列表，再重新开放".into(),
+        ));
+    }
     // A draft opens for the first time: everything it locks is checked (a closed survey
     // reopened was checked when it first opened).
     if let Transition::Open(o) = &t

@@ -116,10 +116,20 @@ pub struct Counts {
     pub revoked: u64,
 }
 
+/// The draw in force, whose invitations are the ones counted: those of a draw replaced or
+/// discarded before opening were never sent out as the survey's.
+async fn draw_in_force(db: &impl ConnectionTrait, survey_id: i32) -> Result<i32, DbErr> {
+    Ok(super::draws::current(db, survey_id)
+        .await?
+        .map_or(-1, |d| d.id))
+}
+
 pub async fn status_counts(db: &impl ConnectionTrait, survey_id: i32) -> Result<Counts, DbErr> {
+    let draw = draw_in_force(db, survey_id).await?;
     let count = |s: InvitationStatus| {
         invitation::Entity::find()
             .filter(invitation::Column::SurveyId.eq(survey_id))
+            .filter(invitation::Column::DrawId.eq(draw))
             .filter(invitation::Column::Status.eq(s.code()))
             .count(db)
     };
@@ -144,6 +154,7 @@ pub async fn counts_by_stratum(
         replaced: bool,
         n: i64,
     }
+    let draw = draw_in_force(db, survey_id).await?;
     let rows = invitation::Entity::find()
         .select_only()
         .column(invitation::Column::Grp)
@@ -156,6 +167,7 @@ pub async fn counts_by_stratum(
             "n",
         )
         .filter(invitation::Column::SurveyId.eq(survey_id))
+        .filter(invitation::Column::DrawId.eq(draw))
         .group_by(invitation::Column::Grp)
         .group_by(invitation::Column::AreaId)
         .group_by(invitation::Column::Band)

@@ -593,16 +593,30 @@ pub async fn release(
     }
 }
 
+/// A form whose action cannot be undone: the organiser ticks `confirm`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConfirmForm {
+    confirm: String,
+}
+
 pub async fn purge(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let result = sampling::purge(&state.app, &user.actor(), id).await;
+    let result = if form.0.confirm.is_empty() {
+        Err(AppError::invalid(
+            "confirm",
+            "请勾选确认：清除后名册中的姓名和电话不能恢复",
+        ))
+    } else {
+        sampling::purge(&state.app, &user.actor(), id).await
+    };
     let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(n) => {

@@ -83,6 +83,10 @@ backend_test! {
         assert_eq!(body["field"], "confirm", "{body}");
         assert!(body["error"].as_str().unwrap().contains("作答时间"), "{body}");
         assert_eq!(open(true).await.unwrap().status(), StatusCode::OK);
+        // Only the draw in force's invitations count: the discarded one's were never sent.
+        let tally = get(&app, &organizer, &format!("/api/v1/surveys/{id}/tally")).await;
+        let invited: i64 = tally["invitations"].as_array().unwrap().iter().map(|r| r["invited"].as_i64().unwrap()).sum();
+        assert_eq!(invited, second["selected"].as_i64().unwrap(), "{}", tally["invitations"]);
         // Live: the draw can no longer be discarded.
         let res = organizer.delete(app.url(&format!("/api/v1/surveys/{id}/draws/{}", second["id"]))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -270,6 +274,16 @@ backend_test! {
         assert!(home.contains("2027 年模拟测评") && !home.contains("2026 年调查") && home.contains("已归档的调查（1 项）"), "{home}");
         let archived = browser.get(app.url("/admin?archived=1")).send().await.unwrap().text().await.unwrap();
         assert!(archived.contains("2026 年调查"));
+        // An archived survey is not reopened; brought back, it may be.
+        let reopen = organizer.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(reopen.status(), StatusCode::CONFLICT);
+        // Purging from the page asks for a tick first.
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}/invitations"))).send().await.unwrap().text().await.unwrap();
+        let token = crate::helpers::csrf_token(&html);
+        let res = browser.post(app.url(&format!("/admin/surveys/{id}/purge"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("请勾选确认"));
+        assert!(crate::helpers::count_rows(&app, &format!("SELECT COUNT(*) FROM frame_person WHERE survey_id = {id} AND phone IS NOT NULL")).await > 0);
         assert_eq!(archive(id, false).await.unwrap().status(), StatusCode::OK);
         // The draft copy is deleted, with everything it held.
         let res = organizer.delete(app.url(&format!("/api/v1/surveys/{cid}"))).send().await.unwrap();
