@@ -183,7 +183,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
         ctx,
         &DEMO,
         survey.id,
-        Transition::Open(Opening::confirmed(None)),
+        Transition::Open(Opening::confirmed()),
     )
     .await
     .map_err(failed)?;

@@ -112,14 +112,9 @@ pub async fn prepare(
     app::draws::draw(&ctx, &me, survey.id, app::draws::SeedChoice::Random)
         .await
         .map_err(|e| fail(&e))?;
-    app::surveys::transition(
-        &ctx,
-        &me,
-        survey.id,
-        Transition::Open(Opening::confirmed(None)),
-    )
-    .await
-    .map_err(|e| fail(&e))?;
+    app::surveys::transition(&ctx, &me, survey.id, Transition::Open(Opening::confirmed()))
+        .await
+        .map_err(|e| fail(&e))?;
     let (_, lines) = app::sampling::invitations(&ctx, &me, survey.id, InvitationUse::Export)
         .await
         .map_err(|e| fail(&e))?;

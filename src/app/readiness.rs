@@ -102,7 +102,7 @@ const SCHOOLS_SHEET: super::sheets::Limits = super::sheets::Limits {
 /// Reads an uploaded schools file: CSV (UTF-8, BOM or GBK) or XLSX (the first sheet).
 fn rows_of(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
     let bad = |m: String| AppError::invalid("file", m);
-    if bytes.starts_with(b"PK") {
+    if super::sheets::is_xlsx(bytes) {
         return Ok(super::sheets::xlsx_rows(bytes, &SCHOOLS_SHEET)?
             .into_iter()
             .map(|(_, row)| row)

@@ -132,13 +132,10 @@ pub struct Opening {
 
 impl Opening {
     /// An opening whose warnings the caller has already accepted (the demo, the load
-    /// generator): only a blocking check can refuse it.
-    pub fn confirmed(public_url: Option<&str>) -> Opening {
+    /// generator, which serve no request): only a blocking check can refuse it.
+    pub fn confirmed() -> Opening {
         Opening {
-            links: match public_url {
-                Some(u) => LinkAddress::Configured(u.to_owned()),
-                None => LinkAddress::FromRequest(String::new()),
-            },
+            links: LinkAddress::FromRequest(String::new()),
             confirmed: true,
         }
     }
@@ -152,7 +149,6 @@ pub(crate) async fn checklist_in(
     links: &LinkAddress,
 ) -> Result<Vec<Check>, AppError> {
     let full = super::sampling::load_plan(db, survey).await?;
-    let sizes = store::frames::group_sizes(db, survey.id).await?;
     let channels = store::channels::list(db, survey.id).await?;
     let groups = full
         .plan
@@ -161,14 +157,15 @@ pub(crate) async fn checklist_in(
         .map(|g| GroupReach {
             group: g.group,
             quota: g.quota,
-            roster: sizes[g.group],
+            roster: g.frame,
             channels: channels.iter().filter(|c| c.group == g.group).count(),
         })
         .collect();
     let draw = match store::draws::current(db, survey.id).await? {
         Some(d) => {
             let all = store::draws::list(db, survey.id).await?;
-            let stale = super::draws::staleness_in(db, survey, &d).await?;
+            let frame = store::frames::fingerprint(db, survey.id).await?;
+            let stale = d.staleness(frame, &full.geo, &full.recorded_quotas());
             Some(DrawState {
                 number: all.iter().filter(|x| x.id <= d.id).count(),
                 selected: d.selected,
@@ -242,19 +239,17 @@ pub async fn transition(
         Transition::Close => survey.status.close(),
     }
     .map_err(|e| AppError::Conflict(e.message))?;
-    if matches!(t, Transition::Open(_)) && survey.archived_at.is_some() {
-        return Err(AppError::Conflict(
-            "调查已归档：请先恢复到调查列表，再重新开放".into(),
-        ));
-    }
-    // A draft opens for the first time: everything it locks is checked (a closed survey
-    // reopened was checked when it first opened).
-    if let Transition::Open(o) = &t
-        && survey.status == SurveyStatus::Draft
-    {
-        check_opening(&checklist_in(&txn, &survey, &o.links).await?, o.confirmed)?;
-    }
-    if matches!(t, Transition::Open(_)) {
+    if let Transition::Open(o) = &t {
+        if survey.archived_at.is_some() {
+            return Err(AppError::Conflict(
+                "调查已归档：请先恢复到调查列表，再重新开放".into(),
+            ));
+        }
+        // A draft opens for the first time: everything it locks is checked (a closed survey
+        // reopened was checked when it first opened).
+        if survey.status == SurveyStatus::Draft {
+            check_opening(&checklist_in(&txn, &survey, &o.links).await?, o.confirmed)?;
+        }
         // The questionnaire versions are fixed from the first answer on, and each stratum gets
         // its places, its issued invitations holding theirs.
         store::questionnaires::pin(&txn, survey.id).await?;
@@ -294,12 +289,7 @@ pub async fn change_window(
             "调查已结束：要延长作答时间，请先重新开放".into(),
         ));
     }
-    let window = survey
-        .settings
-        .window
-        .with_end(closes_at, Utc::now())
-        .map_err(AppError::from)?;
-    let closes_at = window.closes_at.unwrap_or(closes_at);
+    survey.settings.window.with_end(closes_at, Utc::now())?;
     if !store::surveys::set_closes_at(&txn, survey.id, survey.status, closes_at).await? {
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
     }
@@ -350,7 +340,7 @@ pub async fn delete_draft(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(
 }
 
 /// Archives a survey the actor organises (kept whole, listed apart), or brings it back. An
-/// open survey is closed first.
+/// open survey must be closed first.
 pub async fn set_archived(
     ctx: &Context,
     actor: &Actor<'_>,
@@ -387,19 +377,12 @@ pub async fn copy(
     name: Option<&str>,
 ) -> Result<Survey, AppError> {
     let source = organized(ctx, actor, id).await?;
-    let mut settings = source.settings.clone();
-    settings.name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+    let s = &source.settings;
+    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => n.to_owned(),
-        None => format!("{}（第二轮）", source.settings.name),
+        None => format!("{}（第二轮）", s.name),
     };
-    settings.window = Default::default();
-    let settings = SurveySettings::new(
-        &settings.name,
-        settings.plan,
-        settings.target,
-        settings.window,
-        settings.estimator,
-    )?;
+    let settings = SurveySettings::new(&name, s.plan, s.target, Default::default(), s.estimator)?;
     let txn = store::begin_write(&ctx.db).await?;
     let created = store::surveys::create(&txn, source.county_id, &settings).await?;
     let geo = store::geography::load(&txn, source.id).await?;

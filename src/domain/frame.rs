@@ -159,6 +159,17 @@ enum Column {
 }
 
 impl Column {
+    /// Every column, in declaration order (`c as usize` is its place here).
+    const ALL: [Column; 7] = [
+        Column::Id,
+        Column::Area,
+        Column::School,
+        Column::Grade,
+        Column::Name,
+        Column::Phone,
+        Column::Class,
+    ];
+
     fn code(self) -> &'static str {
         match self {
             Column::Id => "id",
@@ -555,15 +566,8 @@ pub fn parse_records(
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
     let position = |c: Column| columns.iter().position(|x| *x == Some(c));
-    let at: [Option<usize>; 7] = [
-        position(Column::Id),
-        position(Column::Area),
-        position(Column::School),
-        position(Column::Grade),
-        position(Column::Name),
-        position(Column::Phone),
-        position(Column::Class),
-    ];
+    // Each column's place in the file, by the column: looked up once, not per row.
+    let at = Column::ALL.map(position);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = Vec::new();
     let mut errors = ErrorList::default();
@@ -584,16 +588,8 @@ pub fn parse_records(
             break;
         }
         let get = |c: Column| {
-            let i = match c {
-                Column::Id => at[0],
-                Column::Area => at[1],
-                Column::School => at[2],
-                Column::Grade => at[3],
-                Column::Name => at[4],
-                Column::Phone => at[5],
-                Column::Class => at[6],
-            };
-            i.and_then(|i| record.get(i))
+            at[c as usize]
+                .and_then(|i| record.get(i))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };

@@ -158,16 +158,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewDraw) -> Result<Draw, DbE
         .filter(draw::Column::Superseded.eq(false))
         .exec(db)
         .await?;
-    invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::Status,
-            Expr::value(InvitationStatus::Revoked.code()),
-        )
-        .col_expr(invitation::Column::RevokedAt, Expr::value(now))
-        .filter(invitation::Column::SurveyId.eq(new.survey_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending.code()))
-        .exec(db)
-        .await?;
+    revoke_pending(db, invitation::Column::SurveyId.eq(new.survey_id), now).await?;
     let selected = new
         .picks
         .iter()
@@ -250,17 +241,27 @@ pub async fn discard(
     if result.rows_affected != 1 {
         return Ok(false);
     }
+    revoke_pending(db, invitation::Column::DrawId.eq(draw_id), now).await?;
+    Ok(true)
+}
+
+/// Revokes the pending invitations `which` selects (a draw's, or a whole survey's).
+async fn revoke_pending(
+    db: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::Status,
             Expr::value(InvitationStatus::Revoked.code()),
         )
         .col_expr(invitation::Column::RevokedAt, Expr::value(now))
-        .filter(invitation::Column::DrawId.eq(draw_id))
+        .filter(which)
         .filter(invitation::Column::Status.eq(InvitationStatus::Pending.code()))
         .exec(db)
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 pub async fn find(

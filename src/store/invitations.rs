@@ -118,14 +118,14 @@ pub struct Counts {
 
 /// The draw in force, whose invitations are the ones counted: those of a draw replaced or
 /// discarded before opening were never sent out as the survey's.
-async fn draw_in_force(db: &impl ConnectionTrait, survey_id: i32) -> Result<i32, DbErr> {
-    Ok(super::draws::current(db, survey_id)
-        .await?
-        .map_or(-1, |d| d.id))
+async fn draw_in_force(db: &impl ConnectionTrait, survey_id: i32) -> Result<Option<i32>, DbErr> {
+    Ok(super::draws::current(db, survey_id).await?.map(|d| d.id))
 }
 
 pub async fn status_counts(db: &impl ConnectionTrait, survey_id: i32) -> Result<Counts, DbErr> {
-    let draw = draw_in_force(db, survey_id).await?;
+    let Some(draw) = draw_in_force(db, survey_id).await? else {
+        return Ok(Counts::default());
+    };
     let count = |s: InvitationStatus| {
         invitation::Entity::find()
             .filter(invitation::Column::SurveyId.eq(survey_id))
@@ -154,7 +154,9 @@ pub async fn counts_by_stratum(
         replaced: bool,
         n: i64,
     }
-    let draw = draw_in_force(db, survey_id).await?;
+    let Some(draw) = draw_in_force(db, survey_id).await? else {
+        return Ok(Vec::new());
+    };
     let rows = invitation::Entity::find()
         .select_only()
         .column(invitation::Column::Grp)

@@ -58,11 +58,13 @@ pub async fn find_for_login(
         .filter(user::Column::Username.eq(username.trim()))
         .one(db)
         .await?
-        .map(|m| {
-            let hash = m.password_hash.clone();
-            Ok((User::try_from(m)?, hash))
-        })
+        .map(with_hash)
         .transpose()
+}
+
+fn with_hash(m: user::Model) -> Result<(User, String), DbErr> {
+    let hash = m.password_hash.clone();
+    Ok((User::try_from(m)?, hash))
 }
 
 /// Users of one county, or every user when `county` is `None`.
@@ -90,10 +92,7 @@ pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<(User, St
     user::Entity::find_by_id(id)
         .one(db)
         .await?
-        .map(|m| {
-            let hash = m.password_hash.clone();
-            Ok((User::try_from(m)?, hash))
-        })
+        .map(with_hash)
         .transpose()
 }
 

@@ -1,7 +1,7 @@
 //! The organisers' and admins' HTML pages (Chinese UI, phone and desktop).
 use super::auth::{self, CurrentUser, MaybeUser};
 use super::csrf::{CsrfForm, CsrfToken, NoFields};
-use super::input::{CountyForm, LoginForm, SurveyForm, UserForm};
+use super::input::{ConfirmForm, CountyForm, LoginForm, SurveyForm, UserForm, require_tick};
 use super::view::SurveyView;
 use super::{AppState, see_other};
 use crate::app::accounts::{self, NewUserInput};
@@ -706,13 +706,6 @@ async fn change_status(
     Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
 }
 
-/// The opening form: the organiser ticks `confirm` to open despite the checklist's warnings.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct OpenForm {
-    confirm: String,
-}
-
 async fn checklist_page(
     state: &AppState,
     user: &CurrentUser,
@@ -761,12 +754,12 @@ pub async fn open_survey(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    form: CsrfForm<OpenForm>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let opening = Opening {
         links: state.link_address(&req),
-        confirmed: !form.0.confirm.is_empty(),
+        confirmed: form.0.ticked(),
     };
     match surveys::transition(&state.app, &user.actor(), id, Transition::Open(opening)).await {
         Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
@@ -786,30 +779,23 @@ pub async fn close_survey(
     change_status(state, user, path.into_inner(), Transition::Close).await
 }
 
-/// Deleting a draft asks for a tick that says so.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DeleteForm {
-    confirm: String,
-}
-
 pub async fn delete_survey(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<i32>,
-    form: CsrfForm<DeleteForm>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     surveys::organized(&state.app, &user.actor(), id).await?;
-    let result = if form.0.confirm.is_empty() {
-        Err(AppError::invalid(
-            "confirm",
+    let result = async {
+        require_tick(
+            &form.0.confirm,
             "请勾选“确认删除”：删除后乡镇、学校、名册和抽样记录都不能恢复",
-        ))
-    } else {
+        )?;
         surveys::delete_draft(&state.app, &user.actor(), id).await
-    };
+    }
+    .await;
     match result {
         Ok(()) => Ok(see_other("/admin")),
         Err(e) => {

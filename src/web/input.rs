@@ -165,6 +165,29 @@ impl QuotaQuery {
     }
 }
 
+/// A page form whose one field is the organiser's tick that they mean it (`confirm=1`, from a
+/// checkbox): opening despite warnings, deleting a draft, purging.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConfirmForm {
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn ticked(&self) -> bool {
+        !self.confirm.is_empty()
+    }
+}
+
+/// Nothing when the `confirm` box was ticked; else the error naming it, with `message` (what
+/// the action will do).
+pub fn require_tick(confirm: &str, message: &str) -> Result<(), AppError> {
+    if confirm.is_empty() {
+        return Err(AppError::invalid("confirm", message));
+    }
+    Ok(())
+}
+
 /// `POST …/open`: `{"confirm": true}` opens despite the checklist's warnings.
 #[derive(Debug, Default, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]

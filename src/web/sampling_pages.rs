@@ -3,6 +3,7 @@
 use super::admin::{form_error, page, render};
 use super::auth::CurrentUser;
 use super::csrf::{self, CsrfForm, CsrfToken, NoFields};
+use super::input::require_tick;
 use super::sampling::{
     AreaInput, ChannelInput, ChannelView, DrawView, GeographyView, SchoolInput, certificate_json,
     group_options, person_json, school_entries, seed_choice,
@@ -545,12 +546,10 @@ pub async fn release(
     let id = path.into_inner();
     let f = form.0;
     let result = async {
-        if f.confirm.is_empty() {
-            return Err(AppError::invalid(
-                "confirm",
-                "请勾选确认：启用备选后，这些未回复的邀请链接将作废，改发给备选名单中的人",
-            ));
-        }
+        require_tick(
+            &f.confirm,
+            "请勾选确认：启用备选后，这些未回复的邀请链接将作废，改发给备选名单中的人",
+        )?;
         let band = match f.band.trim() {
             "" => None,
             b => Some(
@@ -593,30 +592,23 @@ pub async fn release(
     }
 }
 
-/// A form whose action cannot be undone: the organiser ticks `confirm`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ConfirmForm {
-    confirm: String,
-}
-
 pub async fn purge(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    form: CsrfForm<ConfirmForm>,
+    form: CsrfForm<super::input::ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let result = if form.0.confirm.is_empty() {
-        Err(AppError::invalid(
-            "confirm",
+    let result = async {
+        require_tick(
+            &form.0.confirm,
             "请勾选确认：清除后名册中的姓名和电话不能恢复",
-        ))
-    } else {
+        )?;
         sampling::purge(&state.app, &user.actor(), id).await
-    };
+    }
+    .await;
     let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(n) => {
@@ -675,18 +667,15 @@ pub async fn print_sheet(
         sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
     // As schools hand them out: by group, school, grade and class, then roster 编号; each
     // school starts a page of its own, and a page holds exactly CARDS_PER_PAGE slips.
-    lines.sort_by(|a, b| {
-        let key = |l: &sampling::InvitationLine| {
-            let (a, inv) = (&l.addressed, &l.addressed.invitation);
-            (
-                inv.group,
-                geo.school_name(inv.school_id).to_owned(),
-                inv.grade,
-                a.class.clone().unwrap_or_default(),
-                a.external_id.clone().unwrap_or_default(),
-            )
-        };
-        key(a).cmp(&key(b))
+    lines.sort_by_cached_key(|l| {
+        let (a, inv) = (&l.addressed, &l.addressed.invitation);
+        (
+            inv.group,
+            geo.school_name(inv.school_id).to_owned(),
+            inv.grade,
+            a.class.clone().unwrap_or_default(),
+            a.external_id.clone().unwrap_or_default(),
+        )
     });
     let mut pages: Vec<serde_json::Value> = Vec::new();
     let mut current: Vec<serde_json::Value> = Vec::new();

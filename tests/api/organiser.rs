@@ -187,6 +187,24 @@ backend_test! {
         assert_eq!(viewer.delete(&url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
         assert_eq!(stranger.delete(&url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
         assert_eq!(organizer.delete(app.url(&format!("/api/v1/surveys/{id}/draws/999999"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        // Deleting the survey, by the API and by the page's form, likewise.
+        let survey = app.url(&format!("/api/v1/surveys/{id}"));
+        assert_eq!(new_client().delete(&survey).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(viewer.delete(&survey).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(stranger.delete(&survey).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        for (who, status) in [("viewer", StatusCode::FORBIDDEN), ("stranger", StatusCode::NOT_FOUND)] {
+            let role = if who == "viewer" { "viewer" } else { "organizer" };
+            let c = if who == "viewer" { county } else { other };
+            let name = format!("page-{who}");
+            app.admin().await.post(app.url("/api/v1/users")).json(&json!({"username": name, "password": crate::helpers::PASSWORD, "role": role, "county_id": c})).send().await.unwrap();
+            let (browser, _) = crate::helpers::browser_login(&app, &name, crate::helpers::PASSWORD).await;
+            let token = crate::helpers::csrf_token(&browser.get(app.url("/admin")).send().await.unwrap().text().await.unwrap());
+            for path in [format!("/admin/surveys/{id}/delete"), format!("/admin/surveys/{id}/draws/{}/discard", d["id"])] {
+                let res = browser.post(app.url(&path)).form(&[("csrf_token", token.as_str()), ("confirm", "1")]).send().await.unwrap();
+                assert_eq!(res.status(), status, "{who} {path}");
+            }
+        }
+        assert_eq!(get(&app, &organizer, &format!("/api/v1/surveys/{id}")).await["status"], "draft", "still there");
     }
 }
 
