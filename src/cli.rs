@@ -348,7 +348,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             match app::draws::check_files(&read(&certificate)?, &read(&lines)?, &given) {
                 Ok(Ok(n)) => {
-                    println!("identical ({n} lines)");
+                    println!("identical：复核一致，共 {n} 行");
                     Ok(())
                 }
                 Ok(Err(difference)) => Err(CliError(format!("different: {difference}"))),

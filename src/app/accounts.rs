@@ -48,6 +48,20 @@ pub async fn authenticate(
             audit(ctx, &Actor::User(&user), AuditAction::Login, "", from).await;
             Ok(user)
         }
+        // Told only to whoever knows the password: a guesser learns nothing of the account.
+        Some(user) if ok => {
+            audit(
+                ctx,
+                &Actor::User(&user),
+                AuditAction::LoginFailed,
+                "disabled",
+                from,
+            )
+            .await;
+            Err(AppError::Forbidden(
+                "该账号已停用：请联系平台管理员重新启用".into(),
+            ))
+        }
         _ => {
             let who: String = username.trim().chars().take(64).collect();
             audit(
@@ -327,9 +341,16 @@ pub async fn change_own_password(
     new_password: &str,
 ) -> Result<(), AppError> {
     let (_, hash) = user_by_id(ctx, user.id).await?;
+    let same = current == new_password;
     let current = current.to_owned();
     if !blocking(move || password::verify(&current, &hash)).await? {
         return Err(AppError::invalid("current_password", "当前密码不正确"));
+    }
+    if same {
+        return Err(AppError::invalid(
+            "new_password",
+            "新密码不能与当前密码相同",
+        ));
     }
     let hash = hash_new(new_password).await.map_err(|e| match e {
         AppError::Invalid { message, .. } => AppError::invalid("new_password", message),

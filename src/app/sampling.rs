@@ -188,10 +188,19 @@ pub struct Duplicate {
 pub struct UploadOutcome {
     pub group: RespondentGroup,
     pub rows: usize,
+    /// How many people's phones are also in another group's roster; the first
+    /// [`LISTED_DUPLICATES`] of them are listed.
+    pub duplicate_count: usize,
     pub duplicates: Vec<Duplicate>,
     /// Columns of the file Renke did not read (shown, so nothing is lost unseen).
     pub ignored_columns: Vec<String>,
+    /// What suggests the file was meant for another group (headings, grades, phones that are
+    /// mostly another group's): accepted, but said, so a wrong upload is not missed.
+    pub warnings: Vec<String>,
 }
+
+/// At most this many duplicates are listed with an upload's result.
+pub const LISTED_DUPLICATES: usize = 200;
 
 /// A roster workbook: one sheet of people, a row each. Bigger rosters come as CSV, which is
 /// read as it streams.
@@ -241,12 +250,15 @@ pub async fn upload_roster(
     let frame::Roster {
         rows,
         ignored_columns,
+        mut warnings,
     } = roster;
     let others = store::frames::phones_outside(db, survey.id, group).await?;
-    let duplicates = rows
+    let mut shared: GroupMap<usize> = GroupMap::default();
+    let all_duplicates: Vec<Duplicate> = rows
         .iter()
         .filter_map(|r| {
             let (g, other_id) = others.get(r.phone.as_deref()?)?;
+            shared[*g] += 1;
             Some(Duplicate {
                 line: r.line,
                 external_id: r.external_id.clone(),
@@ -254,8 +266,20 @@ pub async fn upload_roster(
                 other_id: other_id.clone(),
             })
         })
-        .take(200)
         .collect();
+    let duplicate_count = all_duplicates.len();
+    let duplicates = all_duplicates.into_iter().take(LISTED_DUPLICATES).collect();
+    // Most phones already in one other group's roster: the same file under another group.
+    for (g, &n) in shared.iter() {
+        if n * 2 > rows.len() {
+            warnings.push(format!(
+                "{n} 人（{}%）的电话已在{}名册中：是否把同一份名单传成了{}名册？",
+                n * 100 / rows.len().max(1),
+                g.label(),
+                group.label()
+            ));
+        }
+    }
     let txn = store::begin_write(&ctx.db).await?;
     draft_in(&txn, actor, id).await?;
     // The rows name areas and schools by their place in the list they were checked against.
@@ -273,8 +297,10 @@ pub async fn upload_roster(
     Ok(UploadOutcome {
         group,
         rows: rows.len(),
+        duplicate_count,
         duplicates,
         ignored_columns,
+        warnings,
     })
 }
 
@@ -375,7 +401,13 @@ pub async fn invitations(
     let survey = organized(ctx, actor, id).await?;
     let db = ctx.db.pool();
     let geo = store::geography::load(db, survey.id).await?;
-    let lines: Vec<InvitationLine> = store::invitations::list_live(db, survey.id)
+    // The export also lists the draw in force's invitations replaced by reserves (marked so,
+    // without a link), so whoever hands them out knows which were withdrawn.
+    let replaced_of = match purpose {
+        InvitationUse::Export => store::draws::current(db, survey.id).await?.map(|d| d.id),
+        InvitationUse::Print => None,
+    };
+    let lines: Vec<InvitationLine> = store::invitations::list_live(db, survey.id, replaced_of)
         .await?
         .into_iter()
         .filter(|a| {

@@ -213,7 +213,7 @@ fn check_opening(checks: &[Check], confirmed: bool) -> Result<(), AppError> {
         return Err(AppError::Unprocessable {
             field: Some("confirm".into()),
             message: format!(
-                "开放前请确认以下未就绪的事项：{}。确认后仍要开放，请勾选确认（接口：\"confirm\": true）",
+                "开放前请确认以下未就绪的事项：{}。确认后仍要开放，请勾选确认",
                 warnings.join("、")
             ),
             details: details(),
@@ -249,6 +249,7 @@ pub async fn transition(
         // reopened was checked when it first opened).
         if survey.status == SurveyStatus::Draft {
             check_opening(&checklist_in(&txn, &survey, &o.links).await?, o.confirmed)?;
+            store::surveys::start_window_if_unset(&txn, survey.id, Utc::now()).await?;
         }
         // The questionnaire versions are fixed from the first answer on, and each stratum gets
         // its places, its issued invitations holding theirs.
@@ -380,7 +381,7 @@ pub async fn copy(
     let s = &source.settings;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => n.to_owned(),
-        None => format!("{}（第二轮）", s.name),
+        None => crate::domain::survey::next_round_name(&s.name),
     };
     let settings = SurveySettings::new(&name, s.plan, s.target, Default::default(), s.estimator)?;
     let txn = store::begin_write(&ctx.db).await?;

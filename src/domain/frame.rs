@@ -65,11 +65,13 @@ pub struct RosterRow {
     pub phone: Option<String>,
 }
 
-/// A checked roster: its people, and the columns of the file Renke did not read.
+/// A checked roster: its people, the columns of the file Renke did not read, and what suggests
+/// it was meant for another group (shown with the upload's result, not refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roster {
     pub rows: Vec<RosterRow>,
     pub ignored_columns: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// A person of a stored roster. Personal data: never logged, purged on request.
@@ -106,7 +108,10 @@ impl Person {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
     pub line: u64,
+    /// The column's code (`phone`), for programs.
     pub column: Option<&'static str>,
+    /// The column as the file heads it (联系电话), or its Chinese name where the file has none.
+    pub heading: Option<String>,
     pub message: String,
 }
 
@@ -124,6 +129,7 @@ impl RosterErrors {
             errors: vec![RowError {
                 line,
                 column,
+                heading: None,
                 message: message.into(),
             }],
         }
@@ -194,9 +200,10 @@ impl Column {
         }
     }
 
-    /// The column a header names, and how strongly (a 序号 is an id only where there is no
-    /// 编号 or 学号).
-    fn from_header(h: &str) -> Option<(Column, u8)> {
+    /// The column a header names in a group's roster, and how strongly: a 序号 is an id only
+    /// where there is no 编号 or 学号, and of 学生姓名 and 家长姓名 in a parents' roster the
+    /// parent's is read.
+    fn from_header(group: RespondentGroup, h: &str) -> Option<(Column, u8)> {
         let h: String = h
             .trim()
             .trim_start_matches('\u{feff}')
@@ -207,31 +214,37 @@ impl Column {
         let exact =
             match h.as_str() {
                 "id" | "编号" | "序号编号" | "学号" | "工号" | "人员编号" | "代表编号"
-                | "委员编号" => Some((Column::Id, 2)),
+                | "委员编号" => Some((Column::Id, 3)),
                 "序号" | "no" | "no." => Some((Column::Id, 1)),
                 "area" | "乡镇" | "街道" | "乡镇街道" | "乡镇（街道）" | "乡镇(街道)"
-                | "乡镇/街道" => Some((Column::Area, 2)),
+                | "乡镇/街道" => Some((Column::Area, 3)),
                 "school" | "学校" | "学校名称" | "所在学校" | "就读学校" | "任教学校" => {
-                    Some((Column::School, 2))
+                    Some((Column::School, 3))
                 }
-                "grade" | "年级" | "所在年级" | "就读年级" => Some((Column::Grade, 2)),
-                "class" | "班级" | "班" | "所在班级" => Some((Column::Class, 2)),
-                "name" | "姓名" => Some((Column::Name, 2)),
+                "grade" | "年级" | "所在年级" | "就读年级" => Some((Column::Grade, 3)),
+                "class" | "班级" | "班" | "所在班级" => Some((Column::Class, 3)),
+                "name" | "姓名" => Some((Column::Name, 3)),
                 "phone" | "电话" | "手机" | "手机号" | "手机号码" | "电话号码" | "联系电话"
-                | "联系方式" => Some((Column::Phone, 2)),
+                | "联系方式" => Some((Column::Phone, 3)),
                 _ => None,
             };
         if exact.is_some() {
             return exact;
         }
-        // As county sheets word them: 家长姓名, 所在乡镇/街道, 家长手机号 …
+        // As county sheets word them: 家长姓名, 所在乡镇/街道, 家长手机号 …; a heading naming
+        // the group's own people outranks another's.
         let has = |w: &str| h.contains(w);
+        let own = if group_words(group).iter().any(|w| has(w)) {
+            2
+        } else {
+            1
+        };
         if has("身份证") {
             None
         } else if has("手机") || has("电话") {
-            Some((Column::Phone, 1))
+            Some((Column::Phone, own))
         } else if has("姓名") {
-            Some((Column::Name, 1))
+            Some((Column::Name, own))
         } else if has("乡镇") || has("街道") {
             Some((Column::Area, 1))
         } else if has("学校") {
@@ -399,6 +412,8 @@ pub fn parse_grade(raw: &str) -> Option<(u8, Option<String>)> {
 struct ErrorList {
     total: usize,
     listed: Vec<RowError>,
+    /// Each column's heading in the file, by the column.
+    headings: [Option<String>; 7],
 }
 
 impl ErrorList {
@@ -408,9 +423,76 @@ impl ErrorList {
             self.listed.push(RowError {
                 line,
                 column: column.map(Column::code),
+                heading: column.map(|c| {
+                    self.headings[c as usize]
+                        .clone()
+                        .unwrap_or_else(|| c.label().to_owned())
+                }),
                 message,
             });
         }
+    }
+}
+
+/// The words by which a heading names a group's people (家长姓名, 教师电话 …).
+fn group_words(group: RespondentGroup) -> &'static [&'static str] {
+    match group {
+        RespondentGroup::Parent => &["家长", "监护人"],
+        RespondentGroup::Student => &["学生"],
+        RespondentGroup::Teacher => &["教师", "老师"],
+        RespondentGroup::Principal => &["校长"],
+        RespondentGroup::NpcDeputy => &["人大代表"],
+        RespondentGroup::CppccMember => &["政协委员"],
+        RespondentGroup::Public => &["群众", "居民"],
+    }
+}
+
+/// What in a roster's headings suggests it belongs to another group: its name or phone column
+/// headed for another group's people (教师姓名 in a parents' roster), or grades in a roster of a
+/// group that has none.
+fn header_warnings(group: RespondentGroup, headings: &[Option<String>; 7]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in [Column::Name, Column::Phone] {
+        let Some(h) = &headings[c as usize] else {
+            continue;
+        };
+        if group_words(group).iter().any(|w| h.contains(w)) {
+            continue;
+        }
+        // A parents' roster may name the pupil; a pupils' roster gives a guardian's phone.
+        let family =
+            |g: RespondentGroup| matches!(g, RespondentGroup::Parent | RespondentGroup::Student);
+        if let Some(other) = RespondentGroup::ALL
+            .into_iter()
+            .filter(|g| *g != group && !(family(*g) && family(group)))
+            .find(|g| group_words(*g).iter().any(|w| h.contains(w)))
+        {
+            out.push(format!(
+                "表头“{h}”像是{}名册的列，这里上传的是{}名册：请确认没有传错群体",
+                other.label(),
+                group.label()
+            ));
+        }
+    }
+    if !needs_grade(group)
+        && let Some(h) = &headings[Column::Grade as usize]
+    {
+        out.push(format!(
+            "名册有“{h}”列，但{}不分年级（家长和学生名册才有年级）：请确认没有传错群体",
+            group.label()
+        ));
+    }
+    out
+}
+
+/// One of the template's example rows (p0001 张三 13800000001, p0002 李四 13800000002), left
+/// in by mistake.
+fn is_template_example(id: &str, name: Option<&str>, phone: Option<&str>) -> bool {
+    let numbered = |n: &str| id.len() == 5 && id.ends_with(n) && id.is_char_boundary(1);
+    match (name, phone) {
+        (Some("张三"), Some("13800000001")) => numbered("0001"),
+        (Some("李四"), Some("13800000002")) => numbered("0002"),
+        _ => false,
     }
 }
 
@@ -483,7 +565,7 @@ pub fn parse_records(
     let mut ranks: Vec<u8> = Vec::new();
     let mut ignored_columns = Vec::new();
     for h in header.iter() {
-        let found = Column::from_header(h);
+        let found = Column::from_header(group, h);
         if let Some((c, rank)) = found
             && let Some(first) = columns.iter().position(|x| *x == Some(c))
         {
@@ -568,9 +650,14 @@ pub fn parse_records(
     let position = |c: Column| columns.iter().position(|x| *x == Some(c));
     // Each column's place in the file, by the column: looked up once, not per row.
     let at = Column::ALL.map(position);
+    let headings = at.map(|i| i.and_then(|i| header.get(i)).map(|h| h.trim().to_owned()));
+    let warnings = header_warnings(group, &headings);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = Vec::new();
-    let mut errors = ErrorList::default();
+    let mut errors = ErrorList {
+        headings,
+        ..ErrorList::default()
+    };
 
     for record in records {
         let (line, record) = match record {
@@ -721,6 +808,16 @@ pub fn parse_records(
                 }
             },
         };
+        if is_template_example(&external_id, name.as_deref(), phone.as_deref()) {
+            errors.push(
+                line,
+                Some(Column::Name),
+                format!(
+                    "这是模板中的示例行（{}）：请删去示例行，填入本县的名单后再上传",
+                    name.as_deref().unwrap_or("")
+                ),
+            );
+        }
         if errors.total == before
             && let Some(area) = area
         {
@@ -748,6 +845,7 @@ pub fn parse_records(
     Ok(Roster {
         rows,
         ignored_columns,
+        warnings,
     })
 }
 
@@ -868,6 +966,65 @@ mod tests {
             err.errors[0].message.contains("“电话”和“电话号码”"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn errors_name_the_files_own_headings_and_a_template_left_as_is_is_refused() {
+        let (areas, schools) = county();
+        let text = "编号,所在乡镇,联系电话\nd1,城关镇,12345\nd2,无名镇,13912340002\n";
+        let err = parse_roster(RespondentGroup::NpcDeputy, text, &areas, &schools).unwrap_err();
+        let got: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| (e.column, e.heading.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("phone"), Some("联系电话")),
+                (Some("area"), Some("所在乡镇"))
+            ]
+        );
+        // The template downloaded and sent back unedited: both example rows named.
+        let rows = template_rows(RespondentGroup::Parent, &areas, &schools);
+        let mut text = template_columns(RespondentGroup::Parent).join(",");
+        for r in &rows {
+            text.push('\n');
+            text.push_str(&r.join(","));
+        }
+        let err = parse_roster(RespondentGroup::Parent, &text, &areas, &schools).unwrap_err();
+        assert_eq!(err.total, 2, "{err:?}");
+        assert!(err.errors[0].message.contains("示例行（张三）"), "{err:?}");
+        assert_eq!(err.errors[1].heading.as_deref(), Some("姓名"));
+    }
+
+    #[test]
+    fn a_roster_that_looks_like_another_groups_is_said_to() {
+        let (areas, schools) = county();
+        // Teachers' headings in a parents' upload; grades in a teachers' upload.
+        let text =
+            "编号,乡镇,学校,年级,教师姓名,教师电话\nt1,城关镇,城关一小,3,王老师,13912340001\n";
+        let roster = parse_roster(RespondentGroup::Parent, text, &areas, &schools).unwrap();
+        assert_eq!(roster.warnings.len(), 2, "{:?}", roster.warnings);
+        assert!(roster.warnings[0].contains("像是教师名册"));
+        let text = "编号,乡镇,学校,年级,姓名\nt1,城关镇,城关一小,3,王老师\n";
+        let roster = parse_roster(RespondentGroup::Teacher, text, &areas, &schools).unwrap();
+        assert!(
+            roster.warnings[0].contains("教师不分年级"),
+            "{:?}",
+            roster.warnings
+        );
+        // A parents' roster naming the pupil and the parent reads the parent's name, and a
+        // pupils' roster with a guardian's phone is as expected: no warning.
+        let text = "编号,乡镇,学校,年级,学生姓名,家长姓名,家长手机号\np1,城关镇,城关一小,3,小明,王芳,13912340001\n";
+        let roster = parse_roster(RespondentGroup::Parent, text, &areas, &schools).unwrap();
+        assert_eq!(roster.rows[0].name.as_deref(), Some("王芳"));
+        assert_eq!(roster.ignored_columns, ["学生姓名"]);
+        assert!(roster.warnings.is_empty(), "{:?}", roster.warnings);
+        let text =
+            "学号,乡镇,学校,年级,学生姓名,家长手机号\ns1,城关镇,城关一小,3,小明,13912340001\n";
+        let roster = parse_roster(RespondentGroup::Student, text, &areas, &schools).unwrap();
+        assert!(roster.warnings.is_empty(), "{:?}", roster.warnings);
     }
 
     #[test]

@@ -211,8 +211,38 @@ pub struct ReleaseOutcome {
     pub without_reserve: u64,
 }
 
+/// A sort key that orders text as people count: the runs of digits by their value, so 2班
+/// comes before 10班 and P9 before P10.
+pub fn natural_key(text: &str) -> Vec<(u8, u128, String)> {
+    let mut key = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        let digits = c.is_ascii_digit();
+        let mut run = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() != digits {
+                break;
+            }
+            run.push(d);
+            chars.next();
+        }
+        key.push(match run.parse::<u128>() {
+            Ok(n) if digits => (0, n, run),
+            _ => (1, 0, run),
+        });
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbers_in_text_sort_by_value() {
+        let mut classes = vec!["10班", "2班", "1班", "（3）班", "P10", "P9", ""];
+        classes.sort_by_key(|c| super::natural_key(c));
+        assert_eq!(classes, ["", "1班", "2班", "10班", "P9", "P10", "（3）班"]);
+    }
+
     use super::*;
 
     #[test]

@@ -287,7 +287,7 @@ pub fn checklist(f: &OpeningFacts) -> Vec<Check> {
             "受访者链接的地址",
             CheckStatus::Warning,
             format!(
-                "公开地址 RENKE_PUBLIC_URL 设为 {url}，这是本机或内网地址：受访者在自己手机上打不开链接和二维码"
+                "受访者公开地址（服务器配置项 RENKE_PUBLIC_URL）设为 {url}，这是本机或内网地址：受访者在自己手机上打不开链接和二维码"
             ),
         ),
         LinkAddress::Configured(url) => check(
@@ -301,7 +301,7 @@ pub fn checklist(f: &OpeningFacts) -> Vec<Check> {
             "受访者链接的地址",
             CheckStatus::Warning,
             format!(
-                "没有设置公开地址 RENKE_PUBLIC_URL：链接和二维码将使用你现在访问的地址 {url}{}。请让管理员设置受访者能打开的地址",
+                "没有设置受访者公开地址（服务器配置项 RENKE_PUBLIC_URL）：链接和二维码将使用你现在访问的地址 {url}{}。请让管理员设置受访者能打开的地址",
                 if is_local_host(url) {
                     "（本机或内网地址，受访者打不开）"
                 } else {

@@ -239,8 +239,43 @@ pub struct Survey {
     pub archived_at: Option<DateTime<Utc>>,
 }
 
+/// The name of a survey's next round: （第二轮） added, or a round's number counted on
+/// (（第二轮） → （第三轮）), so a copy of a copy is not （第二轮）（第二轮）.
+pub fn next_round_name(name: &str) -> String {
+    const NUMERALS: [&str; 10] = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+    let name = name.trim();
+    if let Some(stem) = name.strip_suffix("轮）")
+        && let Some((base, n)) = stem.rsplit_once("（第")
+    {
+        let round = NUMERALS
+            .iter()
+            .position(|x| *x == n)
+            .map(|i| i + 1)
+            .or_else(|| n.parse::<usize>().ok());
+        if let Some(r) = round {
+            let next = match NUMERALS.get(r) {
+                Some(word) => (*word).to_owned(),
+                None => (r + 1).to_string(),
+            };
+            return format!("{base}（第{next}轮）");
+        }
+    }
+    format!("{name}（第二轮）")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_next_round_counts_on() {
+        use super::next_round_name as next;
+        assert_eq!(next("2026 年调查"), "2026 年调查（第二轮）");
+        assert_eq!(next("2026 年调查（第二轮）"), "2026 年调查（第三轮）");
+        assert_eq!(next("调查（第九轮）"), "调查（第十轮）");
+        assert_eq!(next("调查（第十轮）"), "调查（第11轮）");
+        assert_eq!(next("调查（第12轮）"), "调查（第13轮）");
+        assert_eq!(next("调查（第某轮）"), "调查（第某轮）（第二轮）");
+    }
+
     use super::*;
 
     #[test]

@@ -7,8 +7,8 @@ use crate::entity::{draw_pick, frame_person, invitation};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -55,11 +55,22 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<Invitatio
 }
 
 /// The survey's invitations that still work (pending or answered), with contact data while the
-/// rosters are kept.
-pub async fn list_live(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Addressed>, DbErr> {
+/// rosters are kept; with `replaced_of`, also that draw's revoked ones (replaced by reserves).
+pub async fn list_live(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    replaced_of: Option<i32>,
+) -> Result<Vec<Addressed>, DbErr> {
+    let live = invitation::Column::Status.ne(InvitationStatus::Revoked.code());
+    let wanted = match replaced_of {
+        Some(d) => Condition::any()
+            .add(live)
+            .add(invitation::Column::DrawId.eq(d)),
+        None => Condition::all().add(live),
+    };
     let invitations = invitation::Entity::find()
         .filter(invitation::Column::SurveyId.eq(survey_id))
-        .filter(invitation::Column::Status.ne(InvitationStatus::Revoked.code()))
+        .filter(wanted)
         .order_by_asc(invitation::Column::Id)
         .all(db)
         .await?;

@@ -168,6 +168,23 @@ pub async fn set_closes_at(
     Ok(result.rows_affected == 1)
 }
 
+/// Sets the start of a survey's window where none was set (a draft opening now starts now, so
+/// its pages say since when it is open).
+pub async fn start_window_if_unset(
+    db: &impl ConnectionTrait,
+    id: i32,
+    opens_at: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    survey::Entity::update_many()
+        .col_expr(survey::Column::OpensAt, Expr::value(opens_at))
+        .filter(survey::Column::Id.eq(id))
+        .filter(survey::Column::OpensAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Deletes a survey while it is a draft (its areas, rosters and draws go with it); false when it
 /// is not (anymore).
 pub async fn delete_draft(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {

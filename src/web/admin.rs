@@ -2,6 +2,7 @@
 use super::auth::{self, CurrentUser, MaybeUser};
 use super::csrf::{CsrfForm, CsrfToken, NoFields};
 use super::input::{ConfirmForm, CountyForm, LoginForm, SurveyForm, UserForm, require_tick};
+use super::notice::{Done, DoneQuery};
 use super::view::SurveyView;
 use super::{AppState, see_other};
 use crate::app::accounts::{self, NewUserInput};
@@ -138,7 +139,10 @@ pub async fn login_submit(
             Ok(res)
         }
         Err(
-            err @ (AppError::BadCredentials | AppError::TooManyRequests | AppError::Invalid { .. }),
+            err @ (AppError::BadCredentials
+            | AppError::TooManyRequests
+            | AppError::Forbidden(_)
+            | AppError::Invalid { .. }),
         ) => {
             let mut ctx = page(None, &csrf);
             ctx.insert("next", &next);
@@ -184,6 +188,7 @@ pub async fn home(
     user: CurrentUser,
     csrf: CsrfToken,
     query: web::Query<HomeQuery>,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let surveys = surveys::list(&state.app, &actor).await?;
@@ -197,6 +202,7 @@ pub async fn home(
         .collect();
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("surveys", &views);
+    ctx.insert("notice", &done.message());
     ctx.insert("show_archived", &show_archived);
     ctx.insert("archived_count", &archived);
     ctx.insert("county_names", &county_names(&state, &actor).await?);
@@ -216,10 +222,12 @@ async fn counties_page(
     user: &CurrentUser,
     csrf: &CsrfToken,
     error: Option<(&AppError, &str)>,
+    notice: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     actor.require_admin()?;
     let mut ctx = page(Some(user), csrf);
+    ctx.insert("notice", &notice);
     ctx.insert("counties", &accounts::counties(&state.app, &actor).await?);
     let mut status = StatusCode::OK;
     if let Some((err, name)) = error {
@@ -234,8 +242,9 @@ pub async fn counties(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
-    counties_page(&state, &user, &csrf, None).await
+    counties_page(&state, &user, &csrf, None, done.message()).await
 }
 
 pub async fn create_county(
@@ -252,10 +261,10 @@ pub async fn create_county(
     }
     .await;
     match result {
-        Ok(_) => Ok(see_other("/admin/counties")),
+        Ok(_) => Ok(see_other(&Done::CountyCreated.on("/admin/counties"))),
         Err(e) => {
             let e = form_error(e)?;
-            counties_page(&state, &user, &csrf, Some((&e, &form.name))).await
+            counties_page(&state, &user, &csrf, Some((&e, &form.name)), None).await
         }
     }
 }
@@ -277,7 +286,7 @@ async fn users_page_with(
     csrf: &CsrfToken,
     error: Option<(&AppError, &UserForm)>,
     row_error: Option<&AppError>,
-    notice: Option<&str>,
+    notice: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let users = accounts::users(&state.app, &actor).await?;
@@ -363,10 +372,7 @@ pub async fn change_user(
     }
     .await;
     match result {
-        Ok(u) => {
-            let notice = format!("已保存用户 {} 的设置", u.username);
-            users_page_with(&state, &user, &csrf, None, None, Some(&notice)).await
-        }
+        Ok(_) => Ok(see_other(&Done::UserSaved.on("/admin/users"))),
         Err(e) => {
             let e = form_error(e)?;
             users_page_with(&state, &user, &csrf, None, Some(&e), None).await
@@ -396,10 +402,7 @@ pub async fn reset_password(
     )
     .await
     {
-        Ok(u) => {
-            let notice = format!("已重设用户 {} 的密码，他的登录已全部退出", u.username);
-            users_page_with(&state, &user, &csrf, None, None, Some(&notice)).await
-        }
+        Ok(_) => Ok(see_other(&Done::PasswordReset.on("/admin/users"))),
         Err(e) => {
             let e = form_error(e)?;
             users_page_with(&state, &user, &csrf, None, Some(&e), None).await
@@ -412,7 +415,7 @@ fn own_password_page(
     user: &CurrentUser,
     csrf: &CsrfToken,
     error: Option<&AppError>,
-    notice: Option<&str>,
+    notice: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = page(Some(user), csrf);
     ctx.insert("notice", &notice);
@@ -430,8 +433,9 @@ pub async fn password_page(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
-    own_password_page(&state, &user, &csrf, None, None)
+    own_password_page(&state, &user, &csrf, None, done.message())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -467,13 +471,7 @@ pub async fn change_own_password(
         .await
     };
     match result {
-        Ok(()) => own_password_page(
-            &state,
-            &user,
-            &csrf,
-            None,
-            Some("密码已修改；你在其他设备上的登录已退出"),
-        ),
+        Ok(()) => Ok(see_other(&Done::PasswordChanged.on("/admin/password"))),
         Err(e) => {
             let e = form_error(e)?;
             own_password_page(&state, &user, &csrf, Some(&e), None)
@@ -485,8 +483,9 @@ pub async fn users(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
-    users_page(&state, &user, &csrf, None).await
+    users_page_with(&state, &user, &csrf, None, None, done.message()).await
 }
 
 pub async fn create_user(
@@ -520,7 +519,7 @@ pub async fn create_user(
     }
     .await;
     match result {
-        Ok(_) => Ok(see_other("/admin/users")),
+        Ok(_) => Ok(see_other(&Done::UserCreated.on("/admin/users"))),
         Err(e) => {
             let e = form_error(e)?;
             users_page(&state, &user, &csrf, Some((&e, &form))).await
@@ -589,8 +588,18 @@ pub async fn show_survey(
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<i32>,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
-    survey_page(&state, &user, &csrf, path.into_inner(), None, None).await
+    let notice = done.message();
+    survey_page(
+        &state,
+        &user,
+        &csrf,
+        path.into_inner(),
+        None,
+        notice.as_deref(),
+    )
+    .await
 }
 
 /// The survey's page, with the outcome of an action taken on it.
@@ -604,15 +613,18 @@ async fn survey_page(
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let (survey, full, places) = sampling::places(&state.app, &actor, id).await?;
-    let draw = crate::app::draws::current_draw(&state.app, &actor, survey.id).await?;
+    let current = crate::app::draws::current_with_staleness(&state.app, &actor, survey.id).await?;
+    let stale: Vec<&str> = current
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
+        .collect();
+    let draw = current.as_ref().map(|(d, _)| d);
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(user), csrf);
     ctx.insert("survey", &SurveyView::with_plan(&survey, &full.plan));
     ctx.insert("strata", &full.lines_with(&places));
-    ctx.insert(
-        "current_draw",
-        &draw.as_ref().map(super::sampling::DrawView::from),
-    );
+    ctx.insert("current_draw", &draw.map(super::sampling::DrawView::from));
+    ctx.insert("stale", &stale);
     ctx.insert("county", &county);
     ctx.insert(
         "closes_at_value",
@@ -653,7 +665,9 @@ pub async fn change_window(
     }
     .await;
     match result {
-        Ok(_) => survey_page(&state, &user, &csrf, id, None, Some("结束时间已修改")).await,
+        Ok(_) => Ok(see_other(
+            &Done::WindowChanged.on(&format!("/admin/surveys/{id}")),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             survey_page(&state, &user, &csrf, id, Some(&e), None).await
@@ -694,16 +708,6 @@ pub async fn update_survey(
             survey_form_page(&state, &user, &csrf, Some(id), &form, Some(&e)).await
         }
     }
-}
-
-async fn change_status(
-    state: State,
-    user: CurrentUser,
-    id: i32,
-    t: Transition,
-) -> Result<HttpResponse, AppError> {
-    let survey = surveys::transition(&state.app, &user.actor(), id, t).await?;
-    Ok(see_other(&format!("/admin/surveys/{}", survey.id)))
 }
 
 async fn checklist_page(
@@ -762,7 +766,9 @@ pub async fn open_survey(
         confirmed: form.0.ticked(),
     };
     match surveys::transition(&state.app, &user.actor(), id, Transition::Open(opening)).await {
-        Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
+        Ok(survey) => Ok(see_other(
+            &Done::SurveyOpened.on(&format!("/admin/surveys/{}", survey.id)),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             checklist_page(&state, &user, &csrf, &req, id, Some(&e)).await
@@ -770,13 +776,33 @@ pub async fn open_survey(
     }
 }
 
+/// Ends the answering; the organiser ticks that they mean it (the links stop working).
 pub async fn close_survey(
     state: State,
     user: CurrentUser,
+    csrf: CsrfToken,
     path: web::Path<i32>,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    change_status(state, user, path.into_inner(), Transition::Close).await
+    let id = path.into_inner();
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let result = async {
+        require_tick(
+            &form.0.confirm,
+            "请勾选“确认结束”：结束后所有链接和二维码不再接受回答",
+        )?;
+        surveys::transition(&state.app, &user.actor(), id, Transition::Close).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(
+            &Done::SurveyClosed.on(&format!("/admin/surveys/{id}")),
+        )),
+        Err(e) => {
+            let e = form_error(e)?;
+            survey_page(&state, &user, &csrf, id, Some(&e), None).await
+        }
+    }
 }
 
 pub async fn delete_survey(
@@ -797,7 +823,7 @@ pub async fn delete_survey(
     }
     .await;
     match result {
-        Ok(()) => Ok(see_other("/admin")),
+        Ok(()) => Ok(see_other(&Done::SurveyDeleted.on("/admin"))),
         Err(e) => {
             let e = form_error(e)?;
             survey_page(&state, &user, &csrf, id, Some(&e), None).await
@@ -823,12 +849,12 @@ pub async fn archive_survey(
     let archived = form.0.archived == "1";
     match surveys::set_archived(&state.app, &user.actor(), id, archived).await {
         Ok(_) => {
-            let notice = if archived {
-                "调查已归档"
+            let done = if archived {
+                Done::Archived
             } else {
-                "调查已恢复到列表"
+                Done::Restored
             };
-            survey_page(&state, &user, &csrf, id, None, Some(notice)).await
+            Ok(see_other(&done.on(&format!("/admin/surveys/{id}"))))
         }
         Err(e) => {
             let e = form_error(e)?;
@@ -852,7 +878,9 @@ pub async fn copy_survey(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     match surveys::copy(&state.app, &user.actor(), id, Some(&form.0.name)).await {
-        Ok(created) => Ok(see_other(&format!("/admin/surveys/{}", created.id))),
+        Ok(created) => Ok(see_other(
+            &Done::Copied.on(&format!("/admin/surveys/{}", created.id)),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             survey_page(&state, &user, &csrf, id, Some(&e), None).await

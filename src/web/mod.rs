@@ -11,6 +11,7 @@ pub mod exports;
 pub mod input;
 pub mod integrity;
 pub mod middleware;
+pub mod notice;
 pub mod qr;
 pub mod questionnaires;
 pub mod readiness;
@@ -314,9 +315,27 @@ route_table! {
     post "/admin/counties/{county}/readiness/rule" => readiness::page_set_rule, CountyOrganize;
 }
 
-/// Answer for a method the route table does not serve on a path it does.
+/// Answer for a method the route table does not serve on a path it does. A page form's path
+/// opened with GET (a reload after an error shown in place, a copied address) goes to the page
+/// that holds the form instead.
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let pattern = req.match_pattern().unwrap_or_default();
+    if req.method() == actix_web::http::Method::GET
+        && let Some(page) = notice::form_page(&pattern)
+    {
+        let mut location = page.to_owned();
+        for (name, value) in req.match_info().iter() {
+            // Only plain ids and codes go back into an address.
+            if !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return see_other("/admin");
+            }
+            location = location.replace(&format!("{{{name}}}"), value);
+        }
+        return see_other(&location);
+    }
     let allowed: Vec<&str> = ROUTES
         .iter()
         .filter(|r| r.path == pattern)

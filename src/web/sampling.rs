@@ -14,6 +14,7 @@ use crate::domain::draw::{Draw, Seed, v2};
 use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
+use crate::domain::invitation::InvitationStatus;
 use crate::domain::places::Places;
 use crate::domain::strata::{Area, AreaClass, FullPlan};
 use crate::domain::survey::Survey;
@@ -410,10 +411,16 @@ fn invitation_rows(
                 spreadsheet_safe(a.class.as_deref().unwrap_or("")),
                 spreadsheet_safe(a.name.as_deref().unwrap_or("")),
                 spreadsheet_safe(a.phone.as_deref().unwrap_or("")),
-                inv.status.label().to_owned(),
+                match inv.status {
+                    InvitationStatus::Revoked => "已更换（链接作废，由备选递补）".to_owned(),
+                    s => s.label().to_owned(),
+                },
                 issued(inv.created_at),
                 if a.reserve { "是" } else { "" }.to_owned(),
-                state.public_link(req, &line.path),
+                match inv.status {
+                    InvitationStatus::Revoked => String::new(),
+                    _ => state.public_link(req, &line.path),
+                },
             ]
         })
         .collect()

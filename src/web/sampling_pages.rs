@@ -2,8 +2,9 @@
 //! invitations, reserves and open channels.
 use super::admin::{form_error, page, render};
 use super::auth::CurrentUser;
-use super::csrf::{self, CsrfForm, CsrfToken, NoFields};
-use super::input::require_tick;
+use super::csrf::{self, CsrfForm, CsrfToken};
+use super::input::{ConfirmForm, require_tick};
+use super::notice::{Done, DoneQuery};
 use super::sampling::{
     AreaInput, ChannelInput, ChannelView, DrawView, GeographyView, SchoolInput, certificate_json,
     group_options, person_json, school_entries, seed_choice,
@@ -145,9 +146,14 @@ pub async fn sample(
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<i32>,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
     let survey = surveys::organized(&state.app, &user.actor(), path.into_inner()).await?;
-    sample_page(&state, &user, &csrf, &survey, Outcome::default()).await
+    let outcome = Outcome {
+        notice: done.message(),
+        ..Outcome::default()
+    };
+    sample_page(&state, &user, &csrf, &survey, outcome).await
 }
 
 #[derive(Default, Deserialize)]
@@ -197,7 +203,9 @@ pub async fn save_areas(
     }
     .await;
     match result {
-        Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#areas"))),
+        Ok(_) => Ok(see_other(
+            &Done::AreasSaved.on(&format!("/admin/surveys/{id}/sample#areas")),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             let survey = surveys::visible(&state.app, &user.actor(), id).await?;
@@ -251,7 +259,9 @@ pub async fn save_schools(
     }
     .await;
     match result {
-        Ok(_) => Ok(see_other(&format!("/admin/surveys/{id}/sample#schools"))),
+        Ok(_) => Ok(see_other(
+            &Done::SchoolsSaved.on(&format!("/admin/surveys/{id}/sample#schools")),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             let survey = surveys::visible(&state.app, &user.actor(), id).await?;
@@ -416,24 +426,30 @@ pub async fn discard_draw(
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<(i32, i32)>,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, draw_id) = path.into_inner();
     let survey = surveys::organized(&state.app, &user.actor(), id).await?;
-    let outcome = match draws::discard(&state.app, &user.actor(), id, draw_id).await {
-        Ok(_) => Outcome {
-            notice: Some(
-                "已撤销这次抽样：它的邀请链接已失效，证书保留备查。现在可以修改名册后重新抽样。"
-                    .into(),
-            ),
-            ..Outcome::default()
-        },
-        Err(e) => Outcome {
-            error: Some(form_error(e)?),
-            ..Outcome::default()
-        },
-    };
-    sample_page(&state, &user, &csrf, &survey, outcome).await
+    let result = async {
+        require_tick(
+            &form.0.confirm,
+            "请勾选“确认撤销”：撤销后这次抽样发出的邀请链接和二维码全部作废",
+        )?;
+        draws::discard(&state.app, &user.actor(), id, draw_id).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(
+            &Done::DrawDiscarded.on(&format!("/admin/surveys/{id}/sample")),
+        )),
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some(form_error(e)?),
+                ..Outcome::default()
+            };
+            sample_page(&state, &user, &csrf, &survey, outcome).await
+        }
+    }
 }
 
 pub async fn invitations_page(
@@ -489,9 +505,10 @@ pub async fn invitations(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
+    done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
     let survey = surveys::organized(&state.app, &user.actor(), path.into_inner()).await?;
-    invitations_page(&state, &user, &csrf, &req, &survey, None, None).await
+    invitations_page(&state, &user, &csrf, &req, &survey, None, done.message()).await
 }
 
 pub async fn create_channel(
@@ -509,9 +526,9 @@ pub async fn create_channel(
     }
     .await;
     match created {
-        Ok(_) => Ok(see_other(&format!(
-            "/admin/surveys/{id}/invitations#channels"
-        ))),
+        Ok(_) => Ok(see_other(
+            &Done::ChannelCreated.on(&format!("/admin/surveys/{id}/invitations#channels")),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             let survey = surveys::visible(&state.app, &user.actor(), id).await?;
@@ -570,13 +587,10 @@ pub async fn release(
     .await;
     let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
-        Ok(o) => {
-            let notice = format!(
-                "已用备选名单替换 {} 份未回复的邀请；{} 份因备选用尽未替换",
-                o.replaced, o.without_reserve
-            );
-            invitations_page(&state, &user, &csrf, &req, &survey, None, Some(notice)).await
-        }
+        Ok(o) => Ok(see_other(
+            &Done::Released(o.replaced, o.without_reserve)
+                .on(&format!("/admin/surveys/{id}/invitations")),
+        )),
         Err(e) => {
             invitations_page(
                 &state,
@@ -598,7 +612,7 @@ pub async fn purge(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
-    form: CsrfForm<super::input::ConfirmForm>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let result = async {
@@ -611,18 +625,9 @@ pub async fn purge(
     .await;
     let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
-        Ok(n) => {
-            invitations_page(
-                &state,
-                &user,
-                &csrf,
-                &req,
-                &survey,
-                None,
-                Some(format!("已清除名册中的 {n} 条个人信息")),
-            )
-            .await
-        }
+        Ok(n) => Ok(see_other(
+            &Done::Purged(n).on(&format!("/admin/surveys/{id}/invitations")),
+        )),
         Err(e) => {
             invitations_page(
                 &state,
@@ -665,16 +670,26 @@ pub async fn print_sheet(
     let survey = surveys::organized(&state.app, &actor, path.into_inner()).await?;
     let (geo, mut lines) =
         sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
-    // As schools hand them out: by group, school, grade and class, then roster 编号; each
-    // school starts a page of its own, and a page holds exactly CARDS_PER_PAGE slips.
+    // As schools hand them out: by group, then schools in the county's own order, grade and
+    // class (2班 before 10班), then roster 编号; each school starts a page of its own, and a
+    // page holds exactly CARDS_PER_PAGE slips.
+    let school_order: std::collections::HashMap<i32, usize> = geo
+        .school_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i))
+        .collect();
+    let natural = crate::domain::invitation::natural_key;
     lines.sort_by_cached_key(|l| {
         let (a, inv) = (&l.addressed, &l.addressed.invitation);
         (
             inv.group,
-            geo.school_name(inv.school_id).to_owned(),
+            inv.school_id
+                .and_then(|s| school_order.get(&s).copied())
+                .unwrap_or(usize::MAX),
             inv.grade,
-            a.class.clone().unwrap_or_default(),
-            a.external_id.clone().unwrap_or_default(),
+            natural(a.class.as_deref().unwrap_or_default()),
+            natural(a.external_id.as_deref().unwrap_or_default()),
         )
     });
     let mut pages: Vec<serde_json::Value> = Vec::new();

@@ -635,6 +635,8 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     b.check("open-checklist-stale").await;
     // Discarded, drawn again, opened after confirming what is missing.
     b.goto(&format!("{survey_url}/sample")).await;
+    b.click("form[action$='/discard'] input[name=confirm]")
+        .await;
     b.click("form[action$='/discard'] button").await;
     assert!(b.text().await.contains("已撤销这次抽样"));
     b.fill("#f-seed", "2027").await;

@@ -381,7 +381,7 @@ backend_test! {
         // does not read, grades as written.
         let rows = vec![
             vec![json!("序号"), json!("学号"), json!("学生姓名"), json!("学校名称"), json!("所在乡镇/街道"), json!("年级"), json!("家长手机号"), json!("家庭住址")],
-            vec![json!(1), json!(20220101), json!("张三"), json!("城关一小"), json!("城关镇"), json!("三年级"), json!(13800000001_i64), json!("城关路 1 号")],
+            vec![json!(1), json!(20220101), json!("张三"), json!("城关一小"), json!("城关镇"), json!("三年级"), json!(13912340001_i64), json!("城关路 1 号")],
             vec![json!(2), json!(20220102), json!("李四"), json!("桥头中学"), json!("桥头镇"), json!("初一(3)班"), json!(""), json!("")],
         ];
         let (status, body) = upload_as(&app, &organizer, id, "student", XLSX, workbook(&rows)).await;
@@ -417,7 +417,8 @@ backend_test! {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body["error"].as_str().unwrap().contains("超出上限"), "{body}");
         // The templates: Chinese headers with 班级, the county's own area and school; the XLSX
-        // one goes back in as it is.
+        // one sent back with its example rows is refused naming them, with the file's headings;
+        // filled in, it goes in.
         let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/frames/parent/template.csv"))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let csv = res.text().await.unwrap();
@@ -425,10 +426,31 @@ backend_test! {
         assert!(csv.contains("城关镇,城关一小"), "{csv}");
         let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/frames/parent/template.xlsx"))).send().await.unwrap();
         assert_eq!(res.headers()["content-type"], XLSX);
-        let (status, body) = upload_as(&app, &organizer, id, "parent", XLSX, res.bytes().await.unwrap().to_vec()).await;
+        let template = res.bytes().await.unwrap().to_vec();
+        let (status, body) = upload_as(&app, &organizer, id, "parent", XLSX, template.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error_count"], 2, "{body}");
+        assert!(body["errors"][1]["message"].as_str().unwrap().contains("示例行（李四）"), "{body}");
+        assert_eq!(body["errors"][1]["heading"], "姓名");
+        let mut book: calamine::Xlsx<_> = calamine::Reader::new(std::io::Cursor::new(template)).unwrap();
+        let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+        let mut rows: Vec<Vec<Value>> = sheet.rows().map(|r| r.iter().map(|c| json!(c.to_string())).collect()).collect();
+        rows[1][5] = json!("王芳");
+        rows[2][6] = json!("13912340002");
+        let (status, body) = upload_as(&app, &organizer, id, "parent", XLSX, workbook(&rows)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["rows"], 2);
         assert_eq!(body["ignored_columns"], json!([]));
+        assert_eq!(body["warnings"], json!([]));
+        // The same people uploaded again as the students' roster: said to look like the
+        // parents' (every phone is theirs).
+        let (status, body) = upload_as(&app, &organizer, id, "student", XLSX, workbook(&rows)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "一年级 is no pupil's: {body}");
+        let pupils: Vec<Vec<Value>> = rows.iter().enumerate().map(|(i, r)| { let mut r = r.clone(); if i > 0 { r[3] = json!("三年级"); } r }).collect();
+        let (status, body) = upload_as(&app, &organizer, id, "student", XLSX, workbook(&pupils)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["duplicate_count"], 2);
+        assert!(body["warnings"][0].as_str().unwrap().contains("已在家长名册中"), "{body}");
         let frame = get(&app, &organizer, &format!("/api/v1/surveys/{id}/frames/parent")).await;
         assert!(frame.to_string().contains("\"1班\""), "the class is kept: {frame}");
     }
@@ -469,6 +491,9 @@ backend_test! {
         assert_eq!(res.json::<Value>().await.unwrap()["field"], "current_password");
         let res = a.put(&own).json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "short"})).send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["field"], "new_password");
+        let res = a.put(&own).json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": crate::helpers::PASSWORD})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("不能与当前密码相同"));
         let res = a.put(&own).json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "another-long-one"})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         assert_eq!(a.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
@@ -485,8 +510,17 @@ backend_test! {
         let res = admin.put(&url).json(&json!({"active": false})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        // Whoever knows the password is told the account is disabled; a guess learns nothing.
         let res = new_client().post(app.url("/api/v1/login")).json(&json!({"username": "li.ming", "password": "reset-by-admin-1"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.text().await.unwrap().contains("该账号已停用"));
+        let res = new_client().post(app.url("/api/v1/login")).json(&json!({"username": "li.ming", "password": "a-wrong-guess-1"})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let page = new_client();
+        let token = crate::helpers::csrf_token(&page.get(app.url("/login")).send().await.unwrap().text().await.unwrap());
+        let res = page.post(app.url("/login")).form(&[("csrf_token", token.as_str()), ("username", "li.ming"), ("password", "reset-by-admin-1")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.text().await.unwrap().contains("该账号已停用"), "the login page says so");
         // Only admins; and the last admin is not disabled.
         assert_eq!(c.put(&url).json(&json!({"active": true})).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
         let organizer = app.user("organizer", Some(county)).await;
@@ -504,8 +538,13 @@ backend_test! {
         assert!(html.contains(&format!("action=\"/admin/users/{lid}\"")) && html.contains("已停用"), "{html}");
         let token = crate::helpers::csrf_token(&html);
         let res = browser.post(app.url(&format!("/admin/users/{lid}"))).form(&[("csrf_token", token.as_str()), ("role", "viewer"), ("county_id", &county.to_string()), ("active", "1")]).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert!(res.text().await.unwrap().contains("已保存用户 li.ming 的设置"));
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "/admin/users?done=user-saved");
+        let html = browser.get(app.url("/admin/users?done=user-saved")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("用户设置已保存"));
+        // A notice is one of a fixed set: the address cannot put words on the page.
+        let html = browser.get(app.url("/admin/users?done=%E4%BD%A0%E5%A5%BD")).send().await.unwrap().text().await.unwrap();
+        assert!(!html.contains("alert-ok"));
         assert_eq!(app.login("li.ming", "reset-by-admin-1").await.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
         let html = browser.get(app.url("/admin/password")).send().await.unwrap().text().await.unwrap();
         let res = browser.post(app.url("/admin/password")).form(&[("csrf_token", crate::helpers::csrf_token(&html).as_str()), ("current_password", crate::helpers::ADMIN_PASSWORD), ("new_password", "a-new-admin-pass"), ("new_password_again", "a-new-admin-pass-typo")]).send().await.unwrap();
@@ -553,5 +592,63 @@ backend_test! {
         let ids: Vec<&calamine::Data> = rows[1..].iter().map(|r| &r[0]).collect();
         assert!(ids.contains(&&calamine::Data::String("22092219870101123".into())), "{ids:?}");
         assert!(rows[1..].iter().all(|r| matches!(&r[7], calamine::Data::String(p) if p.starts_with("138"))));
+    }
+}
+
+backend_test! {
+    async fn page_forms_ask_before_what_cannot_be_undone_and_say_what_they_did(app) {
+        let (organizer, id) = county_survey(&app).await;
+        upload_all(&app, &organizer, id).await;
+        let d = draw(&app, &organizer, id, json!(1)).await;
+        let (browser, _) = crate::helpers::browser_login(&app, &organizer_name(&app, &organizer).await, crate::helpers::PASSWORD).await;
+        let page = browser.get(app.url(&format!("/admin/surveys/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("value=\"2026 年调查（第二轮）\""), "the next round's name");
+        let token = crate::helpers::csrf_token(&page);
+        // Discarding the draw asks for a tick and changes nothing without it.
+        let discard = app.url(&format!("/admin/surveys/{id}/draws/{}/discard", d["id"]));
+        let res = browser.post(&discard).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("确认撤销"));
+        let cert = get(&app, &organizer, &format!("/api/v1/surveys/{id}/draws/{}", d["id"])).await;
+        assert!(cert["draws"][0]["discarded_at"].is_null(), "{cert}");
+        let res = browser.post(&discard).form(&[("csrf_token", token.as_str()), ("confirm", "1")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = res.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, format!("/admin/surveys/{id}/sample?done=discarded"));
+        let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("已撤销这次抽样"));
+        // Drawn again and a roster replaced: the survey's page marks the draw out of date.
+        draw(&app, &organizer, id, json!(2)).await;
+        let (status, body) = upload(&app, &organizer, id, "public", roster("public", 20)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("已过期") && html.contains("名册有更换"), "{html}");
+        draw(&app, &organizer, id, json!(3)).await;
+        // A copy named by default, and a copy of the copy counts on.
+        let res = browser.post(app.url(&format!("/admin/surveys/{id}/copy"))).form(&[("csrf_token", token.as_str()), ("name", "")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.ends_with("?done=copied"), "{to}");
+        let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("<h1>2026 年调查（第二轮）</h1>") && html.contains("value=\"2026 年调查（第三轮）\"") && html.contains("已复制为新一轮调查"), "{html}");
+        // Opened: the window starts at the opening; ended: the dashboard says so, no countdown.
+        let before = chrono::Utc::now();
+        crate::sampling::open(&app, &organizer, id).await;
+        let shown = get(&app, &organizer, &format!("/api/v1/surveys/{id}")).await;
+        let opens: chrono::DateTime<chrono::Utc> = shown["opens_at"].as_str().unwrap().parse().unwrap();
+        assert!(opens >= before - chrono::Duration::seconds(1) && opens <= chrono::Utc::now(), "{shown}");
+        let res = organizer.put(app.url(&format!("/api/v1/surveys/{id}/window"))).json(&json!({"closes_at": (chrono::Utc::now() + chrono::Duration::hours(30)).to_rfc3339()})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}/dashboard"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("距结束 29 小时") || html.contains("距结束 30 小时"), "{html}");
+        organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).send().await.unwrap();
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}/dashboard"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("调查已结束") && !html.contains("距结束"), "{html}");
+        // A page form's address opened by hand leads to its page, not a bare 405.
+        for (path, page) in [(format!("/admin/surveys/{id}/areas"), format!("/admin/surveys/{id}/sample")), (format!("/admin/surveys/{id}/reserves"), format!("/admin/surveys/{id}/invitations")), ("/admin/users/3/password".to_owned(), "/admin/users".to_owned()), ("/logout".to_owned(), "/admin".to_owned())] {
+            let res = browser.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(res.headers()["location"], page.as_str(), "{path}");
+        }
     }
 }

@@ -459,8 +459,12 @@ backend_test! {
         // 城关镇 teachers: quota 8, reserves ceil(1.6) = 2.
         assert_eq!(outcome["replaced"], 2, "{outcome}");
         assert_eq!(outcome["without_reserve"], 6);
+        // The list keeps the two replaced, marked so and without a link, beside their reserves.
         let after = invitations(&app, &organizer, id).await;
-        assert_eq!(after.len(), before.len());
+        assert_eq!(after.len(), before.len() + 2);
+        let replaced: Vec<_> = after.iter().filter(|r| r["状态"].starts_with("已更换")).collect();
+        assert_eq!(replaced.len(), 2);
+        assert!(replaced.iter().all(|r| r["链接"].is_empty() && r["群体"] == "教师"));
         let revoked: Vec<&String> = teacher_urls.iter().filter(|u| !after.iter().any(|r| &&r["链接"] == u)).collect();
         assert_eq!(revoked.len(), 2);
         // The replaced link says so, and whom to ask; the reserves' invitations are marked.
@@ -469,7 +473,7 @@ backend_test! {
         let page = res.text().await.unwrap();
         assert!(page.contains("此链接已更换") && page.contains("教育局"), "{page}");
         assert_eq!(after.iter().filter(|r| r["备选递补"] == "是").count(), 2);
-        assert!(after.iter().all(|r| !r["编号"].is_empty() && r["发出时间"].starts_with("20") && ["待回复", "已回复"].contains(&r["状态"].as_str())));
+        assert!(after.iter().all(|r| !r["编号"].is_empty() && r["发出时间"].starts_with("20") && (["待回复", "已回复"].contains(&r["状态"].as_str()) || r["状态"].starts_with("已更换"))));
         // On the page, releasing asks for a tick first and changes nothing without it.
         let me: Value = organizer.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
         let (browser, _) = crate::helpers::browser_login(&app, me["user"]["username"].as_str().unwrap(), crate::helpers::PASSWORD).await;

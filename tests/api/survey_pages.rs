@@ -125,10 +125,24 @@ backend_test! {
         let res = client.get(app.url(&format!("{location}/edit"))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert!(res.text().await.unwrap().contains("不能再修改设置"));
+        // Ending asks for a tick; the page says it ended (after a redirect: a reload repeats
+        // nothing), and the end form's address opened by hand leads back to the page.
         let res = client.post(app.url(&format!("{location}/close"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("确认结束"));
+        let res = client.post(app.url(&format!("{location}/close"))).form(&[("csrf_token", token.as_str()), ("confirm", "1")]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let html = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains("已结束"));
+        let to = res.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, format!("{location}?done=closed"));
+        let html = client.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("已结束") && html.contains("调查已结束，不再接受回答"));
+        // The start time is the opening's, not a dash.
+        assert!(!html.contains("— 至"), "{html}");
+        let res = client.get(app.url(&format!("{location}/close"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], location.as_str());
+        let res = client.get(app.url("/admin/surveys/1/draws/%0d%0aX/discard")).send().await.unwrap();
+        assert_eq!(res.headers()["location"], "/admin", "only plain ids go back into an address");
     }
 }
 

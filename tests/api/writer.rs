@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 
 /// The survey's parent invitations still pending, by id.
 async fn pending_parents(app: &TestApp, survey: i64) -> Vec<i32> {
-    renke::store::invitations::list_live(&app.db, survey as i32)
+    renke::store::invitations::list_live(&app.db, survey as i32, None)
         .await
         .unwrap()
         .into_iter()
