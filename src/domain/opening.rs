@@ -139,34 +139,33 @@ pub fn is_local_host(url: &str) -> bool {
         .any(|s| host.ends_with(s))
 }
 
-/// The checklist, in the order an organiser works through the set-up.
-pub fn checklist(f: &OpeningFacts) -> Vec<Check> {
-    let mut out = Vec::new();
-    // Areas and their populations.
-    let sum: u64 = f.area_populations.iter().sum();
-    out.push(if f.area_populations.is_empty() {
+/// Whether the areas' populations add up to the county's (and by how much they differ): shown
+/// before opening and on the sampling page as soon as the areas are saved.
+pub fn areas_check(area_populations: &[u64], population: u64) -> Check {
+    let sum: u64 = area_populations.iter().sum();
+    if area_populations.is_empty() {
         check(
             "areas",
             "乡镇（街道）",
             CheckStatus::Warning,
             "还没有填写乡镇（街道）：配额不能分到各乡镇，抽样和按乡镇的统计都做不了".into(),
         )
-    } else if sum == f.population {
+    } else if sum == population {
         check(
             "areas",
             "乡镇（街道）",
             CheckStatus::Ok,
             format!(
                 "{} 个乡镇（街道），人口合计 {}，与全县常住人口一致",
-                f.area_populations.len(),
+                area_populations.len(),
                 thousands(sum)
             ),
         )
     } else {
-        let (word, diff) = if sum < f.population {
-            ("少", f.population - sum)
+        let (word, diff) = if sum < population {
+            ("少", population - sum)
         } else {
-            ("多", sum - f.population)
+            ("多", sum - population)
         };
         check(
             "areas",
@@ -174,13 +173,20 @@ pub fn checklist(f: &OpeningFacts) -> Vec<Check> {
             CheckStatus::Warning,
             format!(
                 "{} 个乡镇（街道）人口合计 {}，比全县常住人口 {} {word} {}",
-                f.area_populations.len(),
+                area_populations.len(),
                 thousands(sum),
-                thousands(f.population),
+                thousands(population),
                 thousands(diff)
             ),
         )
-    });
+    }
+}
+
+/// The checklist, in the order an organiser works through the set-up.
+pub fn checklist(f: &OpeningFacts) -> Vec<Check> {
+    let mut out = Vec::new();
+    // Areas and their populations.
+    out.push(areas_check(&f.area_populations, f.population));
     // Every group can be reached: by its roster (through the draw) or an open channel.
     let unreached: Vec<&str> = f
         .groups

@@ -28,10 +28,32 @@ use serde_json::json;
 
 type State = web::Data<AppState>;
 
+/// A line of a pasted list: tab-separated as pasted from Excel (where a number may be written
+/// 60,000), else comma-separated.
 fn split_line(line: &str) -> Vec<String> {
-    line.split([',', '，', '\t'])
-        .map(|f| f.trim().to_owned())
-        .collect()
+    let fields: Vec<&str> = if line.contains('\t') {
+        line.split('\t').collect()
+    } else {
+        line.split([',', '，']).collect()
+    };
+    fields.iter().map(|f| f.trim().to_owned()).collect()
+}
+
+/// An area's line: name, class, population, the population perhaps grouped by commas
+/// (城关镇,城区,120,000).
+fn area_fields(line: &str) -> Vec<String> {
+    let mut f = split_line(line);
+    let grouped = f.len() > 3
+        && f[2].chars().all(|c| c.is_ascii_digit())
+        && f[3..]
+            .iter()
+            .all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit()));
+    if grouped {
+        let number = f[2..].concat();
+        f.truncate(2);
+        f.push(number);
+    }
+    f
 }
 
 /// What the sampling page shows after an action: a message, errors, or an upload's result.
@@ -79,6 +101,12 @@ async fn sample_page(
         &outcome.schools_text.unwrap_or(schools_text),
     );
     ctx.insert("area_count", &full.geo.areas.len());
+    if !full.geo.areas.is_empty() {
+        let populations: Vec<u64> = full.geo.areas.iter().map(|a| a.population).collect();
+        let check =
+            crate::domain::opening::areas_check(&populations, survey.settings.plan.population);
+        ctx.insert("areas_check", &check);
+    }
     ctx.insert("school_count", &full.geo.schools.len());
     let (geo, previews) =
         sampling::rosters(&state.app, &actor, survey.id, &RespondentGroup::ALL, 3).await?;
@@ -178,7 +206,7 @@ pub async fn save_areas(
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let f = split_line(line);
+            let f = area_fields(line);
             if f.len() != 3 {
                 return Err(AppError::invalid(
                     "areas",
@@ -730,4 +758,24 @@ pub async fn print_sheet(
     ctx.insert("total", &total);
     ctx.insert("per_page", &CARDS_PER_PAGE);
     render(&state, StatusCode::OK, "admin/print.html", &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pasted_lines_split_as_excel_and_people_write_them() {
+        let f = super::area_fields;
+        assert_eq!(f("城关镇\t城区\t60,000"), ["城关镇", "城区", "60,000"]);
+        assert_eq!(f("城关镇,城区,120,000"), ["城关镇", "城区", "120000"]);
+        assert_eq!(f("城关镇，城区，1,200,000"), ["城关镇", "城区", "1200000"]);
+        assert_eq!(
+            f("城关镇,城区,12,34").len(),
+            4,
+            "not a grouped number: refused"
+        );
+        assert_eq!(
+            super::split_line("城关一小\t城关镇"),
+            ["城关一小", "城关镇"]
+        );
+    }
 }

@@ -4,7 +4,9 @@
 //! `RENKE_E2E=1` (the suite then starts `chromedriver` itself). Otherwise each says SKIPPED.
 //! Once asked to run, a browser that cannot start fails the test loudly.
 use crate::answering::{answers, open_channel, open_survey_with_invitations};
-use crate::helpers::{Backend, PASSWORD, TestApp, new_client, say, spawn_app};
+use crate::helpers::{
+    ADMIN, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, new_client, say, spawn_app,
+};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -578,9 +580,25 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     b.check("plan").await;
     let survey_url = b.client.current_url().await.unwrap().to_string();
     b.goto(&format!("{survey_url}/sample")).await;
+    // Pasted from Excel (tabs, grouped numbers) with a total that is off: said at once.
+    b.client
+        .execute(
+            "document.querySelector('#f-areas').value = arguments[0]",
+            vec![json!("城关镇\t城区\t60,000\n桥头镇\t镇区\t30,000")],
+        )
+        .await
+        .unwrap();
+    b.click("#areas button[type=submit]").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("乡镇（街道）已保存") && text.contains("比全县常住人口 100,000 少 10,000"),
+        "{text}"
+    );
+    b.check("areas-off").await;
     b.fill("#f-areas", "城关镇,城区,60000\n桥头镇,镇区,40000")
         .await;
     b.click("#areas button[type=submit]").await;
+    assert!(b.text().await.contains("与全县常住人口一致"));
     b.fill(
         "#f-schools",
         "城关一小,城关镇\n城关中学,城关镇\n桥头小学,桥头镇\n桥头中学,桥头镇",
@@ -695,6 +713,14 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
             .unwrap();
         text.rsplit('/').next().unwrap().to_owned()
     });
+    // Ending the survey asks for a tick; the dashboard then says it ended.
+    b.goto(&survey_url).await;
+    b.click("form[action$='/close'] input[name=confirm]").await;
+    b.click("form[action$='/close'] button").await;
+    let text = b.text().await;
+    assert!(text.contains("调查已结束，不再接受回答"), "{text}");
+    b.goto(&format!("{survey_url}/dashboard")).await;
+    assert!(b.text().await.contains("调查已结束"));
     b.close().await;
     // The same pages on a phone: one-line top bar, nothing wider than the screen, touch targets
     // of 44 px.
@@ -729,5 +755,25 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
         p.goto(&path).await;
         p.check(label).await;
     }
+    // The admin's pages too: more menu entries, still one line.
+    p.click("form[action='/logout'] button").await;
+    p.goto("/login").await;
+    p.fill("#f-username", ADMIN).await;
+    p.fill("#f-password", ADMIN_PASSWORD).await;
+    p.click("button.btn-primary").await;
+    p.goto("/admin/users").await;
+    let bar: Value = p
+        .client
+        .execute(
+            "return document.querySelector('.topbar').getBoundingClientRect().height",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        bar.as_f64().unwrap() <= 60.0,
+        "admin's top bar {bar} px high"
+    );
+    p.check("phone-users").await;
     p.close().await;
 }

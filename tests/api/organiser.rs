@@ -652,3 +652,24 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn areas_pasted_from_excel_are_read_and_a_wrong_total_is_said_at_once(app) {
+        let (organizer, id) = county_survey(&app).await;
+        let (browser, _) = crate::helpers::browser_login(&app, &organizer_name(&app, &organizer).await, crate::helpers::PASSWORD).await;
+        let page = browser.get(app.url(&format!("/admin/surveys/{id}/sample"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("与全县常住人口一致"), "{page}");
+        let token = crate::helpers::csrf_token(&page);
+        let res = browser.post(app.url(&format!("/admin/surveys/{id}/areas"))).form(&[("csrf_token", token.as_str()), ("areas", "城关镇\t城区\t60,000\r\n桥头镇\t镇区\t30,000\r\n")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], format!("/admin/surveys/{id}/sample?done=areas#areas").as_str());
+        let page = browser.get(app.url(&format!("/admin/surveys/{id}/sample?done=areas"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("乡镇（街道）已保存") && page.contains("比全县常住人口 100,000 少 10,000"), "{page}");
+        let areas = get(&app, &organizer, &format!("/api/v1/surveys/{id}/areas")).await;
+        assert_eq!(areas[0]["population"], 60000);
+        // A line that is not three fields changes nothing.
+        let res = browser.post(app.url(&format!("/admin/surveys/{id}/areas"))).form(&[("csrf_token", token.as_str()), ("areas", "城关镇,城区,12,34")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(get(&app, &organizer, &format!("/api/v1/surveys/{id}/areas")).await, areas);
+    }
+}
