@@ -27,21 +27,21 @@ pub struct Columns {
 impl Columns {
     pub fn header(&self) -> Vec<String> {
         let mut h: Vec<String> = [
-            "response",
-            "group",
-            "booklet",
-            "area",
-            "area_class",
-            "school",
-            "grade_band",
-            "too_fast",
-            "straight_lined",
+            "答卷编号",
+            "群体",
+            "问卷",
+            "乡镇",
+            "城乡类别",
+            "学校",
+            "年级段",
+            "作答过快",
+            "全部同一答案",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         h.extend(self.items.iter().cloned());
-        h.push("comment".into());
+        h.push("意见和建议".into());
         h
     }
 
@@ -64,7 +64,7 @@ impl Columns {
         let mut out = vec![
             r.id.to_string(),
             a.group.label().into(),
-            a.booklet.code().into(),
+            a.booklet.label().into(),
             blank_unless(
                 shown.area(),
                 a.area

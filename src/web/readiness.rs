@@ -108,7 +108,7 @@ pub async fn template() -> HttpResponse {
         let _ = w.write_record(r::template_header());
         let _ = w.write_record([
             "城关一小",
-            "primary",
+            "小学",
             "1200",
             "",
             "",
@@ -122,7 +122,7 @@ pub async fn template() -> HttpResponse {
         ]);
         let _ = w.write_record([
             "城关中学",
-            "junior",
+            "初中",
             "900",
             "",
             "",
@@ -136,7 +136,7 @@ pub async fn template() -> HttpResponse {
         ]);
         let _ = w.write_record([
             "西山学校",
-            "nine_year",
+            "九年一贯制",
             "600",
             "400",
             "200",

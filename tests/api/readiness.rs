@@ -155,7 +155,10 @@ backend_test! {
             assert!(book.sheet_names().iter().any(|n| n == name), "{name}");
         }
         let template = organizer.get(app.url(&format!("/api/v1/counties/{county}/readiness/template.csv"))).send().await.unwrap().text().await.unwrap();
-        assert!(template.contains("qualified_teachers") && template.contains("nine_year"));
+        assert!(template.contains("高于规定学历教师数") && template.contains("九年一贯制") && !template.contains("nine_year"), "{template}");
+        let (status, body) = upload(&app, &organizer, county, template.into_bytes(), "text/csv").await;
+        assert_eq!(status, StatusCode::OK, "the template goes back in: {body}");
+        assert_eq!(body["schools"], 3);
     }
 }
 

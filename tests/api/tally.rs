@@ -167,19 +167,20 @@ backend_test! {
         let mut expected = vec!["不满意", "满意", "比较满意", "比较满意", "比较满意"];
         expected.sort();
         assert_eq!(s01, expected);
-        assert!(rows.iter().all(|r| r["group"] == "家长"));
+        assert!(rows.iter().all(|r| r["群体"] == "家长" && r["问卷"].contains("社会")), "headers and values in Chinese");
         // Every combination of what could identify someone covers five responses.
         let mut combos: std::collections::HashMap<Vec<&str>, usize> = std::collections::HashMap::new();
         for r in &rows {
-            let key = ["group", "area", "area_class", "school", "grade_band"].map(|c| r[c].as_str()).to_vec();
+            let key = ["群体", "乡镇", "城乡类别", "学校", "年级段"].map(|c| r[c].as_str()).to_vec();
             *combos.entry(key).or_default() += 1;
         }
         assert!(combos.values().all(|n| *n >= 5), "{combos:?}");
-        assert!(!rows[0].contains_key("submitted_hour") && !rows[0].contains_key("source"));
+        let header: Vec<&String> = rows[0].keys().collect();
         for r in &rows {
-            for forbidden in ["name", "phone", "invitation", "url"] {
-                assert!(!r.contains_key(forbidden));
-            }
+            assert_eq!(r.len(), header.len());
+        }
+        for forbidden in ["时间", "渠道", "姓名", "电话", "邀请", "链接", "hour", "source", "name", "phone"] {
+            assert!(header.iter().all(|h| !h.contains(forbidden)), "{forbidden} in {header:?}");
         }
         // XLSX: the same rows.
         let bytes = organizer.get(app.url(&format!("/api/v1/surveys/{id}/responses.xlsx"))).send().await.unwrap().bytes().await.unwrap();
@@ -199,7 +200,7 @@ backend_test! {
             assert!(names.iter().any(|n| n == sheet), "{sheet} in {names:?}");
         }
         let method = book.worksheet_range("方法").unwrap();
-        assert!(method.rows().any(|r| r[1].to_string().contains("var(R)")));
+        assert!(method.rows().any(|r| r[1].to_string().contains("V(R)")));
     }
 }
 

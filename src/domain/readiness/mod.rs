@@ -1048,13 +1048,8 @@ const COLUMNS: [(&str, &str); 12] = [
     ("multimedia_rooms", "网络多媒体教室数"),
 ];
 
-/// The header of the downloadable template (English codes, as the interface names them).
+/// The header of the downloadable template, in Chinese (the English codes are read too).
 pub fn template_header() -> Vec<&'static str> {
-    COLUMNS.iter().map(|(c, _)| *c).collect()
-}
-
-/// The Chinese names of the columns, for the template's second line of help.
-pub fn template_labels() -> Vec<&'static str> {
     COLUMNS.iter().map(|(_, l)| *l).collect()
 }
 
