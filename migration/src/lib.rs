@@ -14,6 +14,7 @@ mod m20261201_000010_integrity;
 mod m20261202_000011_estimate;
 mod m20261202_000012_draw_v2;
 mod m20261202_000013_organiser_path;
+mod m20261202_000014_session_notice;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_estimate::Migration),
             Box::new(m20261202_000012_draw_v2::Migration),
             Box::new(m20261202_000013_organiser_path::Migration),
+            Box::new(m20261202_000014_session_notice::Migration),
         ]
     }
 }

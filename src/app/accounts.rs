@@ -101,6 +101,16 @@ pub async fn end_session(ctx: &Context, token: &str) -> Result<(), AppError> {
     Ok(store::sessions::delete(ctx.db.pool(), &token_hash(token)).await?)
 }
 
+/// Leaves the outcome of a form on the session that posted it, for the page it is sent back to.
+pub async fn leave_notice(ctx: &Context, token: &str, notice: String) -> Result<(), AppError> {
+    Ok(store::sessions::set_notice(ctx.db.pool(), &token_hash(token), Some(notice)).await?)
+}
+
+/// The outcome a session carries, taken off it: a page shows it once.
+pub async fn take_notice(ctx: &Context, token: &str) -> Result<Option<String>, AppError> {
+    Ok(store::sessions::take_notice(ctx.db.pool(), &token_hash(token)).await?)
+}
+
 /// The active user behind a live session, if any.
 pub async fn session_user(ctx: &Context, token: &str) -> Result<Option<User>, AppError> {
     Ok(store::sessions::find_user(ctx.db.pool(), &token_hash(token), chrono::Utc::now()).await?)

@@ -36,6 +36,25 @@ pub async fn list(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<Survey>, AppEr
     Ok(store::surveys::list(ctx.db.pool(), actor.county_scope()).await?)
 }
 
+/// What the next round of a survey is called by default: （第二轮） added or the round counted
+/// on, past any name a survey of the county already has.
+pub async fn next_round_name(ctx: &Context, survey: &Survey) -> Result<String, AppError> {
+    let taken: std::collections::HashSet<String> =
+        store::surveys::list(ctx.db.pool(), Some(survey.county_id))
+            .await?
+            .into_iter()
+            .map(|s| s.settings.name)
+            .collect();
+    let mut name = crate::domain::survey::next_round_name(&survey.settings.name);
+    for _ in 0..100 {
+        if !taken.contains(&name) {
+            break;
+        }
+        name = crate::domain::survey::next_round_name(&name);
+    }
+    Ok(name)
+}
+
 /// The county a new survey goes to: the actor's own, or for an admin the one named.
 async fn county_for_new_survey(
     db: &Pool,
@@ -381,7 +400,7 @@ pub async fn copy(
     let s = &source.settings;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => n.to_owned(),
-        None => crate::domain::survey::next_round_name(&s.name),
+        None => next_round_name(ctx, &source).await?,
     };
     let settings = SurveySettings::new(&name, s.plan, s.target, Default::default(), s.estimator)?;
     let txn = store::begin_write(&ctx.db).await?;

@@ -607,6 +607,11 @@ pub fn parse_records(
             }
         }
     }
+    let position = |c: Column| columns.iter().position(|x| *x == Some(c));
+    // Each column's place in the file, by the column: looked up once, not per row.
+    let at = Column::ALL.map(position);
+    let headings = at.map(|i| i.and_then(|i| header.get(i)).map(|h| h.trim().to_owned()));
+    let warnings = header_warnings(group, &headings);
     let mut required = vec![Column::Id, Column::Area];
     if needs_school(group) {
         required.push(Column::School);
@@ -625,11 +630,16 @@ pub fn parse_records(
         } else {
             format!("；未识别的列：{}", ignored_columns.join("、"))
         };
+        // A file of another group says so: the missing column is then the least of it.
+        let other = warnings
+            .iter()
+            .map(|w| format!("。{w}"))
+            .collect::<String>();
         return Err(RosterErrors::one(
             1,
             None,
             format!(
-                "{}名册缺少列：{}（表头可用中文，如 编号/学号、乡镇、学校、年级、班级、姓名、电话{}）",
+                "{}名册缺少列：{}（表头可用中文，如 编号/学号、乡镇、学校、年级、班级、姓名、电话{}）{other}",
                 group.label(),
                 missing.join("、"),
                 unread
@@ -647,11 +657,6 @@ pub fn parse_records(
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
-    let position = |c: Column| columns.iter().position(|x| *x == Some(c));
-    // Each column's place in the file, by the column: looked up once, not per row.
-    let at = Column::ALL.map(position);
-    let headings = at.map(|i| i.and_then(|i| header.get(i)).map(|h| h.trim().to_owned()));
-    let warnings = header_warnings(group, &headings);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = Vec::new();
     let mut errors = ErrorList {

@@ -10,6 +10,8 @@ pub struct Model {
     pub user_id: i32,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The outcome of the form this session last posted, shown once by the page it returns to.
+    pub notice: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -74,3 +74,35 @@ pub async fn delete_for_user(
     }
     Ok(query.exec(db).await?.rows_affected)
 }
+
+/// Leaves a notice on a session for the next page it opens (`None` clears it).
+pub async fn set_notice(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    notice: Option<String>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    session::Entity::update_many()
+        .col_expr(session::Column::Notice, Expr::value(notice))
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The notice a session carries, taken off it (shown once).
+pub async fn take_notice(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<String>, DbErr> {
+    let notice = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .filter(session::Column::Notice.is_not_null())
+        .one(db)
+        .await?
+        .and_then(|s| s.notice);
+    if notice.is_some() {
+        set_notice(db, token_hash, None).await?;
+    }
+    Ok(notice)
+}

@@ -575,7 +575,9 @@ pub async fn create_survey(
     }
     .await;
     match result {
-        Ok(survey) => Ok(see_other(&format!("/admin/surveys/{}", survey.id))),
+        Ok(survey) => Ok(see_other(
+            &Done::SurveyCreated.on(&format!("/admin/surveys/{}", survey.id)),
+        )),
         Err(e) => {
             let e = form_error(e)?;
             survey_form_page(&state, &user, &csrf, None, &form, Some(&e)).await
@@ -625,6 +627,10 @@ async fn survey_page(
     ctx.insert("strata", &full.lines_with(&places));
     ctx.insert("current_draw", &draw.map(super::sampling::DrawView::from));
     ctx.insert("stale", &stale);
+    ctx.insert(
+        "next_round_name",
+        &surveys::next_round_name(&state.app, &survey).await?,
+    );
     ctx.insert("county", &county);
     ctx.insert(
         "closes_at_value",

@@ -8,6 +8,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Done {
     CountyCreated,
+    SurveyCreated,
     UserCreated,
     UserSaved,
     PasswordReset,
@@ -30,8 +31,9 @@ pub enum Done {
 }
 
 impl Done {
-    const CODES: [(&'static str, Done); 16] = [
+    const CODES: [(&'static str, Done); 17] = [
         ("county", Done::CountyCreated),
+        ("created", Done::SurveyCreated),
         ("user", Done::UserCreated),
         ("user-saved", Done::UserSaved),
         ("password-reset", Done::PasswordReset),
@@ -81,6 +83,9 @@ impl Done {
     pub fn message(self) -> String {
         match self {
             Done::CountyCreated => "县（区）已添加".into(),
+            Done::SurveyCreated => {
+                "调查已创建（草稿）：下一步在“抽样”页面填写乡镇、学校并上传名册".into()
+            }
             Done::UserCreated => "用户已添加，可以用设定的密码登录".into(),
             Done::UserSaved => "用户设置已保存".into(),
             Done::PasswordReset => "密码已重设；该用户的登录已全部退出".into(),

@@ -173,15 +173,35 @@ pub async fn sample(
     state: State,
     user: CurrentUser,
     csrf: CsrfToken,
+    req: HttpRequest,
     path: web::Path<i32>,
     done: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
     let survey = surveys::organized(&state.app, &user.actor(), path.into_inner()).await?;
-    let outcome = Outcome {
-        notice: done.message(),
-        ..Outcome::default()
+    // A roster upload's outcome, left on the session by the upload that sent us here.
+    let carried = match super::auth::session_token(&state, &req) {
+        Some(t) => crate::app::accounts::take_notice(&state.app, &t).await?,
+        None => None,
+    };
+    let carried = carried
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .filter(|v| v["page"] == sample_path(survey.id));
+    let outcome = match carried {
+        Some(v) => Outcome {
+            notice: v["notice"].as_str().map(str::to_owned),
+            upload: Some(v["upload"].clone()),
+            ..Outcome::default()
+        },
+        None => Outcome {
+            notice: done.message(),
+            ..Outcome::default()
+        },
     };
     sample_page(&state, &user, &csrf, &survey, outcome).await
+}
+
+fn sample_path(survey: i32) -> String {
+    format!("/admin/surveys/{survey}/sample")
 }
 
 #[derive(Default, Deserialize)]
@@ -360,20 +380,28 @@ pub async fn upload_frame(
         sampling::upload_roster(&state.app, &user.actor(), id, group, file).await
     }
     .await;
-    let outcome = match result {
-        Ok(done) => Outcome {
-            notice: Some(format!("{}名册已导入 {} 人", group.label(), done.rows)),
-            upload: Some(
-                serde_json::to_value(&done).map_err(|e| AppError::Internal(e.to_string()))?,
-            ),
-            ..Default::default()
-        },
-        Err(e) => Outcome {
-            error: Some(form_error(e)?),
-            ..Default::default()
-        },
-    };
-    sample_page(&state, &user, &csrf, &survey, outcome).await
+    match result {
+        // Back to the page with the outcome on the session: a reload sends nothing again.
+        Ok(done) => {
+            let page = sample_path(id);
+            let carried = json!({
+                "page": page,
+                "notice": format!("{}名册已导入 {} 人", group.label(), done.rows),
+                "upload": done,
+            });
+            if let Some(t) = super::auth::session_token(&state, &req) {
+                crate::app::accounts::leave_notice(&state.app, &t, carried.to_string()).await?;
+            }
+            Ok(see_other(&format!("{page}#rosters")))
+        }
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some(form_error(e)?),
+                ..Default::default()
+            };
+            sample_page(&state, &user, &csrf, &survey, outcome).await
+        }
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -496,12 +524,15 @@ pub async fn invitations_page(
         "counts",
         &sampling::invitation_counts(&state.app, &actor, survey.id).await?,
     );
+    let current = draws::current_with_staleness(&state.app, &actor, survey.id).await?;
+    let stale: Vec<&str> = current
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
+        .collect();
+    ctx.insert("stale", &stale);
     ctx.insert(
         "current_draw",
-        &draws::current_draw(&state.app, &actor, survey.id)
-            .await?
-            .as_ref()
-            .map(DrawView::from),
+        &current.as_ref().map(|(d, _)| DrawView::from(d)),
     );
     let channels: Vec<ChannelView> = sampling::channels(&state.app, &actor, survey.id)
         .await?

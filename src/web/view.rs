@@ -150,8 +150,6 @@ pub struct SurveyView {
     pub phase_label: &'static str,
     pub editable: bool,
     pub archived_at: Option<DateTime<Utc>>,
-    /// What a copy as the next round is called by default.
-    pub next_round_name: String,
     pub opens_at: Option<DateTime<Utc>>,
     pub closes_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -185,7 +183,6 @@ impl SurveyView {
             phase_label: phase.label(),
             editable: survey.status.editable(),
             archived_at: survey.archived_at,
-            next_round_name: crate::domain::survey::next_round_name(&s.name),
             opens_at: s.window.opens_at,
             closes_at: s.window.closes_at,
             created_at: survey.created_at,

@@ -631,6 +631,9 @@ backend_test! {
         assert!(to.ends_with("?done=copied"), "{to}");
         let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("<h1>2026 年调查（第二轮）</h1>") && html.contains("value=\"2026 年调查（第三轮）\"") && html.contains("已复制为新一轮调查"), "{html}");
+        // The first round now proposes the next name free, not a second （第二轮）.
+        let html = browser.get(app.url(&format!("/admin/surveys/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("value=\"2026 年调查（第三轮）\""), "{html}");
         // Opened: the window starts at the opening; ended: the dashboard says so, no countdown.
         let before = chrono::Utc::now();
         crate::sampling::open(&app, &organizer, id).await;

@@ -647,10 +647,22 @@ backend_test! {
         let html = res.text().await.unwrap();
         assert!(html.contains("没有名为“北山镇”的乡镇（街道）") && html.contains("<td class=\"num\">3</td>"), "{html}");
         let res = client.post(&url).multipart(form("编号,乡镇,学校,姓名,电话\nt1,城关镇,城关一小,张老师,13912345678\nt2,桥头镇,桥头小学,李老师,\n", true)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let html = res.text().await.unwrap();
+        // Accepted: back to the page, which says so once (a reload sends nothing again).
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], format!("/admin/surveys/{id}/sample#rosters").as_str());
+        let html = client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("教师名册已导入 2 人"));
         assert!(html.contains("139****5678") && !html.contains("13912345678"), "phones are masked");
+        let html = client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        assert!(!html.contains("教师名册已导入 2 人"), "shown once");
+        // A teachers' file with their headings sent as the parents' roster: refused (no grades)
+        // and said to look like the teachers'.
+        let parents = app.url(&format!("/admin/surveys/{id}/frames/parent"));
+        let res = client.post(&parents).multipart(form("工号,乡镇,学校,教师姓名,联系电话
+t1,城关镇,城关一小,张老师,13912345678
+", true)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("像是教师名册"));
 
         // A refused seed comes back with what was typed, the field marked.
         let res = client.post(app.url(&format!("/admin/surveys/{id}/draws"))).form(&[("csrf_token", token.as_str()), ("seed", "42\u{200B}"), ("seed_note", "第 1 期 <b>")]).send().await.unwrap();

@@ -50,7 +50,9 @@ backend_test! {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let location = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.ends_with("?done=created"), "{location}");
         let html = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("调查已创建（草稿）"), "{html}");
         assert!(html.contains("⌈869,548 × 1.5‰⌉ = ⌈1,304.322⌉ = 1,305"), "{html}");
         assert!(html.contains("⌈1,305 × 0.5⌉ = ⌈652.5⌉ = 653"));
         assert!(html.contains("余 4，按固定顺序由学生、教师、校长、人大代表各多 1 人"));
@@ -103,7 +105,7 @@ backend_test! {
     async fn a_draft_is_edited_opened_and_closed_from_its_page(app) {
         let (client, token, _) = organiser(&app).await;
         let res = client.post(app.url("/admin/surveys")).form(&survey_form(&token, "初稿", "1000")).send().await.unwrap();
-        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let location = res.headers()["location"].to_str().unwrap().trim_end_matches("?done=created").to_owned();
         let edit = client.get(app.url(&format!("{location}/edit"))).send().await.unwrap().text().await.unwrap();
         assert!(edit.contains("value=\"初稿\"") && edit.contains("value=\"1000\""));
         assert!(edit.contains("value=\"2026-12-01T08:00\""));
