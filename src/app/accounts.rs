@@ -77,6 +77,17 @@ pub async fn authenticate(
     }
 }
 
+/// Whether `username` has logged in from `address` before (the audit trail keeps every login
+/// with its address): such an address is not locked out by guesses from elsewhere.
+pub async fn logged_in_from(
+    ctx: &Context,
+    username: &str,
+    address: &str,
+) -> Result<bool, AppError> {
+    let username = username.trim();
+    Ok(store::audit::has(ctx.db.pool(), AuditAction::Login, username, address).await?)
+}
+
 /// Starts a session for `user` and returns its token. The session the browser had before (if
 /// any) ends, so a session id planted before login is worthless after it.
 pub async fn start_session(
@@ -409,7 +420,7 @@ pub async fn ensure_admin(
     let hash = blocking(move || password::hash(&text))
         .await?
         .map_err(AppError::internal)?;
-    store::users::create(
+    let created = store::users::create(
         ctx.db.pool(),
         store::users::NewUser {
             username: &username,
@@ -418,7 +429,14 @@ pub async fn ensure_admin(
             county_id: None,
         },
     )
-    .await?;
+    .await;
+    if let Err(e) = created {
+        // Another server starting beside this one made it first.
+        if store::users::admin_count(ctx.db.pool()).await? > 0 {
+            return Ok(None);
+        }
+        return Err(e.into());
+    }
     Ok(Some(CreatedAdmin {
         username: username.as_str().to_owned(),
         generated_password: generated.then(|| password_text.expose().to_owned()),

@@ -119,18 +119,24 @@ impl Context {
     /// For the server: opens the pool, applies the migrations, stores the built-in
     /// questionnaires, and starts the submission writer on a connection of its own.
     pub async fn start(settings: &Settings) -> Result<Context, AppError> {
+        let lock = store::startup_lock(settings).await?;
         let db = store::connect(settings).await?;
         store::migrate(&db).await?;
         let writer_db = store::connect_writer(settings, &db).await?;
-        Self::with(settings, db, writer_db).await
+        let ctx = Self::with(settings, db, writer_db).await;
+        lock.release().await;
+        ctx
     }
 
     /// For a command: the same, with the writer sharing the pool.
     pub async fn open(settings: &Settings) -> Result<Context, AppError> {
+        let lock = store::startup_lock(settings).await?;
         let db = store::connect(settings).await?;
         store::migrate(&db).await?;
         let writer_db = db.clone();
-        Self::with(settings, db, writer_db).await
+        let ctx = Self::with(settings, db, writer_db).await;
+        lock.release().await;
+        ctx
     }
 
     async fn with(

@@ -77,6 +77,22 @@ pub async fn recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Entry>,
         .collect())
 }
 
+/// Whether `actor` has an entry of this action with exactly this detail.
+pub async fn has(
+    db: &impl ConnectionTrait,
+    action: AuditAction,
+    actor: &str,
+    detail: &str,
+) -> Result<bool, DbErr> {
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action.code()))
+        .filter(audit_log::Column::Actor.eq(actor))
+        .filter(audit_log::Column::Detail.eq(detail))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// The newest entry of this action and subject whose detail starts with `detail_prefix`.
 pub async fn find(
     db: &impl ConnectionTrait,

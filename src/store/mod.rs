@@ -376,6 +376,39 @@ pub async fn migrate(db: &Database) -> Result<(), DbErr> {
     Migrator::up(&db.pool, None).await
 }
 
+/// Held while a server or a command migrates the database and seeds what it needs: on
+/// PostgreSQL an advisory lock on a connection of its own, so servers started together on a
+/// fresh database take turns (the second finds the work done). Nothing on SQLite, whose
+/// writers take turns anyway.
+pub struct StartupLock(Option<Database>);
+
+/// The advisory lock's key: "renke" spelt in bytes.
+const STARTUP_LOCK_KEY: i64 = 0x72_65_6e_6b_65;
+
+pub async fn startup_lock(settings: &Settings) -> Result<StartupLock, DbErr> {
+    if !settings.database_url.starts_with("postgres") {
+        return Ok(StartupLock(None));
+    }
+    let db = open(settings, 1, false).await?;
+    db.pool
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+        .await?;
+    Ok(StartupLock(Some(db)))
+}
+
+impl StartupLock {
+    /// Lets the next server start (closing the connection would release it too).
+    pub async fn release(self) {
+        if let Some(db) = self.0 {
+            let _ = db
+                .pool
+                .execute_unprepared(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+                .await;
+            let _ = db.pool.close().await;
+        }
+    }
+}
+
 /// A round trip to the database.
 pub async fn ping(db: &Database) -> Result<(), DbErr> {
     db.pool.ping().await

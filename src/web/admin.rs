@@ -90,8 +90,11 @@ pub struct NextQuery {
 
 /// Only a local path may follow a login (no open redirect to another site).
 fn safe_next(next: Option<&str>) -> &str {
+    // Browsers drop tabs and line breaks from an address, so `/\t/evil.example` is `//evil…`:
+    // no control character or space is let through at all (nor into a Location header).
+    let plain = |n: &str| !n.chars().any(|c| c.is_control() || c.is_whitespace());
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && plain(n) => n,
         _ => "/admin",
     }
 }

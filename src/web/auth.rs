@@ -17,11 +17,24 @@ use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "renke_session";
 
-/// Limits login attempts: per client address (burst 30, then one every 2 s) and per account
-/// (burst 10, then one a minute). Kept in memory: each server limits on its own.
+/// Limits login attempts: per client address (burst 30, then one every 2 s), per account from
+/// one address (burst 10, then one a minute), and per account from all addresses together (the
+/// same). The last does not lock out an address the account has logged in from before: someone
+/// guessing from everywhere cannot keep a user out of their own office. Kept in memory: each
+/// server limits on its own.
 pub struct LoginLimiter {
     per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_account_address: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
     per_account: DefaultKeyedRateLimiter<String>,
+}
+
+/// Which login limit an attempt ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// This address: too many attempts from it (for any account, or for this one).
+    Address,
+    /// This account from everywhere: only addresses it logged in from before get through.
+    Account,
 }
 
 fn quota(period: Duration, burst: u32) -> Quota {
@@ -35,15 +48,19 @@ impl Default for LoginLimiter {
     fn default() -> Self {
         LoginLimiter {
             per_address: RateLimiter::keyed(quota(Duration::from_secs(2), 30)),
+            per_account_address: RateLimiter::keyed(quota(Duration::from_secs(60), 10)),
             per_account: RateLimiter::keyed(quota(Duration::from_secs(60), 10)),
         }
     }
 }
 
 impl LoginLimiter {
-    pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
+    pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), Limited> {
         if self.per_address.len() > 100_000 {
             self.per_address.retain_recent();
+        }
+        if self.per_account_address.len() > 100_000 {
+            self.per_account_address.retain_recent();
         }
         if self.per_account.len() > 100_000 {
             self.per_account.retain_recent();
@@ -51,11 +68,18 @@ impl LoginLimiter {
         if let Some(ip) = ip
             && self.per_address.check_key(&ip).is_err()
         {
-            return Err(AppError::TooManyRequests);
+            return Err(Limited::Address);
         }
         let account = username.trim().to_lowercase();
+        if self
+            .per_account_address
+            .check_key(&(account.clone(), ip))
+            .is_err()
+        {
+            return Err(Limited::Address);
+        }
         if self.per_account.check_key(&account).is_err() {
-            return Err(AppError::TooManyRequests);
+            return Err(Limited::Account);
         }
         Ok(())
     }
@@ -68,8 +92,14 @@ pub async fn authenticate(
     username: &str,
     password_text: &str,
 ) -> Result<User, AppError> {
-    state.login_limiter.check(ip, username)?;
     let address = ip.map_or_else(String::new, |i| i.to_string());
+    match state.login_limiter.check(ip, username) {
+        Ok(()) => {}
+        Err(Limited::Account)
+            if ip.is_some()
+                && app::accounts::logged_in_from(&state.app, username, &address).await? => {}
+        Err(_) => return Err(AppError::TooManyRequests),
+    }
     app::accounts::authenticate(&state.app, &address, username, password_text).await
 }
 

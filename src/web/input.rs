@@ -15,6 +15,8 @@ use validator::Validate;
 pub struct ApiJson<T> {
     body: web::Bytes,
     is_json: bool,
+    /// Whether the request said what its body is (an empty body of another type is no JSON).
+    typed: bool,
     _shape: std::marker::PhantomData<T>,
 }
 
@@ -29,9 +31,11 @@ impl<T: DeserializeOwned + Validate> ApiJson<T> {
         parse_json(&self.body)
     }
 
-    /// Whether the body is empty or only whitespace (some operations take no body).
+    /// Whether no body was sent (some operations take none): empty or only whitespace, and
+    /// typed as JSON or not typed at all. An empty form or text body is not taken for one: a
+    /// page on another site can send those, and they are then refused as not JSON.
     pub fn is_empty(&self) -> bool {
-        self.body.iter().all(u8::is_ascii_whitespace)
+        self.body.iter().all(u8::is_ascii_whitespace) && (self.is_json || !self.typed)
     }
 }
 
@@ -74,6 +78,9 @@ impl<T: 'static> FromRequest for ApiJson<T> {
             .ok()
             .flatten()
             .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let typed = req
+            .headers()
+            .contains_key(actix_web::http::header::CONTENT_TYPE);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let body = body
@@ -82,6 +89,7 @@ impl<T: 'static> FromRequest for ApiJson<T> {
             Ok(ApiJson {
                 body,
                 is_json,
+                typed,
                 _shape: std::marker::PhantomData,
             })
         })

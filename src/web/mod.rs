@@ -78,11 +78,34 @@ impl AppState {
     pub fn public_link(&self, req: &HttpRequest, path: &str) -> String {
         match &self.public_url {
             Some(base) => format!("{base}{path}"),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}{}", info.scheme(), info.host(), path)
-            }
+            None => format!("{}{path}", self.request_origin(req)),
         }
+    }
+
+    /// The scheme and host the request came to. `Forwarded` and `X-Forwarded-Host`/`-Proto`
+    /// count only behind a proxy Renke is told to trust; otherwise the request's own Host (Renke
+    /// itself speaks plain HTTP). A host with anything but name characters is not echoed.
+    fn request_origin(&self, req: &HttpRequest) -> String {
+        let (scheme, host) = if self.trust_proxy {
+            let info = req.connection_info();
+            (info.scheme().to_owned(), info.host().to_owned())
+        } else {
+            let host = req
+                .headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                .unwrap_or_default();
+            ("http".to_owned(), host)
+        };
+        let plain = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+        let host = if plain { host } else { "localhost".to_owned() };
+        let scheme = if scheme == "https" { "https" } else { "http" };
+        format!("{scheme}://{host}")
     }
 
     /// Where respondents' links will point, for the opening checklist.

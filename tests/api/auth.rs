@@ -261,3 +261,39 @@ backend_test! {
         assert_eq!(client.get(app.url("/admin")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     }
 }
+
+backend_test! {
+    async fn guesses_from_everywhere_do_not_lock_a_user_out_of_an_address_they_use(app) {
+        // Behind a proxy the client's address is the forwarded one: each request says its own.
+        use sea_orm::ConnectionTrait;
+        let backend = match app.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => crate::helpers::Backend::Postgres,
+            _ => crate::helpers::Backend::Sqlite,
+        };
+        let app = crate::helpers::spawn_app_with(backend, |s| s.trust_proxy = true).await.unwrap();
+        let login = |from: String, password: &'static str| {
+            let c = app.client.clone();
+            let url = app.url("/api/v1/login");
+            async move {
+                c.post(url).header("x-forwarded-for", from).json(&json!({"username": ADMIN, "password": password})).send().await.unwrap().status()
+            }
+        };
+        // The admin's office address: logged in from it once.
+        assert_eq!(login("198.51.100.7".into(), ADMIN_PASSWORD).await, StatusCode::OK);
+        // Someone guesses from many addresses, one try each: the account's limit is reached.
+        let mut statuses = Vec::new();
+        for i in 0..14 {
+            statuses.push(login(format!("203.0.113.{i}"), "guess-guess").await);
+        }
+        assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+        // From an address never used, even the right password waits; from the office it does not.
+        assert_eq!(login("192.0.2.55".into(), ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(login("198.51.100.7".into(), ADMIN_PASSWORD).await, StatusCode::OK);
+        // One address guessing on is held back whatever it has done before.
+        let mut office = Vec::new();
+        for _ in 0..12 {
+            office.push(login("198.51.100.7".into(), "guess-guess").await);
+        }
+        assert_eq!(office.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{office:?}");
+    }
+}

@@ -378,3 +378,46 @@ async fn a_full_sqlite_disk_gives_503_without_corruption_and_service_resumes() {
     );
     assert_eq!(integrity(&file).await, "ok");
 }
+
+/// Two servers started at once on a fresh PostgreSQL database: they take turns migrating and
+/// seeding (an advisory lock), and both start, with one platform admin between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_started_together_on_a_fresh_postgresql_both_start() {
+    let Ok(server) = std::env::var("RENKE_TEST_POSTGRES_URL") else {
+        say("SKIPPED (PostgreSQL variant): RENKE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("renke_race_{}", crate::helpers::random_suffix());
+    let admin_db = Database::connect(&server).await.unwrap();
+    admin_db
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let url = crate::helpers::with_database(&server, &name);
+    let secret = renke::config::SecretKey::generate();
+    let settings = || crate::helpers::settings_for(url.clone(), secret.clone());
+    let (a, b) = tokio::join!(
+        renke::Application::build(settings()),
+        renke::Application::build(settings())
+    );
+    let (a, b) = (a.map_err(|e| e.to_string()), b.map_err(|e| e.to_string()));
+    assert!(a.is_ok() && b.is_ok(), "{:?} {:?}", a.err(), b.err());
+    drop((a, b));
+    let db = Database::connect(&url).await.unwrap();
+    let admins = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM app_user WHERE role = 'admin'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(admins, 1);
+    db.close().await.ok();
+    admin_db
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .ok();
+}

@@ -51,12 +51,12 @@ pub fn new_client() -> Client {
         .expect("reqwest client")
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use rand::Rng;
     format!("{:016x}", rand::rng().random::<u64>())
 }
 
-fn settings_for(database_url: String, secret: SecretKey) -> Settings {
+pub(crate) fn settings_for(database_url: String, secret: SecretKey) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
         database_url,
@@ -115,7 +115,7 @@ async fn sqlite_template() -> &'static PathBuf {
 }
 
 /// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
+pub(crate) fn with_database(url: &str, name: &str) -> String {
     let mut u = url::Url::parse(url).expect("a PostgreSQL URL");
     u.set_path(&format!("/{name}"));
     u.to_string()

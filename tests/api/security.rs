@@ -122,3 +122,38 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn forwarded_hosts_and_odd_next_addresses_lead_nowhere_else(app) {
+        // Not behind a trusted proxy: Forwarded and X-Forwarded-Host are not where links point.
+        let (organizer, id) = crate::sampling::county_survey(&app).await;
+        let list: serde_json::Value = organizer
+            .get(app.url(&format!("/api/v1/surveys/{id}/checklist")))
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "https")
+            .header("forwarded", "host=evil.example;proto=https")
+            .send().await.unwrap().json().await.unwrap();
+        let text = list.to_string();
+        assert!(!text.contains("evil.example") && text.contains("http://127.0.0.1:"), "{text}");
+        // A logged-in user sent on by `next`: only to a plain local path.
+        let (browser, _) = crate::helpers::browser_login(&app, crate::helpers::ADMIN, crate::helpers::ADMIN_PASSWORD).await;
+        for next in ["/%09/evil.example/", "/%0a", "/%0d%0aSet-Cookie:x=1", "//evil.example", "/\\evil.example", "https://evil.example"] {
+            let res = browser.get(app.url(&format!("/login?next={next}"))).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next}");
+            assert_eq!(res.headers()["location"], "/admin", "{next}");
+        }
+        let res = browser.get(app.url("/login?next=/admin/users")).send().await.unwrap();
+        assert_eq!(res.headers()["location"], "/admin/users");
+        // An empty body that says it is a form or text is not taken for "no body": no draw.
+        let (status, _) = crate::sampling::upload(&app, &organizer, id, "public", crate::sampling::roster("public", 30)).await;
+        assert_eq!(status, StatusCode::OK);
+        let url = app.url(&format!("/api/v1/surveys/{id}/draws"));
+        for ct in ["text/plain", "application/x-www-form-urlencoded"] {
+            let res = organizer.post(&url).header("content-type", ct).body("").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{ct}");
+        }
+        assert_eq!(crate::helpers::count_rows(&app, "SELECT COUNT(*) FROM draw").await, 0);
+        let res = organizer.post(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "no body at all: a random seed");
+    }
+}
