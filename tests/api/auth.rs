@@ -265,7 +265,6 @@ backend_test! {
 backend_test! {
     async fn guesses_from_everywhere_do_not_lock_a_user_out_of_an_address_they_use(app) {
         // Behind a proxy the client's address is the forwarded one: each request says its own.
-        use sea_orm::ConnectionTrait;
         let backend = match app.db.get_database_backend() {
             sea_orm::DatabaseBackend::Postgres => crate::helpers::Backend::Postgres,
             _ => crate::helpers::Backend::Sqlite,
