@@ -686,6 +686,11 @@ pub async fn purge(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<u64, App
     let removed = store::frames::purge(&txn, survey.id).await?;
     store::surveys::mark_purged(&txn, survey.id).await?;
     txn.commit().await?;
+    // The data is gone from the tables; now from the files. A failure here leaves the purge
+    // done (and said so in the log): the next purge or vacuum finishes it.
+    if let Err(e) = store::scrub_deleted(&ctx.db).await {
+        tracing::error!(error = %e, survey = survey.id, "purged rows not yet scrubbed from the database files");
+    }
     tracing::info!(survey = survey.id, user = ?actor.user_id(), removed, "personal data purged");
     let detail = format!("{removed} roster rows");
     audit(

@@ -306,8 +306,40 @@ pub async fn phones_outside(
     Ok(out)
 }
 
-/// Deletes every roster of the survey (invitations and draw records keep no link to them).
+/// Deletes every roster of the survey, and what still pointed at a person: the draw records'
+/// roster ids (学号 and the like) and links, and the invitations' links, grades and the hour
+/// each was answered (which, beside a response's hour, told whose it was).
 pub async fn purge(db: &impl ConnectionTrait, survey_id: i32) -> Result<u64, DbErr> {
+    use crate::entity::{draw, draw_pick, invitation};
+    let draws: Vec<i32> = draw::Entity::find()
+        .filter(draw::Column::SurveyId.eq(survey_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    draw_pick::Entity::update_many()
+        .col_expr(draw_pick::Column::ExternalId, Expr::value(""))
+        .col_expr(
+            draw_pick::Column::FramePersonId,
+            Expr::value(Option::<i32>::None),
+        )
+        .filter(draw_pick::Column::DrawId.is_in(draws))
+        .exec(db)
+        .await?;
+    invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::FramePersonId,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(invitation::Column::Grade, Expr::value(Option::<i16>::None))
+        .col_expr(
+            invitation::Column::AnsweredAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(invitation::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
     Ok(frame_person::Entity::delete_many()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .exec(db)

@@ -284,7 +284,9 @@ async fn open(
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // What is deleted is overwritten, not left in free pages (purged rosters).
+                .pragma("secure_delete", "on");
             if memory_temp_store {
                 o.pragma("temp_store", "memory")
             } else {
@@ -374,6 +376,31 @@ pub async fn begin_write(db: &Database) -> Result<DatabaseTransaction, DbErr> {
 /// Applies every pending migration.
 pub async fn migrate(db: &Database) -> Result<(), DbErr> {
     Migrator::up(&db.pool, None).await
+}
+
+/// After personal data is deleted: no copy of it left in the database's files. SQLite (its
+/// connections delete securely): the write-ahead log checkpointed and emptied, the file
+/// rewritten (`VACUUM`) and the log emptied again. PostgreSQL: the roster and draw tables
+/// rewritten (`VACUUM FULL`: brief exclusive locks on tables no respondent uses) and the
+/// invitations vacuumed in place (their old versions' space reused, not rewritten: respondents
+/// of other surveys keep answering).
+pub async fn scrub_deleted(db: &Database) -> Result<(), DbErr> {
+    let statements: &[&str] = match db.pool.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => &[
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+            "VACUUM",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ],
+        _ => &[
+            "VACUUM FULL frame_person",
+            "VACUUM FULL draw_pick",
+            "VACUUM invitation",
+        ],
+    };
+    for s in statements {
+        db.pool.execute_unprepared(s).await?;
+    }
+    Ok(())
 }
 
 /// Held while a server or a command migrates the database and seeds what it needs: on

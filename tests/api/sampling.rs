@@ -576,6 +576,26 @@ backend_test! {
         assert!(rows.iter().all(|r| r["姓名"].is_empty() && r["电话"].is_empty()));
         let res = organizer.get(app.url(&format!("/api/v1/surveys/{id}/draws/{}/verify", d["id"]))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
+        // Nothing points at a person any more: draw records without roster ids, invitations
+        // without link, grade or answered hour.
+        let left = crate::helpers::count_rows(&app, "SELECT COUNT(*) FROM draw_pick WHERE external_id <> '' OR frame_person_id IS NOT NULL").await;
+        assert_eq!(left, 0);
+        let left = crate::helpers::count_rows(&app, &format!("SELECT COUNT(*) FROM invitation WHERE survey_id = {id} AND (frame_person_id IS NOT NULL OR grade IS NOT NULL OR answered_at IS NOT NULL)")).await;
+        assert_eq!(left, 0);
+        // And no copy in the files: the database, its write-ahead log, its shared memory.
+        match app.settings.database_url.strip_prefix("sqlite://") {
+            Some(rest) => {
+                let file = rest.split('?').next().unwrap();
+                for suffix in ["", "-wal", "-shm"] {
+                    let bytes = std::fs::read(format!("{file}{suffix}")).unwrap_or_default();
+                    for needle in ["parent0007", "teacher0003", "13900000007", "13900020003"] {
+                        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+                        assert!(!found, "{needle} still in renke.db{suffix}");
+                    }
+                }
+            }
+            None => crate::helpers::say("SKIPPED (PostgreSQL variant): the purge's file scan reads SQLite files only; PostgreSQL's are the server's"),
+        }
     }
 }
 
