@@ -11,8 +11,12 @@ use crate::app::{self, surveys};
 use crate::error::AppError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentEncoding};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 type State = web::Data<AppState>;
 
@@ -47,54 +51,175 @@ pub async fn page_show(
     render(&state, StatusCode::OK, "admin/dashboard.html", &ctx)
 }
 
-/// Pushes the headline numbers whenever they change, at most once a second; a comment every
-/// 15 s keeps proxies from closing the stream. Every server computes from the database.
+/// How many dashboard streams one user may hold open at once (tabs, a wall screen, a phone).
+pub const STREAMS_PER_USER: usize = 6;
+/// How often a stream checks that its session still stands (in seconds of heartbeat).
+const SESSION_CHECK_EVERY: u64 = 10;
+
+type Summary = Option<Arc<str>>;
+
+/// The live feeds: per survey (and whether flagged answers are left out), one task computes the
+/// headline numbers once a second while anyone watches, and every stream reads its latest; and
+/// how many streams each user holds.
+#[derive(Default)]
+pub struct Feeds {
+    feeds: Mutex<HashMap<(i32, bool), watch::Sender<Summary>>>,
+    per_user: Mutex<HashMap<i32, usize>>,
+    /// Computations run, in all (for the load runs).
+    pub computations: AtomicU64,
+}
+
+/// A user's place among their streams, given back when the stream ends.
+struct Slot {
+    state: State,
+    user: i32,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut per_user = self
+            .state
+            .feeds
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = per_user.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl Feeds {
+    fn take_slot(state: &State, user: i32) -> Result<Slot, AppError> {
+        let mut per_user = state
+            .feeds
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = per_user.entry(user).or_default();
+        if *n >= STREAMS_PER_USER {
+            return Err(AppError::TooManyRequests);
+        }
+        *n += 1;
+        Ok(Slot {
+            state: state.clone(),
+            user,
+        })
+    }
+
+    /// A receiver of the survey's feed, starting its task if none runs.
+    fn subscribe(state: &State, survey: i32, exclude: bool) -> watch::Receiver<Summary> {
+        let mut feeds = state.feeds.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = feeds.get(&(survey, exclude)) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = watch::channel(None);
+        feeds.insert((survey, exclude), tx.clone());
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                {
+                    // Under the lock a new stream cannot subscribe to a feed about to end.
+                    let mut feeds = state.feeds.feeds.lock().unwrap_or_else(|e| e.into_inner());
+                    if tx.receiver_count() == 0 {
+                        feeds.remove(&(survey, exclude));
+                        return;
+                    }
+                }
+                state.feeds.computations.fetch_add(1, Ordering::Relaxed);
+                let actor = app::Actor::Operator("dashboard");
+                match app::tally::view(&state.app, &actor, survey, exclude).await {
+                    Ok((_, v)) => {
+                        let json: Arc<str> = serde_json::to_string(&v.summary())
+                            .unwrap_or_default()
+                            .into();
+                        tx.send_if_modified(|current| {
+                            if current.as_deref() == Some(&*json) {
+                                false
+                            } else {
+                                *current = Some(json);
+                                true
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        state.app.noticed(&e);
+                        tracing::warn!(error = %e, "dashboard feed failed");
+                    }
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// What a stream carries from one moment to the next.
+struct Watcher {
+    state: State,
+    rx: watch::Receiver<Summary>,
+    token: Option<String>,
+    beats: u64,
+    first: bool,
+    _slot: Slot,
+}
+
+/// Pushes the headline numbers whenever they change. The numbers are computed once a second
+/// per survey, whoever watches; each stream sends a heartbeat every second (a client gone is
+/// noticed at the next write, not 15 s later), re-checks its session every few seconds (a
+/// logout ends it), and a user holds at most [`STREAMS_PER_USER`] at once.
 pub async fn events(
     state: State,
+    req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i32>,
     query: web::Query<TallyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let survey = surveys::visible(&state.app, &user.actor(), path.into_inner()).await?;
-    let exclude = query.exclude();
-    let user = user.0;
-    let stream = futures_util::stream::unfold(
-        (state, user, survey.id, None, 0u64),
-        move |(state, user, survey, last, tick)| async move {
-            if tick > 0 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    let slot = Feeds::take_slot(&state, user.id)?;
+    let rx = Feeds::subscribe(&state, survey.id, query.exclude());
+    let watcher = Watcher {
+        token: super::auth::session_token(&state, &req),
+        state,
+        rx,
+        beats: 0,
+        first: true,
+        _slot: slot,
+    };
+    let stream = futures_util::stream::unfold(watcher, |mut w| async move {
+        let changed = if std::mem::take(&mut w.first) && w.rx.borrow().is_some() {
+            true
+        } else {
+            match tokio::time::timeout(Duration::from_secs(1), w.rx.changed()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(_)) => return None,
+                Err(_) => false,
             }
-            let view =
-                app::tally::view(&state.app, &app::Actor::User(&user), survey, exclude).await;
-            let chunk = match view {
-                Ok((_, v)) => {
-                    let summary = v.summary();
-                    if last.as_ref() != Some(&summary) {
-                        let json = serde_json::to_string(&summary).unwrap_or_default();
-                        let out = format!("data: {json}\n\n");
-                        return Some((
-                            Ok::<_, actix_web::Error>(web::Bytes::from(out)),
-                            (state, user, survey, Some(summary), tick + 1),
-                        ));
-                    }
-                    if tick % 15 == 0 {
-                        ": keep-alive\n\n"
-                    } else {
-                        ""
-                    }
-                }
-                Err(e) => {
-                    state.app.noticed(&e);
-                    tracing::warn!(error = %e, "dashboard event failed");
-                    ": retry\n\n"
-                }
+        };
+        if changed {
+            let data = w.rx.borrow_and_update().clone();
+            if let Some(json) = data {
+                let out = format!("data: {json}\n\n");
+                return Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), w));
+            }
+        }
+        w.beats += 1;
+        if w.beats % SESSION_CHECK_EVERY == 0 {
+            let live = match &w.token {
+                Some(t) => app::accounts::session_user(&w.state.app, t).await,
+                None => Ok(None),
             };
-            Some((
-                Ok(web::Bytes::from_static(chunk.as_bytes())),
-                (state, user, survey, last, tick + 1),
-            ))
-        },
-    );
+            if !matches!(live, Ok(Some(_))) {
+                return None;
+            }
+        }
+        Some((Ok(web::Bytes::from_static(b":\n\n")), w))
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))

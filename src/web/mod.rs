@@ -38,6 +38,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub trust_proxy: bool,
     pub login_limiter: auth::LoginLimiter,
+    /// The dashboards' live feeds: one computation per survey per second, shared by every
+    /// stream watching it.
+    pub feeds: dashboard::Feeds,
     /// Where respondents reach Renke; `None`: the request's own scheme and host.
     pub public_url: Option<String>,
     /// Limits invalid-token guesses and open-channel submissions per client address.
@@ -68,6 +71,7 @@ impl AppState {
             secure_cookies: settings.secure_cookies,
             trust_proxy: settings.trust_proxy,
             login_limiter: auth::LoginLimiter::default(),
+            feeds: dashboard::Feeds::default(),
             public_url: settings.public_url.clone(),
             respondent_limiter: respond::RespondentLimiter::default(),
             forms: respond::BlankForms::new(),

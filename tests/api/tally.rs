@@ -298,3 +298,42 @@ backend_test! {
         assert_eq!(class["respondents"], 5);
     }
 }
+
+backend_test! {
+    async fn dashboard_streams_are_bounded_per_user_and_end_with_the_session(app) {
+        let (organizer, id, _) = open_survey_with_invitations(&app).await;
+        let url = app.url(&format!("/admin/surveys/{id}/dashboard/events"));
+        let mut held = Vec::new();
+        for _ in 0..renke::web::dashboard::STREAMS_PER_USER {
+            let mut res = organizer.get(&url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let first = res.chunk().await.unwrap().unwrap();
+            assert!(String::from_utf8_lossy(&first).starts_with("data: {"), "each stream gets the numbers at once");
+            held.push(res);
+        }
+        let res = organizer.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        // One closed: its place comes back when the server notices, at a heartbeat.
+        drop(held.pop());
+        let mut back = false;
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let res = organizer.get(&url).send().await.unwrap();
+            if res.status() == StatusCode::OK {
+                held.push(res);
+                back = true;
+                break;
+            }
+        }
+        assert!(back, "a closed stream's place is given back");
+        // Logged out: every stream of that session ends at its next session check.
+        organizer.post(app.url("/api/v1/logout")).send().await.unwrap();
+        for mut res in held {
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(60), async move {
+                while let Ok(Some(_)) = res.chunk().await {}
+            })
+            .await;
+            assert!(ended.is_ok(), "a stream outlived its session");
+        }
+    }
+}
