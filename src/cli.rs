@@ -281,8 +281,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         .await
                         .map_err(failed)?
                     {
-                        app::accounts::Chain::Intact { entries } => {
-                            println!("audit trail intact: {entries} entries");
+                        app::accounts::Chain::Intact { entries, head } => {
+                            println!("audit trail intact: {entries} entries, head {head}");
                             Ok(())
                         }
                         app::accounts::Chain::Broken { at, reason } => Err(CliError(format!(

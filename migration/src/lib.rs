@@ -15,6 +15,7 @@ mod m20261202_000011_estimate;
 mod m20261202_000012_draw_v2;
 mod m20261202_000013_organiser_path;
 mod m20261202_000014_session_notice;
+mod m20261202_000015_audit_anchor;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_draw_v2::Migration),
             Box::new(m20261202_000013_organiser_path::Migration),
             Box::new(m20261202_000014_session_notice::Migration),
+            Box::new(m20261202_000015_audit_anchor::Migration),
         ]
     }
 }

@@ -447,23 +447,21 @@ pub async fn ensure_admin(
 
 /// Whether the trail's hash chain holds.
 pub enum Chain {
-    Intact {
-        entries: u64,
-    },
+    /// How many entries, and the last one's hash (the trail's head, as its anchor records it).
+    Intact { entries: u64, head: String },
     /// The first entry that does not follow from the one before, and why.
-    Broken {
-        at: i32,
-        reason: String,
-    },
+    Broken { at: i32, reason: String },
 }
 
 /// Walks the whole chain (platform admins).
 pub async fn verify_audit(ctx: &Context, actor: &Actor<'_>) -> Result<Chain, AppError> {
     actor.require_admin()?;
-    Ok(match store::audit::verify(ctx.db.pool()).await? {
-        Ok(entries) => Chain::Intact { entries },
-        Err((at, reason)) => Chain::Broken { at, reason },
-    })
+    Ok(
+        match store::audit::verify(ctx.db.pool(), &ctx.audit_key).await? {
+            Ok((entries, head)) => Chain::Intact { entries, head },
+            Err((at, reason)) => Chain::Broken { at, reason },
+        },
+    )
 }
 
 /// The newest entries, newest first (platform admins).

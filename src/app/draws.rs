@@ -599,6 +599,8 @@ pub struct Certificate {
     /// written), and the newest entry of the trail.
     pub audit_entry: Option<AuditEntry>,
     pub audit_head: Option<AuditEntry>,
+    /// How many entries the trail's anchor records (none: pending or missing).
+    pub audit_entries: Option<i64>,
     /// For the draw in force: what changed since it was made (empty: it is current).
     pub stale: Vec<Staleness>,
 }
@@ -712,6 +714,7 @@ pub async fn certificate(
     let audit_entry =
         store::audit::find(db, AuditAction::Drew, &subject, &audit_prefix(stored.id)).await?;
     let audit_head = store::audit::recent(db, 1).await?.into_iter().next();
+    let audit_entries = store::audit::anchor(db).await?.map(|(n, _)| n);
     let stale = if stored.superseded {
         Vec::new()
     } else {
@@ -729,6 +732,7 @@ pub async fn certificate(
         missing_groups,
         audit_entry,
         audit_head,
+        audit_entries,
     })
 }
 

@@ -107,6 +107,8 @@ pub struct Context {
     addresses: TokenKey,
     /// Fingerprints answer sets for the integrity panel's clusters.
     patterns: TokenKey,
+    /// Keys the audit trail's hash chain and its anchor.
+    audit_key: crate::domain::audit::ChainKey,
     /// Open-channel answers an address may give a survey per hour before they are held, and
     /// per day before they are refused.
     hold_after: u32,
@@ -145,7 +147,12 @@ impl Context {
         writer_db: Database,
     ) -> Result<Context, AppError> {
         store::questionnaires::ensure_built_in(db.pool()).await?;
+        let audit_key = crate::domain::audit::ChainKey::derive(settings.secret_key.expose());
+        if store::audit::key_if_pending(&db, &audit_key).await? {
+            tracing::info!("audit trail keyed with the server secret");
+        }
         let ctx = Context {
+            audit_key,
             writer: Writer::start(writer_db),
             questionnaires: moka::future::Cache::builder()
                 .max_capacity(1_000)
@@ -244,7 +251,15 @@ fn conflict_if(failure: store::DbFailure, message: &str) -> impl FnOnce(store::D
 /// Records an action in the audit trail. The action has happened: a failure to record it is
 /// logged loudly but does not undo it.
 async fn audit(ctx: &Context, actor: &Actor<'_>, action: AuditAction, subject: &str, detail: &str) {
-    if let Err(e) = store::audit::append(ctx.db.pool(), actor.name(), action, subject, detail).await
+    if let Err(e) = store::audit::append(
+        &ctx.db,
+        &ctx.audit_key,
+        actor.name(),
+        action,
+        subject,
+        detail,
+    )
+    .await
     {
         tracing::error!(error = %e, action = action.code(), subject, "could not append to the audit trail");
     }

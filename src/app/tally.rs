@@ -73,6 +73,8 @@ pub struct Report {
     pub plan: FullPlan,
     pub draw: Option<Draw>,
     pub county: County,
+    /// The audit trail's anchor when the report was made: how many entries, the last one's hash.
+    pub audit_anchor: Option<(i64, String)>,
 }
 
 pub async fn report(
@@ -88,12 +90,14 @@ pub async fn report(
     let county = store::counties::find(db, survey.county_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let audit_anchor = store::audit::anchor(ctx.db.pool()).await?;
     Ok(Report {
         survey,
         tally,
         plan,
         draw,
         county,
+        audit_anchor,
     })
 }
 

@@ -1,6 +1,51 @@
 //! The audit trail: an append-only chain where each entry carries the hash of the one before,
-//! so a changed or deleted entry breaks every hash after it.
+//! so a changed or deleted entry breaks every hash after it. The hashes are keyed with the
+//! server secret (HMAC-SHA256): whoever can write the table but does not hold the secret cannot
+//! re-hash a changed chain. An anchor kept beside it, signed the same way, records how many
+//! entries there are and the last one's hash, so cutting entries off the end shows too.
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The key the trail is signed with, derived from the server secret.
+#[derive(Clone)]
+pub struct ChainKey(Vec<u8>);
+
+impl ChainKey {
+    pub fn derive(secret: &[u8]) -> ChainKey {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"renke key derivation: audit chain");
+        ChainKey(mac.finalize().into_bytes().to_vec())
+    }
+
+    fn mac(&self, parts: &[&str]) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// An entry's keyed hash: over the previous hash and the entry's fields, each on a line.
+    pub fn entry(
+        &self,
+        prev: &str,
+        at: &str,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> String {
+        self.mac(&[prev, at, actor, action, subject, detail])
+    }
+
+    /// The anchor's signature over the number of entries and the last one's hash.
+    pub fn anchor(&self, entries: i64, head: &str) -> String {
+        self.mac(&["anchor", &entries.to_string(), head])
+    }
+}
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -141,7 +186,8 @@ pub struct Entry {
     pub hash: String,
 }
 
-/// SHA-256 over the previous hash and the entry's fields, each on a line of its own.
+/// SHA-256 over the previous hash and the entry's fields, each on a line of its own: how entries
+/// were chained before the chain was keyed (a trail written so is keyed once, when found intact).
 pub fn entry_hash(
     prev: &str,
     at: &str,

@@ -2,6 +2,7 @@
 pub mod address_count;
 pub mod answer_cluster;
 pub mod area;
+pub mod audit_anchor;
 pub mod audit_log;
 pub mod channel;
 pub mod cluster_peak;

@@ -1,6 +1,6 @@
 //! The audit trail: who drew, exported, opened, closed, purged, logged in.
-use crate::domain::audit::{AuditAction, Entry, GENESIS, entry_hash};
-use crate::entity::audit_log;
+use crate::domain::audit::{AuditAction, ChainKey, Entry, GENESIS, entry_hash};
+use crate::entity::{audit_anchor, audit_log};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -20,49 +20,152 @@ impl From<audit_log::Model> for Entry {
     }
 }
 
-/// Appends an entry chained to the last one. A concurrent append that chained to the same entry
-/// fails on the unique `prev_hash` and is retried on the new last entry.
+/// Appends an entry chained to the last one, and moves the anchor to it, in one transaction. A
+/// concurrent append that chained to the same entry fails on the unique `prev_hash` and is
+/// retried on the new last entry.
 pub async fn append(
-    db: &impl ConnectionTrait,
+    db: &super::Database,
+    key: &ChainKey,
     actor: &str,
     action: AuditAction,
     subject: &str,
     detail: &str,
 ) -> Result<(), DbErr> {
     let action = action.code();
+    let actor: String = actor.chars().take(64).collect();
+    let subject: String = subject.chars().take(200).collect();
     let mut last_err = None;
     for _ in 0..8 {
+        let txn = super::begin_write(db).await?;
         let prev = audit_log::Entity::find()
             .order_by_desc(audit_log::Column::Id)
             .limit(1)
-            .one(db)
+            .one(&txn)
             .await?
             .map_or_else(|| GENESIS.to_owned(), |e| e.hash);
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let hash = entry_hash(&prev, &at, actor, action, subject, detail);
+        let hash = key.entry(&prev, &at, &actor, action, &subject, detail);
         let inserted = super::insert_row(
-            db,
+            &txn,
             audit_log::ActiveModel {
                 at: Set(at),
-                actor: Set(actor.chars().take(64).collect()),
+                actor: Set(actor.clone()),
                 action: Set(action.to_owned()),
-                subject: Set(subject.chars().take(200).collect()),
+                subject: Set(subject.clone()),
                 detail: Set(detail.to_owned()),
                 prev_hash: Set(prev),
-                hash: Set(hash),
+                hash: Set(hash.clone()),
                 ..Default::default()
             },
         )
         .await;
         match inserted {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                // A pending or missing anchor stays so: `verify` says which.
+                if let Some(a) = audit_anchor::Entity::find_by_id(ANCHOR).one(&txn).await?
+                    && a.entries >= 0
+                {
+                    set_anchor(&txn, key, a.entries + 1, &hash).await?;
+                }
+                txn.commit().await?;
+                return Ok(());
+            }
             Err(e) if super::DbFailure::of(&e) == super::DbFailure::UniqueViolation => {
+                txn.rollback().await.ok();
                 last_err = Some(e)
             }
             Err(e) => return Err(e),
         }
     }
     Err(last_err.unwrap_or_else(|| DbErr::Custom("audit append failed".into())))
+}
+
+/// The anchor's one row.
+const ANCHOR: i32 = 1;
+
+async fn set_anchor(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+    entries: i64,
+    head: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    audit_anchor::Entity::update_many()
+        .col_expr(audit_anchor::Column::Entries, Expr::value(entries))
+        .col_expr(audit_anchor::Column::HeadHash, Expr::value(head))
+        .col_expr(
+            audit_anchor::Column::Mac,
+            Expr::value(key.anchor(entries, head)),
+        )
+        .filter(audit_anchor::Column::Id.eq(ANCHOR))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Keys a trail written before the chain was keyed, once, when the anchor is pending: if its
+/// plain chain is intact, every entry is re-hashed with the key and the anchor signed. A trail
+/// found broken stays unkeyed, and `verify` reports it. Returns whether it keyed.
+pub async fn key_if_pending(db: &super::Database, key: &ChainKey) -> Result<bool, DbErr> {
+    let txn = super::begin_write(db).await?;
+    let Some(anchor) = audit_anchor::Entity::find_by_id(ANCHOR).one(&txn).await? else {
+        return Ok(false);
+    };
+    if anchor.entries >= 0 {
+        return Ok(false);
+    }
+    let entries = audit_log::Entity::find()
+        .order_by_asc(audit_log::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut prev = GENESIS.to_owned();
+    for e in &entries {
+        let plain = entry_hash(
+            &e.prev_hash,
+            &e.at,
+            &e.actor,
+            &e.action,
+            &e.subject,
+            &e.detail,
+        );
+        if e.prev_hash != prev || e.hash != plain {
+            tracing::error!(
+                entry = e.id,
+                "the audit trail was not intact when it was to be keyed; left unkeyed"
+            );
+            return Ok(false);
+        }
+        prev = e.hash.clone();
+    }
+    let mut prev = GENESIS.to_owned();
+    for e in &entries {
+        let hash = key.entry(&prev, &e.at, &e.actor, &e.action, &e.subject, &e.detail);
+        audit_log::Entity::update_many()
+            .col_expr(
+                audit_log::Column::PrevHash,
+                sea_orm::sea_query::Expr::value(prev.clone()),
+            )
+            .col_expr(
+                audit_log::Column::Hash,
+                sea_orm::sea_query::Expr::value(hash.clone()),
+            )
+            .filter(audit_log::Column::Id.eq(e.id))
+            .exec(&txn)
+            .await?;
+        prev = hash;
+    }
+    set_anchor(&txn, key, entries.len() as i64, &prev).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The anchor as stored: how many entries and the last one's hash (`None`: pending or gone).
+pub async fn anchor(db: &impl ConnectionTrait) -> Result<Option<(i64, String)>, DbErr> {
+    Ok(audit_anchor::Entity::find_by_id(ANCHOR)
+        .one(db)
+        .await?
+        .filter(|a| a.entries >= 0)
+        .map(|a| (a.entries, a.head_hash)))
 }
 
 /// The newest entries first.
@@ -130,9 +233,13 @@ pub async fn with_subject_prefix(
         .collect())
 }
 
-/// Walks the chain from the first entry: the number of entries if intact, else the id of the
-/// first entry that does not follow from the one before, and why.
-pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, String)>, DbErr> {
+/// Walks the chain from the first entry, each hash keyed, and holds its end against the
+/// anchor: the number of entries and the last one's hash if intact, else the id of the first
+/// entry that does not follow from the one before (0: the trail as a whole), and why.
+pub async fn verify(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+) -> Result<Result<(u64, String), (i32, String)>, DbErr> {
     let mut prev = GENESIS.to_owned();
     let mut count = 0u64;
     let mut after = 0;
@@ -144,7 +251,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, Strin
             .all(db)
             .await?;
         if page.is_empty() {
-            return Ok(Ok(count));
+            break;
         }
         for e in page {
             if e.prev_hash != prev {
@@ -153,7 +260,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, Strin
                     "does not chain to the entry before it (one was removed or changed)".into(),
                 )));
             }
-            let expected = entry_hash(
+            let expected = key.entry(
                 &e.prev_hash,
                 &e.at,
                 &e.actor,
@@ -164,7 +271,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, Strin
             if e.hash != expected {
                 return Ok(Err((
                     e.id,
-                    "its content was changed after it was written".into(),
+                    "its content was changed after it was written (or it was hashed without the server's key)".into(),
                 )));
             }
             prev = e.hash;
@@ -172,4 +279,26 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Result<u64, (i32, Strin
             count += 1;
         }
     }
+    let Some(anchor) = audit_anchor::Entity::find_by_id(ANCHOR).one(db).await? else {
+        return Ok(Err((0, "the trail's anchor is missing".into())));
+    };
+    if anchor.entries < 0 {
+        return Ok(Err((
+            0,
+            "the trail has not been keyed: it was not intact when the server last started".into(),
+        )));
+    }
+    if anchor.mac != key.anchor(anchor.entries, &anchor.head_hash) {
+        return Ok(Err((0, "the trail's anchor was changed".into())));
+    }
+    if anchor.entries != count as i64 || anchor.head_hash != prev {
+        return Ok(Err((
+            after,
+            format!(
+                "the trail ends at entry {after} ({count} entries) but its anchor records {} entries: entries were removed from its end",
+                anchor.entries
+            ),
+        )));
+    }
+    Ok(Ok((count, prev)))
 }

@@ -328,7 +328,9 @@ pub async fn audit_trail(
     let actor = user.actor();
     let entries = accounts::audit_entries(&state.app, &actor, query.limit.unwrap_or(100)).await?;
     let chain = match accounts::verify_audit(&state.app, &actor).await? {
-        Chain::Intact { entries } => json!({"intact": true, "entries": entries}),
+        Chain::Intact { entries, head } => {
+            json!({"intact": true, "entries": entries, "head": head})
+        }
         Chain::Broken { at, reason } => json!({"intact": false, "broken_at": at, "reason": reason}),
     };
     let entries: Vec<_> = entries

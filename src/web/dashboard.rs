@@ -265,6 +265,12 @@ pub async fn report(
     ctx.insert("method", &crate::domain::estimate::METHOD);
     ctx.insert("answered", &answered);
     ctx.insert("generated_at", &chrono::Utc::now());
+    ctx.insert(
+        "audit_anchor",
+        &r.audit_anchor
+            .as_ref()
+            .map(|(n, head)| serde_json::json!({"entries": n, "head": head})),
+    );
     ctx.insert("t", t);
     render(&state, StatusCode::OK, "admin/report.html", &ctx)
 }

@@ -312,6 +312,7 @@ pub fn certificate_json(c: &Certificate) -> Result<serde_json::Value, AppError> 
     v["audit"] = json!({
         "entry": c.audit_entry.as_ref().map(entry),
         "chain_head": c.audit_head.as_ref().map(entry),
+        "entries": c.audit_entries,
     });
     Ok(v)
 }

@@ -56,6 +56,13 @@ pub(crate) fn random_suffix() -> String {
     format!("{:016x}", rand::rng().random::<u64>())
 }
 
+/// The server secret of every test app of a run, and of the template they are copied from: it
+/// keys the audit trail, whose anchor the template already holds.
+pub(crate) fn test_secret() -> SecretKey {
+    static SECRET: std::sync::OnceLock<SecretKey> = std::sync::OnceLock::new();
+    SECRET.get_or_init(SecretKey::generate).clone()
+}
+
 pub(crate) fn settings_for(database_url: String, secret: SecretKey) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
@@ -80,7 +87,7 @@ pub(crate) fn settings_for(database_url: String, secret: SecretKey) -> Settings 
 /// What a template holds: the migrations applied, the built-in questionnaires and the
 /// platform admin — everything `Application::build` would otherwise do for each test.
 async fn fill_template(database_url: String) -> renke::app::Context {
-    let settings = settings_for(database_url, SecretKey::generate());
+    let settings = settings_for(database_url, test_secret());
     let ctx = renke::app::Context::open(&settings)
         .await
         .expect("template migrates");
@@ -235,7 +242,7 @@ pub async fn spawn_app_with(
             (with_database(&server, &name), Some((server, name)))
         }
     };
-    let secret = SecretKey::generate();
+    let secret = test_secret();
     let settings = settings_for(database_url, secret.clone());
     let store = renke::store::connect(&settings)
         .await

@@ -157,3 +157,70 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::CREATED, "no body at all: a random seed");
     }
 }
+
+backend_test! {
+    async fn the_audit_chain_is_keyed_and_anchored(app) {
+        use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+        app.create_county("永嘉县").await;
+        app.create_county("乙县").await;
+        let admin = app.admin().await;
+        let chain = || async { admin.get(app.url("/api/v1/audit")).send().await.unwrap().json::<Value>().await.unwrap()["chain"].clone() };
+        let intact = chain().await;
+        assert_eq!(intact["intact"], true, "{intact}");
+        assert_eq!(intact["head"].as_str().unwrap().len(), 64);
+        let entries = || async { renke::entity::audit_log::Entity::find().order_by_asc(renke::entity::audit_log::Column::Id).all(&app.db).await.unwrap() };
+        // Re-hashed after a change with plain SHA-256, as anyone could: refused at the change.
+        let all = entries().await;
+        let mut prev = all[1].hash.clone();
+        for (i, e) in all.iter().enumerate().skip(2) {
+            let detail = if i == 2 { "nothing happened".to_owned() } else { e.detail.clone() };
+            let hash = renke::domain::audit::entry_hash(&prev, &e.at, &e.actor, &e.action, &e.subject, &detail);
+            let sql = format!("UPDATE audit_log SET detail = '{detail}', prev_hash = '{prev}', hash = '{hash}' WHERE id = {}", e.id);
+            app.db.execute_unprepared(&sql).await.unwrap();
+            prev = hash;
+        }
+        let broken = chain().await;
+        assert_eq!(broken["intact"], false, "{broken}");
+        assert_eq!(broken["broken_at"], all[2].id, "{broken}");
+        assert!(broken["reason"].as_str().unwrap().contains("without the server's key"), "{broken}");
+    }
+}
+
+backend_test! {
+    async fn cutting_entries_off_the_end_of_the_audit_trail_is_detected(app) {
+        use sea_orm::ConnectionTrait;
+        app.create_county("永嘉县").await;
+        app.create_county("乙县").await;
+        // The last entry (say, a purge's record) removed.
+        app.db.execute_unprepared("DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log)").await.unwrap();
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(trail["chain"]["intact"], false, "{trail}");
+        assert!(trail["chain"]["reason"].as_str().unwrap().contains("removed from its end"), "{trail}");
+        // The anchor itself removed: said so, and not made again at the next start.
+        app.db.execute_unprepared("DELETE FROM audit_anchor").await.unwrap();
+        renke::app::Context::open(&app.settings).await.unwrap();
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert!(trail["chain"]["reason"].as_str().unwrap().contains("anchor is missing"), "{trail}");
+    }
+}
+
+backend_test! {
+    async fn a_trail_from_before_the_key_is_keyed_once_at_the_next_start(app) {
+        use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+        app.create_county("永嘉县").await;
+        app.create_county("乙县").await;
+        // As an older Renke left it: plain SHA-256 hashes, the anchor pending.
+        let all = renke::entity::audit_log::Entity::find().order_by_asc(renke::entity::audit_log::Column::Id).all(&app.db).await.unwrap();
+        let mut prev = renke::domain::audit::GENESIS.to_owned();
+        for e in &all {
+            let hash = renke::domain::audit::entry_hash(&prev, &e.at, &e.actor, &e.action, &e.subject, &e.detail);
+            app.db.execute_unprepared(&format!("UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}' WHERE id = {}", e.id)).await.unwrap();
+            prev = hash;
+        }
+        app.db.execute_unprepared("UPDATE audit_anchor SET entries = -1, head_hash = '', mac = ''").await.unwrap();
+        renke::app::Context::open(&app.settings).await.unwrap();
+        let trail: Value = app.admin().await.get(app.url("/api/v1/audit")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(trail["chain"]["intact"], true, "{trail}");
+        assert_eq!(trail["chain"]["entries"].as_u64().unwrap(), all.len() as u64 + 1, "keyed, then the admin's login appended");
+    }
+}
