@@ -234,6 +234,9 @@ pub async fn upload_roster(
         details: json!({"errors": e.errors, "error_count": e.total}),
     };
     let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
+    // A roster is parsed and stored one at a time (as draws are): four large uploads at once
+    // hold one parsed roster in memory, not four.
+    let _turn = ctx.heavy.acquire().await.map_err(AppError::internal)?;
     let roster = blocking(move || {
         if super::sheets::is_xlsx(&bytes) {
             let rows = super::sheets::xlsx_rows(&bytes, &ROSTER_SHEET)?;
@@ -242,7 +245,7 @@ pub async fn upload_roster(
                 .map(|(line, cells)| Ok((line, csv::StringRecord::from(cells))));
             frame::parse_records(group, records, &areas, &schools).map_err(rejected)
         } else {
-            let text = frame::decode(&bytes).map_err(rejected)?;
+            let text = frame::decode_owned(bytes).map_err(rejected)?;
             frame::parse_roster(group, &text, &areas, &schools).map_err(rejected)
         }
     })

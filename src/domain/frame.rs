@@ -136,6 +136,18 @@ impl RosterErrors {
     }
 }
 
+/// Decodes a roster file taken whole: UTF-8 in place (no copy; a BOM is dropped), else
+/// GBK/GB18030 as Excel writes it.
+pub fn decode_owned(mut bytes: Vec<u8>) -> Result<String, RosterErrors> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => decode(e.as_bytes()),
+    }
+}
+
 /// Decodes a roster file: UTF-8 (a BOM is dropped), else GBK/GB18030 as Excel writes it.
 pub fn decode(bytes: &[u8]) -> Result<String, RosterErrors> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -539,14 +551,28 @@ pub fn parse_roster(
             format!("这一行无法读取：{e}"),
         )),
     });
-    parse_records(group, records, areas, schools)
+    let lines = bytes.iter().filter(|b| **b == b'\n').count();
+    parse_sized(group, records, lines, areas, schools)
 }
 
 /// Parses and checks a group's roster, its first record the header, against the county's areas
 /// and schools.
 pub fn parse_records(
     group: RespondentGroup,
+    records: impl Iterator<Item = Record>,
+    areas: &[Area],
+    schools: &[School],
+) -> Result<Roster, RosterErrors> {
+    let expected = records.size_hint().0;
+    parse_sized(group, records, expected, areas, schools)
+}
+
+/// As [`parse_records`], the list of people sized for `expected` of them at once (a million
+/// people then need no doubling and copying of the list).
+fn parse_sized(
+    group: RespondentGroup,
     mut records: impl Iterator<Item = Record>,
+    expected: usize,
     areas: &[Area],
     schools: &[School],
 ) -> Result<Roster, RosterErrors> {
@@ -658,7 +684,7 @@ pub fn parse_records(
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(expected.min(MAX_ROWS));
     let mut errors = ErrorList {
         headings,
         ..ErrorList::default()

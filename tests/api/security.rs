@@ -224,3 +224,12 @@ backend_test! {
         assert_eq!(trail["chain"]["entries"].as_u64().unwrap(), all.len() as u64 + 1, "keyed, then the admin's login appended");
     }
 }
+
+backend_test! {
+    async fn an_oversized_request_head_gets_431_not_a_reset(app) {
+        let res = app.client.get(app.url("/healthz")).header("x-big", "a".repeat(200_000)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        // And the server goes on.
+        assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    }
+}
