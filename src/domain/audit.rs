@@ -21,10 +21,7 @@ impl ChainKey {
 
     fn mac(&self, parts: &[&str]) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
-        for part in parts {
-            mac.update(part.as_bytes());
-            mac.update(b"\n");
-        }
+        feed_lines(&mut mac, parts);
         hex::encode(mac.finalize().into_bytes())
     }
 
@@ -186,6 +183,14 @@ pub struct Entry {
     pub hash: String,
 }
 
+/// Each part, then a line break: what both the keyed and the plain hash take in.
+fn feed_lines(h: &mut impl sha2::digest::Update, parts: &[&str]) {
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+}
+
 /// SHA-256 over the previous hash and the entry's fields, each on a line of its own: how entries
 /// were chained before the chain was keyed (a trail written so is keyed once, when found intact).
 pub fn entry_hash(
@@ -197,10 +202,7 @@ pub fn entry_hash(
     detail: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for part in [prev, at, actor, action, subject, detail] {
-        h.update(part.as_bytes());
-        h.update(b"\n");
-    }
+    feed_lines(&mut h, &[prev, at, actor, action, subject, detail]);
     hex::encode(h.finalize())
 }
 
