@@ -17,6 +17,18 @@ pub fn loggable_path(path: &str) -> String {
             return format!("{prefix}…");
         }
     }
+    // An open channel's code inside an organiser's path (…/channels/{code}/qr.svg) is the
+    // same secret as its /o/ link.
+    if let Some((before, after)) = path.split_once("/channels/")
+        && !after.is_empty()
+    {
+        let rest = after.split_once('/').map_or("", |(_, r)| r);
+        return if rest.is_empty() {
+            format!("{before}/channels/…")
+        } else {
+            format!("{before}/channels/…/{rest}")
+        };
+    }
     path.to_owned()
 }
 
@@ -170,6 +182,14 @@ mod tests {
         assert_eq!(super::loggable_path("/s/abc123"), "/s/…");
         assert_eq!(super::loggable_path("/o/xyz"), "/o/…");
         assert_eq!(super::loggable_path("/admin/surveys/1"), "/admin/surveys/1");
+        assert_eq!(
+            super::loggable_path("/api/v1/surveys/3/channels/Ab3dEf9/qr.svg"),
+            "/api/v1/surveys/3/channels/…/qr.svg"
+        );
+        assert_eq!(
+            super::loggable_path("/api/v1/surveys/3/channels"),
+            "/api/v1/surveys/3/channels"
+        );
     }
 }
 
