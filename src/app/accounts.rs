@@ -5,7 +5,7 @@
 use super::{Actor, Context, audit, blocking, conflict_if};
 use crate::config::Settings;
 use crate::domain::account::{County, CountyName, NewPassword, Role, User, Username};
-use crate::domain::audit::{AuditAction, Entry};
+use crate::domain::audit::{AuditAction, ChainKey, Entry};
 use crate::error::AppError;
 use crate::password;
 use crate::store::{self, DbFailure};
@@ -451,6 +451,35 @@ pub enum Chain {
     Intact { entries: u64, head: String },
     /// The first entry that does not follow from the one before, and why.
     Broken { at: i32, reason: String },
+}
+
+/// Keys a trail written before the chain was keyed, once, while its anchor is pending: if its
+/// plain chain is intact, every entry is re-hashed with the key and the anchor signed. A trail
+/// found broken stays unkeyed, and `verify_audit` reports it. Returns whether it keyed.
+pub(super) async fn key_trail_if_pending(
+    db: &store::Database,
+    key: &ChainKey,
+) -> Result<bool, AppError> {
+    let txn = store::begin_write(db).await?;
+    if !store::audit::anchor_pending(&txn).await? {
+        return Ok(false);
+    }
+    let entries = store::audit::all(&txn).await?;
+    if let Some(at) = crate::domain::audit::plain_break(&entries) {
+        tracing::error!(
+            entry = at,
+            "the audit trail was not intact when it was to be keyed; left unkeyed"
+        );
+        return Ok(false);
+    }
+    let mut head = crate::domain::audit::GENESIS.to_owned();
+    for (id, prev, hash) in crate::domain::audit::rechained(&entries, key) {
+        store::audit::rechain(&txn, id, &prev, &hash).await?;
+        head = hash;
+    }
+    store::audit::set_anchor(&txn, key, entries.len() as i64, &head).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Walks the whole chain (platform admins).

@@ -121,22 +121,29 @@ impl Context {
     /// For the server: opens the pool, applies the migrations, stores the built-in
     /// questionnaires, and starts the submission writer on a connection of its own.
     pub async fn start(settings: &Settings) -> Result<Context, AppError> {
-        let lock = store::startup_lock(settings).await?;
-        let db = store::connect(settings).await?;
-        store::migrate(&db).await?;
-        let writer_db = store::connect_writer(settings, &db).await?;
-        let ctx = Self::with(settings, db, writer_db).await;
-        lock.release().await;
-        ctx
+        Self::boot(settings, true).await
     }
 
     /// For a command: the same, with the writer sharing the pool.
     pub async fn open(settings: &Settings) -> Result<Context, AppError> {
+        Self::boot(settings, false).await
+    }
+
+    /// Migrates and seeds under the start-up lock (servers started together take turns), the
+    /// writer on a connection of its own or sharing the pool.
+    async fn boot(settings: &Settings, own_writer: bool) -> Result<Context, AppError> {
         let lock = store::startup_lock(settings).await?;
-        let db = store::connect(settings).await?;
-        store::migrate(&db).await?;
-        let writer_db = db.clone();
-        let ctx = Self::with(settings, db, writer_db).await;
+        let ctx = async {
+            let db = store::connect(settings).await?;
+            store::migrate(&db).await?;
+            let writer_db = if own_writer {
+                store::connect_writer(settings, &db).await?
+            } else {
+                db.clone()
+            };
+            Self::with(settings, db, writer_db).await
+        }
+        .await;
         lock.release().await;
         ctx
     }
@@ -148,7 +155,7 @@ impl Context {
     ) -> Result<Context, AppError> {
         store::questionnaires::ensure_built_in(db.pool()).await?;
         let audit_key = crate::domain::audit::ChainKey::derive(settings.secret_key.expose());
-        if store::audit::key_if_pending(&db, &audit_key).await? {
+        if accounts::key_trail_if_pending(&db, &audit_key).await? {
             tracing::info!("audit trail keyed with the server secret");
         }
         let ctx = Context {

@@ -183,6 +183,38 @@ pub struct Entry {
     pub hash: String,
 }
 
+/// Where a trail chained with plain SHA-256 (before the key) first breaks; `None`: intact.
+pub fn plain_break(entries: &[Entry]) -> Option<i32> {
+    let mut prev = GENESIS;
+    for e in entries {
+        let plain = entry_hash(
+            &e.prev_hash,
+            &e.at,
+            &e.actor,
+            &e.action,
+            &e.subject,
+            &e.detail,
+        );
+        if e.prev_hash != prev || e.hash != plain {
+            return Some(e.id);
+        }
+        prev = &e.hash;
+    }
+    None
+}
+
+/// The trail chained again with the key: each entry's id with its new previous hash and hash.
+pub fn rechained(entries: &[Entry], key: &ChainKey) -> Vec<(i32, String, String)> {
+    let mut prev = GENESIS.to_owned();
+    entries
+        .iter()
+        .map(|e| {
+            let hash = key.entry(&prev, &e.at, &e.actor, &e.action, &e.subject, &e.detail);
+            (e.id, std::mem::replace(&mut prev, hash.clone()), hash)
+        })
+        .collect()
+}
+
 /// Each part, then a line break: what both the keyed and the plain hash take in.
 fn feed_lines(h: &mut impl sha2::digest::Update, parts: &[&str]) {
     for part in parts {

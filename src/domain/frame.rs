@@ -142,18 +142,15 @@ pub fn decode_owned(mut bytes: Vec<u8>) -> Result<String, RosterErrors> {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(e) => decode(e.as_bytes()),
-    }
+    String::from_utf8(bytes).or_else(|e| decode_gbk(e.as_bytes()))
 }
 
 /// Decodes a roster file: UTF-8 (a BOM is dropped), else GBK/GB18030 as Excel writes it.
 pub fn decode(bytes: &[u8]) -> Result<String, RosterErrors> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(text.to_owned());
-    }
+    decode_owned(bytes.to_vec())
+}
+
+fn decode_gbk(bytes: &[u8]) -> Result<String, RosterErrors> {
     let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
     if had_errors {
         return Err(RosterErrors::one(

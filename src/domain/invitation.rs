@@ -236,14 +236,14 @@ pub fn natural_key(text: &str) -> Vec<(u8, u128, String)> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn numbers_in_text_sort_by_value() {
         let mut classes = vec!["10班", "2班", "1班", "（3）班", "P10", "P9", ""];
         classes.sort_by_key(|c| super::natural_key(c));
         assert_eq!(classes, ["", "1班", "2班", "10班", "P9", "P10", "（3）班"]);
     }
-
-    use super::*;
 
     #[test]
     fn a_token_verifies_to_its_id_and_any_change_breaks_it() {

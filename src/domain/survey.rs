@@ -265,6 +265,8 @@ pub fn next_round_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_next_round_counts_on() {
         use super::next_round_name as next;
@@ -275,8 +277,6 @@ mod tests {
         assert_eq!(next("调查（第12轮）"), "调查（第13轮）");
         assert_eq!(next("调查（第某轮）"), "调查（第某轮）（第二轮）");
     }
-
-    use super::*;
 
     #[test]
     fn a_survey_opens_from_draft_and_closes_only_when_open() {

@@ -1,5 +1,5 @@
 //! The audit trail: who drew, exported, opened, closed, purged, logged in.
-use crate::domain::audit::{AuditAction, ChainKey, Entry, GENESIS, entry_hash};
+use crate::domain::audit::{AuditAction, ChainKey, Entry, GENESIS};
 use crate::entity::{audit_anchor, audit_log};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -83,7 +83,8 @@ pub async fn append(
 /// The anchor's one row.
 const ANCHOR: i32 = 1;
 
-async fn set_anchor(
+/// Signs the anchor for `entries` entries ending at `head`.
+pub async fn set_anchor(
     db: &impl ConnectionTrait,
     key: &ChainKey,
     entries: i64,
@@ -103,60 +104,40 @@ async fn set_anchor(
     Ok(())
 }
 
-/// Keys a trail written before the chain was keyed, once, when the anchor is pending: if its
-/// plain chain is intact, every entry is re-hashed with the key and the anchor signed. A trail
-/// found broken stays unkeyed, and `verify` reports it. Returns whether it keyed.
-pub async fn key_if_pending(db: &super::Database, key: &ChainKey) -> Result<bool, DbErr> {
-    let txn = super::begin_write(db).await?;
-    let Some(anchor) = audit_anchor::Entity::find_by_id(ANCHOR).one(&txn).await? else {
-        return Ok(false);
-    };
-    if anchor.entries >= 0 {
-        return Ok(false);
-    }
-    let entries = audit_log::Entity::find()
+/// Whether the anchor waits for a trail from before the chain was keyed to be keyed.
+pub async fn anchor_pending(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(audit_anchor::Entity::find_by_id(ANCHOR)
+        .one(db)
+        .await?
+        .is_some_and(|a| a.entries < 0))
+}
+
+/// Every entry, oldest first.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Entry>, DbErr> {
+    Ok(audit_log::Entity::find()
         .order_by_asc(audit_log::Column::Id)
-        .all(&txn)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Entry::from)
+        .collect())
+}
+
+/// Gives an entry a new place in the chain: the hash before it and its own.
+pub async fn rechain(
+    db: &impl ConnectionTrait,
+    id: i32,
+    prev_hash: &str,
+    hash: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    audit_log::Entity::update_many()
+        .col_expr(audit_log::Column::PrevHash, Expr::value(prev_hash))
+        .col_expr(audit_log::Column::Hash, Expr::value(hash))
+        .filter(audit_log::Column::Id.eq(id))
+        .exec(db)
         .await?;
-    let mut prev = GENESIS.to_owned();
-    for e in &entries {
-        let plain = entry_hash(
-            &e.prev_hash,
-            &e.at,
-            &e.actor,
-            &e.action,
-            &e.subject,
-            &e.detail,
-        );
-        if e.prev_hash != prev || e.hash != plain {
-            tracing::error!(
-                entry = e.id,
-                "the audit trail was not intact when it was to be keyed; left unkeyed"
-            );
-            return Ok(false);
-        }
-        prev = e.hash.clone();
-    }
-    let mut prev = GENESIS.to_owned();
-    for e in &entries {
-        let hash = key.entry(&prev, &e.at, &e.actor, &e.action, &e.subject, &e.detail);
-        audit_log::Entity::update_many()
-            .col_expr(
-                audit_log::Column::PrevHash,
-                sea_orm::sea_query::Expr::value(prev.clone()),
-            )
-            .col_expr(
-                audit_log::Column::Hash,
-                sea_orm::sea_query::Expr::value(hash.clone()),
-            )
-            .filter(audit_log::Column::Id.eq(e.id))
-            .exec(&txn)
-            .await?;
-        prev = hash;
-    }
-    set_anchor(&txn, key, entries.len() as i64, &prev).await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The anchor as stored: how many entries and the last one's hash (`None`: pending or gone).

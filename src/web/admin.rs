@@ -619,10 +619,7 @@ async fn survey_page(
     let actor = user.actor();
     let (survey, full, places) = sampling::places(&state.app, &actor, id).await?;
     let current = crate::app::draws::current_with_staleness(&state.app, &actor, survey.id).await?;
-    let stale: Vec<&str> = current
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
-        .collect();
+    let stale = super::sampling::stale_labels(current.as_ref());
     let draw = current.as_ref().map(|(d, _)| d);
     let county = accounts::county(&state.app, &actor, survey.county_id).await?;
     let mut ctx = page(Some(user), csrf);
@@ -630,10 +627,13 @@ async fn survey_page(
     ctx.insert("strata", &full.lines_with(&places));
     ctx.insert("current_draw", &draw.map(super::sampling::DrawView::from));
     ctx.insert("stale", &stale);
-    ctx.insert(
-        "next_round_name",
-        &surveys::next_round_name(&state.app, &survey).await?,
-    );
+    // The copy form is the organisers'.
+    if user.role.can_organize() {
+        ctx.insert(
+            "next_round_name",
+            &surveys::next_round_name(&state.app, &survey).await?,
+        );
+    }
     ctx.insert("county", &county);
     ctx.insert(
         "closes_at_value",

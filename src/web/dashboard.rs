@@ -13,7 +13,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentEncoding};
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -65,8 +64,6 @@ type Summary = Option<Arc<str>>;
 pub struct Feeds {
     feeds: Mutex<HashMap<(i32, bool), watch::Sender<Summary>>>,
     per_user: Mutex<HashMap<i32, usize>>,
-    /// Computations run, in all (for the load runs).
-    pub computations: AtomicU64,
 }
 
 /// A user's place among their streams, given back when the stream ends.
@@ -132,7 +129,6 @@ impl Feeds {
                         return;
                     }
                 }
-                state.feeds.computations.fetch_add(1, Ordering::Relaxed);
                 let actor = app::Actor::Operator("dashboard");
                 match app::tally::view(&state.app, &actor, survey, exclude).await {
                     Ok((_, v)) => {

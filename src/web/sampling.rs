@@ -10,7 +10,7 @@ use crate::app::sampling::{
 };
 use crate::app::surveys;
 use crate::domain::audit::Entry as AuditEntry;
-use crate::domain::draw::{Draw, Seed, v2};
+use crate::domain::draw::{Draw, Seed, Staleness, v2};
 use crate::domain::frame::Person;
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
@@ -258,6 +258,14 @@ impl From<&Draw> for DrawView {
 
 fn draw_json(d: &Draw) -> Result<serde_json::Value, AppError> {
     serde_json::to_value(DrawView::from(d)).map_err(AppError::internal)
+}
+
+/// What the pages say changed since the draw in force (empty: it is current, or there is none).
+pub fn stale_labels(current: Option<&(Draw, Vec<Staleness>)>) -> Vec<&'static str> {
+    current
+        .into_iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
+        .collect()
 }
 
 /// The certificate as JSON: everything `docs/verify_draw.py` and `renke draw verify` need, and

@@ -138,10 +138,7 @@ async fn sample_page(
         .collect();
     ctx.insert("draws", &draws);
     let current = draws::current_with_staleness(&state.app, &actor, survey.id).await?;
-    let stale: Vec<&str> = current
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
-        .collect();
+    let stale = super::sampling::stale_labels(current.as_ref());
     ctx.insert("current_draw_id", &current.as_ref().map(|(d, _)| d.id));
     ctx.insert("stale", &stale);
     if let Some(e) = &outcome.error {
@@ -525,10 +522,7 @@ pub async fn invitations_page(
         &sampling::invitation_counts(&state.app, &actor, survey.id).await?,
     );
     let current = draws::current_with_staleness(&state.app, &actor, survey.id).await?;
-    let stale: Vec<&str> = current
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|s| s.label()))
-        .collect();
+    let stale = super::sampling::stale_labels(current.as_ref());
     ctx.insert("stale", &stale);
     ctx.insert(
         "current_draw",
@@ -644,23 +638,15 @@ pub async fn release(
         sampling::release_reserves(&state.app, &user.actor(), id, &request).await
     }
     .await;
-    let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(o) => Ok(see_other(
             &Done::Released(o.replaced, o.without_reserve)
                 .on(&format!("/admin/surveys/{id}/invitations")),
         )),
         Err(e) => {
-            invitations_page(
-                &state,
-                &user,
-                &csrf,
-                &req,
-                &survey,
-                Some(form_error(e)?),
-                None,
-            )
-            .await
+            let e = form_error(e)?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
+            invitations_page(&state, &user, &csrf, &req, &survey, Some(e), None).await
         }
     }
 }
@@ -682,22 +668,14 @@ pub async fn purge(
         sampling::purge(&state.app, &user.actor(), id).await
     }
     .await;
-    let survey = surveys::visible(&state.app, &user.actor(), id).await?;
     match result {
         Ok(n) => Ok(see_other(
             &Done::Purged(n).on(&format!("/admin/surveys/{id}/invitations")),
         )),
         Err(e) => {
-            invitations_page(
-                &state,
-                &user,
-                &csrf,
-                &req,
-                &survey,
-                Some(form_error(e)?),
-                None,
-            )
-            .await
+            let e = form_error(e)?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
+            invitations_page(&state, &user, &csrf, &req, &survey, Some(e), None).await
         }
     }
 }
