@@ -66,7 +66,7 @@ pub async fn fill(db: &DatabaseConnection, survey: i32, n: usize) -> Result<(), 
             })
             .collect();
         let txn = db.begin().await.map_err(|e| fail(&e))?;
-        store::responses::insert_many(&txn, &batch)
+        store::responses::insert_counted(&txn, &batch)
             .await
             .map_err(|e| fail(&e))?;
         store::tally::add(&txn, survey, &tally)

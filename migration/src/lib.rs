@@ -16,6 +16,7 @@ mod m20261202_000012_draw_v2;
 mod m20261202_000013_organiser_path;
 mod m20261202_000014_session_notice;
 mod m20261202_000015_audit_anchor;
+mod m20261203_000016_release_batches;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_organiser_path::Migration),
             Box::new(m20261202_000014_session_notice::Migration),
             Box::new(m20261202_000015_audit_anchor::Migration),
+            Box::new(m20261203_000016_release_batches::Migration),
         ]
     }
 }

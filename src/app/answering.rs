@@ -16,10 +16,10 @@ use crate::domain::integrity;
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::places::{self, PlaceErrors, Places, Questions};
 use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
+use crate::domain::release::{self, OwnCells, ReleaseCell};
 use crate::domain::response::{AddressLimit, Claim, NewResponse, Source, Verdict, hour_of};
 use crate::domain::strata::Band;
 use crate::domain::survey::{Survey, SurveyStatus};
-use crate::domain::tally::Aggregates;
 use crate::error::AppError;
 use crate::store::{self, submissions::Submission};
 use chrono::{DateTime, Utc};
@@ -36,6 +36,8 @@ pub struct LiveSurvey {
     pub county: String,
     booklets: Vec<(Booklet, i32)>,
     geo: Geography,
+    /// The cells whose answers are released school by school.
+    own: OwnCells,
     /// Set once this server has made sure the survey's places are stored (surveys opened
     /// before places were kept get theirs on first need).
     places: OnceCell<()>,
@@ -56,6 +58,7 @@ impl LiveSurvey {
             county,
             booklets: store::questionnaires::in_use(db, id).await?,
             geo: store::geography::load(db, id).await?,
+            own: store::releases::own_cells(db, id).await?,
             survey,
             places: OnceCell::new(),
         }))
@@ -89,7 +92,7 @@ impl LiveSurvey {
                 if !store::places::exist(db, self.survey.id).await? {
                     let plan = super::sampling::load_plan(db, &self.survey).await?;
                     let invitations =
-                        store::invitations::counts_by_stratum(db, self.survey.id).await?;
+                        store::invitations::counts_by_stratum(db, self.survey.id, false).await?;
                     let places = places::at_opening(&plan, &invitations);
                     let txn = store::begin_write(&ctx.db).await?;
                     store::places::create_missing(&txn, self.survey.id, &places).await?;
@@ -460,8 +463,9 @@ pub async fn submit(
         comment: answers.comment.clone(),
         submitted_hour: hour_of(at),
     };
-    let mut tally = Aggregates::default();
-    tally.add(&response.facts(), def);
+    let facts = response.facts();
+    let cell = ReleaseCell::of(&facts, &live.own);
+    let tally = release::waiting_piece(&facts, &cell, |a, f| a.add(f, def));
     let pattern = ctx
         .patterns
         .sign(&[&integrity::pattern_of(&response.answers)]);
@@ -471,6 +475,7 @@ pub async fn submit(
             nonce_hash: nonce_hash(&form.issued.nonce),
             claim,
             response,
+            cell: cell.key(),
             tally,
             pattern,
             closes_at: survey.settings.window.closes_at,

@@ -6,7 +6,7 @@ use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
 use crate::domain::disclosure::{self, Cell, Shown};
 use crate::domain::geography::Geography;
-use crate::domain::response::Response;
+use crate::domain::response::{Release, Response};
 use crate::error::AppError;
 use crate::store;
 use futures_util::Stream;
@@ -48,6 +48,11 @@ impl Columns {
     /// The row of a response, or none where its cell is withheld (its group has fewer than K
     /// responses as the file would show them, or it came after the file's counts were taken).
     pub fn row(&self, r: &Response) -> Option<Vec<String>> {
+        // Only answers whose cell has been released: the file moves in batches as the tally
+        // does (`domain::release`).
+        if r.release != Release::Counted {
+            return None;
+        }
         let a = &r.answered;
         let cell = Cell {
             group: a.group,

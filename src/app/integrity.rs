@@ -8,6 +8,7 @@ use crate::domain::integrity::{
     CLUSTER_MINUTES, MIN_ANSWERS, Rates, SUSPECT_P, UnitKey, UnitKind, UnitReport, reports,
 };
 use crate::domain::places::PlaceKey;
+use crate::domain::release::{self, ReleaseCell};
 use crate::domain::response::{HeldFilter, HeldGroup};
 use crate::domain::survey::Survey;
 use crate::domain::tally::Aggregates;
@@ -47,7 +48,7 @@ pub async fn accept(
     let held = store::holds::held(&txn, survey.id, filter).await?;
     let mut decision = Decision::default();
     let (mut accepted, mut responses) = (Vec::new(), Vec::new());
-    let mut tally = Aggregates::default();
+    let own = store::releases::own_cells(&txn, survey.id).await?;
     for h in held {
         let a = &h.answer;
         let key = PlaceKey {
@@ -60,12 +61,22 @@ pub async fn accept(
             continue;
         }
         let q = ctx.questionnaire(a.questionnaire_id).await?;
-        tally.add(&a.facts(), &q.definition);
+        let facts = a.facts();
+        let cell = ReleaseCell::of(&facts, &own);
+        let piece = release::waiting_piece(&facts, &cell, |p, f| p.add(f, &q.definition));
         accepted.push(h.id);
-        responses.push(h.answer);
+        responses.push((h.answer, cell.key(), piece));
     }
-    store::responses::insert_many(&txn, &responses).await?;
-    store::tally::add(&txn, survey.id, &tally).await?;
+    store::responses::insert_many(&txn, responses.iter().map(|(r, k, _)| (r, k.as_str()))).await?;
+    let waiting: Vec<store::releases::Waiting<'_>> = responses
+        .iter()
+        .map(|(r, cell, piece)| store::releases::Waiting {
+            survey_id: r.survey_id,
+            cell,
+            piece,
+        })
+        .collect();
+    store::releases::add(&txn, &waiting, chrono::Utc::now()).await?;
     store::holds::remove(&txn, &accepted).await?;
     txn.commit().await?;
     decision.accepted = accepted.len() as u64;

@@ -360,7 +360,7 @@ pub(crate) async fn places_of(
     if survey.status != SurveyStatus::Draft && store::places::exist(db, survey.id).await? {
         return Ok(store::places::load(db, survey.id).await?);
     }
-    let invitations = store::invitations::counts_by_stratum(db, survey.id).await?;
+    let invitations = store::invitations::counts_by_stratum(db, survey.id, false).await?;
     Ok(places::at_opening(plan, &invitations))
 }
 

@@ -3,6 +3,7 @@
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
 use crate::domain::opening::{self, Check, DrawState, GroupReach, LinkAddress, OpeningFacts};
+use crate::domain::release::OwnCells;
 use crate::domain::survey::{Survey, SurveySettings, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, Pool};
@@ -19,9 +20,35 @@ pub(crate) async fn visible_in(
         .ok_or(AppError::NotFound)
 }
 
-/// A survey the actor may see.
+/// A survey the actor may see. One that takes no more answers (ended, or past its window) has
+/// its last waiting answers settled before anyone looks (`domain::release`).
 pub async fn visible(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
-    visible_in(ctx.db.pool(), actor, id).await
+    let survey = visible_in(ctx.db.pool(), actor, id).await?;
+    settle_if_ended(ctx, &survey).await?;
+    Ok(survey)
+}
+
+/// Settles the waiting answers of a survey that takes no more (a no-op while it does).
+pub(crate) async fn settle_if_ended(ctx: &Context, survey: &Survey) -> Result<(), AppError> {
+    let now = Utc::now();
+    let ended = match survey.status {
+        SurveyStatus::Closed => true,
+        SurveyStatus::Open => survey.settings.window.closes_at.is_some_and(|t| now >= t),
+        SurveyStatus::Draft => false,
+    };
+    if !ended || !store::releases::any_waiting(&ctx.db, survey.id).await? {
+        return Ok(());
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    let settled = store::releases::settle_survey(&txn, survey.id, now).await?;
+    txn.commit().await?;
+    tracing::info!(
+        survey = survey.id,
+        counted = settled.counted,
+        withheld = settled.withheld,
+        "waiting answers settled after the end"
+    );
+    Ok(())
 }
 
 /// A survey the actor may organise: 404 for another county's, 403 for a viewer.
@@ -269,17 +296,30 @@ pub async fn transition(
         if survey.status == SurveyStatus::Draft {
             check_opening(&checklist_in(&txn, &survey, &o.links).await?, o.confirmed)?;
             store::surveys::start_window_if_unset(&txn, survey.id, Utc::now()).await?;
+            // Which schools' answers are released school by school is fixed now, from the
+            // draw, and never changes: a cell's batches stay that cell's.
+            let invited = store::invitations::counts_by_school(&txn, survey.id).await?;
+            store::releases::fix_own_cells(&txn, survey.id, &OwnCells::of(invited)).await?;
         }
         // The questionnaire versions are fixed from the first answer on, and each stratum gets
         // its places, its issued invitations holding theirs.
         store::questionnaires::pin(&txn, survey.id).await?;
         let plan = super::sampling::load_plan(&txn, &survey).await?;
-        let invitations = store::invitations::counts_by_stratum(&txn, survey.id).await?;
+        let invitations = store::invitations::counts_by_stratum(&txn, survey.id, false).await?;
         let places = crate::domain::places::at_opening(&plan, &invitations);
         store::places::create_missing(&txn, survey.id, &places).await?;
     }
     if !store::surveys::change_status(&txn, survey.id, survey.status, to).await? {
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
+    }
+    if to == SurveyStatus::Closed {
+        let settled = store::releases::settle_survey(&txn, survey.id, Utc::now()).await?;
+        tracing::info!(
+            survey = survey.id,
+            counted = settled.counted,
+            withheld = settled.withheld,
+            "waiting answers settled at the close"
+        );
     }
     let changed = visible_in(&txn, actor, id).await?;
     txn.commit().await?;

@@ -8,11 +8,14 @@ use crate::domain::breakdown::{TallyInputs, TallyView};
 use crate::domain::draw::Draw;
 use crate::domain::group::Booklet;
 use crate::domain::questionnaire::Questionnaire;
+use crate::domain::release::{self, ReleaseCell};
+use crate::domain::response::Release;
 use crate::domain::strata::FullPlan;
 use crate::domain::survey::Survey;
 use crate::domain::tally::Aggregates;
 use crate::error::AppError;
 use crate::store;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The questionnaires a survey uses, one per booklet.
@@ -41,8 +44,10 @@ pub(crate) async fn compute(
         .iter()
         .map(|(b, q)| (*b, q.as_ref()))
         .collect();
-    let invitations = store::invitations::counts_by_stratum(db, survey.id).await?;
+    let invitations = store::invitations::counts_by_stratum(db, survey.id, true).await?;
     let view = TallyView::build(&TallyInputs {
+        waiting: store::releases::waiting(db, survey.id).await?,
+        withheld: store::releases::withheld(db, survey.id).await?,
         survey,
         plan: &plan,
         aggregates: &aggregates,
@@ -135,17 +140,34 @@ pub(crate) async fn upgrade(ctx: &Context) -> Result<(), AppError> {
 async fn recompute(ctx: &Context, survey_id: i32) -> Result<u64, AppError> {
     let db = ctx.db.pool();
     let mut aggregates = Aggregates::default();
+    // The answers still waiting, per release cell, as their cells hold them.
+    let mut waiting: BTreeMap<String, (i64, Aggregates)> = BTreeMap::new();
     let mut pages = store::responses::Pages::new(survey_id);
     let mut read = 0u64;
     while let Some(page) = pages.next(db).await? {
         for r in &page {
             let q = ctx.questionnaire(r.answered.questionnaire_id).await?;
-            aggregates.add(&r.facts(), &q.definition);
+            match &r.release {
+                Release::Counted => aggregates.add(&r.facts(), &q.definition),
+                Release::Waiting(key) => {
+                    let cell = ReleaseCell::parse(key).ok_or_else(|| {
+                        AppError::internal(format!("response {}: release cell `{key}`", r.id))
+                    })?;
+                    let piece =
+                        release::waiting_piece(&r.facts(), &cell, |a, f| a.add(f, &q.definition));
+                    let e = waiting.entry(key.clone()).or_default();
+                    e.0 += 1;
+                    e.1.merge(&piece);
+                }
+                Release::Withheld => {}
+            }
         }
         read += page.len() as u64;
     }
     let txn = store::begin_write(&ctx.db).await?;
     store::tally::clear(&txn, survey_id).await?;
+    store::releases::clear(&txn, survey_id).await?;
+    store::releases::put(&txn, survey_id, &waiting).await?;
     store::tally::add(&txn, survey_id, &aggregates).await?;
     store::tally::mark_current(&txn, survey_id).await?;
     txn.commit().await?;

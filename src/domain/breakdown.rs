@@ -3,6 +3,7 @@
 //! response, hour by hour), computed from the maintained aggregates — never from the responses
 //! — so its cost does not grow with the number of answers. One typed shape for the dashboard,
 //! the JSON API, the report and the workbook.
+use super::disclosure;
 use super::estimate::{EstimateInputs, OfficialEstimate, Outlook};
 use super::geography::AreaScope;
 use super::group::{Booklet, RespondentGroup};
@@ -150,6 +151,10 @@ pub struct TallyView {
     pub data_quality: DataQuality,
     pub closes_at: Option<DateTime<Utc>>,
     pub seconds_left: Option<i64>,
+    /// Answers stored but not yet counted: their cell has fewer than five (survey-wide only).
+    pub waiting: i64,
+    /// Answers the close kept out of every figure.
+    pub withheld: u64,
 }
 
 /// The headline numbers the live dashboard pushes.
@@ -198,6 +203,10 @@ pub struct TallyInputs<'a> {
     /// The questionnaire in use for each booklet.
     pub questionnaires: &'a [(Booklet, &'a Questionnaire)],
     pub invitations: &'a [StatusCount],
+    /// Answers stored but waiting for their release cell to hold five (`domain::release`).
+    pub waiting: i64,
+    /// Answers the close kept out of every figure (their cell never held five).
+    pub withheld: u64,
     /// Leave out answers flagged as too fast or straight-lined.
     pub exclude_flagged: bool,
     pub now: DateTime<Utc>,
@@ -288,7 +297,7 @@ impl TallyView {
         let coverage = coverage(full, agg, exclude, official_estimate.uncovered_share);
 
         let by_booklet = sums_by(agg, exclude, |k| Some(k.group.booklet()));
-        let booklets = Booklet::ALL
+        let mut booklets: Vec<Row> = Booklet::ALL
             .iter()
             .map(|b| {
                 let s = by_booklet.get(b).copied().unwrap_or_default();
@@ -333,7 +342,7 @@ impl TallyView {
         let by_class = sums_by(agg, exclude, |k| {
             k.area.area().and_then(|a| geo.area_class(a))
         });
-        let area_classes = AreaClass::ALL
+        let mut area_classes: Vec<Row> = AreaClass::ALL
             .iter()
             .map(|c| {
                 let s = by_class.get(c).copied().unwrap_or_default();
@@ -341,7 +350,7 @@ impl TallyView {
             })
             .collect();
         let by_school = sums_by(agg, exclude, |k| k.school);
-        let schools = geo
+        let mut schools: Vec<Row> = geo
             .school_ids
             .iter()
             .zip(&geo.schools)
@@ -363,7 +372,42 @@ impl TallyView {
             }
         }
 
-        let items = item_rows(input, target);
+        let mut items = item_rows(input, target);
+        // Complementary suppression: no hidden part of a breakdown comes back by subtracting
+        // the parts shown from a total shown, here or in another breakdown (the staff booklet
+        // minus its teachers is its principals). Hiding more never undoes a step, so repeat
+        // until nothing changes.
+        let area_class_of = |r: &Row| geo.area_named(&r.key).and_then(|a| geo.area_class(a));
+        let school_area = |r: &Row| geo.school_named(&r.key).map(|(_, area)| area);
+        loop {
+            let mut changed = complement(&mut groups, |_| true);
+            changed |= complement(&mut booklets, |_| true);
+            for b in Booklet::ALL {
+                changed |= complement(&mut groups, |r| {
+                    r.key
+                        .parse::<RespondentGroup>()
+                        .is_ok_and(|g| g.booklet() == b)
+                });
+            }
+            changed |= complement(&mut areas, |_| true);
+            changed |= complement(&mut area_classes, |_| true);
+            for c in AreaClass::ALL {
+                changed |= complement(&mut areas, |r| area_class_of(r) == Some(c));
+            }
+            changed |= complement(&mut schools, |_| true);
+            for a in &geo.area_ids {
+                changed |= complement(&mut schools, |r| school_area(r) == Some(*a));
+            }
+            for g in [RespondentGroup::Student, RespondentGroup::Parent] {
+                changed |= complement(&mut bands, |r| r.key.starts_with(g.label()));
+            }
+            for (code, _) in DIMENSIONS {
+                changed |= complement_items(&mut items, |i| i.dimension == *code);
+            }
+            if !changed {
+                break;
+            }
+        }
         let mut weakest: Vec<ItemRow> = items
             .iter()
             .filter(|i| i.estimate.rate.is_some())
@@ -444,8 +488,53 @@ impl TallyView {
             data_quality: quality,
             closes_at,
             seconds_left: closes_at.map(|c| (c - input.now).num_seconds().max(0)),
+            waiting: input.waiting,
+            withheld: input.withheld,
         }
     }
+}
+
+/// Complementary suppression among the rows `members` picks (see
+/// [`disclosure::complement`]); whether anything more was hidden.
+fn complement(rows: &mut [Row], members: impl Fn(&Row) -> bool) -> bool {
+    let picked: Vec<usize> = (0..rows.len()).filter(|&i| members(&rows[i])).collect();
+    let sizes: Vec<i64> = picked
+        .iter()
+        .map(|&i| rows[i].estimate.respondents)
+        .collect();
+    let mut hidden: Vec<bool> = picked
+        .iter()
+        .map(|&i| rows[i].estimate.suppressed)
+        .collect();
+    let changed = disclosure::complement(&sizes, &mut hidden);
+    for (&i, h) in picked.iter().zip(hidden) {
+        if h && !rows[i].estimate.suppressed {
+            rows[i].estimate.suppress();
+            rows[i].status_label = rows[i].estimate.status.label();
+        }
+    }
+    changed
+}
+
+/// The same for items: an item hidden, its options go too.
+fn complement_items(items: &mut [ItemRow], members: impl Fn(&ItemRow) -> bool) -> bool {
+    let picked: Vec<usize> = (0..items.len()).filter(|&i| members(&items[i])).collect();
+    let sizes: Vec<i64> = picked
+        .iter()
+        .map(|&i| items[i].estimate.respondents)
+        .collect();
+    let mut hidden: Vec<bool> = picked
+        .iter()
+        .map(|&i| items[i].estimate.suppressed)
+        .collect();
+    let changed = disclosure::complement(&sizes, &mut hidden);
+    for (&i, h) in picked.iter().zip(hidden) {
+        if h && !items[i].estimate.suppressed {
+            items[i].estimate.suppress();
+            items[i].options.clear();
+        }
+    }
+    changed
 }
 
 /// The cumulative series hour by hour, with a point only where at least [`tally::MIN_CELL`]

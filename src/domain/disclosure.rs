@@ -115,6 +115,43 @@ pub fn coarsen(
     out
 }
 
+/// Complementary suppression within one breakdown whose parts the reader can add up (to a
+/// total shown elsewhere, or to what other breakdowns show): `sizes` are the parts'
+/// respondents, `hidden` says which are already hidden. A part under [`K`] is hidden; then, while
+/// the hidden parts together hold fewer than K (so the total minus the shown parts would give
+/// them back), the smallest part still shown is hidden too. Empty parts have nothing to hide.
+/// Returns whether anything more was hidden.
+pub fn complement(sizes: &[i64], hidden: &mut [bool]) -> bool {
+    let mut changed = false;
+    for (h, &n) in hidden.iter_mut().zip(sizes) {
+        if n > 0 && n < K && !*h {
+            *h = true;
+            changed = true;
+        }
+    }
+    loop {
+        let together: i64 = sizes
+            .iter()
+            .zip(hidden.iter())
+            .filter(|(_, h)| **h)
+            .map(|(n, _)| *n)
+            .sum();
+        if together == 0 || together >= K {
+            return changed;
+        }
+        let smallest = (0..sizes.len())
+            .filter(|&i| !hidden[i] && sizes[i] > 0)
+            .min_by_key(|&i| (sizes[i], i));
+        match smallest {
+            Some(i) => {
+                hidden[i] = true;
+                changed = true;
+            }
+            None => return changed,
+        }
+    }
+}
+
 /// What takes the place of each kind of masked text.
 pub const MOBILE_MASK: &str = "[手机号已隐去]";
 pub const ID_CARD_MASK: &str = "[身份证号已隐去]";
@@ -246,6 +283,27 @@ mod tests {
             }],
             Shown::Withheld
         );
+    }
+
+    #[test]
+    fn a_lone_hidden_part_takes_the_smallest_other_with_it() {
+        // The staff booklet: 12 teachers and one principal; the principal alone would be the
+        // booklet minus the teachers.
+        let mut hidden = vec![false, false];
+        assert!(complement(&[12, 1], &mut hidden));
+        assert_eq!(hidden, vec![true, true]);
+        // Two small parts that hold five together hide only themselves.
+        let mut hidden = vec![false; 4];
+        complement(&[3, 2, 40, 9], &mut hidden);
+        assert_eq!(hidden, vec![true, true, false, false]);
+        // One small part and the next smallest (not the empty one) go together.
+        let mut hidden = vec![false; 4];
+        complement(&[0, 2, 40, 9], &mut hidden);
+        assert_eq!(hidden, vec![false, true, false, true]);
+        // Nothing small: nothing hidden.
+        let mut hidden = vec![false; 3];
+        assert!(!complement(&[5, 0, 7], &mut hidden));
+        assert_eq!(hidden, vec![false; 3]);
     }
 
     #[test]

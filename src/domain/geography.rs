@@ -62,7 +62,7 @@ impl Geography {
 
 /// Where an answer or a quota cell lies: one area, or the whole county (an open channel that
 /// is not tied to an area).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AreaScope {
     WholeCounty,

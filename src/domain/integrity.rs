@@ -16,7 +16,9 @@ pub const SUSPECT_P: f64 = 0.001;
 pub const CLUSTER_MINUTES: i64 = 30;
 
 /// What the counts are kept for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     /// The whole county (id 0): the reference the units are held against.
@@ -41,7 +43,9 @@ impl UnitKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub struct UnitKey {
     pub kind: UnitKind,
     pub id: i32,
@@ -69,7 +73,7 @@ impl UnitKey {
 }
 
 /// A unit's counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UnitSums {
     pub answers: i64,
     pub too_fast: i64,

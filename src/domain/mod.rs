@@ -16,6 +16,7 @@ pub mod places;
 pub mod questionnaire;
 pub mod quota;
 pub mod readiness;
+pub mod release;
 pub mod response;
 pub mod strata;
 pub mod survey;

@@ -9,7 +9,9 @@ use super::tally::ResponseFacts;
 use chrono::{DateTime, Timelike, Utc};
 
 /// How the respondent reached the questionnaire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A drawn person's own link.
@@ -96,6 +98,30 @@ pub struct Response {
     /// Random, so the order of ids says nothing about the order of answers.
     pub id: i64,
     pub answered: NewResponse,
+    pub release: Release,
+}
+
+/// Where a stored response stands in the released batches (`domain::release`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// Waiting in the release cell of this key.
+    Waiting(String),
+    /// In the tally, the export and the invitations' statuses.
+    Counted,
+    /// The survey ended with its cell under five: kept, counted nowhere.
+    Withheld,
+}
+
+impl Release {
+    /// As stored: the `released` column and the `release_cell` key.
+    pub fn of(released: i16, cell: Option<String>) -> Option<Release> {
+        match (released, cell) {
+            (0, Some(key)) => Some(Release::Waiting(key)),
+            (1, None) => Some(Release::Counted),
+            (2, None) => Some(Release::Withheld),
+            _ => None,
+        }
+    }
 }
 
 impl Response {

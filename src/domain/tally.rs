@@ -10,7 +10,7 @@ use super::group::RespondentGroup;
 use super::integrity::{UnitKey, UnitSums};
 use super::response::Source;
 use super::strata::Band;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Cells with fewer respondents are not shown (anonymity).
@@ -20,7 +20,7 @@ pub const MIN_CELL: i64 = 5;
 pub const SMALL_CELL: i64 = 30;
 
 /// Running sums over respondents (or over answers, for one item).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sums {
     pub n: i64,
     pub x: i64,
@@ -198,8 +198,10 @@ impl Status {
     }
 }
 
-/// A rate with its interval, respondents and status; suppressed in small cells.
+/// A rate with its interval, respondents and status; suppressed in small cells, where it
+/// shows no count of any kind (its respondents read `null`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(into = "ShownEstimate")]
 pub struct Estimate {
     pub respondents: i64,
     pub rate: Option<f64>,
@@ -209,7 +211,38 @@ pub struct Estimate {
     pub suppressed: bool,
 }
 
+/// What an estimate shows: nothing of a suppressed one but that it is.
+#[derive(Serialize)]
+struct ShownEstimate {
+    respondents: Option<i64>,
+    rate: Option<f64>,
+    interval: Option<(f64, f64)>,
+    status: Status,
+    suppressed: bool,
+}
+
+impl From<Estimate> for ShownEstimate {
+    fn from(e: Estimate) -> ShownEstimate {
+        ShownEstimate {
+            respondents: (!e.suppressed).then_some(e.respondents),
+            rate: e.rate,
+            interval: e.interval,
+            status: e.status,
+            suppressed: e.suppressed,
+        }
+    }
+}
+
 impl Estimate {
+    /// Hides the estimate (complementary suppression: a neighbour's figures would give it
+    /// back).
+    pub fn suppress(&mut self) {
+        self.suppressed = true;
+        self.rate = None;
+        self.interval = None;
+        self.status = Status::NoData;
+    }
+
     /// The pooled estimate of a cell (the small-cell rule applies).
     pub fn of_cell(s: &Sums, target: f64) -> Estimate {
         Estimate::shown(s.n, s.pooled(), || s.cell_interval(), target)
@@ -520,7 +553,7 @@ impl ResponseFacts {
 }
 
 /// The whole questionnaire's sums in one stratum cell (group, area, school, grade band).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StratumKey {
     pub group: RespondentGroup,
     pub area: AreaScope,
@@ -530,14 +563,14 @@ pub struct StratumKey {
 }
 
 /// One dimension's sums for one group.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DimensionKey {
     pub group: RespondentGroup,
     pub dimension: String,
     pub flagged: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CellSums {
     pub sums: Sums,
     pub too_fast: i64,
@@ -545,7 +578,7 @@ pub struct CellSums {
 }
 
 /// How many of a group answered an item with an option.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemKey {
     pub group: RespondentGroup,
     pub item_id: String,
@@ -554,7 +587,7 @@ pub struct ItemKey {
 }
 
 /// The sums the official estimate reads: a group in one area, by the answers' source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SourceKey {
     pub group: RespondentGroup,
     pub area: AreaScope,
@@ -564,7 +597,7 @@ pub struct SourceKey {
 
 /// A source cell's sums under two readings of 不了解: as the scale says (not counted), and
 /// counted as not recognised (x_i = every scored item answered).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceSums {
     pub counted: Sums,
     pub answered: Sums,
@@ -577,7 +610,7 @@ impl SourceSums {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct HourKey {
     pub hour: chrono::DateTime<chrono::Utc>,
     pub flagged: bool,
@@ -616,7 +649,51 @@ pub struct Aggregates {
     pub sources: BTreeMap<SourceKey, SourceSums>,
 }
 
+/// The aggregates as text (a release cell's waiting piece is kept so): maps as lists of pairs.
+#[derive(Serialize, Deserialize)]
+struct AggregatesText {
+    strata: Vec<(StratumKey, CellSums)>,
+    dimensions: Vec<(DimensionKey, Sums)>,
+    items: Vec<(ItemKey, i64)>,
+    hours: Vec<(HourKey, Sums)>,
+    units: Vec<(UnitKey, UnitSums)>,
+    sources: Vec<(SourceKey, SourceSums)>,
+}
+
 impl Aggregates {
+    /// As text that [`Aggregates::from_text`] reads back exactly.
+    pub fn to_text(&self) -> String {
+        let t = AggregatesText {
+            strata: self.strata.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            dimensions: self
+                .dimensions
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            items: self.items.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            hours: self.hours.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            units: self.units.iter().map(|(k, v)| (*k, *v)).collect(),
+            sources: self.sources.iter().map(|(k, v)| (*k, *v)).collect(),
+        };
+        serde_json::to_string(&t).unwrap_or_default()
+    }
+
+    /// What [`Aggregates::to_text`] wrote; the empty text is nothing.
+    pub fn from_text(text: &str) -> Result<Aggregates, String> {
+        if text.is_empty() {
+            return Ok(Aggregates::default());
+        }
+        let t: AggregatesText = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Aggregates {
+            strata: t.strata.into_iter().collect(),
+            dimensions: t.dimensions.into_iter().collect(),
+            items: t.items.into_iter().collect(),
+            hours: t.hours.into_iter().collect(),
+            units: t.units.into_iter().collect(),
+            sources: t.sources.into_iter().collect(),
+        })
+    }
+
     /// Adds a response; `scale` says for an option code whether it is (counted, recognised),
     /// `dimension` gives an item's dimension, `top` is the scale's top option.
     pub fn add_response(

@@ -18,6 +18,7 @@ pub struct Model {
     pub answered_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub replaced_by: Option<i32>,
+    pub release_cell: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ pub mod invitation;
 pub mod questionnaire;
 pub mod readiness_check;
 pub mod readiness_school;
+pub mod release_cell;
 pub mod response;
 pub mod school;
 pub mod session;

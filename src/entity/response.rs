@@ -21,6 +21,8 @@ pub struct Model {
     pub answers: String,
     pub comment: Option<String>,
     pub channel_id: Option<i32>,
+    pub release_cell: Option<String>,
+    pub released: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

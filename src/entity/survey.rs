@@ -21,6 +21,7 @@ pub struct Model {
     pub estimator: String,
     pub tally_version: i32,
     pub archived_at: Option<DateTimeUtc>,
+    pub own_cells: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
 //! Invitations: one per drawn person; answered once, or revoked when replaced.
+use crate::domain::group::RespondentGroup;
 use crate::domain::invitation::{
     Addressed, Invitation, InvitationStatus, ReleaseFilter, ReleaseOutcome, StatusCount,
 };
@@ -113,10 +114,20 @@ pub async fn list_live(
                 external_id: person.map(|p| p.external_id.clone()),
                 class: person.and_then(|p| p.class_name.clone()),
                 reserve: reserve.contains(&i.id),
-                invitation: Invitation::try_from(i)?,
+                invitation: shown(i)?,
             })
         })
         .collect()
+}
+
+/// An invitation as county users see it: answered only once its answer's cell is released.
+fn shown(m: invitation::Model) -> Result<Invitation, DbErr> {
+    let waiting = m.release_cell.is_some();
+    let mut i = Invitation::try_from(m)?;
+    if waiting && i.status == InvitationStatus::Answered {
+        i.status = InvitationStatus::Pending;
+    }
+    Ok(i)
 }
 
 /// How many invitations are pending, answered and revoked.
@@ -137,24 +148,34 @@ pub async fn status_counts(db: &impl ConnectionTrait, survey_id: i32) -> Result<
     let Some(draw) = draw_in_force(db, survey_id).await? else {
         return Ok(Counts::default());
     };
-    let count = |s: InvitationStatus| {
-        invitation::Entity::find()
+    // As county users see them: an answer still waiting in its release cell leaves its
+    // invitation pending (`domain::release`).
+    let count = |s: InvitationStatus, waiting: Option<bool>| {
+        let mut q = invitation::Entity::find()
             .filter(invitation::Column::SurveyId.eq(survey_id))
             .filter(invitation::Column::DrawId.eq(draw))
-            .filter(invitation::Column::Status.eq(s.code()))
-            .count(db)
+            .filter(invitation::Column::Status.eq(s.code()));
+        match waiting {
+            Some(true) => q = q.filter(invitation::Column::ReleaseCell.is_not_null()),
+            Some(false) => q = q.filter(invitation::Column::ReleaseCell.is_null()),
+            None => {}
+        }
+        q.count(db)
     };
     Ok(Counts {
-        pending: count(InvitationStatus::Pending).await?,
-        answered: count(InvitationStatus::Answered).await?,
-        revoked: count(InvitationStatus::Revoked).await?,
+        pending: count(InvitationStatus::Pending, None).await?
+            + count(InvitationStatus::Answered, Some(true)).await?,
+        answered: count(InvitationStatus::Answered, Some(false)).await?,
+        revoked: count(InvitationStatus::Revoked, None).await?,
     })
 }
 
-/// Invitations counted per stratum and state.
+/// Invitations counted per stratum and state; `as_shown`: an answered one whose answer still
+/// waits in its release cell counts as pending (what county users see, `domain::release`).
 pub async fn counts_by_stratum(
     db: &impl ConnectionTrait,
     survey_id: i32,
+    as_shown: bool,
 ) -> Result<Vec<StatusCount>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
@@ -163,6 +184,7 @@ pub async fn counts_by_stratum(
         band: Option<i16>,
         status: String,
         replaced: bool,
+        waiting: bool,
         n: i64,
     }
     let Some(draw) = draw_in_force(db, survey_id).await? else {
@@ -175,6 +197,7 @@ pub async fn counts_by_stratum(
         .column(invitation::Column::Band)
         .column(invitation::Column::Status)
         .column_as(invitation::Column::ReplacedBy.is_not_null(), "replaced")
+        .column_as(invitation::Column::ReleaseCell.is_not_null(), "waiting")
         .column_as(
             sea_orm::sea_query::ExprTrait::count(Expr::col(invitation::Column::Id)),
             "n",
@@ -186,6 +209,7 @@ pub async fn counts_by_stratum(
         .group_by(invitation::Column::Band)
         .group_by(invitation::Column::Status)
         .group_by(invitation::Column::ReplacedBy.is_not_null())
+        .group_by(invitation::Column::ReleaseCell.is_not_null())
         .into_model::<Row>()
         .all(db)
         .await?;
@@ -196,9 +220,14 @@ pub async fn counts_by_stratum(
                 .grp
                 .parse()
                 .map_err(|_| bad(format!("unknown group `{}`", r.grp)))?;
+            let status: InvitationStatus = r.status.parse().map_err(bad)?;
             Ok(StatusCount {
                 band: super::draws::band("invitation of survey", survey_id, group, r.band)?,
-                status: r.status.parse().map_err(bad)?,
+                status: if as_shown && r.waiting && status == InvitationStatus::Answered {
+                    InvitationStatus::Pending
+                } else {
+                    status
+                },
                 group,
                 area_id: r.area_id,
                 replaced: r.replaced,
@@ -304,4 +333,46 @@ pub async fn release_reserves(
         outcome.replaced += 1;
     }
     Ok(outcome)
+}
+
+/// The draw in force's live invitations (pending or answered) per group, school and band.
+pub async fn counts_by_school(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Vec<(RespondentGroup, Option<i32>, Option<Band>, u64)>, DbErr> {
+    let Some(draw) = draw_in_force(db, survey_id).await? else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, Option<i32>, Option<i16>, i64)> = invitation::Entity::find()
+        .select_only()
+        .column(invitation::Column::Grp)
+        .column(invitation::Column::SchoolId)
+        .column(invitation::Column::Band)
+        .column_as(
+            sea_orm::sea_query::ExprTrait::count(Expr::col(invitation::Column::Id)),
+            "n",
+        )
+        .filter(invitation::Column::SurveyId.eq(survey_id))
+        .filter(invitation::Column::DrawId.eq(draw))
+        .filter(invitation::Column::Status.ne(InvitationStatus::Revoked.code()))
+        .group_by(invitation::Column::Grp)
+        .group_by(invitation::Column::SchoolId)
+        .group_by(invitation::Column::Band)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(grp, school, band, n)| {
+            let bad = |what: String| super::corrupt("invitation of survey", survey_id, what);
+            let group: RespondentGroup = grp
+                .parse()
+                .map_err(|_| bad(format!("unknown group `{grp}`")))?;
+            Ok((
+                group,
+                school,
+                super::draws::band("invitation of survey", survey_id, group, band)?,
+                n.max(0) as u64,
+            ))
+        })
+        .collect()
 }

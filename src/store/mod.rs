@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod places;
 pub mod questionnaires;
 pub mod readiness;
+pub mod releases;
 pub mod responses;
 pub mod sessions;
 pub mod submissions;

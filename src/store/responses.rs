@@ -2,7 +2,7 @@
 //! the invitation answered or takes the open channel's place (see `submissions`).
 use crate::domain::geography::AreaScope;
 use crate::domain::group::Booklet;
-use crate::domain::response::{NewResponse, Response, Source};
+use crate::domain::response::{NewResponse, Release, Response, Source};
 use crate::entity::response;
 use sea_orm::sea_query::InsertStatement;
 use sea_orm::{
@@ -46,6 +46,8 @@ impl TryFrom<response::Model> for Response {
                 comment: m.comment,
                 submitted_hour: m.submitted_hour,
             },
+            release: Release::of(m.released, m.release_cell)
+                .ok_or_else(|| bad(format!("release state {}", m.released)))?,
         })
     }
 }
@@ -74,14 +76,14 @@ pub(super) fn answers_from(
         .collect()
 }
 
-/// Rows per multi-row insert (17 values each: well under both databases' bind limits).
+/// Rows per multi-row insert (19 values each: well under both databases' bind limits).
 const CHUNK: usize = 256;
 
 /// Stores responses with multi-row inserts (call inside a transaction; the writer instead runs
 /// [`inserts`] with the batch's other statements).
 pub async fn insert_many<'a>(
     db: &impl ConnectionTrait,
-    responses: impl IntoIterator<Item = &'a NewResponse>,
+    responses: impl IntoIterator<Item = (&'a NewResponse, &'a str)>,
 ) -> Result<(), DbErr> {
     for statement in inserts(responses) {
         db.execute(&statement).await?;
@@ -89,15 +91,36 @@ pub async fn insert_many<'a>(
     Ok(())
 }
 
-/// The multi-row inserts that store `responses`.
-pub fn inserts<'a>(responses: impl IntoIterator<Item = &'a NewResponse>) -> Vec<InsertStatement> {
-    let rows: Vec<response::ActiveModel> = responses.into_iter().map(row).collect();
+/// The multi-row inserts that store `responses`, each waiting in its release cell (the key).
+pub fn inserts<'a>(
+    responses: impl IntoIterator<Item = (&'a NewResponse, &'a str)>,
+) -> Vec<InsertStatement> {
+    let rows: Vec<response::ActiveModel> = responses
+        .into_iter()
+        .map(|(r, cell)| row(r, Some(cell)))
+        .collect();
     rows.chunks(CHUNK)
         .map(|chunk| response::Entity::insert_many(chunk.to_vec()).into_query())
         .collect()
 }
 
-fn row(new: &NewResponse) -> response::ActiveModel {
+/// Stores responses counted at once, with no release cell (seeding a load test's survey, whose
+/// aggregates the caller adds itself).
+pub async fn insert_counted<'a>(
+    db: &impl ConnectionTrait,
+    responses: impl IntoIterator<Item = &'a NewResponse>,
+) -> Result<(), DbErr> {
+    let rows: Vec<response::ActiveModel> = responses.into_iter().map(|r| row(r, None)).collect();
+    for chunk in rows.chunks(CHUNK) {
+        response::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A response's row: waiting in the release cell `cell`, or counted already.
+fn row(new: &NewResponse, cell: Option<&str>) -> response::ActiveModel {
     // A random id: the order of ids says nothing about the order of answers.
     let id = loop {
         let id = rand::random::<i64>() & i64::MAX;
@@ -123,6 +146,8 @@ fn row(new: &NewResponse) -> response::ActiveModel {
         answers: Set(answers_text(&new.answers)),
         comment: Set(new.comment.clone()),
         channel_id: Set(new.channel),
+        release_cell: Set(cell.map(str::to_owned)),
+        released: Set(if cell.is_some() { 0 } else { 1 }),
     }
 }
 

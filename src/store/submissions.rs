@@ -14,11 +14,11 @@ use crate::domain::survey::SurveyStatus;
 use crate::domain::tally::Aggregates;
 use crate::entity::{invitation, submission_receipt, survey};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, RuntimeErr,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions stored in one transaction.
@@ -30,7 +30,9 @@ pub struct Submission {
     pub nonce_hash: String,
     pub claim: Claim,
     pub response: NewResponse,
-    /// What the response adds to the tally.
+    /// The key of the release cell it waits in (`domain::release`).
+    pub cell: String,
+    /// What the response adds to the tally once its cell is released.
     pub tally: Aggregates,
     /// A keyed fingerprint of the answer set, counted per school and channel and half hour
     /// (`domain::integrity`).
@@ -196,6 +198,17 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         .collect();
     let mut marked: HashSet<i32> = HashSet::new();
     if !wanted.is_empty() {
+        // Each invitation answered waits with its answer's cell: it shows as answered when the
+        // cell is released.
+        let mut cells = CaseStatement::new();
+        for i in pending(&verdicts) {
+            if let Claim::Invitation(id) = batch[i].claim {
+                cells = cells.case(
+                    Expr::col(invitation::Column::Id).eq(id),
+                    batch[i].cell.clone(),
+                );
+            }
+        }
         let mut update = Query::update();
         update
             .table(invitation::Entity)
@@ -204,6 +217,10 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
                 InvitationStatus::Answered.code(),
             )
             .value(invitation::Column::AnsweredAt, hour_of(now))
+            .value(
+                invitation::Column::ReleaseCell,
+                cells.finally(Expr::value(Option::<String>::None)),
+            )
             .and_where(Expr::col(invitation::Column::Id).is_in(wanted.iter().copied()))
             .and_where(Expr::col(invitation::Column::Status).eq(InvitationStatus::Pending.code()))
             .returning_col(invitation::Column::Id);
@@ -290,21 +307,23 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
     }
 
     let stored = pending(&verdicts);
-    let mut tallies: BTreeMap<i32, Aggregates> = BTreeMap::new();
-    for &i in &stored {
-        let s = &batch[i];
-        tallies
-            .entry(s.response.survey_id)
-            .or_default()
-            .merge(&s.tally);
-    }
-    let mut writes = super::responses::inserts(stored.iter().map(|&i| &batch[i].response));
-    for (survey_id, agg) in &tallies {
-        writes.extend(super::tally::upserts(*survey_id, agg));
-    }
+    let writes = super::responses::inserts(
+        stored
+            .iter()
+            .map(|&i| (&batch[i].response, batch[i].cell.as_str())),
+    );
     for w in &writes {
         txn.execute(w).await?;
     }
+    let waiting: Vec<super::releases::Waiting<'_>> = stored
+        .iter()
+        .map(|&i| super::releases::Waiting {
+            survey_id: batch[i].response.survey_id,
+            cell: &batch[i].cell,
+            piece: &batch[i].tally,
+        })
+        .collect();
+    super::releases::add(&txn, &waiting, now).await?;
     let clustered = stored.iter().flat_map(|&i| {
         let s = &batch[i];
         let r = &s.response;

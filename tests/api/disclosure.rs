@@ -58,6 +58,9 @@ backend_test! {
         }
         let t = tally().await;
         assert_eq!(t["over_time"].as_array().unwrap().len(), 1);
-        assert_eq!(t["over_time"][0]["respondents"], 7);
+        // They wait for their cell to hold five: nothing moves yet.
+        assert_eq!(t["over_time"][0]["respondents"], 5);
+        assert_eq!(t["respondents"], 5);
+        assert_eq!(t["waiting"], 2);
     }
 }

@@ -47,9 +47,10 @@ backend_test! {
         let ctx = renke::app::Context::open(&app.settings).await.unwrap();
         let err = renke::app::tally::rebuild(&ctx, &renke::app::Actor::Operator("test"), id as i32).await.unwrap_err();
         assert!(format!("{err:?}").contains("corrupt row response"), "{err:?}");
-        // The aggregates are as they were.
+        // The aggregates are as they were: the one answer still waits in its release cell.
         let tally = renke::store::tally::load(&app.db, id as i32).await.unwrap();
-        assert_eq!(tally.strata.values().map(|c| c.sums.n).sum::<i64>(), 1);
+        assert_eq!(tally.strata.values().map(|c| c.sums.n).sum::<i64>(), 0);
+        assert_eq!(renke::store::releases::waiting(&app.db, id as i32).await.unwrap(), 1);
     }
 }
 

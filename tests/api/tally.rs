@@ -30,18 +30,24 @@ backend_test! {
             &["E"],                     // x 0,  y 0
             &["A", "A", "A", "A", "A", "D"], // x 12, y 10
         ];
+        // Four more who know nothing (x 0, y 0): with them the parents' cell holds ten, two
+        // released batches of five (`domain::release`).
+        for url in &urls[6..10] {
+            assert_eq!(answer(url, &["E"]).await, StatusCode::OK);
+        }
         for (url, p) in urls.iter().zip(patterns) {
             assert_eq!(answer(url, p).await, StatusCode::OK);
         }
         let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
-        let people = [(12.0, 12.0), (12.0, 0.0), (6.0, 6.0), (12.0, 6.0), (0.0, 0.0), (12.0, 10.0)];
+        let people = [(12.0, 12.0), (12.0, 0.0), (6.0, 6.0), (12.0, 6.0), (0.0, 0.0), (12.0, 10.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)];
         let (sx, sy): (f64, f64) = people.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
         let r = sy / sx;
         let n = people.len() as f64;
         let resid: f64 = people.iter().map(|(x, y)| (y - r * x).powi(2)).sum();
         let var = resid / (n * (n - 1.0) * (sx / n).powi(2));
         let (lo, hi) = ((r - 1.96 * var.sqrt()).max(0.0), (r + 1.96 * var.sqrt()).min(1.0));
-        assert_eq!(t["respondents"], 6);
+        assert_eq!(t["respondents"], 10);
+        assert_eq!(t["waiting"], 0);
         assert!(close(t["rate"].as_f64().unwrap(), 34.0 / 54.0), "{}", t["rate"]);
         assert!(close(t["interval"][0].as_f64().unwrap(), lo));
         assert!(close(t["interval"][1].as_f64().unwrap(), hi));
@@ -51,18 +57,18 @@ backend_test! {
         // Respondent mean over the five with something counted.
         let mean = (1.0 + 0.0 + 1.0 + 0.5 + 10.0 / 12.0) / 5.0;
         assert!(close(t["respondent_mean"].as_f64().unwrap(), mean));
-        assert_eq!(t["by_group"]["parent"]["respondents"], 6);
+        assert_eq!(t["by_group"]["parent"]["respondents"], 10);
         assert!(close(t["by_group"]["parent"]["rate"].as_f64().unwrap(), 34.0 / 54.0));
-        // Items: S01 got A, C, A, B, E, A → recognised 4 of 5 counted.
+        // Items: S01 got A, C, A, B, E, A, E, E, E, E → recognised 4 of 5 counted.
         assert!(close(t["by_item"]["S01"]["rate"].as_f64().unwrap(), 0.8));
-        assert_eq!(t["by_item"]["S01"]["options"]["E"], 1);
-        assert_eq!(t["quota_progress"]["parent"]["responded"], 6);
+        assert_eq!(t["by_item"]["S01"]["options"]["E"], 5);
+        assert_eq!(t["quota_progress"]["parent"]["responded"], 10);
         assert_eq!(t["quota_progress"]["parent"]["planned"], 75);
         // Fewer than five respondents: not shown.
-        assert_eq!(t["by_group"]["teacher"]["respondents"], 0);
+        assert!(t["by_group"]["teacher"]["respondents"].is_null(), "no count of any kind");
         assert_eq!(t["by_group"]["teacher"]["suppressed"], true);
         assert!(t["by_group"]["teacher"]["rate"].is_null());
-        assert_eq!(t["data_quality"]["straight_lined"], 3);
+        assert_eq!(t["data_quality"]["straight_lined"], 7);
     }
 }
 
@@ -73,9 +79,11 @@ backend_test! {
             answer(url, &["A", "B"]).await;
         }
         let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
-        assert_eq!(t["respondents"], 4);
-        assert!(t["rate"].as_f64().is_some(), "the headline is always shown");
+        // Four answers wait for their cell to hold five: nothing of them is shown yet.
+        assert_eq!(t["respondents"], 0);
+        assert_eq!(t["waiting"], 4);
         assert_eq!(t["by_group"]["parent"]["suppressed"], true);
+        assert!(t["by_group"]["parent"]["respondents"].is_null());
         assert!(t["by_group"]["parent"]["rate"].is_null());
         for a in t["areas"].as_array().unwrap() {
             assert!(a["rate"].is_null(), "{a}");
@@ -129,15 +137,15 @@ backend_test! {
     async fn excluding_flagged_responses_and_the_estimator_setting_change_the_headline(app) {
         let (organizer, id, urls) = open_survey_with_invitations(&app).await;
         // All these answer at once: too fast, and some straight-lined.
-        for url in urls.iter().take(6) {
+        for url in urls.iter().take(5) {
             answer(url, &["A", "D"]).await;
         }
         let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally?exclude_flagged=1"))).send().await.unwrap().json().await.unwrap();
         assert_eq!(t["exclude_flagged"], true);
-        assert_eq!(t["respondents"], 0, "all six were too fast");
-        assert_eq!(t["data_quality"]["too_fast"], 6);
+        assert_eq!(t["respondents"], 0, "all five were too fast");
+        assert_eq!(t["data_quality"]["too_fast"], 5);
         let all: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
-        assert_eq!(all["respondents"], 6);
+        assert_eq!(all["respondents"], 5);
         assert_eq!(all["estimator"], "pooled");
     }
 }
@@ -249,12 +257,15 @@ backend_test! {
         let chunk = res.chunk().await.unwrap().unwrap();
         let text = String::from_utf8_lossy(&chunk);
         assert!(text.starts_with("data: {") && text.contains("\"respondents\":5"), "{text}");
-        // Another answer arrives: the stream says so within a couple of seconds.
-        answer(&urls[5], &["A"]).await;
+        // Five more answers arrive (their cell's next batch): the stream says so within a
+        // couple of seconds.
+        for url in &urls[5..10] {
+            answer(url, &["A"]).await;
+        }
         let mut seen = false;
         for _ in 0..10 {
             let chunk = tokio::time::timeout(std::time::Duration::from_secs(3), res.chunk()).await.unwrap().unwrap().unwrap();
-            if String::from_utf8_lossy(&chunk).contains("\"respondents\":6") {
+            if String::from_utf8_lossy(&chunk).contains("\"respondents\":10") {
                 seen = true;
                 break;
             }

@@ -49,10 +49,16 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
         |_| None,
         Some("A"),
     );
+    let cell = renke::domain::release::ReleaseCell::of(
+        &response.facts(),
+        &renke::domain::release::OwnCells::default(),
+    )
+    .key();
     Submission {
         nonce_hash: nonce.into(),
         claim,
         response,
+        cell,
         tally,
         pattern: "p".into(),
         closes_at: None,
@@ -87,9 +93,13 @@ backend_test! {
             [Verdict::Stored, Verdict::Repeated, Verdict::Answered, Verdict::Stored, Verdict::Stored]
         );
         assert_eq!(responses(&app, id).await.len(), 3);
-        let tally = renke::store::tally::load(&app.db, id as i32).await.unwrap();
-        let all: i64 = tally.strata.values().map(|v| v.sums.n).sum();
-        assert_eq!(all, 3, "the aggregates count each stored response once");
+        let counted = || async {
+            let tally = renke::store::tally::load(&app.db, id as i32).await.unwrap();
+            tally.strata.values().map(|v| v.sums.n).sum::<i64>()
+        };
+        let waiting = || async { renke::store::releases::waiting(&app.db, id as i32).await.unwrap() };
+        // Three in one release cell: they wait for it to hold five, each counted once there.
+        assert_eq!((counted().await, waiting().await), (0, 3));
 
         // The next batch: a retry of a stored one is a repeat; the refused device's nonce was
         // not kept, so it is judged again (still answered).
@@ -101,6 +111,11 @@ backend_test! {
         let verdicts = store_batch(&app.store, &again).await.unwrap();
         assert_eq!(verdicts, [Verdict::Repeated, Verdict::Answered, Verdict::Stored]);
         assert_eq!(responses(&app, id).await.len(), 4);
+        assert_eq!((counted().await, waiting().await), (0, 4));
+        // The fifth releases the cell: all five counted once, nothing waits.
+        let fifth = vec![submission(id, q, "n-f", Claim::Invitation(inv[4]))];
+        assert_eq!(store_batch(&app.store, &fifth).await.unwrap(), [Verdict::Stored]);
+        assert_eq!((counted().await, waiting().await), (5, 0));
     }
 }
 
