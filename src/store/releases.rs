@@ -195,8 +195,9 @@ pub struct Settled {
 }
 
 /// Settles the survey's waiting answers (at the close, or once its window has passed): each
-/// cell counted under its area or the county where its group's leftovers make five there, the
-/// rest kept and counted nowhere; every invitation answered shows as answered.
+/// cell counted under its area or the county where its group's leftovers make five there, with
+/// its invitations shown answered; the rest kept and counted nowhere, their invitations still
+/// shown pending.
 pub async fn settle_survey(
     db: &impl ConnectionTrait,
     survey_id: i32,
@@ -275,15 +276,8 @@ pub async fn settle_survey(
             .exec(db)
             .await?;
     }
-    invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::ReleaseCell,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(invitation::Column::SurveyId.eq(survey_id))
-        .filter(invitation::Column::ReleaseCell.is_not_null())
-        .exec(db)
-        .await?;
+    // The withheld answers' invitations keep their cell, so they go on showing as pending:
+    // a status that changed alone would say who answered last.
     release_cell::Entity::delete_many()
         .filter(release_cell::Column::SurveyId.eq(survey_id))
         .exec(db)

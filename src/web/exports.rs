@@ -155,11 +155,12 @@ fn write_rows(book: &mut Workbook, name: &str, title: &str, rows: &[Row]) -> Res
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 1;
         s.write_string(row, 0, &r.label)?;
-        s.write_number(row, 1, r.estimate.respondents as f64)?;
+        // A suppressed cell shows no count of any kind.
         if r.estimate.suppressed {
-            s.write_string(row, 2, "不足 5 人，不显示")?;
+            s.write_string(row, 1, "人数不足 5，暂不显示")?;
             continue;
         }
+        s.write_number(row, 1, r.estimate.respondents as f64)?;
         if let Some(v) = r.estimate.rate {
             s.write_number_with_format(row, 2, v, &pct)?;
         }
@@ -233,7 +234,14 @@ pub async fn tally_xlsx(
                 "区间公式",
                 "认可率 R 的方差 V(R) = Σ(yᵢ − R·xᵢ)² / (n(n−1)x̄²)，区间 R ± 1.96·√V(R)，截取在 [0, 1]".to_owned(),
             ),
-            ("小格子", "不足 5 人的格子不显示认可率".to_owned()),
+            (
+                "匿名保护",
+                "答卷按格（群体、乡镇、年级段、作答途径，抽样人数多的学校单独一格）攒满 5 份才一起计入；人数不足 5 的格子不显示人数和认可率，只藏一格时连同最小的另一格一起不显示".to_owned(),
+            ),
+            (
+                "待计入 / 未计入",
+                format!("{} 份正等同格凑满 5 份；{} 份因调查结束时所在格不足 5 份而未计入", t.waiting, t.withheld),
+            ),
             (
                 "疑似无效答卷",
                 if t.exclude_flagged {
