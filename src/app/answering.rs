@@ -465,10 +465,10 @@ pub async fn submit(
     };
     let facts = response.facts();
     let cell = ReleaseCell::of(&facts, &live.own);
-    let tally = release::waiting_piece(&facts, &cell, |a, f| a.add(f, def));
     let pattern = ctx
         .patterns
         .sign(&[&integrity::pattern_of(&response.answers)]);
+    let tally = release::waiting_piece(&facts, &cell, Some(&pattern), |a, f| a.add(f, def));
     let verdict = ctx
         .writer
         .submit(Submission {
@@ -477,7 +477,6 @@ pub async fn submit(
             response,
             cell: cell.key(),
             tally,
-            pattern,
             closes_at: survey.settings.window.closes_at,
             limit: origin.channel.map(|_| AddressLimit {
                 address: address_key(ctx, form.from),

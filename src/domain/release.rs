@@ -161,10 +161,12 @@ impl ReleaseCell {
 }
 
 /// What an answer adds to its waiting cell: its piece of the tally as the cell will count it
-/// (without its school where the cell has none), without the hour, which is the release's.
+/// (without its school where the cell has none), without the hour, which is the release's;
+/// with its answer set's fingerprint, if it has one, for its school's and channel's clusters.
 pub fn waiting_piece(
     facts: &ResponseFacts,
     cell: &ReleaseCell,
+    pattern: Option<&str>,
     add: impl FnOnce(&mut Aggregates, &ResponseFacts),
 ) -> Aggregates {
     let mut f = facts.clone();
@@ -172,6 +174,17 @@ pub fn waiting_piece(
     let mut piece = Aggregates::default();
     add(&mut piece, &f);
     piece.hours.clear();
+    if let Some(p) = pattern {
+        for unit in [
+            cell.school.map(UnitKey::school),
+            cell.channel.map(UnitKey::channel),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            piece.patterns.insert((unit, p.to_owned()), 1);
+        }
+    }
     piece
 }
 
@@ -252,6 +265,7 @@ pub fn settled_piece(piece: &Aggregates, area: AreaScope) -> Aggregates {
         m
     });
     out.units.retain(|k, _| *k == UnitKey::COUNTY);
+    out.patterns.clear();
     out
 }
 

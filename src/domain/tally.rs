@@ -647,6 +647,10 @@ pub struct Aggregates {
     pub hours: BTreeMap<HourKey, Sums>,
     pub units: BTreeMap<UnitKey, UnitSums>,
     pub sources: BTreeMap<SourceKey, SourceSums>,
+    /// Identical answer sets per school and channel (a keyed fingerprint, and how many gave
+    /// it): a waiting piece carries them to the integrity panel's clusters, counted when its
+    /// cell is released (`domain::release`); the maintained tally has none.
+    pub patterns: BTreeMap<(UnitKey, String), i64>,
 }
 
 /// The aggregates as text (a release cell's waiting piece is kept so): maps as lists of pairs.
@@ -658,6 +662,8 @@ struct AggregatesText {
     hours: Vec<(HourKey, Sums)>,
     units: Vec<(UnitKey, UnitSums)>,
     sources: Vec<(SourceKey, SourceSums)>,
+    #[serde(default)]
+    patterns: Vec<((UnitKey, String), i64)>,
 }
 
 impl Aggregates {
@@ -674,6 +680,7 @@ impl Aggregates {
             hours: self.hours.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             units: self.units.iter().map(|(k, v)| (*k, *v)).collect(),
             sources: self.sources.iter().map(|(k, v)| (*k, *v)).collect(),
+            patterns: self.patterns.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         serde_json::to_string(&t).unwrap_or_default()
     }
@@ -691,6 +698,7 @@ impl Aggregates {
             hours: t.hours.into_iter().collect(),
             units: t.units.into_iter().collect(),
             sources: t.sources.into_iter().collect(),
+            patterns: t.patterns.into_iter().collect(),
         })
     }
 
@@ -811,6 +819,9 @@ impl Aggregates {
         }
         for (k, v) in &other.sources {
             self.sources.entry(*k).or_default().add(v);
+        }
+        for (k, v) in &other.patterns {
+            *self.patterns.entry(k.clone()).or_default() += v;
         }
     }
 }

@@ -4,6 +4,7 @@
 //! atomic as the answers it counts.
 use super::Database;
 use crate::domain::disclosure::K;
+use crate::domain::integrity::UnitKey;
 use crate::domain::release::{OwnCells, ReleaseCell, Settlement, released, settle, settled_piece};
 use crate::domain::response::hour_of;
 use crate::domain::tally::Aggregates;
@@ -132,6 +133,16 @@ pub async fn add(
     for (survey_id, cells) in release {
         let pieces: Vec<Aggregates> = cells.iter().map(|(_, _, p)| p.clone()).collect();
         super::tally::add(db, survey_id, &released(&pieces, hour)).await?;
+        // The integrity panel's clusters move with the batch too.
+        let mut clustered: Vec<(i32, UnitKey, &str)> = Vec::new();
+        for p in &pieces {
+            for ((unit, pattern), n) in &p.patterns {
+                for _ in 0..*n {
+                    clustered.push((survey_id, *unit, pattern.as_str()));
+                }
+            }
+        }
+        super::clusters::count(db, now, clustered).await?;
         let without_school: Vec<String> = cells
             .iter()
             .filter(|(c, _, _)| c.school.is_none())

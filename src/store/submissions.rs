@@ -7,7 +7,6 @@
 //! the invitation still unanswered, the channel's quota cell not full), so several servers on
 //! one PostgreSQL, each with its own writer, never overfill or double-count.
 use super::{Database, DbFailure};
-use crate::domain::integrity::UnitKey;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::response::{AddressLimit, Claim, NewResponse, Verdict, hour_of};
 use crate::domain::survey::SurveyStatus;
@@ -32,11 +31,10 @@ pub struct Submission {
     pub response: NewResponse,
     /// The key of the release cell it waits in (`domain::release`).
     pub cell: String,
-    /// What the response adds to the tally once its cell is released.
-    pub tally: Aggregates,
-    /// A keyed fingerprint of the answer set, counted per school and channel and half hour
+    /// What the response adds to the tally once its cell is released, with the keyed
+    /// fingerprint of its answer set for its school's and channel's clusters
     /// (`domain::integrity`).
-    pub pattern: String,
+    pub tally: Aggregates,
     /// The survey's window end (settings cannot change once a survey is open).
     pub closes_at: Option<DateTime<Utc>>,
     /// For an open channel's answer: its client address and how many answers it may give.
@@ -324,18 +322,6 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         })
         .collect();
     super::releases::add(&txn, &waiting, now).await?;
-    let clustered = stored.iter().flat_map(|&i| {
-        let s = &batch[i];
-        let r = &s.response;
-        [
-            r.school.map(UnitKey::school),
-            r.channel.map(UnitKey::channel),
-        ]
-        .into_iter()
-        .flatten()
-        .map(move |unit| (r.survey_id, unit, s.pattern.as_str()))
-    });
-    super::clusters::count(&txn, now, clustered).await?;
     txn.commit().await?;
     for i in stored {
         verdicts[i] = Some(Verdict::Stored);

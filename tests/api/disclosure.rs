@@ -75,20 +75,38 @@ struct Moment {
 }
 
 async fn moment(app: &TestApp, organizer: &Client, id: i64) -> Moment {
-    let t: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally"))).send().await.unwrap().json().await.unwrap();
+    let t: Value = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/tally")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let answered = crate::sampling::invitations(app, organizer, id)
         .await
         .into_iter()
         .filter(|r| r["状态"] == "已回复")
         .map(|r| r["编号"].clone())
         .collect();
-    let csv = organizer.get(app.url(&format!("/api/v1/surveys/{id}/responses.csv"))).send().await.unwrap().bytes().await.unwrap();
+    let csv = organizer
+        .get(app.url(&format!("/api/v1/surveys/{id}/responses.csv")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let mut reader = csv::Reader::from_reader(&csv[3..]);
     let rows = reader
         .deserialize::<HashMap<String, String>>()
         .map(|r| r.unwrap()["答卷编号"].clone())
         .collect();
-    Moment { respondents: t["respondents"].as_i64().unwrap(), answered, rows }
+    Moment {
+        respondents: t["respondents"].as_i64().unwrap(),
+        answered,
+        rows,
+    }
 }
 
 /// Between two moments: how many invitations turned answered, rows appeared and respondents
@@ -229,7 +247,9 @@ async fn on_postgresql_a_counted_answer_shares_its_write_stamp_with_its_whole_ba
         crate::helpers::say("SKIPPED (PostgreSQL xmin): RENKE_TEST_POSTGRES_URL is not set");
         return;
     }
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await.unwrap();
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres)
+        .await
+        .unwrap();
     let (_, id, urls) = open_survey_with_invitations(&app).await;
     for url in urls.iter().take(10) {
         assert_eq!(answer(url, &["A"]).await, StatusCode::OK);
@@ -246,12 +266,21 @@ async fn on_postgresql_a_counted_answer_shares_its_write_stamp_with_its_whole_ba
                 .collect::<Vec<String>>()
         }
     };
-    let answers = stamps(format!("SELECT xmin::text AS x FROM response WHERE survey_id = {id} AND released = 1")).await;
-    let marks = stamps(format!("SELECT xmin::text AS x FROM invitation WHERE survey_id = {id} AND status = 'answered'")).await;
+    let answers = stamps(format!(
+        "SELECT xmin::text AS x FROM response WHERE survey_id = {id} AND released = 1"
+    ))
+    .await;
+    let marks = stamps(format!(
+        "SELECT xmin::text AS x FROM invitation WHERE survey_id = {id} AND status = 'answered'"
+    ))
+    .await;
     assert_eq!((answers.len(), marks.len()), (10, 10));
     for x in &answers {
         let same = marks.iter().filter(|m| *m == x).count();
         let batch = answers.iter().filter(|a| *a == x).count();
-        assert!(same >= 5 && batch >= 5, "stamp {x}: {batch} answers, {same} invitations");
+        assert!(
+            same >= 5 && batch >= 5,
+            "stamp {x}: {batch} answers, {same} invitations"
+        );
     }
 }

@@ -60,7 +60,6 @@ fn submission(survey: i64, questionnaire: i32, nonce: &str, claim: Claim) -> Sub
         response,
         cell,
         tally,
-        pattern: "p".into(),
         closes_at: None,
         limit: None,
     }
