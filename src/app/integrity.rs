@@ -4,6 +4,7 @@
 use super::surveys::{organized, visible};
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
+use crate::domain::disclosure::K;
 use crate::domain::integrity::{
     CLUSTER_MINUTES, MIN_ANSWERS, Rates, SUSPECT_P, UnitKey, UnitKind, UnitReport, reports,
 };
@@ -167,7 +168,10 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
 
     let mut held: HashMap<UnitKey, u64> = HashMap::new();
     let mut with_held = Aggregates::default();
-    for h in &held_answers {
+    // The rate "with the held answers" takes them in fives, oldest first, so it never moves by
+    // one person's answers (`domain::release`); their number is shown as it is.
+    let in_rate = held_answers.len() / K as usize * K as usize;
+    for (i, h) in held_answers.iter().enumerate() {
         let a = &h.answer;
         for key in [
             a.channel.map(UnitKey::channel),
@@ -178,8 +182,10 @@ pub async fn panel(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(Survey,
         {
             *held.entry(key).or_default() += 1;
         }
-        let q = ctx.questionnaire(a.questionnaire_id).await?;
-        with_held.add(&a.facts(), &q.definition);
+        if i < in_rate {
+            let q = ctx.questionnaire(a.questionnaire_id).await?;
+            with_held.add(&a.facts(), &q.definition);
+        }
     }
     let units = reports(&aggregates.units, &clusters, &held, |key| match key.kind {
         UnitKind::School => geo

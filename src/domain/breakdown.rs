@@ -337,7 +337,12 @@ impl TallyView {
             })
             .collect();
         if let Some(s) = by_area.get(&AreaScope::WholeCounty) {
-            areas.push(row("", "全县（开放二维码，未分乡镇）", s, target));
+            areas.push(row(
+                "",
+                "全县（未分乡镇：开放二维码的，和调查结束时按全县合并计入的）",
+                s,
+                target,
+            ));
         }
         let by_class = sums_by(agg, exclude, |k| {
             k.area.area().and_then(|a| geo.area_class(a))

@@ -1,6 +1,7 @@
 //! Released batches (SPEC.md "Disclosure control"): no two moments' views differ by fewer than
 //! [`K`] respondents in a cell. An answer is stored at once but waits in its *release cell*
-//! (group, area, school where the draw gave it a cell of its own, grade band, and how it came)
+//! (group, area, school where the draw gave it a cell of its own, grade band, how it came, and
+//! whether it is flagged)
 //! until the cell holds K; then the cell's answers enter the tally together, the invitations
 //! they answered show as answered, and their rows appear in the export. Every figure a county
 //! user sees is a sum over whole cells, so between any two moments each cell it rests on moved
@@ -101,6 +102,9 @@ pub struct ReleaseCell {
     pub source: Source,
     /// The open channel it came through.
     pub channel: Option<i32>,
+    /// Flagged as too fast or straight-lined: such answers wait apart, so the view that leaves
+    /// them out also moves only by five or more.
+    pub flagged: bool,
 }
 
 impl ReleaseCell {
@@ -118,27 +122,30 @@ impl ReleaseCell {
             band: r.band,
             source: r.source,
             channel: r.channel,
+            flagged: r.flagged(),
         }
     }
 
-    /// The key it is stored under: `group|area|school|band|source|channel`, `-` for none.
+    /// The key it is stored under: `group|area|school|band|source|channel|flag`, `-` for
+    /// none (the flag `f` for flagged answers).
     pub fn key(&self) -> String {
         let opt = |v: Option<i32>| v.map_or("-".into(), |v| v.to_string());
         format!(
-            "{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}",
             self.group.code(),
             opt(self.area.area()),
             opt(self.school),
             band_text(self.band),
             self.source.code(),
-            opt(self.channel)
+            opt(self.channel),
+            if self.flagged { "f" } else { "-" }
         )
     }
 
     /// As [`ReleaseCell::key`] wrote it; `None` for anything else.
     pub fn parse(key: &str) -> Option<ReleaseCell> {
         let p: Vec<&str> = key.split('|').collect();
-        let [g, area, school, band, source, channel] = p.as_slice() else {
+        let [g, area, school, band, source, channel, flag] = p.as_slice() else {
             return None;
         };
         let opt = |t: &str| -> Option<Option<i32>> {
@@ -156,6 +163,11 @@ impl ReleaseCell {
             band: band_of(group, band)?,
             source: Source::parse(source)?,
             channel: opt(channel)?,
+            flagged: match *flag {
+                "f" => true,
+                "-" => false,
+                _ => return None,
+            },
         })
     }
 }
@@ -220,20 +232,24 @@ pub enum Settlement {
 /// The close's decision for each waiting cell (in the order given, with its waiting count).
 pub fn settle(cells: &[(ReleaseCell, i64)]) -> Vec<Settlement> {
     let mut out = vec![Settlement::Withheld; cells.len()];
-    let mut by_area: BTreeMap<(RespondentGroup, AreaScope, Source), i64> = BTreeMap::new();
+    // Blocks keep the source and the flag apart, as the sensitivity lines and the view without
+    // flagged answers read them.
+    let mut by_area: BTreeMap<(RespondentGroup, AreaScope, Source, bool), i64> = BTreeMap::new();
     for (c, n) in cells {
-        *by_area.entry((c.group, c.area, c.source)).or_default() += n;
+        *by_area
+            .entry((c.group, c.area, c.source, c.flagged))
+            .or_default() += n;
     }
-    let mut rest: BTreeMap<(RespondentGroup, Source), i64> = BTreeMap::new();
+    let mut rest: BTreeMap<(RespondentGroup, Source, bool), i64> = BTreeMap::new();
     for (i, (c, n)) in cells.iter().enumerate() {
-        if c.area.area().is_some() && by_area[&(c.group, c.area, c.source)] >= K {
+        if c.area.area().is_some() && by_area[&(c.group, c.area, c.source, c.flagged)] >= K {
             out[i] = Settlement::Counted(c.area);
         } else {
-            *rest.entry((c.group, c.source)).or_default() += n;
+            *rest.entry((c.group, c.source, c.flagged)).or_default() += n;
         }
     }
     for (i, (c, _)) in cells.iter().enumerate() {
-        if out[i] == Settlement::Withheld && rest[&(c.group, c.source)] >= K {
+        if out[i] == Settlement::Withheld && rest[&(c.group, c.source, c.flagged)] >= K {
             out[i] = Settlement::Counted(AreaScope::WholeCounty);
         }
     }
@@ -281,6 +297,7 @@ mod tests {
             band: None,
             source: Source::Invitation,
             channel: None,
+            flagged: false,
         }
     }
 
@@ -293,6 +310,7 @@ mod tests {
             band: Band::of(RespondentGroup::Parent, 1),
             source: Source::OpenChannel,
             channel: Some(7),
+            flagged: true,
         };
         assert_eq!(ReleaseCell::parse(&c.key()), Some(c));
         let d = cell(RespondentGroup::Principal, 2, None);
@@ -317,6 +335,34 @@ mod tests {
         assert!(!own.contains(RespondentGroup::Principal, 4, None));
         assert!(!own.contains(RespondentGroup::Teacher, 5, None));
         assert_eq!(OwnCells::parse(""), Some(OwnCells::default()));
+    }
+
+    #[test]
+    fn flagged_answers_wait_apart() {
+        // Four careful answers and one too fast in one stratum: were they one batch, the view
+        // without flagged answers would move by four and the difference of the two views would
+        // be the fast one's answers.
+        let facts = |too_fast: bool| ResponseFacts {
+            group: RespondentGroup::Teacher,
+            area: AreaScope::Area(1),
+            school: Some(3),
+            source: Source::Invitation,
+            channel: None,
+            band: None,
+            too_fast,
+            straight_lined: false,
+            hour: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            answers: vec![],
+        };
+        let own = OwnCells::default();
+        let careful = ReleaseCell::of(&facts(false), &own);
+        let fast = ReleaseCell::of(&facts(true), &own);
+        assert_ne!(careful.key(), fast.key());
+        assert_eq!(
+            careful.school, None,
+            "no cell of its own: counted without its school"
+        );
+        assert_eq!(ReleaseCell::parse(&fast.key()), Some(fast));
     }
 
     #[test]

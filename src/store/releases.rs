@@ -157,18 +157,19 @@ pub async fn add(
                 .await?;
         }
         let keys: Vec<String> = cells.into_iter().map(|(_, k, _)| k).collect();
-        count_cells(db, survey_id, &keys, hour).await?;
+        count_cells(db, survey_id, &keys, hour, true).await?;
     }
     Ok(())
 }
 
-/// The cells' responses counted with the release's hour, their invitations shown answered, the
-/// cells gone.
+/// The cells' responses counted with the release's hour, their invitations shown answered (with
+/// `show_invitations`), the cells gone.
 async fn count_cells(
     db: &impl ConnectionTrait,
     survey_id: i32,
     keys: &[String],
     hour: DateTime<Utc>,
+    show_invitations: bool,
 ) -> Result<(), DbErr> {
     response::Entity::update_many()
         .col_expr(response::Column::Released, Expr::value(1i16))
@@ -181,15 +182,17 @@ async fn count_cells(
         .filter(response::Column::ReleaseCell.is_in(keys.iter().cloned()))
         .exec(db)
         .await?;
-    invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::ReleaseCell,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(invitation::Column::SurveyId.eq(survey_id))
-        .filter(invitation::Column::ReleaseCell.is_in(keys.iter().cloned()))
-        .exec(db)
-        .await?;
+    if show_invitations {
+        invitation::Entity::update_many()
+            .col_expr(
+                invitation::Column::ReleaseCell,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(invitation::Column::SurveyId.eq(survey_id))
+            .filter(invitation::Column::ReleaseCell.is_in(keys.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
     release_cell::Entity::delete_many()
         .filter(release_cell::Column::SurveyId.eq(survey_id))
         .filter(release_cell::Column::Cell.is_in(keys.iter().cloned()))
@@ -206,9 +209,8 @@ pub struct Settled {
 }
 
 /// Settles the survey's waiting answers (at the close, or once its window has passed): each
-/// cell counted under its area or the county where its group's leftovers make five there, with
-/// its invitations shown answered; the rest kept and counted nowhere, their invitations still
-/// shown pending.
+/// cell counted under its area or the county where its group's leftovers make five there, the
+/// rest kept and counted nowhere; the invitations of both keep showing pending.
 pub async fn settle_survey(
     db: &impl ConnectionTrait,
     survey_id: i32,
@@ -273,7 +275,10 @@ pub async fn settle_survey(
             .filter(response::Column::ReleaseCell.is_in(keys.iter().cloned()))
             .exec(db)
             .await?;
-        count_cells(db, survey_id, &keys, hour).await?;
+        // Their invitations keep showing pending: counted under an area or the county, a
+        // block spans strata, and the invitations' counts per stratum would move by fewer
+        // than five.
+        count_cells(db, survey_id, &keys, hour, false).await?;
     }
     if !withheld.is_empty() {
         response::Entity::update_many()

@@ -199,6 +199,14 @@ backend_test! {
                     assert!(hidden == 0 || hidden >= 5, "{list}: {hidden} hidden");
                 }
             }
+            // Between breakdowns: a booklet minus the groups it serves.
+            let shown = |r: &Value| if r["suppressed"] == true { None } else { r["respondents"].as_i64() };
+            for (booklet, groups) in [("社会卷", &["parent", "npc_deputy", "cppcc_member", "public"][..]), ("校长教师卷", &["teacher", "principal"][..]), ("学生卷", &["student"][..])] {
+                let Some(b) = t["booklets"].as_array().unwrap().iter().find(|r| r["key"] == booklet) else { continue };
+                let Some(n) = shown(b) else { continue };
+                let parts: i64 = groups.iter().filter_map(|g| shown(&t["by_group"][*g])).sum();
+                assert!(n - parts == 0 || n - parts >= 5, "{booklet}: {n} − {parts}");
+            }
             for i in t["items"].as_array().unwrap() {
                 if i["suppressed"] == true {
                     assert_eq!(i["options"], serde_json::json!({}));
@@ -230,10 +238,26 @@ backend_test! {
         assert_eq!(xlsx.status(), StatusCode::OK);
         let book = xlsx.bytes().await.unwrap();
         let mut sheets: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(book.to_vec())).unwrap();
-        use calamine::Reader;
+        use calamine::{DataType, Reader};
         let range = sheets.worksheet_range_at(0).unwrap().unwrap();
         assert_eq!(range.rows().count(), rows.len() + 1, "the workbook holds the same rows");
         assert!(range.rows().all(|r| r.iter().all(|c| c.to_string() != "校长")));
+        // The tally workbook: every count it prints is none or five or more.
+        let book = organizer.get(app.url(&format!("/api/v1/surveys/{id}/tally.xlsx"))).send().await.unwrap().bytes().await.unwrap();
+        let mut sheets: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(book.to_vec())).unwrap();
+        // (The breakdown sheets; the estimate's sheet holds several tables, its cells checked
+        // through the JSON above.)
+        for name in sheets.sheet_names().into_iter().filter(|n| n != "方法" && n != "正式测评预测") {
+            let range = sheets.worksheet_range(&name).unwrap();
+            let mut rows = range.rows();
+            let Some(head) = rows.next() else { continue };
+            let Some(col) = head.iter().position(|c| c.to_string() == "人数") else { continue };
+            for r in rows {
+                if let Some(n) = r.get(col).and_then(|c| c.get_float()) {
+                    assert!(n == 0.0 || n >= 5.0, "{name}: {r:?}");
+                }
+            }
+        }
     }
 }
 
