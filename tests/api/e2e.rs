@@ -534,22 +534,25 @@ async fn the_viewers_dashboard_shows_a_new_response_without_a_reload() {
             .unwrap(),
         "0"
     );
-    // Give the event stream a moment to connect, then answer on another device.
+    // Give the event stream a moment to connect, then five parents answer on their phones
+    // (one release cell's batch: answers count in fives).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let html = new_client()
-        .get(&urls[0])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    new_client()
-        .post(&urls[0])
-        .form(&answers(&html, "A", &[]))
-        .send()
-        .await
-        .unwrap();
+    for url in &urls[..5] {
+        let html = new_client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        new_client()
+            .post(url)
+            .form(&answers(&html, "A", &[]))
+            .send()
+            .await
+            .unwrap();
+    }
     let mut updated = false;
     for _ in 0..40 {
         if b.client
@@ -559,7 +562,7 @@ async fn the_viewers_dashboard_shows_a_new_response_without_a_reload() {
             .text()
             .await
             .unwrap()
-            == "1"
+            == "5"
         {
             updated = true;
             break;

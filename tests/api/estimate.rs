@@ -18,7 +18,7 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-async fn get_json(base: &str, client: &Client, path: &str) -> Value {
+pub(crate) async fn get_json(base: &str, client: &Client, path: &str) -> Value {
     client
         .get(format!("{base}{path}"))
         .send()
