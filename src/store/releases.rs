@@ -216,9 +216,11 @@ pub async fn settle_survey(
     survey_id: i32,
     now: DateTime<Utc>,
 ) -> Result<Settled, DbErr> {
-    let rows = release_cell::Entity::find()
+    // Taken by deleting them: a second server settling at the same moment waits for this
+    // one's commit and then finds nothing, so nothing is counted twice.
+    let rows = release_cell::Entity::delete_many()
         .filter(release_cell::Column::SurveyId.eq(survey_id))
-        .all(db)
+        .exec_with_returning(db)
         .await?;
     let mut settled = Settled::default();
     if rows.is_empty() {
@@ -294,10 +296,6 @@ pub async fn settle_survey(
     }
     // The withheld answers' invitations keep their cell, so they go on showing as pending:
     // a status that changed alone would say who answered last.
-    release_cell::Entity::delete_many()
-        .filter(release_cell::Column::SurveyId.eq(survey_id))
-        .exec(db)
-        .await?;
     Ok(settled)
 }
 

@@ -308,3 +308,36 @@ async fn on_postgresql_a_counted_answer_shares_its_write_stamp_with_its_whole_ba
         );
     }
 }
+
+backend_test! {
+    async fn the_end_time_passing_settles_the_leftovers_once_however_many_look_at_once(app) {
+        let (organizer, id, urls) = open_survey_with_invitations(&app).await;
+        // Three parents of the younger band and three of the older, all of 城关镇: two cells of
+        // three, nothing counted yet; together a block of six for the close.
+        let older: Vec<String> = crate::sampling::invitations(&app, &organizer, id)
+            .await
+            .into_iter()
+            .filter(|r| r["群体"] == "家长" && r["乡镇"] == "城关镇" && ["4年级", "5年级", "6年级"].contains(&r["年级"].as_str()))
+            .map(|r| r["链接"].clone())
+            .collect();
+        for url in urls.iter().take(3).chain(older.iter().take(3)) {
+            assert_eq!(answer(url, &["A"]).await, StatusCode::OK);
+        }
+        let path = format!("/api/v1/surveys/{id}/tally");
+        let t = get_json(&app.address, &organizer, &path).await;
+        assert_eq!((t["respondents"].as_i64(), t["waiting"].as_i64()), (Some(0), Some(6)));
+        let end = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+        let res = organizer.put(app.url(&format!("/api/v1/surveys/{id}/window"))).json(&serde_json::json!({"closes_at": end})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        // Four readers at once after the end: the first settles, the others find nothing left.
+        let looks = (0..4).map(|_| get_json(&app.address, &organizer, &path));
+        for t in futures_util::future::join_all(looks).await {
+            assert_eq!(t["waiting"], 0, "{t}");
+        }
+        let t = get_json(&app.address, &organizer, &path).await;
+        assert_eq!((t["respondents"].as_i64(), t["withheld"].as_i64()), (Some(6), Some(0)), "counted once, under 城关镇");
+        let area = t["areas"].as_array().unwrap().iter().find(|a| a["key"] == "城关镇").unwrap().clone();
+        assert_eq!(area["respondents"], 6);
+    }
+}
