@@ -468,7 +468,7 @@ pub async fn submit(
     let pattern = ctx
         .patterns
         .sign(&[&integrity::pattern_of(&response.answers)]);
-    let tally = release::waiting_piece(&facts, &cell, Some(&pattern), |a, f| a.add(f, def));
+    let tally = release::waiting_piece(&facts, def, &cell, Some(&pattern));
     let verdict = ctx
         .writer
         .submit(Submission {

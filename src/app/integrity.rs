@@ -64,7 +64,7 @@ pub async fn accept(
         let q = ctx.questionnaire(a.questionnaire_id).await?;
         let facts = a.facts();
         let cell = ReleaseCell::of(&facts, &own);
-        let piece = release::waiting_piece(&facts, &cell, None, |p, f| p.add(f, &q.definition));
+        let piece = release::waiting_piece(&facts, &q.definition, &cell, None);
         accepted.push(h.id);
         responses.push((h.answer, cell.key(), piece));
     }

@@ -4,7 +4,7 @@ use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
 use crate::domain::opening::{self, Check, DrawState, GroupReach, LinkAddress, OpeningFacts};
 use crate::domain::release::OwnCells;
-use crate::domain::survey::{Survey, SurveySettings, SurveyStatus};
+use crate::domain::survey::{Phase, Survey, SurveySettings, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, Pool};
 use chrono::{DateTime, Utc};
@@ -31,22 +31,31 @@ pub async fn visible(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey
 /// Settles the waiting answers of a survey that takes no more (a no-op while it does).
 pub(crate) async fn settle_if_ended(ctx: &Context, survey: &Survey) -> Result<(), AppError> {
     let now = Utc::now();
-    let ended = match survey.status {
-        SurveyStatus::Closed => true,
-        SurveyStatus::Open => survey.settings.window.closes_at.is_some_and(|t| now >= t),
-        SurveyStatus::Draft => false,
-    };
-    if !ended || !store::releases::any_waiting(&ctx.db, survey.id).await? {
+    let ended = matches!(
+        Phase::of(survey.status, survey.settings.window, now),
+        Phase::Ended | Phase::Closed
+    );
+    if !ended || store::releases::waiting(ctx.db.pool(), survey.id).await? == 0 {
         return Ok(());
     }
     let txn = store::begin_write(&ctx.db).await?;
-    let settled = store::releases::settle_survey(&txn, survey.id, now).await?;
+    settle(&txn, survey.id, now).await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Settles a survey's waiting answers inside the caller's transaction, and says so in the log.
+async fn settle(
+    txn: &impl store::Connection,
+    survey_id: i32,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let settled = store::releases::settle_survey(txn, survey_id, now).await?;
     tracing::info!(
-        survey = survey.id,
+        survey = survey_id,
         counted = settled.counted,
         withheld = settled.withheld,
-        "waiting answers settled after the end"
+        "waiting answers settled"
     );
     Ok(())
 }
@@ -313,13 +322,7 @@ pub async fn transition(
         return Err(AppError::Conflict("调查状态刚被修改，请刷新后重试".into()));
     }
     if to == SurveyStatus::Closed {
-        let settled = store::releases::settle_survey(&txn, survey.id, Utc::now()).await?;
-        tracing::info!(
-            survey = survey.id,
-            counted = settled.counted,
-            withheld = settled.withheld,
-            "waiting answers settled at the close"
-        );
+        settle(&txn, survey.id, Utc::now()).await?;
     }
     let changed = visible_in(&txn, actor, id).await?;
     txn.commit().await?;

@@ -153,9 +153,7 @@ async fn recompute(ctx: &Context, survey_id: i32) -> Result<u64, AppError> {
                     let cell = ReleaseCell::parse(key).ok_or_else(|| {
                         AppError::internal(format!("response {}: release cell `{key}`", r.id))
                     })?;
-                    let piece = release::waiting_piece(&r.facts(), &cell, None, |a, f| {
-                        a.add(f, &q.definition)
-                    });
+                    let piece = release::waiting_piece(&r.facts(), &q.definition, &cell, None);
                     let e = waiting.entry(key.clone()).or_default();
                     e.0 += 1;
                     e.1.merge(&piece);

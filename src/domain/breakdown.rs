@@ -407,7 +407,7 @@ impl TallyView {
                 changed |= complement(&mut bands, |r| r.key.starts_with(g.label()));
             }
             for (code, _) in DIMENSIONS {
-                changed |= complement_items(&mut items, |i| i.dimension == *code);
+                changed |= complement(&mut items, |i: &ItemRow| i.dimension == *code);
             }
             if !changed {
                 break;
@@ -499,44 +499,52 @@ impl TallyView {
     }
 }
 
-/// Complementary suppression among the rows `members` picks (see
+/// A breakdown's line that complementary suppression may hide.
+trait Hideable {
+    fn estimate(&self) -> &Estimate;
+    /// Hides it and whatever else of it would tell its respondents.
+    fn hide(&mut self);
+}
+
+impl Hideable for Row {
+    fn estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+
+    fn hide(&mut self) {
+        self.estimate.suppress();
+        self.status_label = self.estimate.status.label();
+    }
+}
+
+impl Hideable for ItemRow {
+    fn estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+
+    /// An item hidden, its options' counts go too.
+    fn hide(&mut self) {
+        self.estimate.suppress();
+        self.options.clear();
+    }
+}
+
+/// Complementary suppression among the lines `members` picks (see
 /// [`disclosure::complement`]); whether anything more was hidden.
-fn complement(rows: &mut [Row], members: impl Fn(&Row) -> bool) -> bool {
+fn complement<T: Hideable>(rows: &mut [T], members: impl Fn(&T) -> bool) -> bool {
     let picked: Vec<usize> = (0..rows.len()).filter(|&i| members(&rows[i])).collect();
     let sizes: Vec<i64> = picked
         .iter()
-        .map(|&i| rows[i].estimate.respondents)
+        .map(|&i| rows[i].estimate().respondents)
         .collect();
     let mut hidden: Vec<bool> = picked
         .iter()
-        .map(|&i| rows[i].estimate.suppressed)
+        .map(|&i| rows[i].estimate().suppressed)
         .collect();
     let changed = disclosure::complement(&sizes, &mut hidden);
     for (&i, h) in picked.iter().zip(hidden) {
-        if h && !rows[i].estimate.suppressed {
-            rows[i].estimate.suppress();
-            rows[i].status_label = rows[i].estimate.status.label();
-        }
-    }
-    changed
-}
-
-/// The same for items: an item hidden, its options go too.
-fn complement_items(items: &mut [ItemRow], members: impl Fn(&ItemRow) -> bool) -> bool {
-    let picked: Vec<usize> = (0..items.len()).filter(|&i| members(&items[i])).collect();
-    let sizes: Vec<i64> = picked
-        .iter()
-        .map(|&i| items[i].estimate.respondents)
-        .collect();
-    let mut hidden: Vec<bool> = picked
-        .iter()
-        .map(|&i| items[i].estimate.suppressed)
-        .collect();
-    let changed = disclosure::complement(&sizes, &mut hidden);
-    for (&i, h) in picked.iter().zip(hidden) {
-        if h && !items[i].estimate.suppressed {
-            items[i].estimate.suppress();
-            items[i].options.clear();
+        if h && !rows[i].estimate().suppressed {
+            rows[i].hide();
         }
     }
     changed

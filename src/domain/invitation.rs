@@ -109,6 +109,15 @@ pub enum InvitationStatus {
 }
 
 impl InvitationStatus {
+    /// The status county users see: an answered invitation whose answer still waits in its
+    /// release cell reads pending (`domain::release`).
+    pub fn shown(self, waiting: bool) -> InvitationStatus {
+        match self {
+            InvitationStatus::Answered if waiting => InvitationStatus::Pending,
+            s => s,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             InvitationStatus::Pending => "pending",

@@ -8,16 +8,17 @@
 //! by nothing or by at least K people who answered since.
 //!
 //! At the close the rest is settled in blocks that keep the invariant: a group's leftovers in an
-//! area (by source) go in together where they make K, counted under the area alone (no school,
-//! no band); what is left of the group (by source) goes in under the county where it makes K;
-//! anything still under K is kept and counted nowhere.
+//! area (by source and flag) go in together where they make K, counted under the area alone (no
+//! school, no band); what is left of the group (by source and flag) goes in under the county
+//! where it makes K; anything still under K is kept and counted nowhere.
 use super::disclosure::K;
 use super::geography::AreaScope;
 use super::group::RespondentGroup;
 use super::integrity::UnitKey;
+use super::questionnaire::Definition;
 use super::response::Source;
 use super::strata::Band;
-use super::tally::{Aggregates, HourKey, ResponseFacts, StratumKey};
+use super::tally::{Aggregates, HourKey, ResponseFacts, SourceKey, StratumKey, Sums};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,14 +178,14 @@ impl ReleaseCell {
 /// with its answer set's fingerprint, if it has one, for its school's and channel's clusters.
 pub fn waiting_piece(
     facts: &ResponseFacts,
+    def: &Definition,
     cell: &ReleaseCell,
     pattern: Option<&str>,
-    add: impl FnOnce(&mut Aggregates, &ResponseFacts),
 ) -> Aggregates {
     let mut f = facts.clone();
     f.school = cell.school;
     let mut piece = Aggregates::default();
-    add(&mut piece, &f);
+    piece.add(&f, def);
     piece.hours.clear();
     if let Some(p) = pattern {
         for unit in [
@@ -201,7 +202,10 @@ pub fn waiting_piece(
 }
 
 /// What released cells add to the tally: their pieces, with the hour of the release.
-pub fn released(pieces: &[Aggregates], at: DateTime<Utc>) -> Aggregates {
+pub fn released<'a>(
+    pieces: impl IntoIterator<Item = &'a Aggregates>,
+    at: DateTime<Utc>,
+) -> Aggregates {
     let mut out = Aggregates::default();
     for p in pieces {
         out.merge(p);
@@ -213,7 +217,7 @@ pub fn released(pieces: &[Aggregates], at: DateTime<Utc>) -> Aggregates {
                 hour: at,
                 flagged: k.flagged,
             })
-            .or_insert_with(super::tally::Sums::default)
+            .or_insert_with(Sums::default)
             .add(&v.sums);
     }
     out.hours = hours;
@@ -260,26 +264,23 @@ pub fn settle(cells: &[(ReleaseCell, i64)]) -> Vec<Settlement> {
 /// integrity line.
 pub fn settled_piece(piece: &Aggregates, area: AreaScope) -> Aggregates {
     let mut out = piece.clone();
-    out.strata = piece.strata.iter().fold(BTreeMap::new(), |mut m, (k, v)| {
+    out.strata.clear();
+    for (k, v) in &piece.strata {
         let key = StratumKey {
             area,
             school: None,
             band: None,
             ..k.clone()
         };
-        let e: &mut super::tally::CellSums = m.entry(key).or_default();
-        e.sums.add(&v.sums);
-        e.too_fast += v.too_fast;
-        e.straight_lined += v.straight_lined;
-        m
-    });
-    out.sources = piece.sources.iter().fold(BTreeMap::new(), |mut m, (k, v)| {
-        let key = super::tally::SourceKey { area, ..*k };
-        m.entry(key)
-            .or_insert_with(super::tally::SourceSums::default)
+        out.strata.entry(key).or_default().add(v);
+    }
+    out.sources.clear();
+    for (k, v) in &piece.sources {
+        out.sources
+            .entry(SourceKey { area, ..*k })
+            .or_default()
             .add(v);
-        m
-    });
+    }
     out.units.retain(|k, _| *k == UnitKey::COUNTY);
     out.patterns.clear();
     out

@@ -577,6 +577,14 @@ pub struct CellSums {
     pub straight_lined: i64,
 }
 
+impl CellSums {
+    pub fn add(&mut self, o: &CellSums) {
+        self.sums.add(&o.sums);
+        self.too_fast += o.too_fast;
+        self.straight_lined += o.straight_lined;
+    }
+}
+
 /// How many of a group answered an item with an option.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemKey {
@@ -800,10 +808,7 @@ impl Aggregates {
     /// Adds another piece (what a batch of responses adds is the sum of their pieces).
     pub fn merge(&mut self, other: &Aggregates) {
         for (k, v) in &other.strata {
-            let cell = self.strata.entry(k.clone()).or_default();
-            cell.sums.add(&v.sums);
-            cell.too_fast += v.too_fast;
-            cell.straight_lined += v.straight_lined;
+            self.strata.entry(k.clone()).or_default().add(v);
         }
         for (k, v) in &other.dimensions {
             self.dimensions.entry(k.clone()).or_default().add(v);

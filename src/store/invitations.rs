@@ -124,9 +124,7 @@ pub async fn list_live(
 fn shown(m: invitation::Model) -> Result<Invitation, DbErr> {
     let waiting = m.release_cell.is_some();
     let mut i = Invitation::try_from(m)?;
-    if waiting && i.status == InvitationStatus::Answered {
-        i.status = InvitationStatus::Pending;
-    }
+    i.status = i.status.shown(waiting);
     Ok(i)
 }
 
@@ -220,14 +218,13 @@ pub async fn counts_by_stratum(
                 .grp
                 .parse()
                 .map_err(|_| bad(format!("unknown group `{}`", r.grp)))?;
-            let status: InvitationStatus = r.status.parse().map_err(bad)?;
             Ok(StatusCount {
                 band: super::draws::band("invitation of survey", survey_id, group, r.band)?,
-                status: if as_shown && r.waiting && status == InvitationStatus::Answered {
-                    InvitationStatus::Pending
-                } else {
-                    status
-                },
+                status: r
+                    .status
+                    .parse::<InvitationStatus>()
+                    .map_err(bad)?
+                    .shown(as_shown && r.waiting),
                 group,
                 area_id: r.area_id,
                 replaced: r.replaced,

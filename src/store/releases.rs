@@ -2,8 +2,8 @@
 //! released when they reach five, and the close's settlement of the rest. Everything here runs
 //! inside the transaction that stores the answers or ends the survey, so a release is as
 //! atomic as the answers it counts.
-use super::Database;
 use crate::domain::disclosure::K;
+use crate::domain::geography::AreaScope;
 use crate::domain::integrity::UnitKey;
 use crate::domain::release::{OwnCells, ReleaseCell, Settlement, released, settle, settled_piece};
 use crate::domain::response::hour_of;
@@ -28,6 +28,14 @@ pub struct Waiting<'a> {
 
 fn bad(survey_id: i32, what: String) -> DbErr {
     super::corrupt("release_cell of survey", survey_id, what)
+}
+
+/// A waiting cell's key and piece as stored, read.
+fn read_cell(survey_id: i32, key: &str, text: &str) -> Result<(ReleaseCell, Aggregates), DbErr> {
+    let cell =
+        ReleaseCell::parse(key).ok_or_else(|| bad(survey_id, format!("cell key `{key}`")))?;
+    let piece = Aggregates::from_text(text).map_err(|e| bad(survey_id, format!("{key}: {e}")))?;
+    Ok((cell, piece))
 }
 
 /// Adds answers to their waiting cells; every cell that reaches [`K`] is released: its pieces
@@ -98,14 +106,11 @@ pub async fn add(
     let mut keep: Vec<release_cell::ActiveModel> = Vec::new();
     let mut release: BTreeMap<i32, Vec<(ReleaseCell, String, Aggregates)>> = BTreeMap::new();
     for (survey_id, key, total, text) in counted {
-        let mut piece =
-            Aggregates::from_text(&text).map_err(|e| bad(survey_id, format!("{key}: {e}")))?;
+        let (cell, mut piece) = read_cell(survey_id, &key, &text)?;
         if let Some((_, added)) = cells.get(&(survey_id, key.as_str())) {
             piece.merge(added);
         }
         if total >= K {
-            let cell = ReleaseCell::parse(&key)
-                .ok_or_else(|| bad(survey_id, format!("cell key `{key}`")))?;
             release
                 .entry(survey_id)
                 .or_default()
@@ -131,11 +136,15 @@ pub async fn add(
     }
     let hour = hour_of(now);
     for (survey_id, cells) in release {
-        let pieces: Vec<Aggregates> = cells.iter().map(|(_, _, p)| p.clone()).collect();
-        super::tally::add(db, survey_id, &released(&pieces, hour)).await?;
+        super::tally::add(
+            db,
+            survey_id,
+            &released(cells.iter().map(|(_, _, p)| p), hour),
+        )
+        .await?;
         // The integrity panel's clusters move with the batch too.
         let mut clustered: Vec<(i32, UnitKey, &str)> = Vec::new();
-        for p in &pieces {
+        for (_, _, p) in &cells {
             for ((unit, pattern), n) in &p.patterns {
                 for _ in 0..*n {
                     clustered.push((survey_id, *unit, pattern.as_str()));
@@ -143,46 +152,76 @@ pub async fn add(
             }
         }
         super::clusters::count(db, now, clustered).await?;
-        let without_school: Vec<String> = cells
-            .iter()
-            .filter(|(c, _, _)| c.school.is_none())
-            .map(|(_, k, _)| k.clone())
-            .collect();
-        if !without_school.is_empty() {
-            response::Entity::update_many()
-                .col_expr(response::Column::SchoolId, Expr::value(Option::<i32>::None))
-                .filter(response::Column::SurveyId.eq(survey_id))
-                .filter(response::Column::ReleaseCell.is_in(without_school))
-                .exec(db)
-                .await?;
+        // A cell without a school counts its answers without theirs.
+        let (own, pooled): (Vec<_>, Vec<_>) =
+            cells.iter().partition(|(c, _, _)| c.school.is_some());
+        for (keys, counted_as) in [(own, CountedAs::Cell), (pooled, CountedAs::WithoutSchool)] {
+            let keys: Vec<String> = keys.into_iter().map(|(_, k, _)| k.clone()).collect();
+            count_cells(db, survey_id, &keys, hour, counted_as).await?;
         }
-        let keys: Vec<String> = cells.into_iter().map(|(_, k, _)| k).collect();
-        count_cells(db, survey_id, &keys, hour, true).await?;
+        release_cell::Entity::delete_many()
+            .filter(release_cell::Column::SurveyId.eq(survey_id))
+            .filter(release_cell::Column::Cell.is_in(cells.into_iter().map(|(_, k, _)| k)))
+            .exec(db)
+            .await?;
     }
     Ok(())
 }
 
-/// The cells' responses counted with the release's hour, their invitations shown answered (with
-/// `show_invitations`), the cells gone.
+/// What of a counted response's place stays: its cell's, or less.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CountedAs {
+    /// Its cell, school included.
+    Cell,
+    /// Its cell has no school: the response loses its own.
+    WithoutSchool,
+    /// Settled at the close under its area alone (no school, no band).
+    Area,
+    /// Settled at the close under the county alone (no area either).
+    County,
+}
+
+/// The cells' responses counted with the release's hour and as much of their place as
+/// `counted_as` keeps; the invitations they answered shown answered, except at the close (a
+/// block there spans strata, and the invitations' counts per stratum would move by fewer than
+/// five).
 async fn count_cells(
     db: &impl ConnectionTrait,
     survey_id: i32,
     keys: &[String],
     hour: DateTime<Utc>,
-    show_invitations: bool,
+    counted_as: CountedAs,
 ) -> Result<(), DbErr> {
-    response::Entity::update_many()
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut update = response::Entity::update_many()
         .col_expr(response::Column::Released, Expr::value(1i16))
         .col_expr(response::Column::SubmittedHour, Expr::value(hour))
         .col_expr(
             response::Column::ReleaseCell,
             Expr::value(Option::<String>::None),
-        )
+        );
+    if counted_as != CountedAs::Cell {
+        update = update.col_expr(response::Column::SchoolId, Expr::value(Option::<i32>::None));
+    }
+    if matches!(counted_as, CountedAs::Area | CountedAs::County) {
+        update = update.col_expr(response::Column::Band, Expr::value(Option::<i16>::None));
+    }
+    if counted_as == CountedAs::County {
+        update = update
+            .col_expr(response::Column::AreaId, Expr::value(Option::<i32>::None))
+            .col_expr(
+                response::Column::AreaClass,
+                Expr::value(Option::<String>::None),
+            );
+    }
+    update
         .filter(response::Column::SurveyId.eq(survey_id))
         .filter(response::Column::ReleaseCell.is_in(keys.iter().cloned()))
         .exec(db)
         .await?;
-    if show_invitations {
+    if matches!(counted_as, CountedAs::Cell | CountedAs::WithoutSchool) {
         invitation::Entity::update_many()
             .col_expr(
                 invitation::Column::ReleaseCell,
@@ -193,11 +232,6 @@ async fn count_cells(
             .exec(db)
             .await?;
     }
-    release_cell::Entity::delete_many()
-        .filter(release_cell::Column::SurveyId.eq(survey_id))
-        .filter(release_cell::Column::Cell.is_in(keys.iter().cloned()))
-        .exec(db)
-        .await?;
     Ok(())
 }
 
@@ -227,12 +261,9 @@ pub async fn settle_survey(
         return Ok(settled);
     }
     let mut cells = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let cell = ReleaseCell::parse(&r.cell)
-            .ok_or_else(|| bad(survey_id, format!("cell key `{}`", r.cell)))?;
-        let piece = Aggregates::from_text(&r.aggregates)
-            .map_err(|e| bad(survey_id, format!("{}: {e}", r.cell)))?;
-        cells.push((cell, r.responses, piece, r.cell.clone()));
+    for r in rows {
+        let (cell, piece) = read_cell(survey_id, &r.cell, &r.aggregates)?;
+        cells.push((cell, r.responses, piece, r.cell));
     }
     let decisions = settle(
         &cells
@@ -242,14 +273,16 @@ pub async fn settle_survey(
     );
     let hour = hour_of(now);
     let mut pieces = Vec::new();
-    let mut by_area: BTreeMap<Option<i32>, Vec<String>> = BTreeMap::new();
-    let mut withheld = Vec::new();
+    let (mut in_areas, mut in_county, mut withheld) = (Vec::new(), Vec::new(), Vec::new());
     for ((_, n, piece, key), d) in cells.into_iter().zip(decisions) {
         match d {
             Settlement::Counted(area) => {
                 settled.counted += n;
                 pieces.push(settled_piece(&piece, area));
-                by_area.entry(area.area()).or_default().push(key);
+                match area {
+                    AreaScope::Area(_) => in_areas.push(key),
+                    AreaScope::WholeCounty => in_county.push(key),
+                }
             }
             Settlement::Withheld => {
                 settled.withheld += n;
@@ -260,28 +293,8 @@ pub async fn settle_survey(
     if !pieces.is_empty() {
         super::tally::add(db, survey_id, &released(&pieces, hour)).await?;
     }
-    for (area, keys) in by_area {
-        let mut update = response::Entity::update_many()
-            .col_expr(response::Column::SchoolId, Expr::value(Option::<i32>::None))
-            .col_expr(response::Column::Band, Expr::value(Option::<i16>::None));
-        if area.is_none() {
-            update = update
-                .col_expr(response::Column::AreaId, Expr::value(Option::<i32>::None))
-                .col_expr(
-                    response::Column::AreaClass,
-                    Expr::value(Option::<String>::None),
-                );
-        }
-        update
-            .filter(response::Column::SurveyId.eq(survey_id))
-            .filter(response::Column::ReleaseCell.is_in(keys.iter().cloned()))
-            .exec(db)
-            .await?;
-        // Their invitations keep showing pending: counted under an area or the county, a
-        // block spans strata, and the invitations' counts per stratum would move by fewer
-        // than five.
-        count_cells(db, survey_id, &keys, hour, false).await?;
-    }
+    count_cells(db, survey_id, &in_areas, hour, CountedAs::Area).await?;
+    count_cells(db, survey_id, &in_county, hour, CountedAs::County).await?;
     if !withheld.is_empty() {
         response::Entity::update_many()
             .col_expr(response::Column::Released, Expr::value(2i16))
@@ -386,18 +399,4 @@ pub async fn put(
             .await?;
     }
     Ok(())
-}
-
-/// Whether the survey has answers waiting (a cheap check before settling).
-pub async fn any_waiting(db: &Database, survey_id: i32) -> Result<bool, DbErr> {
-    Ok(release_cell::Entity::find()
-        .select_only()
-        .column(release_cell::Column::Cell)
-        .filter(release_cell::Column::SurveyId.eq(survey_id))
-        .limit(1)
-        .into_tuple::<String>()
-        .all(db.pool())
-        .await?
-        .pop()
-        .is_some())
 }

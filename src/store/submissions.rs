@@ -17,7 +17,7 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, RuntimeErr,
 };
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions stored in one transaction.
@@ -186,26 +186,20 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         }
     }
 
-    // Invitations: one conditional UPDATE marks every still-pending one answered.
-    let wanted: BTreeSet<i32> = pending(&verdicts)
-        .into_iter()
-        .filter_map(|i| match batch[i].claim {
-            Claim::Invitation(id) => Some(id),
-            Claim::Place(_) => None,
-        })
-        .collect();
+    // Invitations: one conditional UPDATE marks every still-pending one answered. Each waits
+    // with its answer's cell (the first in the batch's, which wins below) and shows as
+    // answered when the cell is released.
+    let mut wanted: BTreeMap<i32, &str> = BTreeMap::new();
+    for i in pending(&verdicts) {
+        if let Claim::Invitation(id) = batch[i].claim {
+            wanted.entry(id).or_insert(batch[i].cell.as_str());
+        }
+    }
     let mut marked: HashSet<i32> = HashSet::new();
     if !wanted.is_empty() {
-        // Each invitation answered waits with its answer's cell: it shows as answered when the
-        // cell is released.
         let mut cells = CaseStatement::new();
-        for i in pending(&verdicts) {
-            if let Claim::Invitation(id) = batch[i].claim {
-                cells = cells.case(
-                    Expr::col(invitation::Column::Id).eq(id),
-                    batch[i].cell.clone(),
-                );
-            }
+        for (&id, &cell) in &wanted {
+            cells = cells.case(Expr::col(invitation::Column::Id).eq(id), cell);
         }
         let mut update = Query::update();
         update
@@ -219,7 +213,7 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
                 invitation::Column::ReleaseCell,
                 cells.finally(Expr::value(Option::<String>::None)),
             )
-            .and_where(Expr::col(invitation::Column::Id).is_in(wanted.iter().copied()))
+            .and_where(Expr::col(invitation::Column::Id).is_in(wanted.keys().copied()))
             .and_where(Expr::col(invitation::Column::Status).eq(InvitationStatus::Pending.code()))
             .returning_col(invitation::Column::Id);
         for row in txn.query_all(&update).await? {
@@ -227,7 +221,7 @@ pub async fn store_batch(db: &Database, batch: &[Submission]) -> Result<Vec<Verd
         }
     }
     let unmarked: Vec<i32> = wanted
-        .iter()
+        .keys()
         .copied()
         .filter(|id| !marked.contains(id))
         .collect();
