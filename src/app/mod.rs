@@ -8,6 +8,7 @@ pub mod answering;
 pub mod draws;
 pub mod exports;
 pub mod integrity;
+pub mod progress;
 pub mod questionnaires;
 pub mod readiness;
 pub mod sampling;

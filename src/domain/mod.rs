@@ -13,6 +13,7 @@ pub mod integrity;
 pub mod invitation;
 pub mod opening;
 pub mod places;
+pub mod progress;
 pub mod questionnaire;
 pub mod quota;
 pub mod readiness;

@@ -10,6 +10,7 @@ pub mod geography;
 pub mod holds;
 pub mod invitations;
 pub mod places;
+pub mod progress;
 pub mod questionnaires;
 pub mod readiness;
 pub mod releases;

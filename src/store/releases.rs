@@ -222,11 +222,14 @@ async fn count_cells(
         .exec(db)
         .await?;
     if matches!(counted_as, CountedAs::Cell | CountedAs::WithoutSchool) {
+        // Shown answered at the batch's hour, like the responses: a school's daily progress
+        // then moves by batches, never by one answer's own hour.
         invitation::Entity::update_many()
             .col_expr(
                 invitation::Column::ReleaseCell,
                 Expr::value(Option::<String>::None),
             )
+            .col_expr(invitation::Column::AnsweredAt, Expr::value(hour))
             .filter(invitation::Column::SurveyId.eq(survey_id))
             .filter(invitation::Column::ReleaseCell.is_in(keys.iter().cloned()))
             .exec(db)

@@ -14,7 +14,9 @@ use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
 
 type State = web::Data<AppState>;
 
-fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Error> {
+pub(super) fn csv_bytes(
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.write_record(r.iter().map(|v| spreadsheet_safe(v)))?;
@@ -22,7 +24,7 @@ fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-fn attachment(name: &str) -> (header::HeaderName, String) {
+pub(super) fn attachment(name: &str) -> (header::HeaderName, String) {
     (
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{name}\""),
@@ -57,7 +59,7 @@ pub async fn responses_csv(
         .streaming(head.chain(rows)))
 }
 
-fn xlsx_error(e: XlsxError) -> AppError {
+pub(super) fn xlsx_error(e: XlsxError) -> AppError {
     AppError::Internal(format!("XLSX: {e}"))
 }
 

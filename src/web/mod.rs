@@ -12,6 +12,7 @@ pub mod input;
 pub mod integrity;
 pub mod middleware;
 pub mod notice;
+pub mod progress;
 pub mod qr;
 pub mod questionnaires;
 pub mod readiness;
@@ -278,6 +279,9 @@ route_table! {
     post "/api/v1/surveys/{id}/held/reject" => integrity::api_reject, CountyOrganize;
     get "/api/v1/surveys/{id}/integrity" => integrity::api_panel, CountyRead;
     get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
+    get "/api/v1/surveys/{id}/progress" => progress::api_progress, CountyRead;
+    get "/api/v1/surveys/{id}/progress.csv" => progress::progress_csv, CountyRead;
+    get "/api/v1/surveys/{id}/progress.xlsx" => progress::progress_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyOrganize;
     get "/api/v1/surveys/{id}/responses.xlsx" => exports::responses_xlsx, CountyOrganize;
@@ -332,6 +336,8 @@ route_table! {
     get "/admin/surveys/{id}/dashboard" => dashboard::page_show, CountyRead;
     get "/admin/surveys/{id}/dashboard/events" => dashboard::events, CountyRead;
     get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;
+    get "/admin/surveys/{id}/progress" => progress::page_progress, CountyRead;
+    get "/admin/surveys/{id}/daily" => progress::page_daily, CountyRead;
     get "/admin/surveys/{id}/integrity" => integrity::page_panel, CountyRead;
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
     get "/admin/surveys/{id}/preview/{group}" => respond::preview, CountyOrganize;

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 26] = embedded!(
+const TEMPLATES: [(&str, &str); 28] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -36,6 +36,8 @@ const TEMPLATES: [(&str, &str); 26] = embedded!(
     "admin/report.html",
     "admin/readiness.html",
     "admin/integrity.html",
+    "admin/progress.html",
+    "admin/daily.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");

@@ -67,7 +67,7 @@ pub(crate) async fn channel(
 }
 
 /// Fetches a form and posts it answered with `code` (and `grade`, where the form asks).
-async fn post(url: &str, code: &str, grade: Option<u8>) -> StatusCode {
+pub(crate) async fn post(url: &str, code: &str, grade: Option<u8>) -> StatusCode {
     let phone = new_client();
     let res = phone.get(url).send().await.unwrap();
     if res.status() != StatusCode::OK {

@@ -20,6 +20,7 @@ mod loadgen;
 mod matrix;
 mod organiser;
 mod places;
+mod progress;
 mod readiness;
 mod sampling;
 mod security;
