@@ -34,3 +34,22 @@
     root.setAttribute("data-updated", new Date().toISOString());
   };
 })();
+
+// Copy buttons (shown only where the browser can copy): `data-copy` names the field to copy.
+(function () {
+  "use strict";
+  if (!navigator.clipboard) { return; }
+  var buttons = document.querySelectorAll("[data-copy]");
+  Array.prototype.forEach.call(buttons, function (b) {
+    var field = document.getElementById(b.getAttribute("data-copy"));
+    if (!field) { return; }
+    b.hidden = false;
+    var label = b.textContent;
+    b.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        b.textContent = "已复制";
+        setTimeout(function () { b.textContent = label; }, 2000);
+      });
+    });
+  });
+})();

@@ -17,6 +17,7 @@ mod m20261202_000013_organiser_path;
 mod m20261202_000014_session_notice;
 mod m20261202_000015_audit_anchor;
 mod m20261203_000016_release_batches;
+mod m20261203_000017_school_reach;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_session_notice::Migration),
             Box::new(m20261202_000015_audit_anchor::Migration),
             Box::new(m20261203_000016_release_batches::Migration),
+            Box::new(m20261203_000017_school_reach::Migration),
         ]
     }
 }

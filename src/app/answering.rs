@@ -164,6 +164,8 @@ pub enum Refusal {
     Closed,
     /// The strata the channel feeds have no place left (or the respondent's has none).
     QuotaFull,
+    /// The organiser stopped the channel collecting answers.
+    ChannelClosed,
     /// Its client address has given too many answers today.
     TooMany,
 }
@@ -291,6 +293,9 @@ pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
         .ok_or(AppError::NotFound)?;
     if let Err(r) = answering_state(&live.survey, Utc::now()) {
         return Ok(Target::Refused(r));
+    }
+    if ch.closed_at.is_some() {
+        return Ok(Target::Refused(Refusal::ChannelClosed));
     }
     let cell = ch.cell(&live.geo);
     let free = live

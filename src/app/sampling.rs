@@ -673,6 +673,65 @@ pub async fn channel(
         .ok_or(AppError::NotFound)
 }
 
+/// What an organiser does to a channel: stop it collecting answers, let it collect again, or
+/// delete it (only one that never took an answer: the answers of a closed one are kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelChange {
+    Close,
+    Reopen,
+    Delete,
+}
+
+/// Closes, reopens or deletes an open channel of a survey the actor organises.
+pub async fn change_channel(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    code: &str,
+    change: ChannelChange,
+) -> Result<(), AppError> {
+    let survey = organized(ctx, actor, id).await?;
+    let txn = store::begin_write(&ctx.db).await?;
+    let survey_now = visible_in(&txn, actor, survey.id).await?;
+    let ch = store::channels::find_by_code(&txn, code)
+        .await?
+        .filter(|c| c.survey_id == survey.id)
+        .ok_or(AppError::NotFound)?;
+    let action = match change {
+        ChannelChange::Close => {
+            if ch.closed_at.is_some() {
+                return Err(AppError::Conflict("这个二维码已经停止收集".into()));
+            }
+            store::channels::set_closed(&txn, ch.id, Some(Utc::now())).await?;
+            AuditAction::ChannelClosed
+        }
+        ChannelChange::Reopen => {
+            if ch.closed_at.is_none() {
+                return Err(AppError::Conflict("这个二维码正在收集答卷".into()));
+            }
+            if survey_now.status == SurveyStatus::Closed {
+                return Err(AppError::Conflict("调查已结束，不能重新启用二维码".into()));
+            }
+            store::channels::set_closed(&txn, ch.id, None).await?;
+            AuditAction::ChannelReopened
+        }
+        ChannelChange::Delete => {
+            let answers = store::channels::answers(&txn, ch.id).await?;
+            if answers > 0 {
+                return Err(AppError::Conflict(format!(
+                    "这个二维码已收到 {answers} 份答卷，不能删除（答卷要保留）；可以停止收集"
+                )));
+            }
+            store::channels::delete(&txn, ch.id).await?;
+            AuditAction::ChannelDeleted
+        }
+    };
+    txn.commit().await?;
+    let detail = format!("channel {} {}", ch.id, ch.group);
+    audit(ctx, actor, action, &format!("survey {}", survey.id), &detail).await;
+    Ok(())
+}
+
 // ---- after the survey --------------------------------------------------------------------------------
 
 /// Deletes a closed survey's rosters and contact data, in one transaction.

@@ -64,6 +64,9 @@ pub enum AuditAction {
     Drew,
     ReservesReleased,
     ChannelCreated,
+    ChannelClosed,
+    ChannelReopened,
+    ChannelDeleted,
     Purged,
     QuestionnaireUploaded,
     InvitationsExported,
@@ -87,7 +90,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -102,6 +105,9 @@ impl AuditAction {
         AuditAction::Drew,
         AuditAction::ReservesReleased,
         AuditAction::ChannelCreated,
+        AuditAction::ChannelClosed,
+        AuditAction::ChannelReopened,
+        AuditAction::ChannelDeleted,
         AuditAction::Purged,
         AuditAction::QuestionnaireUploaded,
         AuditAction::InvitationsExported,
@@ -140,6 +146,9 @@ impl AuditAction {
             AuditAction::Drew => "draw",
             AuditAction::ReservesReleased => "release_reserves",
             AuditAction::ChannelCreated => "channel_created",
+            AuditAction::ChannelClosed => "channel_closed",
+            AuditAction::ChannelReopened => "channel_reopened",
+            AuditAction::ChannelDeleted => "channel_deleted",
             AuditAction::Purged => "purge",
             AuditAction::QuestionnaireUploaded => "questionnaire_uploaded",
             AuditAction::InvitationsExported => "export_invitations",

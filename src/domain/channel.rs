@@ -14,6 +14,8 @@ pub struct Channel {
     pub area_id: Option<i32>,
     pub school_id: Option<i32>,
     pub created_at: DateTime<Utc>,
+    /// When it stopped collecting answers (closed by an organiser); `None` while it collects.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl Channel {

@@ -11,6 +11,7 @@ pub struct Model {
     pub area_id: Option<i32>,
     pub school_id: Option<i32>,
     pub created_at: DateTimeUtc,
+    pub closed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub struct Model {
     pub role: String,
     pub county_id: Option<i32>,
     pub active: bool,
+    pub school: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -20,6 +20,7 @@ impl TryFrom<channel::Model> for Channel {
             area_id: m.area_id,
             school_id: m.school_id,
             created_at: m.created_at,
+            closed_at: m.closed_at,
         })
     }
 }
@@ -41,6 +42,7 @@ pub async fn create(
             area_id: Set(area_id),
             school_id: Set(school_id),
             created_at: Set(Utc::now()),
+            closed_at: Set(None),
             ..Default::default()
         },
     )
@@ -68,4 +70,45 @@ pub async fn find_by_code(db: &impl ConnectionTrait, code: &str) -> Result<Optio
         .pop()
         .map(Channel::try_from)
         .transpose()
+}
+
+/// Closes (`Some(when)`) or reopens (`None`) a channel; whether it changed.
+pub async fn set_closed(
+    db: &impl ConnectionTrait,
+    id: i32,
+    closed_at: Option<chrono::DateTime<Utc>>,
+) -> Result<bool, DbErr> {
+    let res = channel::Entity::update_many()
+        .col_expr(
+            channel::Column::ClosedAt,
+            sea_orm::sea_query::Expr::value(closed_at),
+        )
+        .filter(channel::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// How many answers (counted, waiting, withheld or held) came through a channel.
+pub async fn answers(db: &impl ConnectionTrait, id: i32) -> Result<u64, DbErr> {
+    use crate::entity::{held_answer, response};
+    use sea_orm::PaginatorTrait;
+    let responses = response::Entity::find()
+        .filter(response::Column::ChannelId.eq(id))
+        .count(db)
+        .await?;
+    let held = held_answer::Entity::find()
+        .filter(held_answer::Column::ChannelId.eq(id))
+        .count(db)
+        .await?;
+    Ok(responses + held)
+}
+
+/// Deletes a channel (one no answer came through: see [`answers`]).
+pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {
+    let res = channel::Entity::delete_many()
+        .filter(channel::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
 }

@@ -41,6 +41,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<User,
                 _ => new.county_id,
             }),
             active: Set(true),
+            school: Set(None),
             created_at: Set(chrono::Utc::now()),
             ..Default::default()
         },

@@ -12,6 +12,7 @@ pub mod input;
 pub mod integrity;
 pub mod middleware;
 pub mod notice;
+pub mod poster;
 pub mod progress;
 pub mod qr;
 pub mod questionnaires;
@@ -273,6 +274,9 @@ route_table! {
     post "/api/v1/surveys/{id}/channels" => sampling::api_create_channel, CountyOrganize;
     get "/api/v1/surveys/{id}/channels" => sampling::api_list_channels, CountyRead;
     get "/api/v1/surveys/{id}/channels/{code}/{format}" => sampling::api_channel_qr, CountyRead;
+    post "/api/v1/surveys/{id}/channels/{code}/close" => sampling::api_change_channel, CountyOrganize;
+    post "/api/v1/surveys/{id}/channels/{code}/reopen" => sampling::api_change_channel, CountyOrganize;
+    delete "/api/v1/surveys/{id}/channels/{code}" => sampling::api_change_channel, CountyOrganize;
     post "/api/v1/surveys/{id}/purge" => sampling::api_purge, CountyOrganize;
     get "/api/v1/surveys/{id}/held" => integrity::api_held, CountyOrganize;
     post "/api/v1/surveys/{id}/held/accept" => integrity::api_accept, CountyOrganize;
@@ -330,6 +334,8 @@ route_table! {
     get "/admin/surveys/{id}/invitations" => sampling_pages::invitations, CountyOrganize;
     get "/admin/surveys/{id}/invitations/print" => sampling_pages::print_sheet, CountyOrganize;
     post "/admin/surveys/{id}/channels" => sampling_pages::create_channel, CountyOrganize;
+    get "/admin/surveys/{id}/channels/{code}/poster" => poster::page_poster, CountyRead;
+    post "/admin/surveys/{id}/channels/{code}/{action}" => sampling_pages::change_channel, CountyOrganize;
     post "/admin/surveys/{id}/reserves" => sampling_pages::release, CountyOrganize;
     post "/admin/surveys/{id}/purge" => sampling_pages::purge, CountyOrganize;
     post "/admin/surveys/{id}/held" => integrity::page_decide, CountyOrganize;

@@ -24,6 +24,9 @@ pub enum Done {
     SchoolsSaved,
     DrawDiscarded,
     ChannelCreated,
+    ChannelClosed,
+    ChannelReopened,
+    ChannelDeleted,
     /// Reserves released: how many invitations were replaced, and how many found no reserve.
     Released(u64, u64),
     /// Personal data purged from the rosters: how many rows.
@@ -31,7 +34,7 @@ pub enum Done {
 }
 
 impl Done {
-    const CODES: [(&'static str, Done); 17] = [
+    const CODES: [(&'static str, Done); 20] = [
         ("county", Done::CountyCreated),
         ("created", Done::SurveyCreated),
         ("user", Done::UserCreated),
@@ -49,6 +52,9 @@ impl Done {
         ("schools", Done::SchoolsSaved),
         ("discarded", Done::DrawDiscarded),
         ("channel", Done::ChannelCreated),
+        ("channel-closed", Done::ChannelClosed),
+        ("channel-reopened", Done::ChannelReopened),
+        ("channel-deleted", Done::ChannelDeleted),
     ];
 
     fn code(self) -> &'static str {
@@ -104,6 +110,9 @@ impl Done {
                     .into()
             }
             Done::ChannelCreated => "开放二维码已生成".into(),
+            Done::ChannelClosed => "二维码已停止收集，已收到的答卷都保留".into(),
+            Done::ChannelReopened => "二维码已重新开始收集".into(),
+            Done::ChannelDeleted => "二维码已删除".into(),
             Done::Released(n, m) => {
                 format!("已用备选名单替换 {n} 份未回复的邀请；{m} 份因备选用尽未替换")
             }

@@ -51,6 +51,22 @@ pub fn png(url: &str, scale: u32) -> Result<Vec<u8>, AppError> {
     Ok(out)
 }
 
+/// A QR code as one SVG path of unit squares (quiet zone included): its side in modules and
+/// the path's `d`, for drawing inside a larger picture (a poster).
+pub fn path(url: &str) -> Result<(u32, String), AppError> {
+    let code = code(url)?;
+    let modules = code.width();
+    let quiet = 4;
+    let mut d = String::new();
+    for (i, c) in code.to_colors().iter().enumerate() {
+        if *c == Color::Dark {
+            let (x, y) = (i % modules + quiet, i / modules + quiet);
+            d.push_str(&format!("M{x} {y}h1v1h-1z"));
+        }
+    }
+    Ok((modules as u32 + 2 * quiet as u32, d))
+}
+
 pub fn svg_response(url: &str) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")

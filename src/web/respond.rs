@@ -151,6 +151,14 @@ impl Notice {
         )
     }
 
+    pub fn channel_closed() -> Self {
+        Notice::new(
+            StatusCode::GONE,
+            "这个二维码已停止收集",
+            "组织方已停止通过这个二维码收集问卷，无需再填写。感谢您的支持！",
+        )
+    }
+
     /// The respondent's own stratum is full (`stratum`: its 乡镇/街道 and grade band).
     fn place_taken(group: &str, stratum: &str) -> Self {
         Notice::new(
@@ -179,6 +187,7 @@ impl Notice {
             Refusal::NotYetOpen => Notice::not_yet_open(),
             Refusal::Closed => Notice::closed(),
             Refusal::QuotaFull => Notice::quota_full(),
+            Refusal::ChannelClosed => Notice::channel_closed(),
             Refusal::TooMany => Notice::too_many(),
         }
     }

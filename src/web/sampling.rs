@@ -339,6 +339,9 @@ pub struct ChannelView {
     pub filled: u64,
     /// Places left in the strata it feeds.
     pub left: u64,
+    /// Collecting answers (not closed by an organiser).
+    pub open: bool,
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ChannelView {
@@ -354,6 +357,8 @@ impl ChannelView {
             quota: c.quota,
             filled: c.filled,
             left: c.quota.saturating_sub(c.filled),
+            open: c.channel.closed_at.is_none(),
+            closed_at: c.channel.closed_at,
         }
     }
 }
@@ -879,6 +884,38 @@ pub async fn api_create_channel(
     Ok(HttpResponse::Created().json(json!({"code": ch.code, "url": url})))
 }
 
+/// `POST …/channels/{code}/close` and `/reopen`, `DELETE …/channels/{code}`.
+pub async fn api_change_channel(
+    state: State,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, code) = path.into_inner();
+    let change = if req.method() == actix_web::http::Method::DELETE {
+        sampling::ChannelChange::Delete
+    } else if req.path().ends_with("/reopen") {
+        sampling::ChannelChange::Reopen
+    } else {
+        sampling::ChannelChange::Close
+    };
+    sampling::change_channel(&state.app, &user.actor(), id, &code, change).await?;
+    if change == sampling::ChannelChange::Delete {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let c = app_channel(&state, &user, id, &code).await?;
+    Ok(HttpResponse::Ok().json(ChannelView::new(&state, &req, c)))
+}
+
+async fn app_channel(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i32,
+    code: &str,
+) -> Result<sampling::ChannelState, AppError> {
+    Ok(super::poster::channel(&state.app, &user.actor(), id, code).await?.1)
+}
+
 pub async fn api_list_channels(
     state: State,
     user: CurrentUser,
@@ -900,12 +937,12 @@ pub async fn api_channel_qr(
     path: web::Path<(i32, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, code, format) = path.into_inner();
-    let ch = sampling::channel(&state.app, &user.actor(), id, &code).await?;
-    let url = state.public_link(&req, &channel_path(&ch.code));
+    let (survey, c) = super::poster::channel(&state.app, &user.actor(), id, &code).await?;
+    let url = state.public_link(&req, &channel_path(&c.channel.code));
     match format.as_str() {
         "qr.svg" => super::qr::svg_response(&url),
-        "qr.png" => super::qr::png_response(&url, &format!("channel-{}.png", ch.id)),
-        _ => Err(AppError::NotFound),
+        "qr.png" => super::qr::png_response(&url, &format!("channel-{}.png", c.channel.id)),
+        other => super::poster::image(&state, &req, &survey, &c, other).await,
     }
 }
 

@@ -12,7 +12,7 @@ use super::sampling::{
 use super::view::SurveyView;
 use super::{AppState, see_other};
 use crate::app::draws;
-use crate::app::sampling::{self, InvitationUse, ReleaseRequest};
+use crate::app::sampling::{self, ChannelChange, InvitationUse, ReleaseRequest};
 use crate::app::surveys;
 use crate::domain::draw::Algorithm;
 use crate::domain::group::RespondentGroup;
@@ -590,6 +590,45 @@ pub async fn create_channel(
     }
 }
 
+/// Closes, reopens or deletes a channel from the invitations page.
+pub async fn change_channel(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    req: HttpRequest,
+    path: web::Path<(i32, String, String)>,
+    _form: CsrfForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, code, action) = path.into_inner();
+    let (change, done) = match action.as_str() {
+        "close" => (ChannelChange::Close, Done::ChannelClosed),
+        "reopen" => (ChannelChange::Reopen, Done::ChannelReopened),
+        "delete" => (ChannelChange::Delete, Done::ChannelDeleted),
+        _ => return Err(AppError::NotFound),
+    };
+    match sampling::change_channel(&state.app, &user.actor(), id, &code, change).await {
+        Ok(()) => Ok(see_other(
+            &done.on(&format!("/admin/surveys/{id}/invitations#channels")),
+        )),
+        Err(e) => {
+            let e = form_error(e)?;
+            let survey = surveys::visible(&state.app, &user.actor(), id).await?;
+            invitations_page(&state, &user, &csrf, &req, &survey, Some(e), None).await
+        }
+    }
+}
+
+/// Which invitations to print: one school's (`?school=…`), or all.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct PrintQuery {
+    school: Option<String>,
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Default, Deserialize)]
+pub struct EmptyForm {}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct ReleaseForm {
@@ -702,11 +741,26 @@ pub async fn print_sheet(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<i32>,
+    query: web::Query<PrintQuery>,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let survey = surveys::organized(&state.app, &actor, path.into_inner()).await?;
     let (geo, mut lines) =
         sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
+    // One school's batch: its channels' posters first, then its invitation slips.
+    let mut posters = Vec::new();
+    let school = query.school.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(name) = school {
+        let (school_id, _) = geo
+            .school_named(name)
+            .ok_or_else(|| AppError::invalid("school", format!("没有名为“{name}”的学校")))?;
+        lines.retain(|l| l.addressed.invitation.school_id == Some(school_id));
+        for c in sampling::channels(&state.app, &actor, survey.id).await? {
+            if c.channel.school_id == Some(school_id) && c.channel.closed_at.is_none() {
+                posters.push(super::poster::of(&state, &req, &survey, &c).svg()?);
+            }
+        }
+    }
     // As schools hand them out: by group, then schools in the county's own order, grade and
     // class (2班 before 10班), then roster 编号; each school starts a page of its own, and a
     // page holds exactly CARDS_PER_PAGE slips.
@@ -764,6 +818,8 @@ pub async fn print_sheet(
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::new(&survey));
     ctx.insert("pages", &pages);
+    ctx.insert("posters", &posters);
+    ctx.insert("school", &school);
     ctx.insert("total", &total);
     ctx.insert("per_page", &CARDS_PER_PAGE);
     render(&state, StatusCode::OK, "admin/print.html", &ctx)

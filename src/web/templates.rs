@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 28] = embedded!(
+const TEMPLATES: [(&str, &str); 29] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -38,6 +38,7 @@ const TEMPLATES: [(&str, &str); 28] = embedded!(
     "admin/integrity.html",
     "admin/progress.html",
     "admin/daily.html",
+    "admin/poster.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");

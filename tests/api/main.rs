@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod answering;
 mod auth;
+mod channels;
 mod cli;
 mod disclosure;
 mod draws;

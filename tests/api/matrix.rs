@@ -110,6 +110,7 @@ backend_test! {
                 .replace("{file}", "social.toml")
                 .replace("{token}", &token)
                 .replace("{user}", &spare["id"].to_string())
+                .replace("{action}", "reopen")
         };
         let mut checked = 0;
         for route in ROUTES {
