@@ -97,12 +97,15 @@ pub enum UserCommand {
     Add {
         #[arg(long)]
         username: String,
-        /// admin, organizer or viewer.
+        /// admin, organizer, viewer or school.
         #[arg(long)]
         role: String,
-        /// The county's id or exact name (required for organizer and viewer).
+        /// The county's id or exact name (required for every role but admin).
         #[arg(long)]
         county: Option<String>,
+        /// The school's name (required for school: the principal's account sees only it).
+        #[arg(long)]
+        school: Option<String>,
     },
 }
 
@@ -209,6 +212,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     username,
                     role,
                     county,
+                    school,
                 },
         } => {
             Username::parse(&username).map_err(fail)?;
@@ -244,6 +248,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     password: input.trim_end_matches(['\r', '\n']),
                     role: &role,
                     county_id,
+                    school: school.as_deref(),
                 },
             )
             .await

@@ -94,6 +94,7 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
                 password: pw,
                 role,
                 county_id: Some(county.id),
+                school: None,
             },
         )
         .await

@@ -169,6 +169,7 @@ pub async fn county(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<County,
     if !actor.can_see_county(id) {
         return Err(AppError::NotFound);
     }
+    actor.require_county_reader()?;
     store::counties::find(ctx.db.pool(), id)
         .await?
         .ok_or(AppError::NotFound)
@@ -188,6 +189,8 @@ pub struct NewUserInput<'a> {
     pub role: &'a str,
     /// Required for every role but `admin`.
     pub county_id: Option<i32>,
+    /// Required for `school`: the school's name.
+    pub school: Option<&'a str>,
 }
 
 /// Adds a user (platform admins) after checking every field; a taken username is a 409.
@@ -212,6 +215,12 @@ pub async fn create_user(
             Some(id)
         }
     };
+    let school = match role {
+        Role::School => Some(crate::domain::account::school_name(
+            input.school.unwrap_or_default(),
+        )?),
+        _ => None,
+    };
     let text = password_text.expose().to_owned();
     let password_hash = blocking(move || password::hash(&text))
         .await?
@@ -223,6 +232,7 @@ pub async fn create_user(
             password_hash,
             role,
             county_id,
+            school,
         },
     )
     .await
@@ -280,6 +290,14 @@ pub async fn change_user(
     }
     if let Some(a) = change.active {
         after.active = a;
+    }
+    // A school account names its school when it is created; another account cannot become one
+    // without (it would read nothing), nor a school account another role with its school kept.
+    if (after.role == Role::School) != (before.role == Role::School) {
+        return Err(AppError::invalid(
+            "role",
+            "学校账号要在新增用户时填写学校；其他账号不能改成学校账号，学校账号也不能改成其他角色",
+        ));
     }
     match after.role {
         Role::Admin => after.county_id = None,
@@ -427,6 +445,7 @@ pub async fn ensure_admin(
             password_hash: hash,
             role: Role::Admin,
             county_id: None,
+            school: None,
         },
     )
     .await;

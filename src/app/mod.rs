@@ -12,6 +12,7 @@ pub mod progress;
 pub mod questionnaires;
 pub mod readiness;
 pub mod sampling;
+pub mod school_results;
 pub mod sheets;
 pub mod surveys;
 pub mod tally;
@@ -68,6 +69,22 @@ impl Actor<'_> {
         match self {
             Actor::User(u) => u.role.can_organize(),
             Actor::Operator(_) => true,
+        }
+    }
+
+    /// The school a school user reads, `None` for everyone else.
+    pub fn school(&self) -> Option<&str> {
+        match self {
+            Actor::User(u) if u.role == Role::School => u.school.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Fails with 403 for a school user (who reads only its own school's results).
+    pub fn require_county_reader(&self) -> Result<(), AppError> {
+        match self {
+            Actor::User(u) if !u.role.reads_county() => Err(AppError::forbidden()),
+            _ => Ok(()),
         }
     }
 

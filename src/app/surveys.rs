@@ -15,9 +15,11 @@ pub(crate) async fn visible_in(
     actor: &Actor<'_>,
     id: i32,
 ) -> Result<Survey, AppError> {
-    store::surveys::find(db, id, actor.county_scope())
+    let survey = store::surveys::find(db, id, actor.county_scope())
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    actor.require_county_reader()?;
+    Ok(survey)
 }
 
 /// A survey the actor may see. One that takes no more answers (ended, or past its window) has

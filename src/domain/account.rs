@@ -13,16 +13,19 @@ pub enum Role {
     Organizer,
     /// Bureau leadership or supervision office: reads results.
     Viewer,
+    /// A school's principal: reads only their own school's results, after the survey closes.
+    School,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Organizer, Role::Viewer];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Organizer, Role::Viewer, Role::School];
 
     pub fn code(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Organizer => "organizer",
             Role::Viewer => "viewer",
+            Role::School => "school",
         }
     }
 
@@ -31,12 +34,19 @@ impl Role {
             Role::Admin => "平台管理员",
             Role::Organizer => "组织者",
             Role::Viewer => "查看者",
+            Role::School => "学校",
         }
     }
 
     /// May change surveys (create, edit, open, close).
     pub fn can_organize(self) -> bool {
         matches!(self, Role::Admin | Role::Organizer)
+    }
+
+    /// May read the county's surveys, results and readiness (a school user reads only its own
+    /// school's results).
+    pub fn reads_county(self) -> bool {
+        self != Role::School
     }
 }
 
@@ -53,7 +63,7 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.code() == s)
-            .ok_or_else(|| AccountError::new("role", "角色必须是 admin、organizer 或 viewer"))
+            .ok_or_else(|| AccountError::new("role", "角色必须是 admin、organizer、viewer 或 school"))
     }
 }
 
@@ -125,6 +135,16 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// A school's name for a school user: 1–100 characters.
+pub fn school_name(raw: &str) -> Result<String, AccountError> {
+    let s = raw.trim();
+    let n = s.chars().count();
+    if !(1..=100).contains(&n) || s.chars().any(char::is_control) {
+        return Err(AccountError::new("school", "学校账号须填写学校名称（1–100 个字符）"));
+    }
+    Ok(s.to_owned())
+}
+
 /// A county's name (县/区/市), 2–100 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountyName(String);
@@ -159,6 +179,8 @@ pub struct User {
     pub role: Role,
     pub county_id: Option<i32>,
     pub active: bool,
+    /// A school user's school (its name, the same in every survey of the county).
+    pub school: Option<String>,
 }
 
 impl User {

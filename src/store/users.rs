@@ -17,6 +17,7 @@ impl TryFrom<user::Model> for User {
             username: m.username,
             county_id: m.county_id,
             active: m.active,
+            school: m.school,
         })
     }
 }
@@ -27,6 +28,8 @@ pub struct NewUser<'a> {
     pub password_hash: String,
     pub role: Role,
     pub county_id: Option<i32>,
+    /// A school user's school.
+    pub school: Option<String>,
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<User, DbErr> {
@@ -41,7 +44,10 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<User,
                 _ => new.county_id,
             }),
             active: Set(true),
-            school: Set(None),
+            school: Set(match new.role {
+                Role::School => new.school,
+                _ => None,
+            }),
             created_at: Set(chrono::Utc::now()),
             ..Default::default()
         },

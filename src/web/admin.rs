@@ -25,6 +25,8 @@ struct Viewer<'a> {
     is_admin: bool,
     can_organize: bool,
     county_id: Option<i32>,
+    /// A school user's school (they read only its results).
+    school: Option<&'a str>,
 }
 
 /// What every page's layout needs: who is logged in and the form token.
@@ -39,7 +41,8 @@ pub fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
                 role_label: u.role.label(),
                 is_admin: u.role == Role::Admin,
                 can_organize: u.role.can_organize(),
-                county_id: u.county_id,
+                county_id: u.county_id.filter(|_| u.role.reads_county()),
+                school: u.school.as_deref().filter(|_| u.role == Role::School),
             },
         );
     }
@@ -210,7 +213,7 @@ pub async fn home(
     ctx.insert("archived_count", &archived);
     ctx.insert("county_names", &county_names(&state, &actor).await?);
     if let Some(c) = user.county_id {
-        let own = match accounts::county(&state.app, &actor, c).await {
+        let own = match store_county(&state, &actor, c).await {
             Ok(county) => Some(county),
             Err(AppError::NotFound) => None,
             Err(e) => return Err(e),
@@ -218,6 +221,19 @@ pub async fn home(
         ctx.insert("own_county", &own);
     }
     render(&state, StatusCode::OK, "admin/home.html", &ctx)
+}
+
+/// The county of the home page's heading: a school user's too (its name only).
+async fn store_county(
+    state: &AppState,
+    actor: &crate::app::Actor<'_>,
+    id: i32,
+) -> Result<crate::domain::account::County, AppError> {
+    accounts::counties(&state.app, actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(AppError::NotFound)
 }
 
 async fn counties_page(
@@ -303,6 +319,7 @@ async fn users_page_with(
                 "role": u.role.code(),
                 "role_label": u.role.label(),
                 "county_id": u.county_id,
+                "school": u.school,
                 "active": u.active,
                 "is_me": u.id == user.id,
             })
@@ -326,6 +343,7 @@ async fn users_page_with(
         ctx.insert("form_username", &form.username);
         ctx.insert("form_role", &form.role);
         ctx.insert("form_county", &form.county_id);
+        ctx.insert("form_school", &form.school);
         status = error_status(err);
     }
     if let Some(e) = row_error {
@@ -516,6 +534,7 @@ pub async fn create_user(
                 password: &form.password,
                 role: &form.role,
                 county_id: county,
+                school: Some(form.school.as_str()),
             },
         )
         .await

@@ -93,6 +93,7 @@ pub async fn create_user(
             password: &i.password,
             role: &i.role,
             county_id: i.county_id,
+            school: i.school.as_deref(),
         },
     )
     .await?;

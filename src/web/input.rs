@@ -120,6 +120,9 @@ pub struct UserInput {
     pub password: String,
     pub role: String,
     pub county_id: Option<i32>,
+    /// For `school`: the school's name.
+    #[validate(length(max = 100, message = "学校名称不能超过 100 个字符"))]
+    pub school: Option<String>,
 }
 
 /// `PUT /api/v1/users/{user}`: what changes (anything left out stays).
@@ -439,6 +442,10 @@ pub struct UserForm {
     pub role: String,
     #[serde(default)]
     pub county_id: Option<String>,
+    /// For `school`: the school's name.
+    #[serde(default)]
+    #[validate(length(max = 100, message = "学校名称不能超过 100 个字符"))]
+    pub school: String,
 }
 
 #[cfg(test)]

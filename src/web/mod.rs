@@ -20,6 +20,7 @@ pub mod readiness;
 pub mod respond;
 pub mod sampling;
 pub mod sampling_pages;
+pub mod school_results;
 pub mod spliced;
 pub mod tally;
 pub mod templates;
@@ -154,6 +155,9 @@ pub enum Access {
     Admin,
     /// Any organiser (of their own county) or admin; viewers 403.
     Organizer,
+    /// A county user (as `CountyRead`) or a school user of the survey's county, who reads its
+    /// own school's figures only. (Every other county route answers a school user 403.)
+    SchoolRead,
 }
 
 /// One route of the table.
@@ -284,6 +288,7 @@ route_table! {
     get "/api/v1/surveys/{id}/integrity" => integrity::api_panel, CountyRead;
     get "/api/v1/surveys/{id}/tally" => tally::api_tally, CountyRead;
     get "/api/v1/surveys/{id}/progress" => progress::api_progress, CountyRead;
+    get "/api/v1/surveys/{id}/school-results" => school_results::api_show, SchoolRead;
     get "/api/v1/surveys/{id}/progress.csv" => progress::progress_csv, CountyRead;
     get "/api/v1/surveys/{id}/progress.xlsx" => progress::progress_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
@@ -343,6 +348,7 @@ route_table! {
     get "/admin/surveys/{id}/dashboard/events" => dashboard::events, CountyRead;
     get "/admin/surveys/{id}/report" => dashboard::report, CountyRead;
     get "/admin/surveys/{id}/progress" => progress::page_progress, CountyRead;
+    get "/admin/surveys/{id}/school-results" => school_results::page_show, SchoolRead;
     get "/admin/surveys/{id}/daily" => progress::page_daily, CountyRead;
     get "/admin/surveys/{id}/integrity" => integrity::page_panel, CountyRead;
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;

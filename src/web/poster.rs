@@ -127,9 +127,9 @@ impl Poster {
         ))
     }
 
-    /// The QR card: title, who and where, the QR code and the deadline (100 × 140 units).
+    /// The QR card: title, who and where, the QR code and the deadline (100 × 128 units).
     pub fn card_svg(&self) -> Result<String, AppError> {
-        let mut body = String::from(r##"<rect width="100" height="140" fill="#fff"/>"##);
+        let mut body = String::from(r##"<rect width="100" height="128" fill="#fff"/>"##);
         let title = wrap(&self.title, 14);
         let title = &title[..title.len().min(2)];
         body.push_str(&centred(title, 50.0, 10.0, 7.0, 6.0, "bold"));
@@ -162,7 +162,7 @@ impl Poster {
             "normal",
         ));
         Ok(format!(
-            r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="560" viewBox="0 0 100 140" font-family="{FONTS}" fill="#111">{body}</svg>"##
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="512" viewBox="0 0 100 128" font-family="{FONTS}" fill="#111">{body}</svg>"##
         ))
     }
 

@@ -38,23 +38,35 @@ impl<'a> RowView<'a> {
 }
 
 #[derive(Serialize)]
-struct GroupView<'a> {
+struct GroupView {
     group: crate::domain::group::RespondentGroup,
     group_label: &'static str,
     quota: u64,
     counted: u64,
-    #[serde(flatten)]
-    row: RowView<'a>,
+    planned: u64,
+    invited: u64,
+    answered: u64,
+    channel_answers: u64,
+    held: u64,
+    response_rate: Option<f64>,
+    outstanding: u64,
 }
 
-impl<'a> GroupView<'a> {
-    fn of(g: &'a GroupProgress) -> GroupView<'a> {
+impl GroupView {
+    fn of(g: &GroupProgress) -> GroupView {
+        let c = &g.counts;
         GroupView {
             group: g.group,
             group_label: g.group.label(),
             quota: g.quota,
             counted: g.counted,
-            row: RowView::of(&g.counts),
+            planned: c.planned,
+            invited: c.invited,
+            answered: c.answered,
+            channel_answers: c.channel_answers,
+            held: c.held,
+            response_rate: c.response_rate(),
+            outstanding: c.outstanding(),
         }
     }
 }

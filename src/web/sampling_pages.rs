@@ -597,7 +597,7 @@ pub async fn change_channel(
     csrf: CsrfToken,
     req: HttpRequest,
     path: web::Path<(i32, String, String)>,
-    _form: CsrfForm<EmptyForm>,
+    _form: CsrfForm<csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let (id, code, action) = path.into_inner();
     let (change, done) = match action.as_str() {
@@ -624,10 +624,6 @@ pub async fn change_channel(
 pub struct PrintQuery {
     school: Option<String>,
 }
-
-/// A form with nothing but its CSRF token.
-#[derive(Default, Deserialize)]
-pub struct EmptyForm {}
 
 #[derive(Default, Deserialize)]
 #[serde(default)]

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 29] = embedded!(
+const TEMPLATES: [(&str, &str); 30] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -39,6 +39,7 @@ const TEMPLATES: [(&str, &str); 29] = embedded!(
     "admin/progress.html",
     "admin/daily.html",
     "admin/poster.html",
+    "admin/school_results.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");
@@ -177,6 +178,17 @@ fn beijing_filter(
     ))
 }
 
+/// `{{ name | urlencode }}`: a text as one value of a query string (城关一小 → %E5%9F%8E…).
+fn urlencode_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = value.as_str().unwrap_or_default();
+    let pair = serde_urlencoded::to_string([("", text)])
+        .map_err(|e| tera::Error::msg(format!("urlencode: {e}")))?;
+    Ok(tera::Value::String(pair.trim_start_matches('=').to_owned()))
+}
+
 pub fn load() -> tera::Result<tera::Tera> {
     let mut tera = tera::Tera::default();
     tera.add_raw_templates(TEMPLATES)?;
@@ -187,6 +199,7 @@ pub fn load() -> tera::Result<tera::Tera> {
     tera.register_filter("chance", chance_filter);
     tera.register_filter("points", points_filter);
     tera.register_filter("decimal", decimal_filter);
+    tera.register_filter("urlencode", urlencode_filter);
     tera.register_function(
         "dashboard_script_url",
         |_: &HashMap<String, tera::Value>| Ok(tera::Value::String(dashboard_script_url().into())),

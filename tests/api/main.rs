@@ -24,6 +24,7 @@ mod places;
 mod progress;
 mod readiness;
 mod sampling;
+mod school_results;
 mod security;
 mod shutdown;
 mod survey_pages;

@@ -89,6 +89,7 @@ backend_test! {
         }
         // A user of its own for the user routes (an admin's form would otherwise change a role's).
         let spare: Value = admin.post(app.url("/api/v1/users")).json(&json!({"username": "spare", "password": PASSWORD, "role": "viewer", "county_id": county})).send().await.unwrap().json().await.unwrap();
+        admin.post(app.url("/api/v1/users")).json(&json!({"username": "school-a", "password": PASSWORD, "role": "school", "county_id": county, "school": "城关一小"})).send().await.unwrap();
         let other = app.create_county("乙县").await;
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "stranger", "password": PASSWORD, "role": "organizer", "county_id": other})).send().await.unwrap();
 
@@ -98,6 +99,7 @@ backend_test! {
             ("organizer", crate::helpers::browser_login(&app, "organizer-a", PASSWORD).await.0),
             ("admin", crate::helpers::browser_login(&app, ADMIN, ADMIN_PASSWORD).await.0),
             ("stranger", crate::helpers::browser_login(&app, "stranger", PASSWORD).await.0),
+            ("school", crate::helpers::browser_login(&app, "school-a", PASSWORD).await.0),
         ];
         let fill = |p: &str| {
             p.replace("{id}", &id.to_string())
@@ -145,6 +147,10 @@ backend_test! {
                     (Access::Public, _) => !status.is_server_error() && (status != StatusCode::UNAUTHORIZED || pattern.ends_with("/login")),
                     (_, "anonymous") => denied_anon,
                     (Access::User, _) => ok,
+                    (Access::SchoolRead, "stranger") => status == StatusCode::NOT_FOUND,
+                    (Access::SchoolRead, _) => ok,
+                    // A school user reads its own school's results and nothing else of the county.
+                    (_, "school") => status == StatusCode::FORBIDDEN,
                     (Access::Organizer, "viewer") => status == StatusCode::FORBIDDEN,
                     (Access::Organizer, _) => ok,
                     (Access::Admin, "admin") => ok,
