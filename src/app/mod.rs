@@ -5,6 +5,7 @@
 //! templates here: `web` extracts, calls `app`, renders.
 pub mod accounts;
 pub mod answering;
+pub mod comments;
 pub mod draws;
 pub mod exports;
 pub mod integrity;

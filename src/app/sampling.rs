@@ -728,7 +728,14 @@ pub async fn change_channel(
     };
     txn.commit().await?;
     let detail = format!("channel {} {}", ch.id, ch.group);
-    audit(ctx, actor, action, &format!("survey {}", survey.id), &detail).await;
+    audit(
+        ctx,
+        actor,
+        action,
+        &format!("survey {}", survey.id),
+        &detail,
+    )
+    .await;
     Ok(())
 }
 

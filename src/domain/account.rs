@@ -63,7 +63,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.code() == s)
-            .ok_or_else(|| AccountError::new("role", "角色必须是 admin、organizer、viewer 或 school"))
+            .ok_or_else(|| {
+                AccountError::new("role", "角色必须是 admin、organizer、viewer 或 school")
+            })
     }
 }
 
@@ -140,7 +142,10 @@ pub fn school_name(raw: &str) -> Result<String, AccountError> {
     let s = raw.trim();
     let n = s.chars().count();
     if !(1..=100).contains(&n) || s.chars().any(char::is_control) {
-        return Err(AccountError::new("school", "学校账号须填写学校名称（1–100 个字符）"));
+        return Err(AccountError::new(
+            "school",
+            "学校账号须填写学校名称（1–100 个字符）",
+        ));
     }
     Ok(s.to_owned())
 }

@@ -3,6 +3,7 @@ pub mod account;
 pub mod audit;
 pub mod breakdown;
 pub mod channel;
+pub mod comments;
 pub mod disclosure;
 pub mod draw;
 pub mod estimate;

@@ -3,11 +3,14 @@ use crate::domain::breakdown::{HourPoint, ItemRow, Progress, Row};
 use crate::domain::tally::Status;
 use serde::Serialize;
 
-const WIDTH: f64 = 640.0;
-const LABEL: f64 = 150.0;
-const RIGHT: f64 = 70.0;
-const ROW: f64 = 28.0;
-const TOP: f64 = 24.0;
+// A bar's label stands on its own line above it, so labels are never cut and the picture is
+// narrow: at a phone's width it is drawn close to its own size, and its 15-unit text stays at
+// 12 px or more (on a laptop the picture is at most 480 px wide, see `renke.css`).
+const WIDTH: f64 = 360.0;
+const LABEL: f64 = 4.0;
+const RIGHT: f64 = 66.0;
+const ROW: f64 = 44.0;
+const TOP: f64 = 22.0;
 
 #[derive(Debug, Serialize)]
 pub struct Bar {
@@ -144,7 +147,7 @@ pub struct LineChart {
 
 /// The cumulative rate hour by hour.
 pub fn over_time(points: &[HourPoint], target: f64) -> LineChart {
-    let (w, h, left, top, bottom) = (WIDTH, 200.0, 48.0, 12.0, 28.0);
+    let (w, h, left, top, bottom) = (WIDTH, 220.0, 48.0, 14.0, 30.0);
     let y = |v: f64| top + (1.0 - v.clamp(0.0, 1.0)) * (h - top - bottom);
     let rated: Vec<&HourPoint> = points.iter().filter(|p| p.rate.is_some()).collect();
     let n = rated.len().max(2) as f64 - 1.0;

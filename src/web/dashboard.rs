@@ -241,6 +241,10 @@ pub async fn report(
     .await?;
     let t = &r.tally;
     let mut ctx = page(Some(&user), &csrf);
+    ctx.insert(
+        "themes",
+        &app::comments::themes(&state.app, &r.survey, 10).await?,
+    );
     ctx.insert("survey", &SurveyView::with_plan(&r.survey, &r.plan.plan));
     ctx.insert("county", &r.county);
     ctx.insert("area_count", &r.plan.geo.areas.len());

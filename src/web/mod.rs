@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod charts;
+pub mod comments;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
@@ -294,6 +295,8 @@ route_table! {
     get "/api/v1/surveys/{id}/tally.xlsx" => exports::tally_xlsx, CountyRead;
     get "/api/v1/surveys/{id}/responses.csv" => exports::responses_csv, CountyOrganize;
     get "/api/v1/surveys/{id}/responses.xlsx" => exports::responses_xlsx, CountyOrganize;
+    get "/api/v1/surveys/{id}/comments" => comments::api_list, CountyOrganize;
+    get "/api/v1/surveys/{id}/comments.csv" => comments::csv, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires" => questionnaires::api_list, CountyRead;
     post "/api/v1/surveys/{id}/questionnaires" limit MAX_DEFINITION_BYTES => questionnaires::api_upload, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires/{file}" => questionnaires::api_definition, CountyRead;
@@ -351,6 +354,7 @@ route_table! {
     get "/admin/surveys/{id}/school-results" => school_results::page_show, SchoolRead;
     get "/admin/surveys/{id}/daily" => progress::page_daily, CountyRead;
     get "/admin/surveys/{id}/integrity" => integrity::page_panel, CountyRead;
+    get "/admin/surveys/{id}/comments" => comments::page_show, CountyOrganize;
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
     get "/admin/surveys/{id}/preview/{group}" => respond::preview, CountyOrganize;
     post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;

@@ -251,11 +251,11 @@ static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A survey's deadline as people read it.
 pub fn deadline(survey: &Survey) -> Option<String> {
-    survey
-        .settings
-        .window
-        .closes_at
-        .map(|t| t.with_timezone(&beijing()).format("%Y-%m-%d %H:%M").to_string())
+    survey.settings.window.closes_at.map(|t| {
+        t.with_timezone(&beijing())
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    })
 }
 
 /// The poster of a channel of a survey.
@@ -297,7 +297,11 @@ fn svg_response(svg: String) -> HttpResponse {
 }
 
 /// Draws a poster's SVG as a PNG off the async workers, two at a time.
-pub async fn png_response(svg: String, width: u32, filename: &str) -> Result<HttpResponse, AppError> {
+pub async fn png_response(
+    svg: String,
+    width: u32,
+    filename: &str,
+) -> Result<HttpResponse, AppError> {
     let _permit = DRAWING
         .acquire()
         .await
@@ -327,10 +331,17 @@ pub async fn image(
     let id = c.channel.id;
     match format {
         "card.svg" => Ok(svg_response(poster.card_svg()?)),
-        "card.png" => png_response(poster.card_svg()?, 1200, &format!("channel-{id}-card.png")).await,
+        "card.png" => {
+            png_response(poster.card_svg()?, 1200, &format!("channel-{id}-card.png")).await
+        }
         "poster.svg" => Ok(svg_response(poster.svg()?)),
         "poster.png" => {
-            png_response(poster.svg()?, PRINT_WIDTH_PX, &format!("channel-{id}-poster.png")).await
+            png_response(
+                poster.svg()?,
+                PRINT_WIDTH_PX,
+                &format!("channel-{id}-poster.png"),
+            )
+            .await
         }
         _ => Err(AppError::NotFound),
     }

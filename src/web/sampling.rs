@@ -913,7 +913,9 @@ async fn app_channel(
     id: i32,
     code: &str,
 ) -> Result<sampling::ChannelState, AppError> {
-    Ok(super::poster::channel(&state.app, &user.actor(), id, code).await?.1)
+    Ok(super::poster::channel(&state.app, &user.actor(), id, code)
+        .await?
+        .1)
 }
 
 pub async fn api_list_channels(

@@ -745,7 +745,11 @@ pub async fn print_sheet(
         sampling::invitations(&state.app, &actor, survey.id, InvitationUse::Print).await?;
     // One school's batch: its channels' posters first, then its invitation slips.
     let mut posters = Vec::new();
-    let school = query.school.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let school = query
+        .school
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if let Some(name) = school {
         let (school_id, _) = geo
             .school_named(name)

@@ -79,7 +79,12 @@ pub async fn page_show(
         Err(AppError::Conflict(message)) => {
             ctx.insert("waiting", &message);
             ctx.insert("survey_id", &id);
-            render(&state, StatusCode::CONFLICT, "admin/school_results.html", &ctx)
+            render(
+                &state,
+                StatusCode::CONFLICT,
+                "admin/school_results.html",
+                &ctx,
+            )
         }
         Err(e) => Err(e),
     }

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 30] = embedded!(
+const TEMPLATES: [(&str, &str); 31] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -40,6 +40,7 @@ const TEMPLATES: [(&str, &str); 30] = embedded!(
     "admin/daily.html",
     "admin/poster.html",
     "admin/school_results.html",
+    "admin/comments.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");

@@ -7,7 +7,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn channels(app: &crate::helpers::TestApp, client: &reqwest::Client, id: i64) -> Vec<Value> {
-    client.get(app.url(&format!("/api/v1/surveys/{id}/channels"))).send().await.unwrap().json().await.unwrap()
+    client
+        .get(app.url(&format!("/api/v1/surveys/{id}/channels")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 backend_test! {

@@ -781,3 +781,138 @@ async fn an_organiser_plans_draws_opens_and_downloads_invitations_in_the_browser
     p.check("phone-users").await;
     p.close().await;
 }
+
+/// School by school (2.6), at 360 px and 1366 px: the bureau's progress, daily summary,
+/// channel cards and poster page, and a principal's account with its school's results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn school_by_school_pages_at_phone_and_laptop_sizes() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    if webdriver().is_none() {
+        say(
+            "SKIPPED (browser flow school-reach): set RENKE_E2E=1 or RENKE_E2E_WEBDRIVER to run it in Chromium",
+        );
+        return;
+    }
+    let (organizer, id) = crate::held::big_survey(&app).await;
+    let (code, url) = crate::held::channel(
+        &app,
+        &organizer,
+        id,
+        json!({"group": "parent", "school": "桥头小学"}),
+    )
+    .await;
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/open")))
+        .json(&json!({"confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    for i in 0..10 {
+        assert_eq!(
+            crate::held::post(&url, if i % 3 == 0 { "C" } else { "A" }, Some(2)).await,
+            reqwest::StatusCode::OK
+        );
+    }
+    let county = organizer
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["user"]["county_id"]
+        .as_i64()
+        .unwrap();
+    let admin = app.admin().await;
+    for (u, role) in [("reach-organizer", "organizer"), ("reach-school", "school")] {
+        let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": u, "password": PASSWORD, "role": role, "county_id": county, "school": "桥头小学"})).send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    }
+    for device in [Device::Laptop, Device::Phone] {
+        let Some(b) = Browser::open(
+            &app,
+            if device == Device::Phone {
+                "reach-phone"
+            } else {
+                "reach-laptop"
+            },
+            device,
+            true,
+        )
+        .await
+        else {
+            return;
+        };
+        b.login("reach-organizer", PASSWORD).await;
+        b.goto(&format!("/admin/surveys/{id}/progress")).await;
+        assert!(b.text().await.contains("回收进度（按学校）"));
+        b.check("progress").await;
+        b.goto(&format!("/admin/surveys/{id}/daily")).await;
+        assert!(b.text().await.contains("每日简报"));
+        b.check("daily").await;
+        b.goto(&format!("/admin/surveys/{id}/invitations#channels"))
+            .await;
+        assert!(b.text().await.contains("海报和通知文字"));
+        b.check("channels").await;
+        // The dashboard's sections fold: on a phone it is a few screens, not 24,000 px.
+        b.goto(&format!("/admin/surveys/{id}/dashboard")).await;
+        let height: Value = b
+            .client
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .unwrap();
+        say(&format!(
+            "dashboard height at {} px: {height}",
+            if device == Device::Phone { 360 } else { 1366 }
+        ));
+        if device == Device::Phone {
+            assert!(
+                height.as_u64().unwrap() < 9000,
+                "dashboard {height} px high on a phone"
+            );
+        }
+        b.check("dashboard").await;
+        b.goto(&format!("/admin/surveys/{id}/channels/{code}/poster"))
+            .await;
+        let text = b.text().await;
+        assert!(
+            text.contains("发到班级微信群的通知") && text.contains("下载海报 PNG"),
+            "{text}"
+        );
+        b.check("poster").await;
+        b.close().await;
+    }
+    organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/close")))
+        .json(&json!({"confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    for device in [Device::Laptop, Device::Phone] {
+        let Some(b) = Browser::open(
+            &app,
+            if device == Device::Phone {
+                "principal-phone"
+            } else {
+                "principal-laptop"
+            },
+            device,
+            false,
+        )
+        .await
+        else {
+            return;
+        };
+        b.login("reach-school", PASSWORD).await;
+        assert!(b.text().await.contains("学校账号只能看到本校的结果"));
+        b.check("school-home").await;
+        b.goto(&format!("/admin/surveys/{id}/school-results")).await;
+        let text = b.text().await;
+        assert!(
+            text.contains("桥头小学 · 本校结果") && text.contains("最需要改进的题目"),
+            "{text}"
+        );
+        b.check("school-results").await;
+        b.close().await;
+    }
+}

@@ -7,6 +7,7 @@ mod answering;
 mod auth;
 mod channels;
 mod cli;
+mod comments;
 mod disclosure;
 mod draws;
 mod e2e;
