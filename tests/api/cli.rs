@@ -151,6 +151,16 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         Some("short\n"),
     );
     assert!(!ok);
+    // A principal's account names its school.
+    let school = |extra: &[&'static str]| {
+        let mut args = vec!["user", "add", "--username", "principal", "--role", "school", "--county", "1"];
+        args.extend_from_slice(extra);
+        renke(&args, &env, Some("long-enough-pw\n"))
+    };
+    let (ok, _, stderr) = school(&[]);
+    assert!(!ok && stderr.contains("学校"), "{stderr}");
+    let (ok, stdout, stderr) = school(&["--school", "城关一小"]);
+    assert!(ok && stdout.contains("(school)"), "{stdout}{stderr}");
 
     // Serve the same database and log in as the new user.
     let settings = renke::config::Settings {

@@ -872,6 +872,9 @@ async fn school_by_school_pages_at_phone_and_laptop_sizes() {
             );
         }
         b.check("dashboard").await;
+        b.goto(&format!("/admin/surveys/{id}/comments")).await;
+        assert!(b.text().await.contains("意见和建议"));
+        b.check("comments").await;
         b.goto(&format!("/admin/surveys/{id}/channels/{code}/poster"))
             .await;
         let text = b.text().await;
