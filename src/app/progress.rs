@@ -4,7 +4,7 @@ use super::sampling::load_plan;
 use super::surveys::visible;
 use super::{Actor, Context};
 use crate::domain::group::RespondentGroup;
-use crate::domain::progress::{self, DailyRow, Progress, SchoolName};
+use crate::domain::progress::{self, DailyRow, Progress, SchoolName, StratumProgress};
 use crate::domain::survey::{Survey, beijing};
 use crate::error::AppError;
 use crate::store;
@@ -40,7 +40,32 @@ async fn progress_of(ctx: &Context, survey: &Survey) -> Result<Progress, AppErro
         .map(|g| (g, full.plan.quota(g)))
         .collect();
     let tallies = store::progress::tallies(db, survey.id).await?;
-    Ok(Progress::build(&schools, &quotas, &tallies))
+    let mut progress = Progress::build(&schools, &quotas, &tallies);
+    let counted = store::progress::counted_by_stratum(db, survey.id).await?;
+    progress.strata = full
+        .strata
+        .iter()
+        .map(|s| {
+            let st = &s.stratum;
+            let area_id = geo.area_ids.get(st.area).copied();
+            let band = st.band.map(|b| b.index() as i16);
+            StratumProgress {
+                group: st.group,
+                area: geo
+                    .areas
+                    .get(st.area)
+                    .map_or(String::new(), |a| a.name.clone()),
+                band: st.band_label(),
+                quota: s.quota,
+                counted: counted
+                    .iter()
+                    .filter(|(g, a, b, _)| *g == st.group.code() && *a == area_id && *b == band)
+                    .map(|(.., n)| n)
+                    .sum(),
+            }
+        })
+        .collect();
+    Ok(progress)
 }
 
 /// The leadership's daily summary.

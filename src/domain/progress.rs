@@ -58,12 +58,24 @@ pub struct GroupProgress {
     pub counted: u64,
 }
 
-/// A survey's progress: per school, per group, and the lagging schools in the order the
-/// bureau should call them.
+/// A stratum of the plan (group, area, band) against its quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StratumProgress {
+    pub group: RespondentGroup,
+    pub area: String,
+    pub band: Option<String>,
+    pub quota: u64,
+    /// Answers counted in the stratum (any way of answering).
+    pub counted: u64,
+}
+
+/// A survey's progress: per school, per group, per stratum, and the lagging schools in the
+/// order the bureau should call them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
     pub schools: Vec<SchoolProgress>,
     pub groups: Vec<GroupProgress>,
+    pub strata: Vec<StratumProgress>,
     pub total: SchoolProgress,
 }
 
@@ -170,6 +182,7 @@ impl Progress {
         Progress {
             schools: rows,
             groups,
+            strata: Vec::new(),
             total,
         }
     }

@@ -145,6 +145,32 @@ pub async fn tallies(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Ta
     Ok(out)
 }
 
+/// Counted answers per group, area and band (band as stored: its index), for the strata's
+/// progress. Answers the close counted under the area or the county alone have no band or
+/// area, and count in no stratum.
+pub async fn counted_by_stratum(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Vec<(String, Option<i32>, Option<i16>, u64)>, DbErr> {
+    use response::Column as R;
+    let rows: Vec<(String, Option<i32>, Option<i16>, i64)> = counted(survey_id)
+        .select_only()
+        .column(R::Grp)
+        .column(R::AreaId)
+        .column(R::Band)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(R::Grp)
+        .group_by(R::AreaId)
+        .group_by(R::Band)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(g, a, b, n)| (g, a, b, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// Answers shown per school and day (Beijing time): invitations answered, by the hour their
 /// batch was released, and channel answers counted, by the same.
 pub async fn days(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<DayCount>, DbErr> {

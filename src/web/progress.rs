@@ -75,6 +75,14 @@ fn views(p: &Progress) -> serde_json::Value {
     json!({
         "schools": p.schools.iter().map(RowView::of).collect::<Vec<_>>(),
         "groups": p.groups.iter().map(GroupView::of).collect::<Vec<_>>(),
+        "strata": p.strata.iter().map(|s| json!({
+            "group": s.group,
+            "group_label": s.group.label(),
+            "area": s.area,
+            "band": s.band,
+            "quota": s.quota,
+            "counted": s.counted,
+        })).collect::<Vec<_>>(),
         "total": RowView::of(&p.total),
         "lagging": p.lagging().into_iter().map(RowView::of).collect::<Vec<_>>(),
         "lagging_below": crate::domain::progress::LAGGING_BELOW,

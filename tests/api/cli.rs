@@ -153,7 +153,16 @@ async fn user_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     assert!(!ok);
     // A principal's account names its school.
     let school = |extra: &[&'static str]| {
-        let mut args = vec!["user", "add", "--username", "principal", "--role", "school", "--county", "1"];
+        let mut args = vec![
+            "user",
+            "add",
+            "--username",
+            "principal",
+            "--role",
+            "school",
+            "--county",
+            "1",
+        ];
         args.extend_from_slice(extra);
         renke(&args, &env, Some("long-enough-pw\n"))
     };

@@ -75,6 +75,12 @@ backend_test! {
         for (name, n) in &expected {
             assert_eq!(school(&after, name)["answered"], *n, "{name}");
         }
+        // The strata: the released cell's five count in its stratum (城关镇, grades 1–3).
+        let strata = after["strata"].as_array().unwrap();
+        assert_eq!(strata.iter().map(|s| s["counted"].as_u64().unwrap()).sum::<u64>(), 5);
+        let cell = strata.iter().find(|s| s["counted"] == 5).unwrap();
+        assert_eq!((cell["group"].clone(), cell["area"].clone()), (json!("parent"), json!("城关镇")), "{cell}");
+        assert!(cell["quota"].as_u64().unwrap() >= 5);
         let parents = after["groups"].as_array().unwrap().iter().find(|g| g["group"] == "parent").unwrap();
         assert_eq!((parents["answered"].clone(), parents["counted"].clone()), (json!(5), json!(5)));
 
