@@ -4,7 +4,7 @@ use crate::domain::tally::Status;
 use serde::Serialize;
 
 // A bar's label stands on its own line above it, so labels are never cut and the picture is
-// narrow: at a phone's width it is drawn close to its own size, and its 15-unit text stays at
+// narrow: at a phone's width it is drawn close to its own size, and its 15–16-unit text stays at
 // 12 px or more (on a laptop the picture is at most 480 px wide, see `renke.css`).
 const WIDTH: f64 = 360.0;
 const LABEL: f64 = 4.0;

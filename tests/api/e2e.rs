@@ -871,7 +871,27 @@ async fn school_by_school_pages_at_phone_and_laptop_sizes() {
                 "dashboard {height} px high on a phone"
             );
         }
+        // Chart labels are 12 px or more as drawn, on a phone too.
+        let smallest: Value = b
+            .client
+            .execute(
+                "return Math.min(...Array.from(document.querySelectorAll('figure.chart svg text')).map(t => { const svg = t.ownerSVGElement; return parseFloat(getComputedStyle(t).fontSize) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width; }));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        say(&format!("smallest chart text: {smallest} px"));
+        assert!(
+            smallest.as_f64().unwrap() >= 12.0,
+            "chart text {smallest} px"
+        );
         b.check("dashboard").await;
+        b.goto(&format!(
+            "/admin/surveys/{id}/invitations/print?school=%E6%A1%A5%E5%A4%B4%E5%B0%8F%E5%AD%A6"
+        ))
+        .await;
+        assert!(b.text().await.contains("桥头小学：二维码海报 1 张"));
+        b.check("print-batch").await;
         b.goto(&format!("/admin/surveys/{id}/comments")).await;
         assert!(b.text().await.contains("意见和建议"));
         b.check("comments").await;
