@@ -3,12 +3,12 @@ use super::AppState;
 use super::admin::{form_error, page, render};
 use super::auth::CurrentUser;
 use super::csrf::CsrfToken;
-use super::exports::{attachment, csv_bytes};
+use super::exports::csv_file;
 use super::view::SurveyView;
 use crate::app::comments::{CommentFilter, comments};
 use crate::domain::questionnaire::DIMENSIONS;
 use crate::error::AppError;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -88,13 +88,7 @@ pub async fn csv(
             m.text.clone(),
         ]
     }));
-    let mut body = b"\xEF\xBB\xBF".to_vec();
-    body.extend(csv_bytes(rows).map_err(AppError::internal)?);
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(attachment(&format!("comments-{}.csv", survey.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    csv_file(&format!("comments-{}.csv", survey.id), rows)
 }
 
 /// The reader page: filters, the most frequent words, the comments.

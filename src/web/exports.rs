@@ -24,6 +24,20 @@ pub(super) fn csv_bytes(
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// A whole CSV file as a download: UTF-8 with a BOM (Excel opens it in Chinese), never cached.
+pub(super) fn csv_file(
+    name: &str,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<HttpResponse, AppError> {
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend(csv_bytes(rows).map_err(AppError::internal)?);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(name))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
 pub(super) fn attachment(name: &str) -> (header::HeaderName, String) {
     (
         header::CONTENT_DISPOSITION,

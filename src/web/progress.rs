@@ -4,7 +4,7 @@ use super::AppState;
 use super::admin::{page, render};
 use super::auth::CurrentUser;
 use super::csrf::CsrfToken;
-use super::exports::{attachment, csv_bytes, xlsx_error};
+use super::exports::{attachment, csv_file, xlsx_error};
 use super::view::SurveyView;
 use crate::app;
 use crate::domain::progress::{DailyRow, GroupProgress, Progress, SchoolProgress};
@@ -143,13 +143,7 @@ pub async fn progress_csv(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let (survey, p) = app::progress::progress(&state.app, &user.actor(), path.into_inner()).await?;
-    let mut body = b"\xEF\xBB\xBF".to_vec();
-    body.extend(csv_bytes(lines(&p)).map_err(AppError::internal)?);
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(attachment(&format!("progress-{}.csv", survey.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    csv_file(&format!("progress-{}.csv", survey.id), lines(&p))
 }
 
 /// `progress.xlsx`: the schools, the groups and the lagging schools, one sheet each.
