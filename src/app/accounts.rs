@@ -216,9 +216,23 @@ pub async fn create_user(
         }
     };
     let school = match role {
-        Role::School => Some(crate::domain::account::school_name(
-            input.school.unwrap_or_default(),
-        )?),
+        Role::School => {
+            let name = crate::domain::account::school_name(input.school.unwrap_or_default())?;
+            // Once the county's surveys list their schools, the name must be one of them (a
+            // typo would give an account that can read nothing).
+            let known = store::geography::school_names_in_county(
+                ctx.db.pool(),
+                county_id.unwrap_or_default(),
+            )
+            .await?;
+            if !known.is_empty() && !known.contains(&name) {
+                return Err(AppError::invalid(
+                    "school",
+                    format!("本县（区）的调查里没有名为“{name}”的学校"),
+                ));
+            }
+            Some(name)
+        }
         _ => None,
     };
     let text = password_text.expose().to_owned();

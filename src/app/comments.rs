@@ -37,7 +37,7 @@ pub struct Comment {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comments {
-    /// Counted answers the filter selects, with or without a comment.
+    /// Counted answers the filter selects, with or without a comment (0 when suppressed).
     pub answers: u64,
     /// Fewer than k answers: nothing is shown.
     pub suppressed: bool,
@@ -124,9 +124,12 @@ pub async fn comments(
             }
         }
     }
+    // Under k nothing is told, not even how many: a filter on what people answered (their
+    // lowest dimension) would otherwise count a handful of them.
     let suppressed = (answers as i64) < K;
     if suppressed {
         found.clear();
+        answers = 0;
     }
     let words = keywords(found.iter().map(|c| c.text.as_str()), 30);
     Ok((

@@ -71,7 +71,12 @@ pub async fn organized(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Surv
 
 /// The surveys the actor may see, newest first.
 pub async fn list(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<Survey>, AppError> {
-    Ok(store::surveys::list(ctx.db.pool(), actor.county_scope()).await?)
+    let mut surveys = store::surveys::list(ctx.db.pool(), actor.county_scope()).await?;
+    // A school account lists the surveys whose results it may come to read: none in draft.
+    if actor.school().is_some() {
+        surveys.retain(|s| s.status != SurveyStatus::Draft);
+    }
+    Ok(surveys)
 }
 
 /// What the next round of a survey is called by default: （第二轮） added or the round counted

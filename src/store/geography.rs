@@ -133,3 +133,26 @@ pub async fn replace_schools(
     }
     Ok(())
 }
+
+/// The names of the schools listed in any survey of a county (each once).
+pub async fn school_names_in_county(
+    db: &impl ConnectionTrait,
+    county_id: i32,
+) -> Result<Vec<String>, DbErr> {
+    use crate::entity::survey;
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{ExprTrait, Query};
+    let surveys = Query::select()
+        .column(survey::Column::Id)
+        .from(survey::Entity)
+        .and_where(sea_orm::sea_query::Expr::col(survey::Column::CountyId).eq(county_id))
+        .to_owned();
+    school::Entity::find()
+        .select_only()
+        .column(school::Column::Name)
+        .distinct()
+        .filter(school::Column::SurveyId.in_subquery(surveys))
+        .into_tuple()
+        .all(db)
+        .await
+}

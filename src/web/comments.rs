@@ -51,7 +51,7 @@ pub async fn api_list(
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({
-        "answers": c.answers,
+        "answers": (!c.suppressed).then_some(c.answers),
         "suppressed": c.suppressed,
         "comments": c.comments,
         "keywords": c.keywords.iter().map(|(w, n)| json!({"word": w, "comments": n})).collect::<Vec<_>>(),

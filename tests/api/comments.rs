@@ -46,10 +46,10 @@ backend_test! {
         assert_eq!(school["answers"], 5);
         let dimension = all["comments"][0]["lowest_dimension"].as_str().unwrap().to_owned();
         assert_ne!(dimension, "—");
-        for q in ["?school=%E5%9F%8E%E5%85%B3%E4%B8%80%E5%B0%8F", "?group=teacher", "?area=%E5%9F%8E%E5%85%B3%E9%95%87"] {
+        for q in ["?school=%E5%9F%8E%E5%85%B3%E4%B8%80%E5%B0%8F", "?group=teacher", "?area=%E5%9F%8E%E5%85%B3%E9%95%87", "?dimension=burden"] {
             let (status, none) = get(q).await;
             assert_eq!(status, StatusCode::OK);
-            assert_eq!((none["suppressed"].clone(), none["comments"].clone(), none["keywords"].clone()), (json!(true), json!([]), json!([])), "{q}");
+            assert_eq!((none["suppressed"].clone(), none["answers"].clone(), none["comments"].clone(), none["keywords"].clone()), (json!(true), Value::Null, json!([]), json!([])), "{q}");
         }
         let (status, bad) = get("?school=nowhere").await;
         assert_eq!((status, bad["field"].clone()), (StatusCode::BAD_REQUEST, json!("school")));

@@ -16,6 +16,8 @@ backend_test! {
         let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": "no-school", "password": PASSWORD, "role": "school", "county_id": county})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert_eq!(res.json::<Value>().await.unwrap()["field"], "school");
+        let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": "typo", "password": PASSWORD, "role": "school", "county_id": county, "school": "桥头小小学"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a school the county's surveys do not list");
         let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": "principal", "password": PASSWORD, "role": "school", "county_id": county, "school": "桥头小学"})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
         let principal = app.login("principal", PASSWORD).await;
@@ -55,6 +57,11 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         let html = principal.get(app.url(&format!("/admin/surveys/{id}/school-results"))).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("桥头小学 · 本校结果") && html.contains("66.7%"), "{html}");
+        // Its survey list leaves drafts out.
+        app.create_survey(&organizer, json!({"name": "下一轮（草稿）", "population": 100000})).await;
+        let listed: Value = principal.get(app.url("/api/v1/surveys")).send().await.unwrap().json().await.unwrap();
+        let listed = listed.as_array().or_else(|| listed["surveys"].as_array()).unwrap().clone();
+        assert_eq!(listed.len(), 1, "{listed:?}");
         let home = principal.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
         assert!(home.contains(&format!("/admin/surveys/{id}/school-results")) && !home.contains("评估准备"));
         // The bureau reads any school's; a school with fewer than five shows nothing.
