@@ -40,15 +40,13 @@ async fn progress_of(ctx: &Context, survey: &Survey) -> Result<Progress, AppErro
         .map(|g| (g, full.plan.quota(g)))
         .collect();
     let tallies = store::progress::tallies(db, survey.id).await?;
-    let mut progress = Progress::build(&schools, &quotas, &tallies);
     let counted = store::progress::counted_by_stratum(db, survey.id).await?;
-    progress.strata = full
+    let strata = full
         .strata
         .iter()
         .map(|s| {
             let st = &s.stratum;
             let area_id = geo.area_ids.get(st.area).copied();
-            let band = st.band.map(|b| b.index() as i16);
             StratumProgress {
                 group: st.group,
                 area: geo
@@ -59,13 +57,13 @@ async fn progress_of(ctx: &Context, survey: &Survey) -> Result<Progress, AppErro
                 quota: s.quota,
                 counted: counted
                     .iter()
-                    .filter(|(g, a, b, _)| *g == st.group.code() && *a == area_id && *b == band)
+                    .filter(|(g, a, b, _)| *g == st.group && *a == area_id && *b == st.band)
                     .map(|(.., n)| n)
                     .sum(),
             }
         })
         .collect();
-    Ok(progress)
+    Ok(Progress::build(&schools, &quotas, &tallies, strata))
 }
 
 /// The leadership's daily summary.

@@ -673,6 +673,23 @@ pub async fn channel(
         .ok_or(AppError::NotFound)
 }
 
+/// A survey the actor may see and one of its channels (by code) with its places.
+pub async fn channel_state(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    code: &str,
+) -> Result<(Survey, ChannelState), AppError> {
+    let survey = visible(ctx, actor, id).await?;
+    let state = channel_states(ctx, &survey)
+        .await?
+        .0
+        .into_iter()
+        .find(|c| c.channel.code == code)
+        .ok_or(AppError::NotFound)?;
+    Ok((survey, state))
+}
+
 /// What an organiser does to a channel: stop it collecting answers, let it collect again, or
 /// delete it (only one that never took an answer: the answers of a closed one are kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,22 +47,22 @@ impl SchoolProgress {
 }
 
 /// The same counts for one group of respondents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupProgress {
     pub group: RespondentGroup,
     /// The plan's quota for the group.
     pub quota: u64,
-    #[serde(flatten)]
     pub counts: SchoolProgress,
     /// Answers counted for the group, by any way of answering.
     pub counted: u64,
 }
 
 /// A stratum of the plan (group, area, band) against its quota.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StratumProgress {
     pub group: RespondentGroup,
     pub area: String,
+    /// Its grade band as people read it.
     pub band: Option<String>,
     pub quota: u64,
     /// Answers counted in the stratum (any way of answering).
@@ -71,7 +71,7 @@ pub struct StratumProgress {
 
 /// A survey's progress: per school, per group, per stratum, and the lagging schools in the
 /// order the bureau should call them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     pub schools: Vec<SchoolProgress>,
     pub groups: Vec<GroupProgress>,
@@ -112,11 +112,12 @@ pub const LAGGING_BELOW: f64 = 0.85;
 
 impl Progress {
     /// Adds the store's counts up per school (in the survey's order of schools, then answers of
-    /// no named school) and per group (in the canonical order).
+    /// no named school) and per group (in the canonical order); `strata` as they are.
     pub fn build(
         schools: &[SchoolName<'_>],
         quotas: &[(RespondentGroup, u64)],
         tallies: &[Tally],
+        strata: Vec<StratumProgress>,
     ) -> Progress {
         let mut by_school: BTreeMap<Option<i32>, SchoolProgress> = BTreeMap::new();
         let mut by_group: BTreeMap<RespondentGroup, (SchoolProgress, u64)> = BTreeMap::new();
@@ -166,23 +167,20 @@ impl Progress {
             .filter_map(|g| {
                 let quota = quotas.iter().find(|(q, _)| *q == g).map_or(0, |(_, n)| *n);
                 let (counts, counted) = by_group.remove(&g).unwrap_or_default();
-                (quota > 0 || counts != SchoolProgress::default() || counted > 0).then(|| {
+                (quota > 0 || counts != SchoolProgress::default() || counted > 0).then_some(
                     GroupProgress {
                         group: g,
                         quota,
-                        counts: SchoolProgress {
-                            school: g.label().into(),
-                            ..counts
-                        },
+                        counts,
                         counted,
-                    }
-                })
+                    },
+                )
             })
             .collect();
         Progress {
             schools: rows,
             groups,
-            strata: Vec::new(),
+            strata,
             total,
         }
     }
@@ -336,6 +334,7 @@ mod tests {
                 t(Some(99), Parent, Counted::ChannelAnswers, 5),
                 t(None, Parent, Counted::Counted, 24),
             ],
+            Vec::new(),
         )
     }
 

@@ -72,13 +72,13 @@ pub async fn find_by_code(db: &impl ConnectionTrait, code: &str) -> Result<Optio
         .transpose()
 }
 
-/// Closes (`Some(when)`) or reopens (`None`) a channel; whether it changed.
+/// Closes (`Some(when)`) or reopens (`None`) a channel.
 pub async fn set_closed(
     db: &impl ConnectionTrait,
     id: i32,
     closed_at: Option<chrono::DateTime<Utc>>,
-) -> Result<bool, DbErr> {
-    let res = channel::Entity::update_many()
+) -> Result<(), DbErr> {
+    channel::Entity::update_many()
         .col_expr(
             channel::Column::ClosedAt,
             sea_orm::sea_query::Expr::value(closed_at),
@@ -86,7 +86,7 @@ pub async fn set_closed(
         .filter(channel::Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(res.rows_affected > 0)
+    Ok(())
 }
 
 /// How many answers (counted, waiting, withheld or held) came through a channel.
@@ -105,10 +105,10 @@ pub async fn answers(db: &impl ConnectionTrait, id: i32) -> Result<u64, DbErr> {
 }
 
 /// Deletes a channel (one no answer came through: see [`answers`]).
-pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {
-    let res = channel::Entity::delete_many()
+pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    channel::Entity::delete_many()
         .filter(channel::Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(res.rows_affected > 0)
+    Ok(())
 }

@@ -138,7 +138,10 @@ pub struct Counts {
 
 /// The draw in force, whose invitations are the ones counted: those of a draw replaced or
 /// discarded before opening were never sent out as the survey's.
-async fn draw_in_force(db: &impl ConnectionTrait, survey_id: i32) -> Result<Option<i32>, DbErr> {
+pub(super) async fn draw_in_force(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Option<i32>, DbErr> {
     Ok(super::draws::current(db, survey_id).await?.map(|d| d.id))
 }
 

@@ -3,6 +3,7 @@ use crate::domain::group::RespondentGroup;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::progress::{Counted, DayCount, Tally};
 use crate::domain::response::{HeldStatus, Source};
+use crate::domain::strata::Band;
 use crate::domain::survey::beijing;
 use crate::entity::{held_answer, invitation, response};
 use chrono::{DateTime, Utc};
@@ -68,7 +69,7 @@ fn counted(survey_id: i32) -> Select<response::Entity> {
 pub async fn tallies(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Tally>, DbErr> {
     use invitation::Column as I;
     let mut out = Vec::new();
-    if let Some(draw) = super::draws::current(db, survey_id).await?.map(|d| d.id) {
+    if let Some(draw) = super::invitations::draw_in_force(db, survey_id).await? {
         // As drawn: every invitation that does not replace another.
         let replacements = Query::select()
             .column(I::ReplacedBy)
@@ -145,13 +146,12 @@ pub async fn tallies(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Ta
     Ok(out)
 }
 
-/// Counted answers per group, area and band (band as stored: its index), for the strata's
-/// progress. Answers the close counted under the area or the county alone have no band or
-/// area, and count in no stratum.
+/// Counted answers per group, area and band, for the strata's progress. Answers the close
+/// counted under the area or the county alone have no band or area, and count in no stratum.
 pub async fn counted_by_stratum(
     db: &impl ConnectionTrait,
     survey_id: i32,
-) -> Result<Vec<(String, Option<i32>, Option<i16>, u64)>, DbErr> {
+) -> Result<Vec<(RespondentGroup, Option<i32>, Option<Band>, u64)>, DbErr> {
     use response::Column as R;
     let rows: Vec<(String, Option<i32>, Option<i16>, i64)> = counted(survey_id)
         .select_only()
@@ -165,17 +165,26 @@ pub async fn counted_by_stratum(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(g, a, b, n)| (g, a, b, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    rows.into_iter()
+        .map(|(g, a, b, n)| {
+            let group: RespondentGroup = g.parse().map_err(|_| {
+                super::corrupt(
+                    "progress of survey",
+                    survey_id,
+                    format!("unknown group `{g}`"),
+                )
+            })?;
+            let band = super::draws::band("response of survey", survey_id, group, b)?;
+            Ok((group, a, band, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
 }
 
 /// Answers shown per school and day (Beijing time): invitations answered, by the hour their
 /// batch was released, and channel answers counted, by the same.
 pub async fn days(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<DayCount>, DbErr> {
     let mut hours: Vec<(Option<i32>, Option<DateTime<Utc>>, i64)> = Vec::new();
-    if let Some(draw) = super::draws::current(db, survey_id).await?.map(|d| d.id) {
+    if let Some(draw) = super::invitations::draw_in_force(db, survey_id).await? {
         use invitation::Column as I;
         hours.extend(
             invitations(survey_id, draw)

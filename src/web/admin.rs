@@ -213,7 +213,7 @@ pub async fn home(
     ctx.insert("archived_count", &archived);
     ctx.insert("county_names", &county_names(&state, &actor).await?);
     if let Some(c) = user.county_id {
-        let own = match store_county(&state, &actor, c).await {
+        let own = match home_county(&state, &actor, c).await {
             Ok(county) => Some(county),
             Err(AppError::NotFound) => None,
             Err(e) => return Err(e),
@@ -224,7 +224,7 @@ pub async fn home(
 }
 
 /// The county of the home page's heading: a school user's too (its name only).
-async fn store_county(
+async fn home_county(
     state: &AppState,
     actor: &crate::app::Actor<'_>,
     id: i32,

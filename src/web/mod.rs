@@ -279,9 +279,9 @@ route_table! {
     post "/api/v1/surveys/{id}/channels" => sampling::api_create_channel, CountyOrganize;
     get "/api/v1/surveys/{id}/channels" => sampling::api_list_channels, CountyRead;
     get "/api/v1/surveys/{id}/channels/{code}/{format}" => sampling::api_channel_qr, CountyRead;
-    post "/api/v1/surveys/{id}/channels/{code}/close" => sampling::api_change_channel, CountyOrganize;
-    post "/api/v1/surveys/{id}/channels/{code}/reopen" => sampling::api_change_channel, CountyOrganize;
-    delete "/api/v1/surveys/{id}/channels/{code}" => sampling::api_change_channel, CountyOrganize;
+    post "/api/v1/surveys/{id}/channels/{code}/close" => sampling::api_close_channel, CountyOrganize;
+    post "/api/v1/surveys/{id}/channels/{code}/reopen" => sampling::api_reopen_channel, CountyOrganize;
+    delete "/api/v1/surveys/{id}/channels/{code}" => sampling::api_delete_channel, CountyOrganize;
     post "/api/v1/surveys/{id}/purge" => sampling::api_purge, CountyOrganize;
     get "/api/v1/surveys/{id}/held" => integrity::api_held, CountyOrganize;
     post "/api/v1/surveys/{id}/held/accept" => integrity::api_accept, CountyOrganize;

@@ -1,8 +1,17 @@
 //! What a school puts up and sends round for an open channel: the A4 poster (SVG, and PNG at
 //! print resolution), the QR card with its title, school and deadline, and the notice texts
 //! for WeChat groups and SMS.
+use super::AppState;
+use super::admin::{page, render};
+use super::auth::CurrentUser;
+use super::csrf::CsrfToken;
 use super::qr;
+use super::view::SurveyView;
+use crate::app::{self, sampling::ChannelState};
+use crate::domain::survey::{Survey, beijing};
 use crate::error::AppError;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use std::sync::OnceLock;
 
 /// What a poster says.
@@ -236,16 +245,6 @@ pub fn png(svg: &str, width: u32) -> Result<Vec<u8>, AppError> {
 
 // ---- handlers ----------------------------------------------------------------------------------
 
-use super::AppState;
-use super::admin::{page, render};
-use super::auth::CurrentUser;
-use super::csrf::CsrfToken;
-use super::view::SurveyView;
-use crate::app::{self, Actor, sampling::ChannelState};
-use crate::domain::survey::{Survey, beijing};
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-
 /// PNG posters drawn at once (each holds a 35 MB canvas for a moment).
 static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
@@ -271,22 +270,6 @@ pub fn of(state: &AppState, req: &HttpRequest, survey: &Survey, c: &ChannelState
         deadline: deadline(survey),
         url: state.public_link(req, &super::sampling::channel_path(&c.channel.code)),
     }
-}
-
-/// A survey the actor may see and one of its channels, by code.
-pub async fn channel(
-    app: &app::Context,
-    actor: &Actor<'_>,
-    id: i32,
-    code: &str,
-) -> Result<(Survey, ChannelState), AppError> {
-    let survey = app::surveys::visible(app, actor, id).await?;
-    let channel = app::sampling::channels(app, actor, id)
-        .await?
-        .into_iter()
-        .find(|c| c.channel.code == code)
-        .ok_or(AppError::NotFound)?;
-    Ok((survey, channel))
 }
 
 fn svg_response(svg: String) -> HttpResponse {
@@ -356,7 +339,7 @@ pub async fn page_poster(
     path: web::Path<(i32, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, code) = path.into_inner();
-    let (survey, c) = channel(&state.app, &user.actor(), id, &code).await?;
+    let (survey, c) = app::sampling::channel_state(&state.app, &user.actor(), id, &code).await?;
     let poster = of(&state, &req, &survey, &c);
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::new(&survey));

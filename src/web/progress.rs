@@ -7,7 +7,7 @@ use super::csrf::CsrfToken;
 use super::exports::{attachment, csv_file, xlsx_error};
 use super::view::SurveyView;
 use crate::app;
-use crate::domain::progress::{DailyRow, GroupProgress, Progress, SchoolProgress};
+use crate::domain::progress::{GroupProgress, Progress, SchoolProgress};
 use crate::error::AppError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
@@ -229,12 +229,6 @@ pub async fn page_progress(
     render(&state, StatusCode::OK, "admin/progress.html", &ctx)
 }
 
-#[derive(Serialize)]
-struct DailyView<'a> {
-    #[serde(flatten)]
-    row: &'a DailyRow,
-}
-
 /// The leadership's daily summary: yesterday, today, so far and left, school by school.
 pub async fn page_daily(
     state: State,
@@ -246,13 +240,7 @@ pub async fn page_daily(
     let mut ctx = page(Some(&user), &csrf);
     ctx.insert("survey", &SurveyView::new(&d.survey));
     ctx.insert("today", &d.today.format("%Y-%m-%d").to_string());
-    ctx.insert(
-        "rows",
-        &d.rows
-            .iter()
-            .map(|row| DailyView { row })
-            .collect::<Vec<_>>(),
-    );
+    ctx.insert("rows", &d.rows);
     ctx.insert("total", &d.total);
     ctx.insert(
         "groups",

@@ -884,38 +884,54 @@ pub async fn api_create_channel(
     Ok(HttpResponse::Created().json(json!({"code": ch.code, "url": url})))
 }
 
-/// `POST …/channels/{code}/close` and `/reopen`, `DELETE …/channels/{code}`.
-pub async fn api_change_channel(
+/// `POST …/channels/{code}/close` and `…/reopen`: the channel as it now is.
+async fn change_channel(
+    state: &AppState,
+    user: &CurrentUser,
+    req: &HttpRequest,
+    path: web::Path<(i32, String)>,
+    change: sampling::ChannelChange,
+) -> Result<HttpResponse, AppError> {
+    let (id, code) = path.into_inner();
+    sampling::change_channel(&state.app, &user.actor(), id, &code, change).await?;
+    let (_, c) = sampling::channel_state(&state.app, &user.actor(), id, &code).await?;
+    Ok(HttpResponse::Ok().json(ChannelView::new(state, req, c)))
+}
+
+pub async fn api_close_channel(
     state: State,
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<(i32, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, code) = path.into_inner();
-    let change = if req.method() == actix_web::http::Method::DELETE {
-        sampling::ChannelChange::Delete
-    } else if req.path().ends_with("/reopen") {
-        sampling::ChannelChange::Reopen
-    } else {
-        sampling::ChannelChange::Close
-    };
-    sampling::change_channel(&state.app, &user.actor(), id, &code, change).await?;
-    if change == sampling::ChannelChange::Delete {
-        return Ok(HttpResponse::NoContent().finish());
-    }
-    let c = app_channel(&state, &user, id, &code).await?;
-    Ok(HttpResponse::Ok().json(ChannelView::new(&state, &req, c)))
+    change_channel(&state, &user, &req, path, sampling::ChannelChange::Close).await
 }
 
-async fn app_channel(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i32,
-    code: &str,
-) -> Result<sampling::ChannelState, AppError> {
-    Ok(super::poster::channel(&state.app, &user.actor(), id, code)
-        .await?
-        .1)
+pub async fn api_reopen_channel(
+    state: State,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    change_channel(&state, &user, &req, path, sampling::ChannelChange::Reopen).await
+}
+
+/// `DELETE …/channels/{code}`: 204, or 409 for a channel that took answers.
+pub async fn api_delete_channel(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, code) = path.into_inner();
+    sampling::change_channel(
+        &state.app,
+        &user.actor(),
+        id,
+        &code,
+        sampling::ChannelChange::Delete,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn api_list_channels(
@@ -939,7 +955,7 @@ pub async fn api_channel_qr(
     path: web::Path<(i32, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, code, format) = path.into_inner();
-    let (survey, c) = super::poster::channel(&state.app, &user.actor(), id, &code).await?;
+    let (survey, c) = sampling::channel_state(&state.app, &user.actor(), id, &code).await?;
     let url = state.public_link(&req, &channel_path(&c.channel.code));
     match format.as_str() {
         "qr.svg" => super::qr::svg_response(&url),
