@@ -168,7 +168,8 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
                 i
             ));
         }
-        app::sampling::upload_roster(ctx, &DEMO, survey.id, group, text.into_bytes())
+        let upload = app::sheets::Upload::from_bytes(text.as_bytes()).map_err(failed)?;
+        app::sampling::upload_roster(ctx, &DEMO, survey.id, group, upload)
             .await
             .map_err(failed)?;
     }

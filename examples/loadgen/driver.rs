@@ -100,15 +100,10 @@ pub async fn prepare(
         let grade = [2, 5, 8][(i / schools.len()) % 3];
         text.push_str(&format!("p{i:07},{},{},{grade}\n", names[s], schools[s]));
     }
-    app::sampling::upload_roster(
-        &ctx,
-        &me,
-        survey.id,
-        RespondentGroup::Parent,
-        text.into_bytes(),
-    )
-    .await
-    .map_err(|e| fail(&e))?;
+    let upload = app::sheets::Upload::from_bytes(text.as_bytes()).map_err(|e| fail(&e))?;
+    app::sampling::upload_roster(&ctx, &me, survey.id, RespondentGroup::Parent, upload)
+        .await
+        .map_err(|e| fail(&e))?;
     app::draws::draw(&ctx, &me, survey.id, app::draws::SeedChoice::Random)
         .await
         .map_err(|e| fail(&e))?;

@@ -103,10 +103,12 @@ const SCHOOLS_SHEET: super::sheets::Limits = super::sheets::Limits {
 fn rows_of(bytes: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
     let bad = |m: String| AppError::invalid("file", m);
     if super::sheets::is_xlsx(bytes) {
-        return Ok(super::sheets::xlsx_rows(bytes, &SCHOOLS_SHEET)?
-            .into_iter()
-            .map(|(_, row)| row)
-            .collect());
+        return Ok(
+            super::sheets::xlsx_rows(std::io::Cursor::new(bytes), &SCHOOLS_SHEET)?
+                .into_iter()
+                .map(|(_, row)| row)
+                .collect(),
+        );
     }
     let text = crate::domain::frame::decode(bytes).map_err(|e| {
         bad(e

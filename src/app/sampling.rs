@@ -4,7 +4,7 @@ use super::surveys::{organized, visible, visible_in};
 use super::{Actor, Context, audit, blocking, conflict_if};
 use crate::domain::audit::AuditAction;
 use crate::domain::channel::Channel;
-use crate::domain::frame::{self, Person, RosterErrors, School};
+use crate::domain::frame::{self, Person, School};
 use crate::domain::geography::Geography;
 use crate::domain::group::{GroupMap, RespondentGroup};
 use crate::domain::invitation::{Addressed, InvitationStatus, ReleaseFilter, ReleaseOutcome};
@@ -16,7 +16,6 @@ use crate::store::{self, DbFailure};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
-use serde_json::json;
 
 /// A group by its code; an error naming the field if there is none.
 pub fn parse_group(code: &str) -> Result<RespondentGroup, AppError> {
@@ -212,74 +211,60 @@ const ROSTER_SHEET: super::sheets::Limits = super::sheets::Limits {
     what: "名册",
 };
 
+/// People stored a statement at a time while a roster is read again.
+const STORED_TOGETHER: usize = 2_000;
+
 /// Replaces a group's roster of a draft survey the actor organises. A file with any bad row
 /// is refused whole, with every line and reason (422). A draw made before goes stale: the
 /// survey cannot open until it is redone or discarded.
+///
+/// The file is read twice, as it streams from its spool: checked (keeping nothing of the
+/// people), then, inside the write transaction, read again and stored in pieces; so memory
+/// stays small whatever its size, and a refused file changes nothing.
 pub async fn upload_roster(
     ctx: &Context,
     actor: &Actor<'_>,
     id: i32,
     group: RespondentGroup,
-    bytes: Vec<u8>,
+    upload: super::sheets::Upload,
 ) -> Result<UploadOutcome, AppError> {
+    use super::sheets::{RosterFile, refused_roster};
     let survey = draft(ctx, actor, id).await?;
     let db = ctx.db.pool();
     let geo = store::geography::load(db, survey.id).await?;
     if geo.areas.is_empty() {
         return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
     }
-    let rejected = move |e: RosterErrors| AppError::Unprocessable {
-        field: Some("file".into()),
-        message: format!("{}名册有 {} 处错误，未导入任何数据", group.label(), e.total),
-        details: json!({"errors": e.errors, "error_count": e.total}),
-    };
-    let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
-    // A roster is parsed and stored one at a time (as draws are): four large uploads at once
-    // hold one parsed roster in memory, not four.
+    let label = group.label();
+    // A roster is read and stored one at a time (as draws are): four large uploads at once
+    // read one file at a time, the others waiting on disk.
     let _turn = ctx.heavy.acquire().await.map_err(AppError::internal)?;
-    let roster = blocking(move || {
-        if super::sheets::is_xlsx(&bytes) {
-            let rows = super::sheets::xlsx_rows(&bytes, &ROSTER_SHEET)?;
-            let records = rows
-                .into_iter()
-                .map(|(line, cells)| Ok((line, csv::StringRecord::from(cells))));
-            frame::parse_records(group, records, &areas, &schools).map_err(rejected)
-        } else {
-            let text = frame::decode_owned(bytes).map_err(rejected)?;
-            frame::parse_roster(group, &text, &areas, &schools).map_err(rejected)
-        }
+    let others = store::frames::phones_outside(db, survey.id, group).await?;
+    let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
+    let (file, shape, found) = blocking(move || {
+        let mut file = RosterFile::open(upload, &ROSTER_SHEET, label)?;
+        let mut found = Duplicates::default();
+        let shape = frame::read_roster(group, file.records()?, &areas, &schools, |r| {
+            found.check(&r, &others);
+            true
+        })
+        .map_err(|e| refused_roster(label, e))?;
+        Ok::<_, AppError>((file, shape, found))
     })
     .await??;
-    let frame::Roster {
+    let frame::RosterShape {
         rows,
         ignored_columns,
         mut warnings,
-    } = roster;
-    let others = store::frames::phones_outside(db, survey.id, group).await?;
-    let mut shared: GroupMap<usize> = GroupMap::default();
-    let all_duplicates: Vec<Duplicate> = rows
-        .iter()
-        .filter_map(|r| {
-            let (g, other_id) = others.get(r.phone.as_deref()?)?;
-            shared[*g] += 1;
-            Some(Duplicate {
-                line: r.line,
-                external_id: r.external_id.clone(),
-                other_group: g.label().into(),
-                other_id: other_id.clone(),
-            })
-        })
-        .collect();
-    let duplicate_count = all_duplicates.len();
-    let duplicates = all_duplicates.into_iter().take(LISTED_DUPLICATES).collect();
+    } = shape;
     // Most phones already in one other group's roster: the same file under another group.
-    for (g, &n) in shared.iter() {
-        if n * 2 > rows.len() {
+    for (g, &n) in found.shared.iter() {
+        if n * 2 > rows {
             warnings.push(format!(
                 "{n} 人（{}%）的电话已在{}名册中：是否把同一份名单传成了{}名册？",
-                n * 100 / rows.len().max(1),
+                n * 100 / rows.max(1),
                 g.label(),
-                group.label()
+                label
             ));
         }
     }
@@ -291,20 +276,84 @@ pub async fn upload_roster(
             "乡镇（街道）或学校刚被修改，请重新上传名册".into(),
         ));
     }
-    store::frames::replace(&txn, survey.id, group, &rows, &geo).await?;
+    store::frames::clear(&txn, survey.id, group).await?;
+    // Read again off the async workers, a piece at a time, while the pieces are stored.
+    let (pieces, mut arriving) = tokio::sync::mpsc::channel::<Vec<frame::RosterRow>>(2);
+    let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let mut piece = Vec::with_capacity(STORED_TOGETHER);
+        let read = frame::read_roster(group, file.records()?, &areas, &schools, |r| {
+            piece.push(r);
+            piece.len() < STORED_TOGETHER
+                || pieces
+                    .blocking_send(std::mem::replace(
+                        &mut piece,
+                        Vec::with_capacity(STORED_TOGETHER),
+                    ))
+                    .is_ok()
+        });
+        if !piece.is_empty() {
+            let _ = pieces.blocking_send(piece);
+        }
+        Ok::<_, AppError>(read.map(|s| s.rows).ok())
+    });
+    let mut stored = 0;
+    while let Some(piece) = arriving.recv().await {
+        store::frames::insert(&txn, survey.id, group, &piece, &geo).await?;
+        stored += piece.len();
+    }
+    let read = reading.await.map_err(AppError::internal)??;
+    // The spool is Renke's own file: read again, it reads the same.
+    if read != Some(rows) || stored != rows {
+        return Err(AppError::Internal(format!(
+            "roster read {rows} people, then {read:?} ({stored} stored)"
+        )));
+    }
     txn.commit().await?;
-    tracing::info!(survey = survey.id, group = %group, rows = rows.len(), user = ?actor.user_id(), "roster uploaded");
-    let detail = format!("{} rows", rows.len());
+    tracing::info!(survey = survey.id, group = %group, rows, user = ?actor.user_id(), "roster uploaded");
+    let detail = format!("{rows} rows");
     let subject = format!("survey {} {}", survey.id, group);
     audit(ctx, actor, AuditAction::RosterUploaded, &subject, &detail).await;
     Ok(UploadOutcome {
         group,
-        rows: rows.len(),
-        duplicate_count,
-        duplicates,
+        rows,
+        duplicate_count: found.count,
+        duplicates: found.listed,
         ignored_columns,
         warnings,
     })
+}
+
+/// The people of a roster whose phones are in another group's roster: how many, per group, and
+/// the first [`LISTED_DUPLICATES`].
+#[derive(Default)]
+struct Duplicates {
+    count: usize,
+    shared: GroupMap<usize>,
+    listed: Vec<Duplicate>,
+}
+
+impl Duplicates {
+    fn check(
+        &mut self,
+        r: &frame::RosterRow,
+        others: &std::collections::HashMap<String, (RespondentGroup, String)>,
+    ) {
+        let Some((g, other_id)) = r.phone.as_deref().and_then(|p| others.get(p)) else {
+            return;
+        };
+        self.count += 1;
+        self.shared[*g] += 1;
+        if self.listed.len() < LISTED_DUPLICATES {
+            self.listed.push(Duplicate {
+                line: r.line,
+                external_id: r.external_id.clone(),
+                other_group: g.label().into(),
+                other_id: other_id.clone(),
+            });
+        }
+    }
 }
 
 /// A roster as organisers see it: its size and its first rows (phones masked).

@@ -123,6 +123,15 @@ pub struct RosterErrors {
 }
 
 impl RosterErrors {
+    /// A file in neither UTF-8 nor GBK.
+    pub fn unrecognised_encoding() -> Self {
+        RosterErrors::one(
+            1,
+            None,
+            "文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV",
+        )
+    }
+
     fn one(line: u64, column: Option<&'static str>, message: impl Into<String>) -> Self {
         RosterErrors {
             total: 1,
@@ -153,11 +162,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, RosterErrors> {
 fn decode_gbk(bytes: &[u8]) -> Result<String, RosterErrors> {
     let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
     if had_errors {
-        return Err(RosterErrors::one(
-            1,
-            None,
-            "文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV",
-        ));
+        return Err(RosterErrors::unrecognised_encoding());
     }
     Ok(text.into_owned())
 }
@@ -509,6 +514,87 @@ fn is_template_example(id: &str, name: Option<&str>, phone: Option<&str>) -> boo
 /// could not be read.
 pub type Record = Result<(u64, csv::StringRecord), (u64, String)>;
 
+/// Counts a text's lines as it is read: CR, LF and CRLF each end one (csv's own count is off for
+/// CRLF files, Excel's, and a file's CR-only lines are lines too). Only the breaks the CSV
+/// reader has read ahead of its current record are kept, so any size of file is counted in a
+/// few bytes.
+struct LineCounter<R> {
+    inner: R,
+    /// Bytes read so far, and whether the last of them was a CR.
+    read: u64,
+    after_cr: bool,
+    /// Offsets of the breaks read but not yet passed by a record, and the lines before them.
+    ahead: std::collections::VecDeque<u64>,
+    passed: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            let is_break = b == b'\r' || (b == b'\n' && !self.after_cr);
+            if is_break {
+                self.ahead.push_back(self.read + i as u64);
+            }
+            self.after_cr = b == b'\r';
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineCounter<R> {
+    /// The line at a byte offset (1: the first); offsets are asked in increasing order.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.ahead.front().is_some_and(|&b| b < offset) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// The records of a CSV text read from `text` as it streams (UTF-8, without a BOM), each with
+/// its line number, the header first.
+pub fn csv_records(text: impl std::io::Read) -> impl Iterator<Item = Record> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(LineCounter {
+            inner: text,
+            read: 0,
+            after_cr: false,
+            ahead: Default::default(),
+            passed: 0,
+        });
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(false) => {
+                done = true;
+                None
+            }
+            Ok(true) => {
+                let offset = record.position().map_or(0, |p| p.byte());
+                Some(Ok((reader.get_mut().line_at(offset), record)))
+            }
+            Err(e) => {
+                // An I/O error ends the file; a malformed line does not.
+                done = matches!(e.kind(), csv::ErrorKind::Io(_));
+                let offset = e.position().map_or(0, |p| p.byte());
+                Some(Err((
+                    reader.get_mut().line_at(offset),
+                    format!("这一行无法读取：{e}"),
+                )))
+            }
+        }
+    })
+}
+
 /// Parses and checks a group's CSV roster against the county's areas and schools.
 pub fn parse_roster(
     group: RespondentGroup,
@@ -516,63 +602,50 @@ pub fn parse_roster(
     areas: &[Area],
     schools: &[School],
 ) -> Result<Roster, RosterErrors> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    // Line numbers counted here from each record's byte offset: the reader's own count is off
-    // for CRLF files (Excel's), and a file's CR-only lines are lines too.
-    let bytes = text.as_bytes();
-    let (mut counted_to, mut line) = (0usize, 1u64);
-    let mut line_at = move |offset: u64| {
-        let offset = (offset as usize).min(bytes.len());
-        if offset > counted_to {
-            let mut i = counted_to;
-            while i < offset {
-                // CR, LF and CRLF each end a line (a CRLF record may start at its LF).
-                match bytes[i] {
-                    b'\r' => line += 1,
-                    b'\n' if i == 0 || bytes[i - 1] != b'\r' => line += 1,
-                    _ => {}
-                }
-                i += 1;
-            }
-            counted_to = offset;
-        }
-        line
-    };
-    let records = reader.records().map(move |r| match r {
-        Ok(rec) => Ok((rec.position().map_or(0, |p| line_at(p.byte())), rec)),
-        Err(e) => Err((
-            e.position().map_or(0, |p| line_at(p.byte())),
-            format!("这一行无法读取：{e}"),
-        )),
-    });
-    let lines = bytes.iter().filter(|b| **b == b'\n').count();
-    parse_sized(group, records, lines, areas, schools)
+    let lines = text.bytes().filter(|b| *b == b'\n').count();
+    let mut rows = Vec::with_capacity(lines.min(MAX_ROWS));
+    let shape = read_roster(group, csv_records(text.as_bytes()), areas, schools, |r| {
+        rows.push(r);
+        true
+    })?;
+    Ok(Roster {
+        rows,
+        ignored_columns: shape.ignored_columns,
+        warnings: shape.warnings,
+    })
 }
 
-/// Parses and checks a group's roster, its first record the header, against the county's areas
-/// and schools.
-pub fn parse_records(
-    group: RespondentGroup,
-    records: impl Iterator<Item = Record>,
-    areas: &[Area],
-    schools: &[School],
-) -> Result<Roster, RosterErrors> {
-    let expected = records.size_hint().0;
-    parse_sized(group, records, expected, areas, schools)
+/// A checked roster without its people (who were handed on one by one as they were read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterShape {
+    pub rows: usize,
+    pub ignored_columns: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
-/// As [`parse_records`], the list of people sized for `expected` of them at once (a million
-/// people then need no doubling and copying of the list).
-fn parse_sized(
+/// A roster's id, as kept to find repeated ones: 128 bits of two hashes (no collision in any
+/// roster's size), so a million ids take 24 bytes each, not their strings.
+fn id_key(id: &str) -> [u64; 2] {
+    use std::hash::{Hash, Hasher};
+    [0u8, 1].map(|salt| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        id.hash(&mut h);
+        h.finish()
+    })
+}
+
+/// Reads and checks a group's roster, its first record the header, against the county's areas
+/// and schools, handing each good person to `each` as it is read (`each` returns false to stop
+/// reading). Nothing of the people is kept here but their ids' hashes (to find repeated ids),
+/// so a file of any size is checked in little memory, and read again to be stored.
+pub fn read_roster(
     group: RespondentGroup,
     mut records: impl Iterator<Item = Record>,
-    expected: usize,
     areas: &[Area],
     schools: &[School],
-) -> Result<Roster, RosterErrors> {
+    mut each: impl FnMut(RosterRow) -> bool,
+) -> Result<RosterShape, RosterErrors> {
     let header = match records.next() {
         Some(Ok((_, h))) => h,
         Some(Err((line, e))) => {
@@ -680,8 +753,8 @@ fn parse_sized(
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rows = Vec::with_capacity(expected.min(MAX_ROWS));
+    let mut seen: HashMap<[u64; 2], u64> = HashMap::new();
+    let mut rows = 0usize;
     let mut errors = ErrorList {
         headings,
         ..ErrorList::default()
@@ -698,7 +771,7 @@ fn parse_sized(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if rows.len() >= MAX_ROWS {
+        if rows >= MAX_ROWS {
             errors.push(line, None, format!("名册不能超过 {MAX_ROWS} 行"));
             break;
         }
@@ -723,14 +796,15 @@ fn parse_sized(
                 String::new()
             }
             Some(id) => {
-                if let Some(first) = seen.get(id) {
-                    errors.push(
+                match seen.entry(id_key(id)) {
+                    std::collections::hash_map::Entry::Occupied(first) => errors.push(
                         line,
                         Some(Column::Id),
-                        format!("编号“{id}”与第 {first} 行重复"),
-                    );
-                } else {
-                    seen.insert(id.to_owned(), line);
+                        format!("编号“{id}”与第 {} 行重复", first.get()),
+                    ),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(line);
+                    }
                 }
                 id.to_owned()
             }
@@ -849,7 +923,8 @@ fn parse_sized(
         if errors.total == before
             && let Some(area) = area
         {
-            rows.push(RosterRow {
+            rows += 1;
+            let go_on = each(RosterRow {
                 line,
                 external_id,
                 area,
@@ -859,6 +934,9 @@ fn parse_sized(
                 name,
                 phone,
             });
+            if !go_on {
+                break;
+            }
         }
     }
     if errors.total > 0 {
@@ -867,10 +945,10 @@ fn parse_sized(
             errors: errors.listed,
         });
     }
-    if rows.is_empty() {
+    if rows == 0 {
         return Err(RosterErrors::one(2, None, "名册中没有任何人"));
     }
-    Ok(Roster {
+    Ok(RosterShape {
         rows,
         ignored_columns,
         warnings,
@@ -1165,5 +1243,31 @@ mod fuzz {
         let text = format!("编号,乡镇\n{},城关镇\n", "x".repeat(1 << 20));
         let err = parse_roster(RespondentGroup::Public, &text, &areas, &[]).unwrap_err();
         assert_eq!(err.errors[0].column, Some("id"));
+    }
+
+    #[test]
+    fn lines_are_counted_the_same_however_the_text_arrives() {
+        /// One byte a read: a CRLF split over two reads is still one break.
+        struct Trickle<'a>(&'a [u8]);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let text = "编号,乡镇\r\nd1,城关镇\r\nd2,\"桥头\n镇\"\rd3,城关镇\nd4,桥头镇\r\n";
+        let whole: Vec<u64> = csv_records(text.as_bytes()).map(|r| r.unwrap().0).collect();
+        let trickled: Vec<u64> = csv_records(Trickle(text.as_bytes()))
+            .map(|r| r.unwrap().0)
+            .collect();
+        assert_eq!(whole, vec![1, 2, 3, 5, 6]);
+        assert_eq!(trickled, whole);
     }
 }

@@ -48,19 +48,28 @@ impl TryFrom<frame_person::Model> for Person {
     }
 }
 
-/// Replaces a group's roster (call inside a transaction).
-pub async fn replace(
+/// Removes a group's roster (inside the transaction that stores the new one).
+pub async fn clear(
     db: &impl ConnectionTrait,
     survey_id: i32,
     group: RespondentGroup,
-    rows: &[RosterRow],
-    geo: &Geography,
 ) -> Result<(), DbErr> {
     frame_person::Entity::delete_many()
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .filter(frame_person::Column::Grp.eq(group.code()))
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Adds people to a group's roster.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    group: RespondentGroup,
+    rows: &[RosterRow],
+    geo: &Geography,
+) -> Result<(), DbErr> {
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|r| frame_person::ActiveModel {
             survey_id: Set(survey_id),
@@ -290,17 +299,22 @@ pub async fn phones_outside(
     survey_id: i32,
     group: RespondentGroup,
 ) -> Result<HashMap<String, (RespondentGroup, String)>, DbErr> {
-    let rows = frame_person::Entity::find()
+    // Only the three columns: the other rosters may hold many people.
+    let rows: Vec<(String, String, Option<String>)> = frame_person::Entity::find()
+        .select_only()
+        .column(frame_person::Column::Grp)
+        .column(frame_person::Column::ExternalId)
+        .column(frame_person::Column::Phone)
         .filter(frame_person::Column::SurveyId.eq(survey_id))
         .filter(frame_person::Column::Grp.ne(group.code()))
         .filter(frame_person::Column::Phone.is_not_null())
+        .into_tuple()
         .all(db)
         .await?;
     let mut out = HashMap::with_capacity(rows.len());
-    for m in rows {
-        let p = Person::try_from(m)?;
-        if let Some(phone) = p.phone {
-            out.insert(phone, (p.group, p.external_id));
+    for (grp, external_id, phone) in rows {
+        if let Some(phone) = phone {
+            out.insert(phone, (group_of(&grp, survey_id)?, external_id));
         }
     }
     Ok(out)

@@ -1,5 +1,6 @@
 //! What clients send: JSON bodies and HTML forms, each checked with `validator` and then
 //! parsed into domain types, so a handler never sees unchecked input.
+use crate::app::sheets::Upload;
 use crate::domain::quota::{PlanParameters, PlanText, Target};
 use crate::domain::survey::{Survey, SurveySettings, Window};
 use crate::domain::tally::Estimator;
@@ -479,4 +480,57 @@ mod tests {
             Some("opens_at")
         );
     }
+}
+
+/// An upload's bytes gathered into writes of a quarter megabyte to its spool.
+#[derive(Default)]
+pub struct Spool {
+    pending: Vec<u8>,
+}
+
+impl Spool {
+    const WRITE: usize = 256 * 1024;
+
+    pub fn add(&mut self, upload: &mut Upload, bytes: &[u8]) -> Result<(), AppError> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= Self::WRITE {
+            upload.append(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    pub fn finish(&mut self, upload: &mut Upload) -> Result<(), AppError> {
+        upload.append(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// A request body of at most `max` bytes spooled to disk as it arrives (413 past it, before a
+/// byte is read if its length says so), so large files never sit whole in memory.
+pub async fn spool(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    max: usize,
+) -> Result<Upload, AppError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let (mut upload, mut spool) = (Upload::new()?, Spool::default());
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| AppError::invalid("file", format!("无法读取上传的文件：{e}")))?;
+        if upload.len() as usize + spool.pending.len() + chunk.len() > max {
+            return Err(AppError::PayloadTooLarge);
+        }
+        spool.add(&mut upload, &chunk)?;
+    }
+    spool.finish(&mut upload)?;
+    Ok(upload)
 }

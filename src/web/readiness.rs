@@ -363,7 +363,7 @@ pub async fn page_upload(
         super::sampling_pages::read_upload(multipart, super::MAX_READINESS_BYTES).await?;
     csrf::verify(&req, token.as_deref())?;
     let year = this_year();
-    match ready::upload(&state.app, &user.actor(), county, file).await {
+    match ready::upload(&state.app, &user.actor(), county, file.into_bytes()?).await {
         Ok(n) => {
             show(
                 &state,

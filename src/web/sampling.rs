@@ -538,7 +538,7 @@ pub async fn api_upload_frame(
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<(i32, String)>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
     surveys::organized(&state.app, &user.actor(), id).await?;
@@ -554,8 +554,8 @@ pub async fn api_upload_frame(
         ));
     }
     let group = sampling::parse_group(&group)?;
-    let outcome =
-        sampling::upload_roster(&state.app, &user.actor(), id, group, body.to_vec()).await?;
+    let upload = super::input::spool(&req, body, super::MAX_ROSTER_BYTES).await?;
+    let outcome = sampling::upload_roster(&state.app, &user.actor(), id, group, upload).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 

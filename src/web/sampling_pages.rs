@@ -13,6 +13,7 @@ use super::view::SurveyView;
 use super::{AppState, see_other};
 use crate::app::draws;
 use crate::app::sampling::{self, ChannelChange, InvitationUse, ReleaseRequest};
+use crate::app::sheets::Upload;
 use crate::app::surveys;
 use crate::domain::draw::Algorithm;
 use crate::domain::group::RespondentGroup;
@@ -320,33 +321,39 @@ pub async fn save_schools(
     }
 }
 
-/// Reads a multipart upload of at most `max` bytes: the CSRF token and the file's bytes.
+/// Reads a multipart upload of at most `max` bytes: the CSRF token and the file, spooled to
+/// disk as it arrives.
 pub async fn read_upload(
     mut payload: Multipart,
     max: usize,
-) -> Result<(Option<String>, Vec<u8>), AppError> {
+) -> Result<(Option<String>, Upload), AppError> {
     let bad =
         |e: actix_multipart::MultipartError| AppError::invalid("file", format!("上传失败：{e}"));
-    let (mut token, mut file) = (None, Vec::new());
+    let too_big = || {
+        let mb = max / (1024 * 1024);
+        AppError::invalid("file", format!("文件太大（最大 {mb} MB）"))
+    };
+    let (mut token, mut file) = (None, Upload::new()?);
+    let mut received = 0usize;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(bad)?;
         let name = field.name().unwrap_or("").to_owned();
+        let mut spool = super::input::Spool::default();
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(bad)?;
-            if bytes.len() + chunk.len() > max {
-                let mb = max / (1024 * 1024);
-                return Err(AppError::invalid(
-                    "file",
-                    format!("文件太大（最大 {mb} MB）"),
-                ));
+            received += chunk.len();
+            if received > max {
+                return Err(too_big());
             }
-            bytes.extend_from_slice(&chunk);
+            match name.as_str() {
+                "file" => spool.add(&mut file, &chunk)?,
+                _ => bytes.extend_from_slice(&chunk),
+            }
         }
-        match name.as_str() {
-            "csrf_token" => token = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "file" => file = bytes,
-            _ => {}
+        spool.finish(&mut file)?;
+        if name == "csrf_token" {
+            token = Some(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     Ok((token, file))

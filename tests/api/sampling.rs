@@ -706,3 +706,67 @@ t1,城关镇,城关一小,张老师,13912345678
         assert!(html.contains("家长问卷二维码"));
     }
 }
+
+backend_test! {
+    async fn a_large_roster_is_read_as_it_streams_and_a_late_bad_line_changes_nothing(app) {
+        let (organizer, id) = county_survey(&app).await;
+        // 5,000 parents in GBK with CRLF, as Excel saves them: many reads of the spool, and
+        // several pieces stored.
+        let mut text = String::from("编号,乡镇,学校,年级,姓名,电话\r\n");
+        for i in 0..5_000 {
+            text += &format!("p{i:05},城关镇,城关一小,3,欧阳{i},139{i:08}\r\n");
+        }
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        assert!(gbk.len() > 3 * 64 * 1024);
+        let (status, body) = upload(&app, &organizer, id, "parent", gbk.into_owned()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rows"], 5_000);
+        let frame_url = app.url(&format!("/api/v1/surveys/{id}/frames/parent"));
+        let frame: Value = organizer.get(&frame_url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(frame["rows"], 5_000);
+        assert_eq!(frame["sample"][0]["name"], "欧阳0");
+        // The same list in UTF-8 with one bad phone on its last line but one: refused, that line
+        // named, and the roster stored before is still the one there.
+        let bad = text.replace("欧阳4998,13900004998", "欧阳4998,12345");
+        let (status, body) = upload(&app, &organizer, id, "parent", bad).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error_count"], 1, "{body}");
+        assert_eq!(body["errors"][0]["line"], 5_000, "{body}");
+        let frame: Value = organizer.get(&frame_url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(frame["rows"], 5_000);
+        // A repeated id far from its first: named with the first's line.
+        let repeated = text.replace("p04999,", "p00001,");
+        let (status, body) = upload(&app, &organizer, id, "parent", repeated).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("第 3 行"), "{message}");
+    }
+}
+
+backend_test! {
+    async fn a_roster_declared_over_the_limit_is_refused_before_its_body_is_sent(app) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_, id) = county_survey(&app).await;
+        // An organiser of that county whose password the test knows, logged in by hand.
+        let admin = app.admin().await;
+        let county = admin.get(app.url(&format!("/api/v1/surveys/{id}"))).send().await.unwrap().json::<Value>().await.unwrap()["county_id"].clone();
+        let res = admin.post(app.url("/api/v1/users")).json(&json!({"username": "bulk", "password": crate::helpers::PASSWORD, "role": "organizer", "county_id": county})).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+        let res = app.client.post(app.url("/api/v1/login")).json(&json!({"username": "bulk", "password": crate::helpers::PASSWORD})).send().await.unwrap();
+        let cookie: Vec<String> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect();
+        let host = app.address.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/v1/surveys/{id}/frames/parent HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nCookie: {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+            app.address,
+            cookie.join("; "),
+            200u64 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Not a byte of the body sent: the answer comes anyway.
+        let mut out = vec![0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut out)).await.expect("answered before the body").unwrap();
+        let answer = String::from_utf8_lossy(&out[..n]).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+}
