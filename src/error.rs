@@ -40,6 +40,8 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("请求超时，请检查网络后重试")]
     RequestTimeout,
+    #[error("网址太长")]
+    UriTooLong,
     /// The database cannot be reached or written for now: the request may be retried.
     #[error("数据库暂时不可用，请稍后再试")]
     Unavailable { failure: DbFailure, cause: String },

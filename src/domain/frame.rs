@@ -623,16 +623,18 @@ pub struct RosterShape {
     pub warnings: Vec<String>,
 }
 
-/// A roster's id, as kept to find repeated ones: 128 bits of two hashes (no collision in any
-/// roster's size), so a million ids take 24 bytes each, not their strings.
-fn id_key(id: &str) -> [u64; 2] {
+/// A roster's id, as kept to find repeated ones: 96 bits of two hashes (a collision among two
+/// million ids has odds of about 1 in 10^16), so with its line an id takes 16 bytes, not its
+/// string.
+fn id_key(id: &str) -> [u32; 3] {
     use std::hash::{Hash, Hasher};
-    [0u8, 1].map(|salt| {
+    let [a, b] = [0u8, 1].map(|salt| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         salt.hash(&mut h);
         id.hash(&mut h);
         h.finish()
-    })
+    });
+    [a as u32, (a >> 32) as u32, b as u32]
 }
 
 /// Reads and checks a group's roster, its first record the header, against the county's areas
@@ -753,7 +755,8 @@ pub fn read_roster(
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
-    let mut seen: HashMap<[u64; 2], u64> = HashMap::new();
+    // Lines of files within the upload limit fit in 32 bits.
+    let mut seen: HashMap<[u32; 3], u32> = HashMap::new();
     let mut rows = 0usize;
     let mut errors = ErrorList {
         headings,
@@ -803,7 +806,7 @@ pub fn read_roster(
                         format!("编号“{id}”与第 {} 行重复", first.get()),
                     ),
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(line);
+                        v.insert(line.min(u64::from(u32::MAX)) as u32);
                     }
                 }
                 id.to_owned()

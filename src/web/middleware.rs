@@ -32,13 +32,22 @@ pub fn loggable_path(path: &str) -> String {
     path.to_owned()
 }
 
-/// One log line per request: method, path, status and latency.
+/// The longest address served: Renke's own are far shorter (a link's token, a few filters).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// One log line per request: method, path, status and latency. An address longer than any of
+/// Renke's is answered 414 at once (and logged cut short).
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = req.method().clone();
+    if req.path().len() + req.query_string().len() > MAX_URI_BYTES {
+        let path: String = loggable_path(req.path()).chars().take(64).collect();
+        tracing::info!(%method, path = %format!("{path}…"), status = 414, "request");
+        return Err(AppError::UriTooLong.into());
+    }
     let path = loggable_path(req.path());
     let res = next.call(req).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -93,3 +93,54 @@ async fn a_stalled_head_or_a_trickling_body_is_cut_off_with_408() {
     assert_eq!(status_of(&res), Some(408), "{res:.300}");
     assert!(res.contains("请求超时"), "{res:.300}");
 }
+
+/// Writes `head` and reads the answer's status line (the connection may stay open); how long it
+/// took to come.
+async fn first_line(address: &str, head: &[u8]) -> (String, Duration) {
+    let mut stream = TcpStream::connect(address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let _ = stream.write_all(head).await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !out.windows(2).any(|w| w == b"\r\n") {
+        match tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_longer_than_any_of_renkes_gets_a_prompt_4xx() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await.unwrap();
+    for (n, expected) in [(9_000, Some(414)), (40_000, Some(414)), (70_000, None)] {
+        for path in ["/healthz?", "/s/", "/admin/surveys/"] {
+            let head = format!("GET {path}{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(n));
+            let (res, took) = first_line(&app.address, head.as_bytes()).await;
+            let status = status_of(&res);
+            match expected {
+                Some(code) => assert_eq!(status, Some(code), "{n} bytes at {path}: {res:.200}"),
+                // Past what actix-http parses at all: its own 400.
+                None => assert!(
+                    status.is_some_and(|s| (400..500).contains(&s)),
+                    "{n} bytes at {path}: {res:.200}"
+                ),
+            }
+            assert!(
+                took < Duration::from_secs(5),
+                "{n} bytes at {path}: answered after {took:?}"
+            );
+        }
+    }
+    // An address of ordinary length is served as before.
+    let res = reqwest::get(app.url(&format!("/healthz?{}", "a".repeat(4_000))))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+}
