@@ -61,6 +61,43 @@
       progress.appendChild(jump);
     }
   }
+  // Read aloud, where the browser offers speech synthesis with a voice for the page's language:
+  // a button per item reads it and its options. Nothing is fetched from anywhere; without such
+  // a voice there is no button.
+  var synth = window.speechSynthesis;
+  if (synth && window.SpeechSynthesisUtterance) {
+    var primary = (document.documentElement.lang || "zh-CN").split("-")[0].toLowerCase();
+    var added = false;
+    var addButtons = function () {
+      var voice = null;
+      each(synth.getVoices() || [], function (v) {
+        if (!voice && v.lang && v.lang.replace("_", "-").split("-")[0].toLowerCase() === primary) { voice = v; }
+      });
+      if (added || !voice) { return; }
+      added = true;
+      each(items, function (f) {
+        var legend = f.querySelector("legend");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "btn read-aloud";
+        b.textContent = "朗读";
+        b.setAttribute("aria-label", "朗读这道题和它的选项");
+        b.addEventListener("click", function () {
+          synth.cancel();
+          var parts = [legend.textContent];
+          each(f.querySelectorAll("label.opt span"), function (o) { parts.push(o.textContent); });
+          var u = new window.SpeechSynthesisUtterance(parts.join("。 "));
+          u.lang = voice.lang;
+          try { u.voice = voice; } catch (e) { /* the language alone picks a voice */ }
+          u.rate = 0.9;
+          synth.speak(u);
+        });
+        legend.parentNode.insertBefore(b, legend.nextSibling);
+      });
+    };
+    addButtons();
+    if (synth.addEventListener) { synth.addEventListener("voiceschanged", addButtons); }
+  }
   restore();
   update();
   form.addEventListener("change", function () { save(); update(); });

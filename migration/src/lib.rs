@@ -18,6 +18,7 @@ mod m20261202_000014_session_notice;
 mod m20261202_000015_audit_anchor;
 mod m20261203_000016_release_batches;
 mod m20261203_000017_school_reach;
+mod m20261203_000018_survey_languages;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_audit_anchor::Migration),
             Box::new(m20261203_000016_release_batches::Migration),
             Box::new(m20261203_000017_school_reach::Migration),
+            Box::new(m20261203_000018_survey_languages::Migration),
         ]
     }
 }

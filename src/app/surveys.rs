@@ -437,6 +437,51 @@ pub async fn set_archived(
     Ok(changed)
 }
 
+/// Sets the languages a survey offers respondents besides Chinese (BCP 47 tags, at most eight);
+/// a booklet without one of them is read in Chinese. Not once the survey is closed.
+pub async fn set_languages(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    languages: &[String],
+) -> Result<Survey, AppError> {
+    use crate::domain::questionnaire::is_language_tag;
+    let survey = organized(ctx, actor, id).await?;
+    if survey.status == SurveyStatus::Closed {
+        return Err(AppError::Conflict("调查已关闭，不能再修改语言".into()));
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for tag in languages.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        if !is_language_tag(tag) || tag.starts_with("zh") {
+            return Err(AppError::invalid(
+                "languages",
+                format!(
+                    "语言代码“{tag}”无效：须为 BCP 47 代码，如 ug、bo、ii、mn、ko、za（中文总是提供）"
+                ),
+            ));
+        }
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+    if tags.len() > 8 {
+        return Err(AppError::invalid("languages", "最多提供 8 种其他语言"));
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    store::surveys::set_languages(&txn, survey.id, &tags).await?;
+    let changed = visible_in(&txn, actor, id).await?;
+    txn.commit().await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::LanguagesSet,
+        &format!("survey {}", survey.id),
+        &tags.join(" "),
+    )
+    .await;
+    Ok(changed)
+}
+
 /// Copies a survey the actor may see as a new draft round in the same county: its settings
 /// (without the window), areas, schools and questionnaire versions; not its rosters, draws or
 /// answers.
@@ -467,6 +512,7 @@ pub async fn copy(
     for (booklet, questionnaire) in store::questionnaires::in_use(&txn, source.id).await? {
         store::questionnaires::select(&txn, created.id, booklet, questionnaire).await?;
     }
+    store::surveys::set_languages(&txn, created.id, &source.languages).await?;
     txn.commit().await?;
     tracing::info!(survey = created.id, from = source.id, user = ?actor.user_id(), "survey copied");
     audit(

@@ -83,6 +83,7 @@ pub enum AuditAction {
     WindowChanged,
     SurveyDeleted,
     SurveyArchived,
+    LanguagesSet,
     SurveyCopied,
     UserChanged,
     PasswordReset,
@@ -90,7 +91,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 38] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -124,6 +125,7 @@ impl AuditAction {
         AuditAction::WindowChanged,
         AuditAction::SurveyDeleted,
         AuditAction::SurveyArchived,
+        AuditAction::LanguagesSet,
         AuditAction::SurveyCopied,
         AuditAction::UserChanged,
         AuditAction::PasswordReset,
@@ -165,6 +167,7 @@ impl AuditAction {
             AuditAction::WindowChanged => "window_changed",
             AuditAction::SurveyDeleted => "survey_deleted",
             AuditAction::SurveyArchived => "survey_archived",
+            AuditAction::LanguagesSet => "languages_set",
             AuditAction::SurveyCopied => "survey_copied",
             AuditAction::UserChanged => "user_changed",
             AuditAction::PasswordReset => "password_reset",

@@ -2,7 +2,7 @@
 //! checking of a respondent's answers against them.
 use super::group::Booklet;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// The longest free-text comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: usize = 500;
@@ -64,6 +64,68 @@ pub struct Definition {
     pub comment_prompt: String,
     pub scale: Scale,
     pub items: Vec<Item>,
+    /// The booklet in further languages, by BCP 47 tag (`ug`, `bo`, `ii`, `mn`, `ko`, `za`):
+    /// every item and option, the title, intro and comment prompt.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, Translation>,
+}
+
+/// A booklet's texts in one further language. Answers are the same option codes in every
+/// language, so the tally does not change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    /// The language's name in itself (ئۇيغۇرچە, བོད་ཡིག), for the switch on the page.
+    pub language: String,
+    pub title: String,
+    pub intro: String,
+    pub comment_prompt: String,
+    /// Each option's label, by its code.
+    pub options: BTreeMap<String, String>,
+    /// Each item's text, by its id.
+    pub items: BTreeMap<String, String>,
+}
+
+/// The language a booklet's own texts are in.
+pub const SOURCE_LANGUAGE: &str = "zh-CN";
+
+/// Whether a BCP 47 tag is one Renke takes: a primary language of 2–3 letters and optional
+/// subtags of 2–8 letters or digits (`ug`, `ug-Arab`, `mn-Mong`, `ko-KR`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && tag.len() <= 35
+}
+
+/// Whether a language is written right to left (Uyghur, Arabic, Persian, Hebrew, Urdu …), unless
+/// the tag names a left-to-right script (`ug-Latn`, `ug-Cyrl`).
+pub fn is_right_to_left(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    let ltr_script =
+        parts.any(|p| p.eq_ignore_ascii_case("latn") || p.eq_ignore_ascii_case("cyrl"));
+    matches!(
+        primary,
+        "ug" | "ar" | "fa" | "he" | "ur" | "ps" | "sd" | "yi" | "dv" | "ckb" | "ku"
+    ) && !ltr_script
+}
+
+/// A booklet's texts as a respondent reads them, in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Texts<'a> {
+    /// The BCP 47 tag (`zh-CN` for the booklet's own texts) and the writing direction.
+    pub lang: &'a str,
+    pub dir: &'static str,
+    pub title: &'a str,
+    pub intro: &'a str,
+    pub comment_prompt: &'a str,
+    /// Each item's text, in item order.
+    pub items: Vec<&'a str>,
+    /// Each option's label, in scale order.
+    pub options: Vec<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,7 +229,112 @@ impl Definition {
                 return Err(err(format!("题目“{}”的文字须为 1–300 个字符", item.id)));
             }
         }
+        self.check_translations()
+    }
+
+    /// Every translation whole: each item and option, title, intro and prompt, within the same
+    /// lengths as the Chinese, nothing for items or options the booklet does not have.
+    fn check_translations(&self) -> Result<(), DefinitionError> {
+        if self.translations.len() > 8 {
+            return Err(err("译文最多 8 种语言"));
+        }
+        for (tag, t) in &self.translations {
+            let named = format!("译文“{tag}”");
+            if !is_language_tag(tag) || tag.starts_with("zh") {
+                return Err(err(format!(
+                    "{named}的语言代码无效：须为 BCP 47 代码（如 ug、bo、ii、mn、ko、za），中文是问卷本身的语言"
+                )));
+            }
+            let text = |what: &str, value: &str, max: usize| {
+                if value.trim().is_empty() || value.chars().count() > max {
+                    Err(err(format!("{named}的 {what} 须为 1–{max} 个字符")))
+                } else {
+                    Ok(())
+                }
+            };
+            text("language", &t.language, 30)?;
+            text("title", &t.title, 100)?;
+            text("intro", &t.intro, 2000)?;
+            text("comment_prompt", &t.comment_prompt, 400)?;
+            for o in &self.scale.options {
+                match t.options.get(&o.code) {
+                    None => return Err(err(format!("{named}缺少选项“{}”（{}）", o.code, o.label))),
+                    Some(label) => text(&format!("选项“{}”", o.code), label, 40)?,
+                }
+            }
+            if let Some(extra) = t.options.keys().find(|c| self.option(c).is_none()) {
+                return Err(err(format!("{named}有问卷中没有的选项“{extra}”")));
+            }
+            for item in &self.items {
+                match t.items.get(&item.id) {
+                    None => return Err(err(format!("{named}缺少题目“{}”", item.id))),
+                    Some(text_) => text(&format!("题目“{}”", item.id), text_, 600)?,
+                }
+            }
+            if let Some(extra) = t
+                .items
+                .keys()
+                .find(|id| !self.items.iter().any(|i| &i.id == *id))
+            {
+                return Err(err(format!("{named}有问卷中没有的题目“{extra}”")));
+            }
+        }
         Ok(())
+    }
+
+    /// The languages the booklet can be read in: its own (中文) first, then its translations,
+    /// each as (tag, name in itself).
+    pub fn languages(&self) -> Vec<(&str, &str)> {
+        std::iter::once((SOURCE_LANGUAGE, "中文"))
+            .chain(
+                self.translations
+                    .iter()
+                    .map(|(tag, t)| (tag.as_str(), t.language.as_str())),
+            )
+            .collect()
+    }
+
+    /// The booklet's texts in `lang` where it has them, else its own.
+    pub fn texts(&self, lang: Option<&str>) -> Texts<'_> {
+        match lang.and_then(|l| self.translations.get_key_value(l)) {
+            Some((tag, t)) => Texts {
+                lang: tag,
+                dir: if is_right_to_left(tag) { "rtl" } else { "ltr" },
+                title: &t.title,
+                intro: &t.intro,
+                comment_prompt: &t.comment_prompt,
+                // A parsed definition has every text; the Chinese stands in for any other.
+                items: self
+                    .items
+                    .iter()
+                    .map(|i| t.items.get(&i.id).map_or(i.text.as_str(), String::as_str))
+                    .collect(),
+                options: self
+                    .scale
+                    .options
+                    .iter()
+                    .map(|o| {
+                        t.options
+                            .get(&o.code)
+                            .map_or(o.label.as_str(), String::as_str)
+                    })
+                    .collect(),
+            },
+            None => Texts {
+                lang: SOURCE_LANGUAGE,
+                dir: "ltr",
+                title: &self.title,
+                intro: &self.intro,
+                comment_prompt: &self.comment_prompt,
+                items: self.items.iter().map(|i| i.text.as_str()).collect(),
+                options: self
+                    .scale
+                    .options
+                    .iter()
+                    .map(|o| o.label.as_str())
+                    .collect(),
+            },
+        }
     }
 
     pub fn option(&self, code: &str) -> Option<&ScaleOption> {
@@ -403,5 +570,72 @@ mod fuzz {
             let d = Definition::parse(BUILT_IN[0]).unwrap();
             let _ = d.parse_answers(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
+    }
+
+    #[test]
+    fn language_tags_and_their_direction() {
+        for good in ["ug", "bo", "ii", "mn-Mong", "ko-KR", "za", "ug-Latn"] {
+            assert!(is_language_tag(good), "{good}");
+        }
+        for bad in [
+            "",
+            "u",
+            "UG",
+            "uyghur",
+            "ug_CN",
+            "ug-",
+            "ug-x",
+            "<b>",
+            "ug-Arab-toolongsubtag",
+        ] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+        assert!(is_right_to_left("ug") && is_right_to_left("ug-Arab"));
+        assert!(!is_right_to_left("ug-Latn") && !is_right_to_left("bo") && !is_right_to_left("mn"));
+    }
+
+    #[test]
+    fn a_translation_must_be_whole_and_of_this_booklet() {
+        let mut d = Definition::parse(BUILT_IN[0]).unwrap();
+        let whole = Translation {
+            language: "ئۇيغۇرچە".into(),
+            title: "t".into(),
+            intro: "i".into(),
+            comment_prompt: "c".into(),
+            options: d
+                .scale
+                .options
+                .iter()
+                .map(|o| (o.code.clone(), format!("o{}", o.code)))
+                .collect(),
+            items: d
+                .items
+                .iter()
+                .map(|i| (i.id.clone(), format!("q{}", i.id)))
+                .collect(),
+        };
+        d.translations.insert("ug".into(), whole.clone());
+        assert!(d.check().is_ok());
+        let texts = d.texts(Some("ug"));
+        assert_eq!(
+            (texts.lang, texts.dir, texts.items[0]),
+            ("ug", "rtl", "qS01")
+        );
+        assert_eq!(
+            d.texts(Some("bo")).lang,
+            SOURCE_LANGUAGE,
+            "a language it lacks: Chinese"
+        );
+        let mut short = whole.clone();
+        short.items.remove("S07");
+        d.translations.insert("ug".into(), short);
+        assert!(d.check().unwrap_err().message.contains("缺少题目“S07”"));
+        let mut extra = whole.clone();
+        extra.items.insert("S99".into(), "x".into());
+        d.translations.insert("ug".into(), extra);
+        assert!(d.check().unwrap_err().message.contains("S99"));
+        d.translations.clear();
+        d.translations.insert("zh-TW".into(), whole);
+        assert!(d.check().is_err(), "Chinese is the booklet's own language");
     }
 }

@@ -237,6 +237,9 @@ pub struct Survey {
     pub purged_at: Option<DateTime<Utc>>,
     /// When it was archived (a test survey kept out of the everyday lists), if it was.
     pub archived_at: Option<DateTime<Utc>>,
+    /// The languages it offers respondents besides Chinese (BCP 47 tags), where its booklets
+    /// carry them.
+    pub languages: Vec<String>,
 }
 
 /// The name of a survey's next round: （第二轮） added, or a round's number counted on

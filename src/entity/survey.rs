@@ -22,6 +22,7 @@ pub struct Model {
     pub tally_version: i32,
     pub archived_at: Option<DateTimeUtc>,
     pub own_cells: Option<String>,
+    pub languages: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

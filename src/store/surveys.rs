@@ -50,6 +50,13 @@ impl TryFrom<survey::Model> for Survey {
             updated_at: m.updated_at,
             purged_at: m.purged_at,
             archived_at: m.archived_at,
+            languages: m
+                .languages
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
@@ -205,6 +212,22 @@ pub async fn set_archived(
     use sea_orm::sea_query::Expr;
     survey::Entity::update_many()
         .col_expr(survey::Column::ArchivedAt, Expr::value(at))
+        .filter(survey::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets the languages the survey offers besides Chinese.
+pub async fn set_languages(
+    db: &impl ConnectionTrait,
+    id: i32,
+    languages: &[String],
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    let value = (!languages.is_empty()).then(|| languages.join(" "));
+    survey::Entity::update_many()
+        .col_expr(survey::Column::Languages, Expr::value(value))
         .filter(survey::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -300,6 +300,7 @@ route_table! {
     get "/api/v1/surveys/{id}/questionnaires" => questionnaires::api_list, CountyRead;
     post "/api/v1/surveys/{id}/questionnaires" limit MAX_DEFINITION_BYTES => questionnaires::api_upload, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires/{file}" => questionnaires::api_definition, CountyRead;
+    put "/api/v1/surveys/{id}/languages" => questionnaires::api_set_languages, CountyOrganize;
     get "/api/v1/counties/{county}/readiness" => readiness::api_view, CountyRead;
     get "/api/v1/counties/{county}/readiness.xlsx" => readiness::xlsx, CountyRead;
     get "/api/v1/counties/{county}/readiness/template.csv" => readiness::template, Public;
@@ -358,6 +359,7 @@ route_table! {
     get "/admin/surveys/{id}/questionnaires" => questionnaires::page_show, CountyRead;
     get "/admin/surveys/{id}/preview/{group}" => respond::preview, CountyOrganize;
     post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;
+    post "/admin/surveys/{id}/languages" => questionnaires::page_set_languages, CountyOrganize;
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
     post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;
     post "/admin/counties/{county}/readiness/checklist" => readiness::page_save_check, CountyOrganize;

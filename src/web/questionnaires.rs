@@ -42,6 +42,14 @@ pub fn booklet_json(booklet: Booklet, q: &Questionnaire) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "scale": d.scale.options,
         "comment_prompt": d.comment_prompt,
+        "languages": d.translations.keys().map(|tag| {
+            let t = d.texts(Some(tag));
+            json!({
+                "tag": tag, "name": d.translations[tag].language, "dir": t.dir,
+                "title": t.title, "intro": t.intro, "comment_prompt": t.comment_prompt,
+                "items": t.items, "options": t.options,
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -110,6 +118,67 @@ async fn questionnaires_page(
     }
     let status = error.map_or(StatusCode::OK, actix_web::ResponseError::status_code);
     render(state, status, "admin/questionnaires.html", &ctx)
+}
+
+#[derive(Deserialize, validator::Validate)]
+pub struct LanguagesInput {
+    languages: Vec<String>,
+}
+
+/// `PUT /api/v1/surveys/{id}/languages` `{"languages": ["ug"]}`: the languages offered besides
+/// Chinese.
+pub async fn api_set_languages(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    input: super::input::ApiJson<LanguagesInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    // Who may is settled before the body is read.
+    surveys::organized(&state.app, &user.actor(), id).await?;
+    let input = input.parse()?;
+    let survey = surveys::set_languages(&state.app, &user.actor(), id, &input.languages).await?;
+    Ok(HttpResponse::Ok().json(json!({"languages": survey.languages})))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct LanguagesForm {
+    languages: String,
+}
+
+/// The page's form: tags separated by spaces or commas.
+pub async fn page_set_languages(
+    state: State,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    path: web::Path<i32>,
+    form: CsrfForm<LanguagesForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let tags: Vec<String> = form
+        .0
+        .languages
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '，' || c == '、')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let result = surveys::set_languages(&state.app, &user.actor(), id, &tags).await;
+    let survey = surveys::visible(&state.app, &user.actor(), id).await?;
+    match result {
+        Ok(s) => {
+            let notice = if s.languages.is_empty() {
+                "问卷只以中文提供".to_owned()
+            } else {
+                format!("问卷以中文和 {} 提供", s.languages.join("、"))
+            };
+            questionnaires_page(&state, &user, &csrf, &survey, None, Some(notice), "").await
+        }
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            questionnaires_page(&state, &user, &csrf, &survey, Some(&e), None, "").await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn page_show(

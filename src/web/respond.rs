@@ -60,7 +60,71 @@ impl RespondentLimiter {
 /// Blank questionnaire pages, rendered once per survey, questionnaire version, group and what
 /// the form asks to place the answer (a survey's name, questionnaires and areas cannot change
 /// once it takes answers), then only their issued form and link change per request.
-pub struct BlankForms(moka::sync::Cache<(i32, i32, RespondentGroup, Questions), Arc<Spliced>>);
+pub struct BlankForms(
+    moka::sync::Cache<(i32, i32, RespondentGroup, Questions, Reading), Arc<Spliced>>,
+);
+
+/// How a respondent reads the form: in which of the survey's languages (none: Chinese), and
+/// whether in larger text. Chosen by plain links (`?lang=ug`, `?text=large`, relative to the
+/// page, so they work without JavaScript) and carried by the form's hidden fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Reading {
+    lang: Option<String>,
+    large: bool,
+}
+
+impl Reading {
+    /// From a query string or a posted form's `lang`/`_lang` and `text`/`_text`.
+    fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Reading {
+        let mut r = Reading::default();
+        for (k, v) in pairs {
+            match k {
+                "lang" | "_lang" if !v.is_empty() && v.len() <= 35 => r.lang = Some(v.to_owned()),
+                "text" | "_text" => r.large = v == "large",
+                _ => {}
+            }
+        }
+        r
+    }
+
+    fn of_query(req: &HttpRequest) -> Reading {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        Reading::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// Only a language the survey offers and the booklet carries (`any`: every one the booklet
+    /// carries, for an organiser's preview).
+    fn offered(mut self, answering: &Answering, any: bool) -> Reading {
+        let def = &answering.questionnaire.definition;
+        let offered = |tag: &str| {
+            def.translations.contains_key(tag)
+                && (any || answering.live.survey.languages.iter().any(|l| l == tag))
+        };
+        if !self.lang.as_deref().is_some_and(offered) {
+            self.lang = None;
+        }
+        self
+    }
+
+    /// The page's address for another reading, relative to it (`?lang=ug&text=large`).
+    fn href(lang: Option<&str>, large: bool) -> String {
+        let mut pairs = Vec::new();
+        if let Some(l) = lang {
+            pairs.push(("lang", l));
+        }
+        if large {
+            pairs.push(("text", "large"));
+        }
+        if pairs.is_empty() {
+            return "?".into();
+        }
+        format!(
+            "?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    }
+}
 
 impl BlankForms {
     pub fn new() -> BlankForms {
@@ -256,12 +320,15 @@ fn grade_label(grade: u8) -> String {
 /// missing items marked.
 fn form_context(
     answering: &Answering,
+    reading: &Reading,
     chosen: &[Option<usize>],
     comment: &str,
     errors: Option<&AnswerErrors>,
     place: &PlaceShown,
+    any_language: bool,
 ) -> tera::Context {
     let def: &Definition = &answering.questionnaire.definition;
+    let texts = def.texts(reading.lang.as_deref());
     let missing: Vec<&str> = errors.map_or(Vec::new(), |e| {
         e.missing.iter().map(String::as_str).collect()
     });
@@ -273,7 +340,7 @@ fn form_context(
             json!({
                 "number": i + 1,
                 "id": item.id,
-                "text": item.text,
+                "text": texts.items[i],
                 "chosen": chosen.get(i).copied().flatten().map(|o| def.scale.options[o].code.clone()),
                 "missing": missing.contains(&item.id.as_str()),
             })
@@ -291,11 +358,53 @@ fn form_context(
     ctx.insert("survey_name", &live.survey.settings.name);
     ctx.insert("county", &live.county);
     ctx.insert("group_label", answering.origin.group.label());
-    ctx.insert("title", &def.title);
-    ctx.insert("intro", &def.intro);
+    ctx.insert("title", texts.title);
+    ctx.insert("intro", texts.intro);
     ctx.insert("items", &items);
-    ctx.insert("options", &def.scale.options);
-    ctx.insert("comment_prompt", &def.comment_prompt);
+    let options: Vec<_> = def
+        .scale
+        .options
+        .iter()
+        .zip(&texts.options)
+        .map(|(o, label)| json!({"code": o.code, "label": label}))
+        .collect();
+    ctx.insert("options", &options);
+    ctx.insert("comment_prompt", texts.comment_prompt);
+    ctx.insert("lang", texts.lang);
+    ctx.insert("dir", texts.dir);
+    ctx.insert("reading_lang", reading.lang.as_deref().unwrap_or(""));
+    ctx.insert("large_text", &reading.large);
+    ctx.insert(
+        "text_toggle",
+        &Reading::href(reading.lang.as_deref(), !reading.large),
+    );
+    let languages: Vec<_> = def
+        .languages()
+        .into_iter()
+        .filter(|(tag, _)| {
+            *tag == crate::domain::questionnaire::SOURCE_LANGUAGE
+                || any_language
+                || live.survey.languages.iter().any(|l| l == tag)
+        })
+        .map(|(tag, name)| {
+            let source = tag == crate::domain::questionnaire::SOURCE_LANGUAGE;
+            json!({
+                "tag": tag,
+                "name": name,
+                "dir": if crate::domain::questionnaire::is_right_to_left(tag) { "rtl" } else { "ltr" },
+                "href": Reading::href((!source).then_some(tag), reading.large),
+                "current": tag == texts.lang,
+            })
+        })
+        .collect();
+    ctx.insert(
+        "languages",
+        &if languages.len() > 1 {
+            languages
+        } else {
+            Vec::new()
+        },
+    );
     ctx.insert("comment", comment);
     ctx.insert("max_comment", &MAX_COMMENT_CHARS);
     ctx.insert(
@@ -335,18 +444,28 @@ fn show_form(
     req: &HttpRequest,
     answering: &Answering,
 ) -> Result<HttpResponse, AppError> {
+    let reading = Reading::of_query(req).offered(answering, false);
     let key = (
         answering.live.survey.id,
         answering.questionnaire.id,
         answering.origin.group,
         answering.origin.questions,
+        reading.clone(),
     );
     let page = match state.forms.0.get(&key) {
         Some(page) => page,
         None => {
             let def = &answering.questionnaire.definition;
             let blank = vec![None; def.items.len()];
-            let ctx = form_context(answering, &blank, "", None, &PlaceShown::default());
+            let ctx = form_context(
+                answering,
+                &reading,
+                &blank,
+                "",
+                None,
+                &PlaceShown::default(),
+                false,
+            );
             let page = Arc::new(Spliced::render(
                 &state.tera,
                 "respond/form.html",
@@ -393,6 +512,7 @@ struct Posted {
     fields: Vec<(String, String)>,
     area: Option<i32>,
     grade: Option<u8>,
+    reading: Reading,
 }
 
 impl Posted {
@@ -403,12 +523,18 @@ impl Posted {
             fields: Vec::with_capacity(all.len()),
             area: None,
             grade: None,
+            reading: Reading::default(),
         };
         for (k, v) in all {
             match k.as_str() {
                 "_form" => s.form = Some(v),
                 "_area" => s.area = v.trim().parse().ok(),
                 "_grade" => s.grade = v.trim().parse().ok(),
+                "_lang" | "_text" => {
+                    let more = Reading::from_pairs([(k.as_str(), v.as_str())]);
+                    s.reading.lang = more.lang.or(s.reading.lang.take());
+                    s.reading.large |= more.large;
+                }
                 _ => s.fields.push((k, v)),
             }
         }
@@ -477,12 +603,15 @@ async fn submit(
                     errors: e.place,
                 };
                 let answers = &e.answers;
+                let reading = posted.reading.clone().offered(answering, false);
                 let mut ctx = form_context(
                     answering,
+                    &reading,
                     &answers.partial,
                     posted.comment(),
                     Some(answers),
                     &place,
+                    false,
                 );
                 // The same form goes on: its nonce and start time stay.
                 ctx.insert("form", posted.form.as_deref().unwrap_or_default());
@@ -611,6 +740,7 @@ pub async fn channel_submit(
 /// marked 预览, its submit button disabled; nothing is issued or stored.
 pub async fn preview(
     state: State,
+    req: HttpRequest,
     user: super::auth::CurrentUser,
     path: web::Path<(i32, String)>,
 ) -> Result<HttpResponse, AppError> {
@@ -619,7 +749,17 @@ pub async fn preview(
     let answering = answering::preview(&state.app, &user.actor(), id, group).await?;
     let def = &answering.questionnaire.definition;
     let blank = vec![None; def.items.len()];
-    let mut ctx = form_context(&answering, &blank, "", None, &PlaceShown::default());
+    // An organiser previews every language the booklet carries, offered yet or not.
+    let reading = Reading::of_query(&req).offered(&answering, true);
+    let mut ctx = form_context(
+        &answering,
+        &reading,
+        &blank,
+        "",
+        None,
+        &PlaceShown::default(),
+        true,
+    );
     ctx.insert("form", "");
     ctx.insert("action", "");
     ctx.insert("preview", &true);

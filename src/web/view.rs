@@ -154,6 +154,8 @@ pub struct SurveyView {
     pub closes_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Languages offered besides Chinese.
+    pub languages: Vec<String>,
     pub plan: PlanView,
 }
 
@@ -187,6 +189,7 @@ impl SurveyView {
             closes_at: s.window.closes_at,
             created_at: survey.created_at,
             updated_at: survey.updated_at,
+            languages: survey.languages.clone(),
             plan: PlanView::new(survey, plan),
         }
     }

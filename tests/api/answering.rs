@@ -360,7 +360,7 @@ backend_test! {
         let res = new_client().get(&urls[0]).send().await.unwrap();
         assert_eq!(res.headers()["referrer-policy"], "no-referrer");
         let html = res.text().await.unwrap();
-        assert!(html.contains("<html lang=\"zh-CN\">"));
+        assert!(html.contains("<html lang=\"zh-CN\" dir=\"ltr\">"));
         assert!(html.contains("name=\"viewport\""));
         let items = item_ids(&html).len();
         assert_eq!(html.matches("<legend>").count(), items);

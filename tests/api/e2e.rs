@@ -385,7 +385,8 @@ async fn click_answers(b: &Browser, skip: &[usize]) {
 
 async fn respondent_flow(javascript: bool) {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let (_, _, urls) = open_survey_with_invitations(&app).await;
+    // The social booklet also in Uyghur (2.13): Chinese unless the respondent switches.
+    let (_, _, urls) = crate::languages::open_bilingual_survey(&app).await;
     let name = if javascript { "parent" } else { "parent-nojs" };
     let Some(b) = Browser::open(&app, name, Device::Phone, javascript).await else {
         return;
@@ -410,6 +411,58 @@ async fn respondent_flow(javascript: bool) {
     b.goto(&urls[0]).await;
     assert!(b.text().await.contains("您已提交过问卷"));
     b.check("already-answered").await;
+    // Another parent reads it in Uyghur, right to left, in larger text, by plain links.
+    b.goto(&urls[1]).await;
+    b.click("nav.reading a[hreflang='ug']").await;
+    let page: Value = b
+        .client
+        .execute("return [document.documentElement.lang, document.documentElement.dir, getComputedStyle(document.querySelector('fieldset.q legend')).direction];", vec![])
+        .await
+        .unwrap();
+    assert_eq!(page, json!(["ug", "rtl", "rtl"]));
+    assert!(b.text().await.contains("بىرقەدەر رازى"));
+    if javascript {
+        // Read aloud: no button without a voice for the language; once the browser has one (a
+        // stand-in here: headless Chromium has none), a button per item reads it and its options.
+        let read: Value = b
+            .client
+            .execute(
+                "const before = document.querySelectorAll('button.read-aloud').length;
+                 if (before > 0 || !window.speechSynthesis) { return [before, null]; }
+                 window.spoken = [];
+                 speechSynthesis.getVoices = () => [{lang: 'ug-CN', name: 'stand-in'}];
+                 speechSynthesis.speak = u => window.spoken.push([u.lang, u.text]);
+                 speechSynthesis.dispatchEvent(new Event('voiceschanged'));
+                 const buttons = document.querySelectorAll('button.read-aloud');
+                 buttons[0].click();
+                 return [buttons.length, window.spoken];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(read[0], 12, "a 朗读 button per item: {read}");
+        let spoken = read[1][0][1].as_str().unwrap_or("");
+        assert_eq!(read[1][0][0], "ug-CN");
+        assert!(
+            spoken.contains("ئوقۇغۇچى قوبۇل") && spoken.contains("بىرقەدەر رازى"),
+            "{spoken}"
+        );
+    }
+    b.check("uyghur").await;
+    b.click("nav.reading .text-size a").await;
+    let size: Value = b
+        .client
+        .execute(
+            "return parseFloat(getComputedStyle(document.body).fontSize);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(size.as_f64().unwrap() >= 19.0, "larger text: {size}");
+    b.check("uyghur-large").await;
+    click_answers(&b, &[]).await;
+    b.click("button[type=submit]").await;
+    assert!(b.text().await.contains("提交成功"));
     b.close().await;
 }
 

@@ -16,6 +16,7 @@ mod faults;
 mod health_and_quota;
 mod held;
 mod integrity;
+mod languages;
 mod layers;
 mod limits;
 mod loadgen;
