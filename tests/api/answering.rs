@@ -42,13 +42,18 @@ pub async fn open_survey_with_invitations(app: &TestApp) -> (Client, i64, Vec<St
     upload_all(app, &organizer, id).await;
     crate::sampling::draw(app, &organizer, id, json!(9)).await;
     crate::sampling::open(app, &organizer, id).await;
-    let urls = crate::sampling::invitations(app, &organizer, id)
+    let urls = parent_links(app, &organizer, id).await;
+    (organizer, id, urls)
+}
+
+/// The parents' invitation links of a survey with a draw.
+pub async fn parent_links(app: &TestApp, organizer: &Client, id: i64) -> Vec<String> {
+    crate::sampling::invitations(app, organizer, id)
         .await
         .into_iter()
         .filter(|r| r["群体"] == "家长")
         .map(|r| r["链接"].clone())
-        .collect();
-    (organizer, id, urls)
+        .collect()
 }
 
 /// The survey's responses as stored (the rows themselves, to check what is kept).

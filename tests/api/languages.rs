@@ -54,12 +54,7 @@ pub async fn open_bilingual_survey(
     upload_all(app, &organizer, id).await;
     crate::sampling::draw(app, &organizer, id, json!(9)).await;
     crate::sampling::open(app, &organizer, id).await;
-    let urls = crate::sampling::invitations(app, &organizer, id)
-        .await
-        .into_iter()
-        .filter(|r| r["群体"] == "家长")
-        .map(|r| r["链接"].clone())
-        .collect();
+    let urls = crate::answering::parent_links(app, &organizer, id).await;
     (organizer, id, urls)
 }
 
@@ -96,7 +91,7 @@ backend_test! {
         upload_all(&app, &organizer, id).await;
         crate::sampling::draw(&app, &organizer, id, json!(9)).await;
         crate::sampling::open(&app, &organizer, id).await;
-        let urls: Vec<String> = crate::sampling::invitations(&app, &organizer, id).await.into_iter().filter(|r| r["群体"] == "家长").map(|r| r["链接"].clone()).collect();
+        let urls = crate::answering::parent_links(&app, &organizer, id).await;
         let phone = new_client();
         // Chinese by default, with a plain link to the Uyghur page.
         let zh = phone.get(&urls[0]).send().await.unwrap().text().await.unwrap();
