@@ -42,6 +42,9 @@ pub enum AppError {
     RequestTimeout,
     #[error("网址太长")]
     UriTooLong,
+    /// The server's disk is full (a spooled upload could not be written).
+    #[error("服务器存储空间不足，请稍后再试或联系管理员")]
+    InsufficientStorage,
     /// The database cannot be reached or written for now: the request may be retried.
     #[error("数据库暂时不可用，请稍后再试")]
     Unavailable { failure: DbFailure, cause: String },

@@ -212,9 +212,15 @@ async fn run_v2(
     reserve_percent: u64,
     with_shared: bool,
 ) -> Result<Run, AppError> {
-    let _turn = ctx.heavy.acquire().await.map_err(AppError::internal)?;
+    let turn = ctx
+        .heavy
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(AppError::internal)?;
     let frame = read_frame(ctx.db.pool(), survey_id, lines).await?;
     blocking(move || {
+        let _turn = turn;
         let FrameRead {
             ids,
             entries,

@@ -133,7 +133,9 @@ pub struct Context {
     hold_after: u32,
     refuse_after: u32,
     /// Operations that read a whole frame (a draw, its verification, its lines): one at a time.
-    heavy: tokio::sync::Semaphore,
+    /// Shared so a turn can go with the blocking work it guards (a request given up on does not
+    /// end the work, so must not end its turn).
+    heavy: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {
@@ -192,7 +194,7 @@ impl Context {
             patterns: TokenKey::derive(settings.secret_key.expose(), "answer patterns"),
             hold_after: settings.hold_after,
             refuse_after: settings.refuse_after,
-            heavy: tokio::sync::Semaphore::new(1),
+            heavy: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             db,
         };
         tally::upgrade(&ctx).await?;

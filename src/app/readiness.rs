@@ -96,6 +96,7 @@ const SCHOOLS_SHEET: super::sheets::Limits = super::sheets::Limits {
     rows: 20_000,
     columns: 64,
     cells: 200_000,
+    text: 16 * 1024 * 1024,
     what: "学校数据",
 };
 

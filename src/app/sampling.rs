@@ -208,8 +208,28 @@ const ROSTER_SHEET: super::sheets::Limits = super::sheets::Limits {
     rows: 200_001,
     columns: 64,
     cells: 2_000_000,
+    // 200,000 people of a few short columns: some 20 MB.
+    text: 64 * 1024 * 1024,
     what: "名册",
 };
+
+fn no_areas() -> AppError {
+    AppError::Conflict("请先填写乡镇（街道）".into())
+}
+
+/// Whether the actor may upload a roster to the survey now (a draft they organise, with its
+/// areas): checked before the file is received, and again once it has been.
+pub async fn roster_welcome(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(), AppError> {
+    let survey = draft(ctx, actor, id).await?;
+    if store::geography::load(ctx.db.pool(), survey.id)
+        .await?
+        .areas
+        .is_empty()
+    {
+        return Err(no_areas());
+    }
+    Ok(())
+}
 
 /// People stored a statement at a time while a roster is read again.
 const STORED_TOGETHER: usize = 2_000;
@@ -233,15 +253,21 @@ pub async fn upload_roster(
     let db = ctx.db.pool();
     let geo = store::geography::load(db, survey.id).await?;
     if geo.areas.is_empty() {
-        return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
+        return Err(no_areas());
     }
     let label = group.label();
     // A roster is read and stored one at a time (as draws are): four large uploads at once
-    // read one file at a time, the others waiting on disk.
-    let _turn = ctx.heavy.acquire().await.map_err(AppError::internal)?;
+    // read one file at a time, the others waiting on disk. The turn goes with the blocking
+    // reads, so a request given up on (408) keeps it until they end.
+    let turn = ctx
+        .heavy
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(AppError::internal)?;
     let others = store::frames::phones_outside(db, survey.id, group).await?;
     let (areas, schools) = (geo.areas.clone(), geo.schools.clone());
-    let (file, shape, found) = blocking(move || {
+    let (file, shape, found, turn) = blocking(move || {
         let mut file = RosterFile::open(upload, &ROSTER_SHEET, label)?;
         let mut found = Duplicates::default();
         let shape = frame::read_roster(group, file.records()?, &areas, &schools, |r| {
@@ -249,7 +275,7 @@ pub async fn upload_roster(
             true
         })
         .map_err(|e| refused_roster(label, e))?;
-        Ok::<_, AppError>((file, shape, found))
+        Ok::<_, AppError>((file, shape, found, turn))
     })
     .await??;
     let frame::RosterShape {
@@ -296,14 +322,15 @@ pub async fn upload_roster(
         if !piece.is_empty() {
             let _ = pieces.blocking_send(piece);
         }
-        Ok::<_, AppError>(read.map(|s| s.rows).ok())
+        // The turn comes back with the count, held until the commit.
+        Ok::<_, AppError>((read.map(|s| s.rows).ok(), turn))
     });
     let mut stored = 0;
     while let Some(piece) = arriving.recv().await {
         store::frames::insert(&txn, survey.id, group, &piece, &geo).await?;
         stored += piece.len();
     }
-    let read = reading.await.map_err(AppError::internal)??;
+    let (read, _turn) = reading.await.map_err(AppError::internal)??;
     // The spool is Renke's own file: read again, it reads the same.
     if read != Some(rows) || stored != rows {
         return Err(AppError::Internal(format!(

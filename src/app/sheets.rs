@@ -17,6 +17,10 @@ pub struct Upload {
 }
 
 fn spool_failed(e: std::io::Error) -> AppError {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        tracing::warn!(error = %e, "upload spool: disk full");
+        return AppError::InsufficientStorage;
+    }
     AppError::Internal(format!("upload spool: {e}"))
 }
 
@@ -232,6 +236,9 @@ pub struct Limits {
     pub rows: u32,
     pub columns: u32,
     pub cells: usize,
+    /// The text of all cells read, in bytes: many cells may show one long shared string, each
+    /// its own copy once read.
+    pub text: usize,
     pub what: &'static str,
 }
 
@@ -302,6 +309,7 @@ pub fn xlsx_rows<R: Read + Seek>(
         .worksheet_cells_reader(&first)
         .map_err(|e| unreadable(&e))?;
     let mut cells = Vec::new();
+    let mut text_bytes = 0usize;
     while let Some(cell) = reader.next_cell().map_err(|e| unreadable(&e))? {
         let (row, col) = cell.get_position();
         let text = cell_text(calamine::Data::from(cell.get_value().clone()));
@@ -322,6 +330,15 @@ pub fn xlsx_rows<R: Read + Seek>(
             return Err(bad(format!(
                 "XLSX 的单元格超过上限 {} 个：更大的{}请另存为 CSV",
                 limits.cells, limits.what
+            )));
+        }
+        text_bytes += text.len();
+        if text_bytes > limits.text {
+            return Err(bad(format!(
+                "XLSX 的文字超过上限 {} MB（到第 {} 行）：请删去多余的内容，更大的{}请另存为 CSV",
+                limits.text >> 20,
+                row + 1,
+                limits.what
             )));
         }
         cells.push((row, col, text));
@@ -398,6 +415,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn one_long_shared_string_in_many_cells_is_bounded_by_the_text_it_makes() {
+        // A workbook of a few kilobytes: 10,000 cells all showing one 2,000-character string.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let long = "长".repeat(2_000);
+        for r in 0..10_000u32 {
+            sheet.write_string(r, 0, &long).unwrap();
+        }
+        let bytes = book.save_to_buffer().unwrap();
+        assert!(bytes.len() < 200_000, "{}", bytes.len());
+        let limits = Limits {
+            unpacked: 16 * 1024 * 1024,
+            rows: 100_000,
+            columns: 10,
+            cells: 200_000,
+            text: 16 * 1024 * 1024,
+            what: "名册",
+        };
+        match xlsx_rows(std::io::Cursor::new(&bytes), &limits) {
+            Err(AppError::Invalid { message, .. }) => {
+                assert!(message.contains("文字超过上限 16 MB"), "{message}")
+            }
+            other => panic!("accepted: {:?}", other.map(|rows| rows.len())),
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_said_so_not_an_internal_error() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(matches!(spool_failed(full), AppError::InsufficientStorage));
+    }
+
     /// Sets every size the zip's headers give for unpacked entries to ten bytes.
     fn forge_sizes(zip: &mut [u8]) {
         let mut i = 0;
@@ -432,6 +482,7 @@ mod tests {
             rows: 100_000,
             columns: 10,
             cells: 200_000,
+            text: 16 * 1024 * 1024,
             what: "名册",
         };
         let refused = |bytes: &[u8]| match xlsx_rows(std::io::Cursor::new(bytes), &limits) {

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 pub const MAX_LISTED_ERRORS: usize = 200;
 /// The largest roster accepted, in rows.
 pub const MAX_ROWS: usize = 2_000_000;
+/// The most columns a roster's header may have (as a workbook's sheet may).
+pub const MAX_COLUMNS: usize = 64;
 
 /// A school of the county, in one of its areas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -659,6 +661,16 @@ pub fn read_roster(
         }
         None => return Err(RosterErrors::one(1, None, "文件是空的")),
     };
+    if header.len() > MAX_COLUMNS {
+        return Err(RosterErrors::one(
+            1,
+            None,
+            format!(
+                "表头有 {} 列，超过上限 {MAX_COLUMNS} 列：请只保留名册需要的列",
+                header.len()
+            ),
+        ));
+    }
     let mut columns: Vec<Option<Column>> = Vec::new();
     let mut ranks: Vec<u8> = Vec::new();
     let mut ignored_columns = Vec::new();
@@ -895,6 +907,10 @@ pub fn read_roster(
                 errors.push(line, Some(Column::Name), "姓名不能超过 50 个字符".into());
                 None
             }
+            Some(n) if n.chars().any(char::is_control) => {
+                errors.push(line, Some(Column::Name), "姓名不能含控制字符".into());
+                None
+            }
             n => n.map(str::to_owned),
         };
         let phone = match get(Column::Phone) {
@@ -968,7 +984,7 @@ mod tests {
     use super::*;
     use crate::domain::strata::AreaClass;
 
-    fn county() -> (Vec<Area>, Vec<School>) {
+    pub(super) fn county() -> (Vec<Area>, Vec<School>) {
         let areas = vec![
             Area::new("城关镇", AreaClass::Urban, 100).unwrap(),
             Area::new("桥头镇", AreaClass::Town, 50).unwrap(),
@@ -1272,5 +1288,16 @@ mod fuzz {
             .collect();
         assert_eq!(whole, vec![1, 2, 3, 5, 6]);
         assert_eq!(trickled, whole);
+    }
+
+    #[test]
+    fn control_characters_in_a_name_and_headers_past_the_bound_are_refused() {
+        let (areas, schools) = super::tests::county();
+        let text = "编号,乡镇,姓名\nd1,城关镇,张\u{0}三\n";
+        let err = parse_roster(RespondentGroup::NpcDeputy, text, &areas, &schools).unwrap_err();
+        assert!(err.errors[0].message.contains("控制字符"), "{err:?}");
+        let wide = format!("编号,乡镇{}\nd1,城关镇\n", ",x".repeat(MAX_COLUMNS));
+        let err = parse_roster(RespondentGroup::NpcDeputy, &wide, &areas, &schools).unwrap_err();
+        assert!(err.errors[0].message.contains("超过上限 64 列"), "{err:?}");
     }
 }

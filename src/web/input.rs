@@ -507,6 +507,13 @@ impl Spool {
     }
 }
 
+/// The body's length as the request declares it.
+pub fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+}
+
 /// A request body of at most `max` bytes spooled to disk as it arrives (413 past it, before a
 /// byte is read if its length says so), so large files never sit whole in memory.
 pub async fn spool(
@@ -515,11 +522,7 @@ pub async fn spool(
     max: usize,
 ) -> Result<Upload, AppError> {
     use futures_util::StreamExt;
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    if declared_length(req).is_some_and(|n| n > max as u64) {
         return Err(AppError::PayloadTooLarge);
     }
     let (mut upload, mut spool) = (Upload::new()?, Spool::default());

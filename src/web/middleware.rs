@@ -67,14 +67,22 @@ pub async fn time_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let limit = req
+    let mut limit = req
         .app_data::<web::Data<AppState>>()
         .map_or(std::time::Duration::from_secs(120), |s| s.request_timeout);
+    // A roster upload may wait its turn behind others and then store a million people: the
+    // time is the work's, not a slow client's (which the body's own arrival still bounds).
+    if req.method() == Method::POST && req.path().contains("/frames/") {
+        limit = limit.max(ROSTER_TIME);
+    }
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(res) => res,
         Err(_) => Err(AppError::RequestTimeout.into()),
     }
 }
+
+/// How long a roster upload may take, queue included.
+pub const ROSTER_TIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)

@@ -49,6 +49,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Limits invalid-token guesses and open-channel submissions per client address.
     pub respondent_limiter: respond::RespondentLimiter,
+    /// Roster uploads received at once (each spooled to disk as it arrives); others wait.
+    pub upload_slots: tokio::sync::Semaphore,
     /// Blank questionnaire pages, rendered once per survey, version and group.
     pub forms: respond::BlankForms,
     /// The thanks page, its draft key filled per request.
@@ -78,6 +80,7 @@ impl AppState {
             feeds: dashboard::Feeds::default(),
             public_url: settings.public_url.clone(),
             respondent_limiter: respond::RespondentLimiter::default(),
+            upload_slots: tokio::sync::Semaphore::new(4),
             forms: respond::BlankForms::new(),
         })
     }

@@ -10,7 +10,6 @@ use crate::app::{Actor, accounts};
 use crate::domain::readiness::view::ReadinessView;
 use crate::domain::readiness::{self as r, CheckStatus, Indicator};
 use crate::error::AppError;
-use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Datelike;
@@ -358,9 +357,8 @@ pub async fn page_upload(
     let county = path.into_inner();
     // Who may upload is settled before the body is read.
     organized(&state, &user.actor(), county).await?;
-    let multipart = Multipart::new(req.headers(), payload);
     let (token, file) =
-        super::sampling_pages::read_upload(multipart, super::MAX_READINESS_BYTES).await?;
+        super::sampling_pages::read_upload(&req, payload, super::MAX_READINESS_BYTES).await?;
     csrf::verify(&req, token.as_deref())?;
     let year = this_year();
     match ready::upload(&state.app, &user.actor(), county, file.into_bytes()?).await {

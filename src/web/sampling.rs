@@ -541,7 +541,8 @@ pub async fn api_upload_frame(
     body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (id, group) = path.into_inner();
-    surveys::organized(&state.app, &user.actor(), id).await?;
+    // Who may, and whether the survey takes a roster now, are settled before the body is read.
+    sampling::roster_welcome(&state.app, &user.actor(), id).await?;
     let is_sheet = req.mime_type().ok().flatten().is_some_and(|m| {
         m.subtype() == "csv"
             || m.essence_str() == "application/vnd.ms-excel"
@@ -554,7 +555,18 @@ pub async fn api_upload_frame(
         ));
     }
     let group = sampling::parse_group(&group)?;
-    let upload = super::input::spool(&req, body, super::MAX_ROSTER_BYTES).await?;
+    let _slot = state
+        .upload_slots
+        .acquire()
+        .await
+        .map_err(AppError::internal)?;
+    // The body must arrive within the usual time; only the work after it may take longer.
+    let upload = tokio::time::timeout(
+        state.request_timeout,
+        super::input::spool(&req, body, super::MAX_ROSTER_BYTES),
+    )
+    .await
+    .map_err(|_| AppError::RequestTimeout)??;
     let outcome = sampling::upload_roster(&state.app, &user.actor(), id, group, upload).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }

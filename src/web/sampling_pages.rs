@@ -321,38 +321,54 @@ pub async fn save_schools(
     }
 }
 
-/// Reads a multipart upload of at most `max` bytes: the CSRF token and the file, spooled to
-/// disk as it arrives.
+/// Reads a multipart upload of at most `max` bytes (413 past it, at once if its declared length
+/// says so): the CSRF token and the one file, spooled to disk as it arrives. Any other field is
+/// small, or the upload is refused.
 pub async fn read_upload(
-    mut payload: Multipart,
+    req: &HttpRequest,
+    payload: web::Payload,
     max: usize,
 ) -> Result<(Option<String>, Upload), AppError> {
+    const FIELD_BYTES: usize = 4 * 1024;
     let bad =
         |e: actix_multipart::MultipartError| AppError::invalid("file", format!("上传失败：{e}"));
-    let too_big = || {
-        let mb = max / (1024 * 1024);
-        AppError::invalid("file", format!("文件太大（最大 {mb} MB）"))
-    };
-    let (mut token, mut file) = (None, Upload::new()?);
+    if super::input::declared_length(req).is_some_and(|n| n > max as u64) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let mut payload = Multipart::new(req.headers(), payload);
+    let (mut token, mut file, mut files) = (None, Upload::new()?, 0);
     let mut received = 0usize;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(bad)?;
         let name = field.name().unwrap_or("").to_owned();
+        let is_file = name == "file";
+        if is_file {
+            files += 1;
+            if files > 1 {
+                return Err(AppError::invalid("file", "一次只能上传一个文件"));
+            }
+        }
         let mut spool = super::input::Spool::default();
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(bad)?;
             received += chunk.len();
             if received > max {
-                return Err(too_big());
+                return Err(AppError::PayloadTooLarge);
             }
-            match name.as_str() {
-                "file" => spool.add(&mut file, &chunk)?,
-                _ => bytes.extend_from_slice(&chunk),
+            if is_file {
+                spool.add(&mut file, &chunk)?;
+            } else if bytes.len() + chunk.len() > FIELD_BYTES {
+                return Err(AppError::invalid("file", format!("表单项“{name}”过长")));
+            } else {
+                bytes.extend_from_slice(&chunk);
             }
         }
         spool.finish(&mut file)?;
         if name == "csrf_token" {
+            if token.is_some() {
+                return Err(AppError::invalid("csrf_token", "表单有两个 csrf_token"));
+            }
             token = Some(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
@@ -371,11 +387,25 @@ pub async fn upload_frame(
     let group: RespondentGroup = group.parse().map_err(|_| AppError::NotFound)?;
     // Who may upload is settled before the body is read.
     let survey = surveys::organized(&state.app, &user.actor(), id).await?;
-    let (token, file) = read_upload(
-        Multipart::new(req.headers(), payload),
-        super::MAX_ROSTER_BYTES,
+    if let Err(e) = sampling::roster_welcome(&state.app, &user.actor(), id).await {
+        let outcome = Outcome {
+            error: Some(form_error(e)?),
+            ..Default::default()
+        };
+        return sample_page(&state, &user, &csrf, &survey, outcome).await;
+    }
+    let _slot = state
+        .upload_slots
+        .acquire()
+        .await
+        .map_err(AppError::internal)?;
+    // The body must arrive within the usual time; only the work after it may take longer.
+    let (token, file) = tokio::time::timeout(
+        state.request_timeout,
+        read_upload(&req, payload, super::MAX_ROSTER_BYTES),
     )
-    .await?;
+    .await
+    .map_err(|_| AppError::RequestTimeout)??;
     csrf::verify(&req, token.as_deref())?;
     let result = async {
         if file.is_empty() {

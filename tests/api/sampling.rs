@@ -683,6 +683,22 @@ t1,城关镇,城关一小,张老师,13912345678
 ", true)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(res.text().await.unwrap().contains("像是教师名册"));
+        // One file a form, and its other fields small; nothing stored from either.
+        let two = form("编号,乡镇,学校\nt9,城关镇,城关一小\n", true).part("file", reqwest::multipart::Part::bytes("t10,城关镇,城关一小\n".as_bytes().to_vec()).file_name("more.csv"));
+        let res = client.post(&url).multipart(two).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("一次只能上传一个文件"));
+        let padded = form("编号,乡镇,学校\nt9,城关镇,城关一小\n", true).text("junk", "x".repeat(100_000));
+        let res = client.post(&url).multipart(padded).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().await.unwrap().contains("表单项“junk”过长"));
+        let frame: Value = client.get(app.url(&format!("/api/v1/surveys/{id}/frames/teacher"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(frame["rows"], 2, "the teachers' roster as it was");
+        // A survey with no areas yet takes no roster: said before the file is read.
+        let bare = app.create_survey(&client, json!({"name": "还没有乡镇", "population": 100000})).await;
+        let res = client.post(app.url(&format!("/admin/surveys/{}/frames/teacher", bare["id"]))).multipart(form("编号,乡镇\nt1,城关镇\n", true)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("请先填写乡镇"));
 
         // A refused seed comes back with what was typed, the field marked.
         let res = client.post(app.url(&format!("/admin/surveys/{id}/draws"))).form(&[("csrf_token", token.as_str()), ("seed", "42\u{200B}"), ("seed_note", "第 1 期 <b>")]).send().await.unwrap();
@@ -768,5 +784,21 @@ backend_test! {
         let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut out)).await.expect("answered before the body").unwrap();
         let answer = String::from_utf8_lossy(&out[..n]).into_owned();
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        // Within the limit, to a survey that takes no roster now (no areas): 409, body unsent.
+        let bulk = new_client();
+        bulk.post(app.url("/api/v1/login")).json(&json!({"username": "bulk", "password": crate::helpers::PASSWORD})).send().await.unwrap();
+        let bare = app.create_survey(&bulk, json!({"name": "还没有乡镇", "population": 100000})).await;
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/v1/surveys/{}/frames/parent HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nCookie: {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+            bare["id"],
+            app.address,
+            cookie.join("; "),
+            100u64 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut out)).await.expect("answered before the body").unwrap();
+        let answer = String::from_utf8_lossy(&out[..n]).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
     }
 }
