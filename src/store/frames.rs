@@ -70,6 +70,9 @@ pub async fn insert(
     rows: &[RosterRow],
     geo: &Geography,
 ) -> Result<(), DbErr> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        return insert_columns(db, survey_id, group, rows, geo).await;
+    }
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|r| frame_person::ActiveModel {
             survey_id: Set(survey_id),
@@ -84,8 +87,83 @@ pub async fn insert(
             class_name: Set(r.class.clone()),
             ..Default::default()
         });
-        frame_person::Entity::insert_many(models).exec(db).await?;
+        frame_person::Entity::insert_many(models)
+            .exec_without_returning(db)
+            .await?;
     }
+    Ok(())
+}
+
+/// Between the values of one column, and for a missing value, in [`insert_columns`]: control
+/// characters no checked roster value holds (ids, names and classes refuse them, phones are
+/// digits).
+const NEXT: char = '\u{1f}';
+const NONE: char = '\u{1e}';
+
+/// PostgreSQL: the piece in one statement of ten parameters, a column each (its values joined,
+/// split again by `string_to_array`), not a row of ten parameters a person. PostgreSQL plans a
+/// statement of 5,000 parameters anew each time, and that, not the rows, took 100,000 people
+/// 10.8 s.
+async fn insert_columns(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+    group: RespondentGroup,
+    rows: &[RosterRow],
+    geo: &Geography,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut columns: [String; 8] = Default::default();
+    for (i, r) in rows.iter().enumerate() {
+        let values: [Option<String>; 8] = [
+            Some(r.external_id.clone()),
+            Some(geo.area_ids[r.area].to_string()),
+            r.school.map(|s| geo.school_ids[s].to_string()),
+            r.grade.map(|g| g.to_string()),
+            r.name.clone(),
+            r.phone.clone(),
+            Some(r.line.min(i32::MAX as u64).to_string()),
+            r.class.clone(),
+        ];
+        for (column, value) in columns.iter_mut().zip(values) {
+            if i > 0 {
+                column.push(NEXT);
+            }
+            match value {
+                Some(v) if v.contains([NEXT, NONE]) => {
+                    return Err(DbErr::Custom(format!(
+                        "roster line {} holds a control character",
+                        r.line
+                    )));
+                }
+                Some(v) => column.push_str(&v),
+                None => column.push(NONE),
+            }
+        }
+    }
+    let split = |n: usize| format!("string_to_array(${n}, E'\\x1f', E'\\x1e')");
+    let sql = format!(
+        "INSERT INTO frame_person (survey_id, grp, external_id, area_id, school_id, grade, name, phone, line, class_name) \
+         SELECT $1, $2, t.e, t.a::int4, t.s::int4, t.g::int2, t.n, t.p, t.l::int4, t.c \
+         FROM unnest({}, {}, {}, {}, {}, {}, {}, {}) AS t(e, a, s, g, n, p, l, c)",
+        split(3),
+        split(4),
+        split(5),
+        split(6),
+        split(7),
+        split(8),
+        split(9),
+        split(10)
+    );
+    let mut values: Vec<sea_orm::Value> = vec![survey_id.into(), group.code().into()];
+    values.extend(columns.into_iter().map(sea_orm::Value::from));
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
     Ok(())
 }
 
