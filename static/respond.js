@@ -86,7 +86,7 @@
           synth.cancel();
           var parts = [legend.textContent];
           each(f.querySelectorAll("label.opt span"), function (o) { parts.push(o.textContent); });
-          var u = new window.SpeechSynthesisUtterance(parts.join("。 "));
+          var u = new window.SpeechSynthesisUtterance(parts.join(primary === "zh" ? "。" : ". "));
           u.lang = voice.lang;
           try { u.voice = voice; } catch (e) { /* the language alone picks a voice */ }
           u.rate = 0.9;

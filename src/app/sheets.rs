@@ -286,6 +286,28 @@ pub fn xlsx_rows<R: Read + Seek>(
     let mut unpacked = 0u64;
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        // The shared strings are held whole once opened (referenced or not): bounded apart too,
+        // at half the text a sheet may make.
+        let shared = entry
+            .name()
+            .is_ok_and(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"));
+        let shared_bound = (limits.text / 2) as u64;
+        if shared {
+            let n = std::io::copy(&mut entry.take(shared_bound + 1), &mut std::io::sink())
+                .map_err(|e| unreadable(&e))?;
+            if n > shared_bound {
+                return Err(bad(format!(
+                    "XLSX 的共享文字超过上限 {} MB：请删去多余的内容，更大的{}请另存为 CSV",
+                    shared_bound >> 20,
+                    limits.what
+                )));
+            }
+            unpacked += n;
+            if unpacked > limits.unpacked {
+                return Err(too_big(unpacked));
+            }
+            continue;
+        }
         let left = limits.unpacked - unpacked;
         let n = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink()).map_err(|e| {
             bad(format!(
@@ -437,6 +459,30 @@ mod tests {
         match xlsx_rows(std::io::Cursor::new(&bytes), &limits) {
             Err(AppError::Invalid { message, .. }) => {
                 assert!(message.contains("文字超过上限 16 MB"), "{message}")
+            }
+            other => panic!("accepted: {:?}", other.map(|rows| rows.len())),
+        }
+    }
+
+    #[test]
+    fn the_shared_strings_are_bounded_apart() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for r in 0..20_000u32 {
+            sheet.write_string(r, 0, format!("{r:040}")).unwrap();
+        }
+        let bytes = book.save_to_buffer().unwrap();
+        let limits = Limits {
+            unpacked: 16 * 1024 * 1024,
+            rows: 100_000,
+            columns: 10,
+            cells: 200_000,
+            text: 1024 * 1024,
+            what: "名册",
+        };
+        match xlsx_rows(std::io::Cursor::new(&bytes), &limits) {
+            Err(AppError::Invalid { message, .. }) => {
+                assert!(message.contains("共享文字超过上限"), "{message}")
             }
             other => panic!("accepted: {:?}", other.map(|rows| rows.len())),
         }

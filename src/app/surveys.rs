@@ -467,10 +467,25 @@ pub async fn set_languages(
     if tags.len() > 8 {
         return Err(AppError::invalid("languages", "最多提供 8 种其他语言"));
     }
+    // Only a language some booklet in use carries: another would be said offered and never
+    // shown.
+    let booklets = super::tally::questionnaires_in_use(ctx, survey.id).await?;
+    if let Some(missing) = tags.iter().find(|t| {
+        !booklets
+            .iter()
+            .any(|(_, q)| q.definition.translations.contains_key(t.as_str()))
+    }) {
+        return Err(AppError::invalid(
+            "languages",
+            format!("所用的问卷都没有“{missing}”的译文：请先上传带有该译文的问卷"),
+        ));
+    }
     let txn = store::begin_write(&ctx.db).await?;
     store::surveys::set_languages(&txn, survey.id, &tags).await?;
     let changed = visible_in(&txn, actor, id).await?;
     txn.commit().await?;
+    // Respondents' pages show the new choice at once (the blank forms are keyed by it).
+    ctx.live.forget(survey.id).await;
     audit(
         ctx,
         actor,

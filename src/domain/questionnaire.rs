@@ -94,10 +94,41 @@ pub const SOURCE_LANGUAGE: &str = "zh-CN";
 pub fn is_language_tag(tag: &str) -> bool {
     let mut parts = tag.split('-');
     let primary = parts.next().unwrap_or("");
+    // Written one way only, as BCP 47 recommends (ug-Arab, ko-KR, not ug-arab): a tag is then
+    // one key in the booklet, the survey and a link.
+    let canonical = |p: &str| match p.len() {
+        4 if p.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            p.as_bytes()[0].is_ascii_uppercase() && p[1..].bytes().all(|b| b.is_ascii_lowercase())
+        }
+        2 if p.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            p.bytes().all(|b| b.is_ascii_uppercase())
+        }
+        _ => p
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+    };
     (2..=3).contains(&primary.len())
         && primary.bytes().all(|b| b.is_ascii_lowercase())
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && parts.all(|p| {
+            (2..=8).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_alphanumeric())
+                && canonical(p)
+        })
         && tag.len() <= 35
+}
+
+/// Characters no questionnaire text may hold: control characters but the line break, and the
+/// bidirectional overrides and embeddings that would reorder the page around the text (the
+/// marks and isolates a right-to-left translation may need are allowed).
+fn unfit_character(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202A}'..='\u{202E}')
+}
+
+/// Empty as a reader sees it: nothing but spaces and invisible characters.
+fn blank(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}')
+    })
 }
 
 /// Whether a language is written right to left (Uyghur, Arabic, Persian, Hebrew, Urdu …), unless
@@ -165,6 +196,7 @@ impl Definition {
     }
 
     fn check(&self) -> Result<(), DefinitionError> {
+        self.check_characters()?;
         let version = self.version.trim();
         if version.is_empty() || version.chars().count() > 32 {
             return Err(err("version 须为 1–32 个字符"));
@@ -230,6 +262,55 @@ impl Definition {
             }
         }
         self.check_translations()
+    }
+
+    /// No text with a character that would corrupt or reorder the page, nor one blank to a
+    /// reader (invisible characters only).
+    fn check_characters(&self) -> Result<(), DefinitionError> {
+        let mut texts: Vec<(String, &str)> = vec![
+            ("title".into(), self.title.as_str()),
+            ("intro".into(), self.intro.as_str()),
+            ("comment_prompt".into(), self.comment_prompt.as_str()),
+        ];
+        texts.extend(
+            self.scale
+                .options
+                .iter()
+                .map(|o| (format!("选项“{}”", o.code), o.label.as_str())),
+        );
+        texts.extend(
+            self.items
+                .iter()
+                .map(|i| (format!("题目“{}”", i.id), i.text.as_str())),
+        );
+        for (tag, t) in &self.translations {
+            let named = |what: &str| format!("译文“{tag}”的{what}");
+            texts.push((named("language"), t.language.as_str()));
+            texts.push((named("title"), t.title.as_str()));
+            texts.push((named("intro"), t.intro.as_str()));
+            texts.push((named("comment_prompt"), t.comment_prompt.as_str()));
+            texts.extend(
+                t.options
+                    .iter()
+                    .map(|(c, v)| (named(&format!("选项“{c}”")), v.as_str())),
+            );
+            texts.extend(
+                t.items
+                    .iter()
+                    .map(|(id, v)| (named(&format!("题目“{id}”")), v.as_str())),
+            );
+        }
+        for (what, text) in texts {
+            if text.chars().any(unfit_character) {
+                return Err(err(format!(
+                    "{what}含有控制字符或改变文字方向的字符，请删去"
+                )));
+            }
+            if blank(text) && what != "comment_prompt" {
+                return Err(err(format!("{what}不能为空")));
+            }
+        }
+        Ok(())
     }
 
     /// Every translation whole: each item and option, title, intro and prompt, within the same
@@ -574,7 +655,16 @@ mod fuzz {
 
     #[test]
     fn language_tags_and_their_direction() {
-        for good in ["ug", "bo", "ii", "mn-Mong", "ko-KR", "za", "ug-Latn"] {
+        for good in [
+            "ug",
+            "bo",
+            "ii",
+            "mn-Mong",
+            "ko-KR",
+            "za",
+            "ug-Latn",
+            "ug-Arab-CN",
+        ] {
             assert!(is_language_tag(good), "{good}");
         }
         for bad in [
@@ -634,7 +724,18 @@ mod fuzz {
         extra.items.insert("S99".into(), "x".into());
         d.translations.insert("ug".into(), extra);
         assert!(d.check().unwrap_err().message.contains("S99"));
+        let mut reordering = whole.clone();
+        reordering.items.insert("S02".into(), "\u{202E}abc".into());
+        d.translations.insert("ug".into(), reordering);
+        assert!(d.check().unwrap_err().message.contains("改变文字方向"));
+        let mut invisible = whole.clone();
+        invisible.title = " \u{200B} ".into();
+        d.translations.insert("ug".into(), invisible);
+        assert!(d.check().unwrap_err().message.contains("不能为空"));
         d.translations.clear();
+        d.items[0].text = "满意吗\u{7}".into();
+        assert!(d.check().unwrap_err().message.contains("控制字符"));
+        d.items[0].text = "满意吗".into();
         d.translations.insert("zh-TW".into(), whole);
         assert!(d.check().is_err(), "Chinese is the booklet's own language");
     }

@@ -60,9 +60,12 @@ impl RespondentLimiter {
 /// Blank questionnaire pages, rendered once per survey, questionnaire version, group and what
 /// the form asks to place the answer (a survey's name, questionnaires and areas cannot change
 /// once it takes answers), then only their issued form and link change per request.
-pub struct BlankForms(
-    moka::sync::Cache<(i32, i32, RespondentGroup, Questions, Reading), Arc<Spliced>>,
-);
+/// The key of a blank form: survey, questionnaire version, group, what it asks to place the
+/// answer, how it is read, and the languages the survey offers (its switch; they may change
+/// while it is open).
+type FormKey = (i32, i32, RespondentGroup, Questions, Reading, Vec<String>);
+
+pub struct BlankForms(moka::sync::Cache<FormKey, Arc<Spliced>>);
 
 /// How a respondent reads the form: in which of the survey's languages (none: Chinese), and
 /// whether in larger text. Chosen by plain links (`?lang=ug`, `?text=large`, relative to the
@@ -451,6 +454,7 @@ fn show_form(
         answering.origin.group,
         answering.origin.questions,
         reading.clone(),
+        answering.live.survey.languages.clone(),
     );
     let page = match state.forms.0.get(&key) {
         Some(page) => page,

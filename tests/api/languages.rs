@@ -111,6 +111,19 @@ backend_test! {
             let page = phone.get(format!("{}?lang={other}", urls[1])).send().await.unwrap().text().await.unwrap();
             assert!(page.contains("<html lang=\"zh-CN\" dir=\"ltr\">"), "{other}");
         }
+        // A language no booklet carries is not offered; withdrawing Uyghur while the survey is
+        // open takes its link off the page at once, and offering it again puts it back.
+        let res = organizer.put(&languages).json(&json!({"languages": ["ug", "kk"]})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("“kk”"));
+        organizer.put(&languages).json(&json!({"languages": []})).send().await.unwrap();
+        let page = phone.get(&urls[0]).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains("?lang=ug"), "no switch once withdrawn");
+        let page = phone.get(format!("{}?lang=ug", urls[0])).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("<html lang=\"zh-CN\" dir=\"ltr\">"));
+        organizer.put(&languages).json(&json!({"languages": ["ug"]})).send().await.unwrap();
+        let page = phone.get(&urls[0]).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("href=\"?lang=ug\""), "the switch back");
         // Larger text, kept by the form.
         let large = phone.get(format!("{}?lang=ug&text=large", urls[1])).send().await.unwrap().text().await.unwrap();
         assert!(large.contains("class=\"respondent large-text\""));
