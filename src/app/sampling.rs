@@ -213,22 +213,20 @@ const ROSTER_SHEET: super::sheets::Limits = super::sheets::Limits {
     what: "名册",
 };
 
-fn no_areas() -> AppError {
-    AppError::Conflict("请先填写乡镇（街道）".into())
-}
-
-/// Whether the actor may upload a roster to the survey now (a draft they organise, with its
-/// areas): checked before the file is received, and again once it has been.
-pub async fn roster_welcome(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<(), AppError> {
+/// The survey a roster may be uploaded to now (a draft the actor organises) and its areas and
+/// schools (at least one area): checked before the file is received, and again once it has
+/// been.
+pub async fn roster_welcome(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<(Survey, Geography), AppError> {
     let survey = draft(ctx, actor, id).await?;
-    if store::geography::load(ctx.db.pool(), survey.id)
-        .await?
-        .areas
-        .is_empty()
-    {
-        return Err(no_areas());
+    let geo = store::geography::load(ctx.db.pool(), survey.id).await?;
+    if geo.areas.is_empty() {
+        return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
     }
-    Ok(())
+    Ok((survey, geo))
 }
 
 /// People stored a statement at a time while a roster is read again.
@@ -249,12 +247,8 @@ pub async fn upload_roster(
     upload: super::sheets::Upload,
 ) -> Result<UploadOutcome, AppError> {
     use super::sheets::{RosterFile, refused_roster};
-    let survey = draft(ctx, actor, id).await?;
+    let (survey, geo) = roster_welcome(ctx, actor, id).await?;
     let db = ctx.db.pool();
-    let geo = store::geography::load(db, survey.id).await?;
-    if geo.areas.is_empty() {
-        return Err(no_areas());
-    }
     let label = group.label();
     // A roster is read and stored one at a time (as draws are): four large uploads at once
     // read one file at a time, the others waiting on disk. The turn goes with the blocking

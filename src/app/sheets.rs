@@ -80,13 +80,16 @@ impl RosterFile {
     pub fn open(upload: Upload, limits: &Limits, label: &str) -> Result<RosterFile, AppError> {
         let mut file = upload.file;
         file.rewind().map_err(spool_failed)?;
-        let mut head = [0u8; 4];
-        let n = read_up_to(&mut file, &mut head).map_err(spool_failed)?;
-        if is_xlsx(&head[..n]) {
+        let mut head = Vec::with_capacity(4);
+        (&mut file)
+            .take(4)
+            .read_to_end(&mut head)
+            .map_err(spool_failed)?;
+        if is_xlsx(&head) {
             file.rewind().map_err(spool_failed)?;
             return Ok(RosterFile::Sheet(xlsx_rows(BufReader::new(file), limits)?));
         }
-        let start = if head[..n].starts_with(b"\xEF\xBB\xBF") {
+        let start = if head.starts_with(b"\xEF\xBB\xBF") {
             3
         } else {
             0
@@ -134,17 +137,6 @@ pub fn refused_roster(label: &str, e: RosterErrors) -> AppError {
         message: format!("{label}名册有 {} 处错误，未导入任何数据", e.total),
         details: serde_json::json!({"errors": e.errors, "error_count": e.total}),
     }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Whether a stream is UTF-8 throughout, read a buffer at a time (the bytes of a character cut
@@ -284,39 +276,32 @@ pub fn xlsx_rows<R: Read + Seek>(
         return Err(too_big(unpacked));
     }
     let mut unpacked = 0u64;
+    // The shared strings are held whole once opened (referenced or not): bounded apart too, at
+    // half the text a sheet may make.
+    let shared_bound = (limits.text / 2) as u64;
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| unreadable(&e))?;
-        // The shared strings are held whole once opened (referenced or not): bounded apart too,
-        // at half the text a sheet may make.
         let shared = entry
             .name()
             .is_ok_and(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"));
-        let shared_bound = (limits.text / 2) as u64;
-        if shared {
-            let n = std::io::copy(&mut entry.take(shared_bound + 1), &mut std::io::sink())
-                .map_err(|e| unreadable(&e))?;
-            if n > shared_bound {
-                return Err(bad(format!(
-                    "XLSX 的共享文字超过上限 {} MB：请删去多余的内容，更大的{}请另存为 CSV",
-                    shared_bound >> 20,
-                    limits.what
-                )));
-            }
-            unpacked += n;
-            if unpacked > limits.unpacked {
-                return Err(too_big(unpacked));
-            }
-            continue;
-        }
         let left = limits.unpacked - unpacked;
-        let n = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink()).map_err(|e| {
+        let bound = if shared { left.min(shared_bound) } else { left };
+        let n = std::io::copy(&mut entry.take(bound + 1), &mut std::io::sink()).map_err(|e| {
             bad(format!(
                 "XLSX 解压时出错（{e}）：文件可能已损坏，请用 Excel 另存后再上传"
             ))
         })?;
         unpacked += n;
-        if n > left {
-            return Err(too_big(unpacked));
+        if n > bound {
+            return Err(if shared && bound == shared_bound {
+                bad(format!(
+                    "XLSX 的共享文字超过上限 {} MB：请删去多余的内容，更大的{}请另存为 CSV",
+                    shared_bound >> 20,
+                    limits.what
+                ))
+            } else {
+                too_big(unpacked)
+            });
         }
     }
     let mut workbook = zip.into_inner();

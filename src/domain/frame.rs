@@ -147,18 +147,13 @@ impl RosterErrors {
     }
 }
 
-/// Decodes a roster file taken whole: UTF-8 in place (no copy; a BOM is dropped), else
-/// GBK/GB18030 as Excel writes it.
-pub fn decode_owned(mut bytes: Vec<u8>) -> Result<String, RosterErrors> {
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
-    }
-    String::from_utf8(bytes).or_else(|e| decode_gbk(e.as_bytes()))
-}
-
 /// Decodes a roster file: UTF-8 (a BOM is dropped), else GBK/GB18030 as Excel writes it.
 pub fn decode(bytes: &[u8]) -> Result<String, RosterErrors> {
-    decode_owned(bytes.to_vec())
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => decode_gbk(bytes),
+    }
 }
 
 fn decode_gbk(bytes: &[u8]) -> Result<String, RosterErrors> {

@@ -144,6 +144,11 @@ pub fn is_right_to_left(tag: &str) -> bool {
     ) && !ltr_script
 }
 
+/// A language's writing direction, as HTML's `dir` names it.
+pub fn direction(tag: &str) -> &'static str {
+    if is_right_to_left(tag) { "rtl" } else { "ltr" }
+}
+
 /// A booklet's texts as a respondent reads them, in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Texts<'a> {
@@ -380,7 +385,7 @@ impl Definition {
         match lang.and_then(|l| self.translations.get_key_value(l)) {
             Some((tag, t)) => Texts {
                 lang: tag,
-                dir: if is_right_to_left(tag) { "rtl" } else { "ltr" },
+                dir: direction(tag),
                 title: &t.title,
                 intro: &t.intro,
                 comment_prompt: &t.comment_prompt,

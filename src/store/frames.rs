@@ -100,6 +100,17 @@ pub async fn insert(
 const NEXT: char = '\u{1f}';
 const NONE: char = '\u{1e}';
 
+/// Each column split back by [`NEXT`], [`NONE`] read as null.
+const INSERT_COLUMNS: &str = "INSERT INTO frame_person \
+     (survey_id, grp, external_id, area_id, school_id, grade, name, phone, line, class_name) \
+     SELECT $1, $2, t.e, t.a::int4, t.s::int4, t.g::int2, t.n, t.p, t.l::int4, t.c \
+     FROM unnest(\
+       string_to_array($3, E'\\x1f', E'\\x1e'), string_to_array($4, E'\\x1f', E'\\x1e'), \
+       string_to_array($5, E'\\x1f', E'\\x1e'), string_to_array($6, E'\\x1f', E'\\x1e'), \
+       string_to_array($7, E'\\x1f', E'\\x1e'), string_to_array($8, E'\\x1f', E'\\x1e'), \
+       string_to_array($9, E'\\x1f', E'\\x1e'), string_to_array($10, E'\\x1f', E'\\x1e')\
+     ) AS t(e, a, s, g, n, p, l, c)";
+
 /// PostgreSQL: the piece in one statement of ten parameters, a column each (its values joined,
 /// split again by `string_to_array`), not a row of ten parameters a person. PostgreSQL plans a
 /// statement of 5,000 parameters anew each time, and that, not the rows, took 100,000 people
@@ -142,25 +153,11 @@ async fn insert_columns(
             }
         }
     }
-    let split = |n: usize| format!("string_to_array(${n}, E'\\x1f', E'\\x1e')");
-    let sql = format!(
-        "INSERT INTO frame_person (survey_id, grp, external_id, area_id, school_id, grade, name, phone, line, class_name) \
-         SELECT $1, $2, t.e, t.a::int4, t.s::int4, t.g::int2, t.n, t.p, t.l::int4, t.c \
-         FROM unnest({}, {}, {}, {}, {}, {}, {}, {}) AS t(e, a, s, g, n, p, l, c)",
-        split(3),
-        split(4),
-        split(5),
-        split(6),
-        split(7),
-        split(8),
-        split(9),
-        split(10)
-    );
     let mut values: Vec<sea_orm::Value> = vec![survey_id.into(), group.code().into()];
     values.extend(columns.into_iter().map(sea_orm::Value::from));
     db.execute_raw(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
-        sql,
+        INSERT_COLUMNS,
         values,
     ))
     .await?;

@@ -5,7 +5,9 @@ use super::spliced::Spliced;
 use crate::app::answering::{self, Answering, FilledForm, Outcome, Refusal, Target};
 use crate::domain::group::RespondentGroup;
 use crate::domain::places::{PlaceErrors, Questions};
-use crate::domain::questionnaire::{AnswerErrors, Definition, MAX_COMMENT_CHARS};
+use crate::domain::questionnaire::{
+    AnswerErrors, Definition, MAX_COMMENT_CHARS, SOURCE_LANGUAGE, direction,
+};
 use crate::error::AppError;
 use actix_web::cookie::{Cookie, CookieJar, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
@@ -67,6 +69,17 @@ type FormKey = (i32, i32, RespondentGroup, Questions, Reading, Vec<String>);
 
 pub struct BlankForms(moka::sync::Cache<FormKey, Arc<Spliced>>);
 
+/// Whether a form offers a language besides Chinese: one its booklet carries and its survey
+/// offers (`any`: every one the booklet carries, for an organiser's preview).
+fn offers(answering: &Answering, any: bool, tag: &str) -> bool {
+    answering
+        .questionnaire
+        .definition
+        .translations
+        .contains_key(tag)
+        && (any || answering.live.survey.languages.iter().any(|l| l == tag))
+}
+
 /// How a respondent reads the form: in which of the survey's languages (none: Chinese), and
 /// whether in larger text. Chosen by plain links (`?lang=ug`, `?text=large`, relative to the
 /// page, so they work without JavaScript) and carried by the form's hidden fields.
@@ -96,15 +109,13 @@ impl Reading {
         Reading::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
-    /// Only a language the survey offers and the booklet carries (`any`: every one the booklet
-    /// carries, for an organiser's preview).
+    /// Only a language the form offers (see [`offers`]).
     fn offered(mut self, answering: &Answering, any: bool) -> Reading {
-        let def = &answering.questionnaire.definition;
-        let offered = |tag: &str| {
-            def.translations.contains_key(tag)
-                && (any || answering.live.survey.languages.iter().any(|l| l == tag))
-        };
-        if !self.lang.as_deref().is_some_and(offered) {
+        if !self
+            .lang
+            .as_deref()
+            .is_some_and(|tag| offers(answering, any, tag))
+        {
             self.lang = None;
         }
         self
@@ -384,17 +395,13 @@ fn form_context(
     let languages: Vec<_> = def
         .languages()
         .into_iter()
-        .filter(|(tag, _)| {
-            *tag == crate::domain::questionnaire::SOURCE_LANGUAGE
-                || any_language
-                || live.survey.languages.iter().any(|l| l == tag)
-        })
+        .filter(|(tag, _)| *tag == SOURCE_LANGUAGE || offers(answering, any_language, tag))
         .map(|(tag, name)| {
-            let source = tag == crate::domain::questionnaire::SOURCE_LANGUAGE;
+            let source = tag == SOURCE_LANGUAGE;
             json!({
                 "tag": tag,
                 "name": name,
-                "dir": if crate::domain::questionnaire::is_right_to_left(tag) { "rtl" } else { "ltr" },
+                "dir": direction(tag),
                 "href": Reading::href((!source).then_some(tag), reading.large),
                 "current": tag == texts.lang,
             })
@@ -529,19 +536,17 @@ impl Posted {
             grade: None,
             reading: Reading::default(),
         };
+        let mut reading = Vec::new();
         for (k, v) in all {
             match k.as_str() {
                 "_form" => s.form = Some(v),
                 "_area" => s.area = v.trim().parse().ok(),
                 "_grade" => s.grade = v.trim().parse().ok(),
-                "_lang" | "_text" => {
-                    let more = Reading::from_pairs([(k.as_str(), v.as_str())]);
-                    s.reading.lang = more.lang.or(s.reading.lang.take());
-                    s.reading.large |= more.large;
-                }
+                "_lang" | "_text" => reading.push((k, v)),
                 _ => s.fields.push((k, v)),
             }
         }
+        s.reading = Reading::from_pairs(reading.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         Some(s)
     }
 
