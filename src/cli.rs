@@ -97,7 +97,7 @@ pub enum UserCommand {
     Add {
         #[arg(long)]
         username: String,
-        /// admin, organizer, viewer or school.
+        /// admin, organizer, viewer, school or interviewer.
         #[arg(long)]
         role: String,
         /// The county's id or exact name (required for every role but admin).

@@ -19,6 +19,7 @@ mod m20261202_000015_audit_anchor;
 mod m20261203_000016_release_batches;
 mod m20261203_000017_school_reach;
 mod m20261203_000018_survey_languages;
+mod m20261203_000019_phone_and_paper;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_release_batches::Migration),
             Box::new(m20261203_000017_school_reach::Migration),
             Box::new(m20261203_000018_survey_languages::Migration),
+            Box::new(m20261203_000019_phone_and_paper::Migration),
         ]
     }
 }

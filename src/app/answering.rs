@@ -15,7 +15,7 @@ use crate::domain::group::{Booklet, RespondentGroup};
 use crate::domain::integrity;
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::places::{self, PlaceErrors, Places, Questions};
-use crate::domain::questionnaire::{AnswerErrors, Questionnaire};
+use crate::domain::questionnaire::{AnswerErrors, Answers, Questionnaire};
 use crate::domain::release::{self, OwnCells, ReleaseCell};
 use crate::domain::response::{AddressLimit, Claim, NewResponse, Source, Verdict, hour_of};
 use crate::domain::strata::Band;
@@ -280,6 +280,108 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
     ready(ctx, live, origin).await
 }
 
+/// A drawn person's invitation as an interviewer answers it by telephone: the same checks as
+/// their link (pending, the survey taking answers), the answer stored as the invitation's with
+/// the telephone as its source.
+pub async fn by_phone(ctx: &Context, invitation_id: i32) -> Result<Target, AppError> {
+    let db = ctx.db.pool();
+    let Some(inv) = store::invitations::find(db, i64::from(invitation_id)).await? else {
+        return Ok(Target::Refused(Refusal::InvalidLink));
+    };
+    match inv.status {
+        InvitationStatus::Revoked if inv.replaced_by.is_some() => {
+            return Ok(Target::Refused(Refusal::Replaced));
+        }
+        InvitationStatus::Revoked => return Ok(Target::Refused(Refusal::InvalidLink)),
+        InvitationStatus::Answered => return Ok(Target::Refused(Refusal::Answered)),
+        InvitationStatus::Pending => {}
+    }
+    let live = ctx
+        .live
+        .get(db, inv.survey_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(r) = answering_state(&live.survey, Utc::now()) {
+        return Ok(Target::Refused(r));
+    }
+    let origin = Origin {
+        group: inv.group,
+        area: AreaScope::Area(inv.area_id),
+        school: inv.school_id,
+        band: inv.band,
+        source: Source::Phone,
+        questions: Questions {
+            area: false,
+            grade: false,
+        },
+        invitation: Some(inv.id),
+        channel: None,
+    };
+    ready(ctx, live, origin).await
+}
+
+/// A paper booklet of a print run for `group` in `area` (a school's, or the whole county):
+/// its answer takes a free place in the stratum it gives, asking the area and grade as an
+/// open channel of the same scope would.
+pub async fn on_paper(
+    ctx: &Context,
+    survey_id: i32,
+    group: RespondentGroup,
+    area: Option<i32>,
+    school: Option<i32>,
+) -> Result<Target, AppError> {
+    let live = ctx
+        .live
+        .get(ctx.db.pool(), survey_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(r) = answering_state(&live.survey, Utc::now()) {
+        return Ok(Target::Refused(r));
+    }
+    let origin = paper_origin(&live.geo, group, area, school);
+    ready(ctx, live, origin).await
+}
+
+fn paper_origin(
+    geo: &Geography,
+    group: RespondentGroup,
+    area: Option<i32>,
+    school: Option<i32>,
+) -> Origin {
+    let cell = AreaScope::of(area.or_else(|| school.and_then(|s| geo.area_of_school(s))));
+    Origin {
+        group,
+        area: cell,
+        school,
+        band: None,
+        source: Source::Paper,
+        questions: Questions::for_channel(geo, group, cell),
+        invitation: None,
+        channel: None,
+    }
+}
+
+/// A paper booklet's questionnaire for printing, whether or not the survey takes answers yet
+/// (read afresh: a draft's questionnaire choice may have just changed). Nothing is stored.
+pub async fn paper_preview(
+    ctx: &Context,
+    survey_id: i32,
+    group: RespondentGroup,
+    area: Option<i32>,
+    school: Option<i32>,
+) -> Result<Answering, AppError> {
+    let live = Arc::new(
+        LiveSurvey::load(ctx.db.pool(), survey_id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    );
+    let origin = paper_origin(&live.geo, group, area, school);
+    match ready(ctx, live, origin).await? {
+        Target::Ready(a) => Ok(a),
+        Target::Refused(_) => Err(AppError::NotFound),
+    }
+}
+
 /// What an open channel's code leads to.
 pub async fn channel(ctx: &Context, code: &str) -> Result<Target, AppError> {
     let db = ctx.db.pool();
@@ -402,6 +504,52 @@ fn nonce_hash(nonce: &str) -> String {
     hex::encode(Sha256::digest(nonce.as_bytes()))
 }
 
+/// Where a checked form's answer goes: its claim and the stratum it records.
+type Placed = (Claim, AreaScope, Option<Band>);
+
+/// The answers and the place a form takes, or what to answer instead (a tampered or
+/// incomplete form).
+#[allow(clippy::result_large_err)]
+fn checked(answering: &Answering, form: &FilledForm<'_>) -> Result<(Answers, Placed), Outcome> {
+    let def = &answering.questionnaire.definition;
+    let (live, origin) = (&answering.live, &answering.origin);
+    let answers = def.parse_answers(form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if let Err(e) = &answers
+        && e.is_tampered()
+    {
+        return Err(Outcome::Tampered);
+    }
+    // An open channel's (or a paper booklet's) answer takes a place in the stratum its
+    // respondent gives.
+    let place = match origin.invitation {
+        Some(id) => Ok((Claim::Invitation(id), origin.area, origin.band)),
+        None => places::place_of(&live.geo, origin.group, origin.area, form.area, form.grade)
+            .map(|key| (Claim::Place(key), key.area, key.band)),
+    };
+    match (answers, place) {
+        (Ok(a), Ok(p)) => Ok((a, p)),
+        (answers, place) => {
+            let answers = match answers {
+                Ok(a) => AnswerErrors {
+                    partial: a.choices.iter().map(|&c| Some(c)).collect(),
+                    ..Default::default()
+                },
+                Err(e) => e,
+            };
+            Err(Outcome::Incomplete(FormErrors {
+                answers,
+                place: place.err().unwrap_or_default(),
+            }))
+        }
+    }
+}
+
+/// Checks a form as [`submit`] would, storing nothing: `None` when it would be stored (a
+/// paper booklet's entry is checked when it is typed, and stored once it is entered twice).
+pub fn check(answering: &Answering, form: &FilledForm<'_>) -> Option<Outcome> {
+    checked(answering, form).err()
+}
+
 /// Checks the answers and, if complete, stores the response with its invitation's answered
 /// mark or its channel's place, in one transaction. `at`: when it was submitted.
 pub async fn submit(
@@ -412,33 +560,9 @@ pub async fn submit(
 ) -> Result<Outcome, AppError> {
     let def = &answering.questionnaire.definition;
     let (live, origin) = (&answering.live, &answering.origin);
-    let answers = def.parse_answers(form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if let Err(e) = &answers
-        && e.is_tampered()
-    {
-        return Ok(Outcome::Tampered);
-    }
-    // An open channel's answer takes a place in the stratum its respondent gives.
-    let place = match origin.invitation {
-        Some(id) => Ok((Claim::Invitation(id), origin.area, origin.band)),
-        None => places::place_of(&live.geo, origin.group, origin.area, form.area, form.grade)
-            .map(|key| (Claim::Place(key), key.area, key.band)),
-    };
-    let (answers, (claim, area, band)) = match (answers, place) {
-        (Ok(a), Ok(p)) => (a, p),
-        (answers, place) => {
-            let answers = match answers {
-                Ok(a) => AnswerErrors {
-                    partial: a.choices.iter().map(|&c| Some(c)).collect(),
-                    ..Default::default()
-                },
-                Err(e) => e,
-            };
-            return Ok(Outcome::Incomplete(FormErrors {
-                answers,
-                place: place.err().unwrap_or_default(),
-            }));
-        }
+    let (answers, (claim, area, band)) = match checked(answering, &form) {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
     };
     let seconds = (at - form.issued.started)
         .num_seconds()
@@ -462,7 +586,8 @@ pub async fn submit(
         source: origin.source,
         channel: origin.channel,
         completion_seconds: seconds,
-        too_fast: def.too_fast(u64::from(seconds)),
+        // A paper booklet's time is not known (its entry's is the operator's).
+        too_fast: origin.source != Source::Paper && def.too_fast(u64::from(seconds)),
         straight_lined: answers.straight_lined(),
         answers: pairs,
         comment: answers.comment.clone(),

@@ -1,6 +1,7 @@
 //! The anonymous answers as rows (for CSV and XLSX): streamed page by page, so memory stays
 //! bounded whatever the number of responses; coarsened so that no combination of what could
-//! identify a respondent covers fewer than five (organisers only).
+//! identify a respondent covers fewer than five (organisers only). How each was answered
+//! (网络 / 电话 / 纸质) is shown only where every way covers five in the row's cell as shown.
 use super::surveys::visible;
 use super::{Actor, Context, audit};
 use crate::domain::audit::AuditAction;
@@ -16,12 +17,15 @@ use std::sync::Arc;
 /// What turns a stored response into a row: names of areas and schools, every item's column,
 /// each questionnaire's option labels, and how much of each cell a row may show (every
 /// combination of group, area, area class, school and band in the file covers at least
-/// [`disclosure::K`] responses; when and how someone answered is not in the file at all).
+/// [`disclosure::K`] responses; when someone answered is not in the file at all, how only
+/// where every way covers K).
 pub struct Columns {
     geo: Geography,
     items: Vec<String>,
     labels: HashMap<(i32, String), String>,
     shown: BTreeMap<Cell, Shown>,
+    /// The shown keys whose rows say how they were answered.
+    modes: std::collections::BTreeSet<disclosure::ShownKey>,
 }
 
 impl Columns {
@@ -36,6 +40,7 @@ impl Columns {
             "年级段",
             "作答过快",
             "全部同一答案",
+            "作答方式",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -87,6 +92,12 @@ impl Columns {
             ),
             yes(a.too_fast),
             yes(a.straight_lined),
+            blank_unless(
+                self.modes.contains(
+                    &shown.key(&cell, a.area.area().and_then(|id| self.geo.area_class(id))),
+                ),
+                a.source.mode().label().to_owned(),
+            ),
         ];
         for id in &self.items {
             let code = a
@@ -170,12 +181,20 @@ pub async fn responses(
         };
         *counts.entry(cell).or_default() += v.sums.n;
     }
-    let shown = disclosure::coarsen(&counts, |a| a.area().and_then(|id| geo.area_class(id)));
+    let class_of =
+        |a: crate::domain::geography::AreaScope| a.area().and_then(|id| geo.area_class(id));
+    let shown = disclosure::coarsen(&counts, class_of);
+    let mut by_mode: BTreeMap<(Cell, crate::domain::response::Mode), i64> = BTreeMap::new();
+    for (cell, source, n) in store::responses::counted_by_cell_and_source(&db, survey.id).await? {
+        *by_mode.entry((cell, source.mode())).or_default() += n;
+    }
+    let modes = disclosure::modes_shown(&by_mode, &shown, class_of);
     let columns = Arc::new(Columns {
         geo,
         items,
         labels,
         shown,
+        modes,
     });
     let (kind, label) = match format {
         Format::Csv => ("csv", "CSV"),

@@ -8,6 +8,7 @@ pub mod answering;
 pub mod comments;
 pub mod draws;
 pub mod exports;
+pub mod fieldwork;
 pub mod integrity;
 pub mod progress;
 pub mod questionnaires;

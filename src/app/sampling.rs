@@ -840,6 +840,8 @@ pub async fn purge(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<u64, App
         return Err(not_closed());
     }
     let removed = store::frames::purge(&txn, survey.id).await?;
+    // What interviewers noted on their calls may name people too.
+    store::fieldwork::purge_notes(&txn, survey.id).await?;
     store::surveys::mark_purged(&txn, survey.id).await?;
     txn.commit().await?;
     // The data is gone from the tables; now from the files. A failure here leaves the purge

@@ -76,6 +76,13 @@ pub async fn list(ctx: &Context, actor: &Actor<'_>) -> Result<Vec<Survey>, AppEr
     if actor.school().is_some() {
         surveys.retain(|s| s.status != SurveyStatus::Draft);
     }
+    // An interviewer lists the surveys they are assigned groups in.
+    if let Actor::User(u) = actor
+        && u.role == crate::domain::account::Role::Interviewer
+    {
+        let assigned = store::fieldwork::surveys_assigned(ctx.db.pool(), u.id).await?;
+        surveys.retain(|s| assigned.contains(&s.id));
+    }
     Ok(surveys)
 }
 

@@ -15,10 +15,19 @@ pub enum Role {
     Viewer,
     /// A school's principal: reads only their own school's results, after the survey closes.
     School,
+    /// Telephones the drawn people of the groups an organiser assigns, reads them the
+    /// questionnaire and enters their answers; sees no one else's answers and no results.
+    Interviewer,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Organizer, Role::Viewer, Role::School];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Organizer,
+        Role::Viewer,
+        Role::School,
+        Role::Interviewer,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -26,6 +35,7 @@ impl Role {
             Role::Organizer => "organizer",
             Role::Viewer => "viewer",
             Role::School => "school",
+            Role::Interviewer => "interviewer",
         }
     }
 
@@ -35,6 +45,7 @@ impl Role {
             Role::Organizer => "组织者",
             Role::Viewer => "查看者",
             Role::School => "学校",
+            Role::Interviewer => "访问员",
         }
     }
 
@@ -44,9 +55,9 @@ impl Role {
     }
 
     /// May read the county's surveys, results and readiness (a school user reads only its own
-    /// school's results).
+    /// school's results; an interviewer only their call lists).
     pub fn reads_county(self) -> bool {
-        self != Role::School
+        !matches!(self, Role::School | Role::Interviewer)
     }
 }
 

@@ -88,10 +88,17 @@ pub enum AuditAction {
     UserChanged,
     PasswordReset,
     PasswordChanged,
+    InterviewersAssigned,
+    CallRecorded,
+    PhoneInterviewed,
+    PaperPrinted,
+    PaperEntered,
+    PaperResolved,
+    PaperVoided,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 38] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::CountyCreated,
@@ -130,6 +137,13 @@ impl AuditAction {
         AuditAction::UserChanged,
         AuditAction::PasswordReset,
         AuditAction::PasswordChanged,
+        AuditAction::InterviewersAssigned,
+        AuditAction::CallRecorded,
+        AuditAction::PhoneInterviewed,
+        AuditAction::PaperPrinted,
+        AuditAction::PaperEntered,
+        AuditAction::PaperResolved,
+        AuditAction::PaperVoided,
     ];
 
     pub fn code(self) -> &'static str {
@@ -172,6 +186,13 @@ impl AuditAction {
             AuditAction::UserChanged => "user_changed",
             AuditAction::PasswordReset => "password_reset",
             AuditAction::PasswordChanged => "password_changed",
+            AuditAction::InterviewersAssigned => "interviewers_assigned",
+            AuditAction::CallRecorded => "call_recorded",
+            AuditAction::PhoneInterviewed => "phone_interviewed",
+            AuditAction::PaperPrinted => "paper_printed",
+            AuditAction::PaperEntered => "paper_entered",
+            AuditAction::PaperResolved => "paper_resolved",
+            AuditAction::PaperVoided => "paper_voided",
         }
     }
 

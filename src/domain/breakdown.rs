@@ -9,6 +9,7 @@ use super::geography::AreaScope;
 use super::group::{Booklet, RespondentGroup};
 use super::invitation::{InvitationStatus, StatusCount};
 use super::questionnaire::{DIMENSIONS, Questionnaire, dimension_label};
+use super::response::Mode;
 use super::strata::{self, AreaClass, Band, FullPlan};
 use super::survey::Survey;
 use super::tally::{self, Aggregates, Estimate, Status, Sums};
@@ -134,9 +135,12 @@ pub struct TallyView {
     pub coverage: Coverage,
     pub by_group: BTreeMap<String, Row>,
     pub by_item: BTreeMap<String, ItemRow>,
+    /// By how the answers were given (网络 / 电话 / 纸质), keyed by mode code.
+    pub by_mode: BTreeMap<String, Row>,
     pub quota_progress: BTreeMap<String, Progress>,
     pub groups: Vec<Row>,
     pub booklets: Vec<Row>,
+    pub modes: Vec<Row>,
     pub dimensions: Vec<Row>,
     pub items: Vec<ItemRow>,
     pub weakest_items: Vec<ItemRow>,
@@ -377,6 +381,20 @@ impl TallyView {
             }
         }
 
+        let mut by_mode: HashMap<Mode, Sums> = HashMap::new();
+        for (k, v) in &agg.sources {
+            if !(exclude && k.flagged) {
+                by_mode.entry(k.source.mode()).or_default().add(&v.counted);
+            }
+        }
+        let mut modes: Vec<Row> = Mode::ALL
+            .iter()
+            .map(|m| {
+                let s = by_mode.get(m).copied().unwrap_or_default();
+                row(m.code(), m.label(), &s, target)
+            })
+            .collect();
+
         let mut items = item_rows(input, target);
         // Complementary suppression: no hidden part of a breakdown comes back by subtracting
         // the parts shown from a total shown, here or in another breakdown (the staff booklet
@@ -387,6 +405,7 @@ impl TallyView {
         loop {
             let mut changed = complement(&mut groups, |_| true);
             changed |= complement(&mut booklets, |_| true);
+            changed |= complement(&mut modes, |_| true);
             for b in Booklet::ALL {
                 changed |= complement(&mut groups, |r| {
                     r.key
@@ -456,6 +475,7 @@ impl TallyView {
         let closes_at = survey.settings.window.closes_at;
         let by_group = groups.iter().map(|r| (r.key.clone(), r.clone())).collect();
         let by_item = items.iter().map(|i| (i.id.clone(), i.clone())).collect();
+        let by_mode = modes.iter().map(|r| (r.key.clone(), r.clone())).collect();
         TallyView {
             respondents: all.n,
             planned: planned_total,
@@ -476,9 +496,11 @@ impl TallyView {
             coverage,
             by_group,
             by_item,
+            by_mode,
             quota_progress,
             groups,
             booklets,
+            modes,
             dimensions,
             items,
             weakest_items: weakest,

@@ -5,6 +5,7 @@
 //! area, school, grade band) covers at least [`K`] responses.
 use super::geography::AreaScope;
 use super::group::RespondentGroup;
+use super::response::Mode;
 use super::strata::{AreaClass, Band};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -49,11 +50,7 @@ impl Shown {
     ];
 
     /// The key the cell shows under this level (what its row's quasi-identifiers read).
-    fn key(
-        self,
-        c: &Cell,
-        class: Option<AreaClass>,
-    ) -> (RespondentGroup, u8, i64, Option<i32>, Option<Band>) {
+    pub fn key(self, c: &Cell, class: Option<AreaClass>) -> ShownKey {
         let area = |a: AreaScope| a.area().map_or(-1, i64::from);
         let class_code = |c: Option<AreaClass>| c.map_or(-1, |c| c as i64);
         match self {
@@ -86,6 +83,32 @@ impl Shown {
 /// as it can be while the responses sharing what its rows read number at least [`K`]; cells
 /// still under K together at one level go one level coarser. Two rows that read the same
 /// always come from groups of at least K each, so every combination in the file covers K.
+/// A row's quasi-identifiers as the file shows them (see [`Shown`]).
+pub type ShownKey = (RespondentGroup, u8, i64, Option<i32>, Option<Band>);
+
+/// The shown keys whose rows may also say how they were answered (网络 / 电话 / 纸质): those
+/// where every way present covers at least K responses. Elsewhere the column stays blank for
+/// every row of the key, so a blank says nothing about which row is the rare one.
+pub fn modes_shown(
+    counts: &BTreeMap<(Cell, Mode), i64>,
+    shown: &BTreeMap<Cell, Shown>,
+    class_of: impl Fn(AreaScope) -> Option<AreaClass>,
+) -> std::collections::BTreeSet<ShownKey> {
+    let mut by_key: BTreeMap<ShownKey, BTreeMap<Mode, i64>> = BTreeMap::new();
+    for ((cell, mode), n) in counts {
+        let Some(level) = shown.get(cell).filter(|s| **s != Shown::Withheld) else {
+            continue;
+        };
+        let key = level.key(cell, class_of(cell.area));
+        *by_key.entry(key).or_default().entry(*mode).or_default() += n;
+    }
+    by_key
+        .into_iter()
+        .filter(|(_, modes)| modes.values().all(|n| *n == 0 || *n >= K))
+        .map(|(k, _)| k)
+        .collect()
+}
+
 pub fn coarsen(
     counts: &BTreeMap<Cell, i64>,
     class_of: impl Fn(AreaScope) -> Option<AreaClass>,

@@ -287,7 +287,8 @@ pub fn normal_interval(rate: f64, variance: f64) -> (f64, f64) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Reading {
     exclude_flagged: bool,
-    source: Option<Source>,
+    /// Only the answers of these sources (every source when empty).
+    sources: &'static [Source],
     unknown_as_not_recognised: bool,
 }
 
@@ -313,6 +314,9 @@ pub struct Sensitivity {
     pub excluding_flagged: Option<f64>,
     pub invitations_only: Option<f64>,
     pub channels_only: Option<f64>,
+    pub online_only: Option<f64>,
+    pub phone_only: Option<f64>,
+    pub paper_only: Option<f64>,
 }
 
 /// A weighting cell as the estimate used it.
@@ -374,7 +378,7 @@ impl OfficialEstimate {
             let mut sums: BTreeMap<WeightingCell, Sums> = BTreeMap::new();
             for (k, v) in input.sources {
                 if (reading.exclude_flagged && k.flagged)
-                    || reading.source.is_some_and(|s| s != k.source)
+                    || !(reading.sources.is_empty() || reading.sources.contains(&k.source))
                 {
                     continue;
                 }
@@ -409,12 +413,12 @@ impl OfficialEstimate {
         let n_off = plan.plan.total;
         let base = Reading {
             exclude_flagged: input.exclude_flagged,
-            source: None,
+            sources: &[],
             unknown_as_not_recognised: false,
         };
         let (base_cells, unweighted) = cells(base);
         let head = weighted(&base_cells, n_off, input.target);
-        let variants: [(&str, &str, Reading); 4] = [
+        let variants: [(&str, &str, Reading); 7] = [
             (
                 "unknown_as_not_recognised",
                 "“不了解”计为不认可",
@@ -435,7 +439,7 @@ impl OfficialEstimate {
                 "invitations_only",
                 "只看抽样邀请链接的答卷",
                 Reading {
-                    source: Some(Source::Invitation),
+                    sources: &[Source::Invitation],
                     ..base
                 },
             ),
@@ -443,7 +447,31 @@ impl OfficialEstimate {
                 "channels_only",
                 "只看开放二维码的答卷",
                 Reading {
-                    source: Some(Source::OpenChannel),
+                    sources: &[Source::OpenChannel],
+                    ..base
+                },
+            ),
+            (
+                "online_only",
+                "只看网络作答（邀请链接和开放二维码）",
+                Reading {
+                    sources: &[Source::Invitation, Source::OpenChannel],
+                    ..base
+                },
+            ),
+            (
+                "phone_only",
+                "只看电话访问的答卷",
+                Reading {
+                    sources: &[Source::Phone],
+                    ..base
+                },
+            ),
+            (
+                "paper_only",
+                "只看纸质问卷的答卷",
+                Reading {
+                    sources: &[Source::Paper],
                     ..base
                 },
             ),
@@ -478,6 +506,9 @@ impl OfficialEstimate {
             excluding_flagged: rate_of("excluding_flagged"),
             invitations_only: rate_of("invitations_only"),
             channels_only: rate_of("channels_only"),
+            online_only: rate_of("online_only"),
+            phone_only: rate_of("phone_only"),
+            paper_only: rate_of("paper_only"),
         };
         let covered = sum(base_cells
             .iter()

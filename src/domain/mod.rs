@@ -7,6 +7,7 @@ pub mod comments;
 pub mod disclosure;
 pub mod draw;
 pub mod estimate;
+pub mod fieldwork;
 pub mod frame;
 pub mod geography;
 pub mod group;

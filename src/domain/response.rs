@@ -18,27 +18,91 @@ pub enum Source {
     Invitation,
     /// An open channel's link or QR code.
     OpenChannel,
+    /// A drawn person interviewed by telephone (the invitation answered by an interviewer).
+    Phone,
+    /// A paper booklet, entered twice by two operators.
+    Paper,
 }
 
 impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Invitation,
+        Source::OpenChannel,
+        Source::Phone,
+        Source::Paper,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Source::Invitation => "invitation",
             Source::OpenChannel => "open",
+            Source::Phone => "phone",
+            Source::Paper => "paper",
         }
     }
 
     pub fn parse(code: &str) -> Option<Source> {
-        [Source::Invitation, Source::OpenChannel]
-            .into_iter()
-            .find(|s| s.code() == code)
+        Source::ALL.into_iter().find(|s| s.code() == code)
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Source::Invitation => "邀请",
             Source::OpenChannel => "开放二维码",
+            Source::Phone => "电话访问",
+            Source::Paper => "纸质问卷",
         }
+    }
+
+    /// How the answers were given.
+    pub fn mode(self) -> Mode {
+        match self {
+            Source::Invitation | Source::OpenChannel => Mode::Online,
+            Source::Phone => Mode::Phone,
+            Source::Paper => Mode::Paper,
+        }
+    }
+
+    /// Whether its answers take a stratum's free place (rather than an invitation's).
+    pub fn takes_a_place(self) -> bool {
+        matches!(self, Source::OpenChannel | Source::Paper)
+    }
+}
+
+/// How a respondent gave their answers: on their own screen, to an interviewer on the
+/// telephone, or on paper. The tally, the exports and the sensitivity panel keep them apart.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Online,
+    Phone,
+    Paper,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Online, Mode::Phone, Mode::Paper];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Mode::Online => "online",
+            Mode::Phone => "phone",
+            Mode::Paper => "paper",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Online => "网络",
+            Mode::Phone => "电话",
+            Mode::Paper => "纸质",
+        }
+    }
+
+    /// The sources whose answers were given this way.
+    pub fn sources(self) -> impl Iterator<Item = Source> {
+        Source::ALL.into_iter().filter(move |s| s.mode() == self)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod channels;
 pub mod clusters;
 pub mod counties;
 pub mod draws;
+pub mod fieldwork;
 pub mod frames;
 pub mod geography;
 pub mod holds;

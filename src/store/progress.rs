@@ -101,7 +101,7 @@ pub async fn tallies(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Ta
         out.extend(per_school(db, survey_id, shown, I::Grp, I::SchoolId, Counted::Answered).await?);
     }
     use response::Column as R;
-    let channel = counted(survey_id).filter(R::Source.eq(Source::OpenChannel.code()));
+    let channel = counted(survey_id).filter(R::Source.is_in(placed_sources()));
     out.extend(
         per_school(
             db,
@@ -203,7 +203,7 @@ pub async fn days(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<DayCo
     }
     use response::Column as R;
     let channel: Vec<(Option<i32>, DateTime<Utc>, i64)> = counted(survey_id)
-        .filter(R::Source.eq(Source::OpenChannel.code()))
+        .filter(R::Source.is_in(placed_sources()))
         .select_only()
         .column(R::SchoolId)
         .column(R::SubmittedHour)
@@ -228,4 +228,14 @@ pub async fn days(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<DayCo
             answers,
         })
         .collect())
+}
+
+/// The sources whose answers take a stratum's place rather than an invitation's (open
+/// channels and paper booklets): progress counts them beside the invitations.
+fn placed_sources() -> Vec<&'static str> {
+    Source::ALL
+        .into_iter()
+        .filter(|s| s.takes_a_place())
+        .map(Source::code)
+        .collect()
 }

@@ -186,6 +186,49 @@ pub async fn questionnaire_ids(
         .await
 }
 
+/// How many counted responses each cell (group, area, school, band) has by source.
+pub async fn counted_by_cell_and_source(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<Vec<(crate::domain::disclosure::Cell, Source, i64)>, DbErr> {
+    use sea_orm::sea_query::Expr;
+    type Row = (String, Option<i32>, Option<i32>, Option<i16>, String, i64);
+    let rows: Vec<Row> = response::Entity::find()
+        .filter(response::Column::SurveyId.eq(survey_id))
+        .filter(response::Column::Released.eq(1))
+        .select_only()
+        .column(response::Column::Grp)
+        .column(response::Column::AreaId)
+        .column(response::Column::SchoolId)
+        .column(response::Column::Band)
+        .column(response::Column::Source)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(response::Column::Grp)
+        .group_by(response::Column::AreaId)
+        .group_by(response::Column::SchoolId)
+        .group_by(response::Column::Band)
+        .group_by(response::Column::Source)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(g, area, school, band, source, n)| {
+            let bad = |what: String| super::corrupt("response of survey", survey_id, what);
+            let group = g.parse().map_err(|_| bad(format!("group `{g}`")))?;
+            Ok((
+                crate::domain::disclosure::Cell {
+                    group,
+                    area: AreaScope::of(area),
+                    school,
+                    band: super::draws::band("response of survey", survey_id, group, band)?,
+                },
+                Source::parse(&source).ok_or_else(|| bad(format!("source `{source}`")))?,
+                n,
+            ))
+        })
+        .collect()
+}
+
 /// A survey's responses, page after page: the one way exports and rebuilds read them. Pages
 /// follow the (survey_id, id) index, so each is a range scan and memory stays bounded whatever
 /// the number of responses.

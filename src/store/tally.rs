@@ -54,11 +54,15 @@ fn source_scope(source: Source, reading: Reading) -> &'static str {
         (Source::Invitation, Reading::Answered) => "via:invitation:answered",
         (Source::OpenChannel, Reading::Counted) => "via:open",
         (Source::OpenChannel, Reading::Answered) => "via:open:answered",
+        (Source::Phone, Reading::Counted) => "via:phone",
+        (Source::Phone, Reading::Answered) => "via:phone:answered",
+        (Source::Paper, Reading::Counted) => "via:paper",
+        (Source::Paper, Reading::Answered) => "via:paper:answered",
     }
 }
 
 fn source_of(scope: &str) -> Option<(Source, Reading)> {
-    [Source::Invitation, Source::OpenChannel]
+    Source::ALL
         .into_iter()
         .flat_map(|s| [(s, Reading::Counted), (s, Reading::Answered)])
         .find(|(s, r)| source_scope(*s, *r) == scope)

@@ -27,6 +27,8 @@ struct Viewer<'a> {
     county_id: Option<i32>,
     /// A school user's school (they read only its results).
     school: Option<&'a str>,
+    /// Interviews by telephone and enters paper booklets (and sees nothing else).
+    is_interviewer: bool,
 }
 
 /// What every page's layout needs: who is logged in and the form token.
@@ -43,6 +45,7 @@ pub fn page(user: Option<&User>, csrf: &CsrfToken) -> tera::Context {
                 can_organize: u.role.can_organize(),
                 county_id: u.county_id.filter(|_| u.role.reads_county()),
                 school: u.school.as_deref().filter(|_| u.role == Role::School),
+                is_interviewer: u.role == Role::Interviewer,
             },
         );
     }

@@ -360,6 +360,7 @@ pub async fn tally_xlsx(
         e.set_column_width(0, 34)?;
         write_rows(&mut book, "群体", "群体", &t.groups)?;
         write_rows(&mut book, "问卷", "问卷", &t.booklets)?;
+        write_rows(&mut book, "作答方式", "作答方式", &t.modes)?;
         write_rows(&mut book, "维度", "维度", &t.dimensions)?;
         write_rows(&mut book, "乡镇", "乡镇", &t.areas)?;
         write_rows(&mut book, "城乡类别", "城乡类别", &t.area_classes)?;

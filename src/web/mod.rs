@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod exports;
+pub mod fieldwork;
 pub mod input;
 pub mod integrity;
 pub mod middleware;
@@ -162,6 +163,10 @@ pub enum Access {
     /// A county user (as `CountyRead`) or a school user of the survey's county, who reads its
     /// own school's figures only. (Every other county route answers a school user 403.)
     SchoolRead,
+    /// An organiser of the survey's county, or an interviewer of its county assigned groups in
+    /// the survey (telephone interviews, paper entry); viewers and school users 403, other
+    /// counties 404. (Every other county route answers an interviewer 403.)
+    Fieldwork,
 }
 
 /// One route of the table.
@@ -304,6 +309,19 @@ route_table! {
     post "/api/v1/surveys/{id}/questionnaires" limit MAX_DEFINITION_BYTES => questionnaires::api_upload, CountyOrganize;
     get "/api/v1/surveys/{id}/questionnaires/{file}" => questionnaires::api_definition, CountyRead;
     put "/api/v1/surveys/{id}/languages" => questionnaires::api_set_languages, CountyOrganize;
+    get "/api/v1/surveys/{id}/interviewers" => fieldwork::api_interviewers, CountyOrganize;
+    put "/api/v1/surveys/{id}/interviewers" => fieldwork::api_assign, CountyOrganize;
+    get "/api/v1/surveys/{id}/call-report" => fieldwork::api_call_report, CountyOrganize;
+    get "/api/v1/surveys/{id}/calls" => fieldwork::api_calls, Fieldwork;
+    post "/api/v1/surveys/{id}/calls/{invitation}" => fieldwork::api_record_call, Fieldwork;
+    get "/api/v1/surveys/{id}/calls/{invitation}/interview" => fieldwork::api_interview, Fieldwork;
+    post "/api/v1/surveys/{id}/calls/{invitation}/interview" => fieldwork::api_submit_interview, Fieldwork;
+    get "/api/v1/surveys/{id}/paper" => fieldwork::api_batches, Fieldwork;
+    post "/api/v1/surveys/{id}/paper" => fieldwork::api_create_batch, CountyOrganize;
+    post "/api/v1/surveys/{id}/paper/entries" => fieldwork::api_enter, Fieldwork;
+    get "/api/v1/surveys/{id}/paper/booklets/{serial}" => fieldwork::api_booklet, Fieldwork;
+    post "/api/v1/surveys/{id}/paper/booklets/{serial}/resolve" => fieldwork::api_resolve, Fieldwork;
+    post "/api/v1/surveys/{id}/paper/booklets/{serial}/void" => fieldwork::api_void, Fieldwork;
     get "/api/v1/counties/{county}/readiness" => readiness::api_view, CountyRead;
     get "/api/v1/counties/{county}/readiness.xlsx" => readiness::xlsx, CountyRead;
     get "/api/v1/counties/{county}/readiness/template.csv" => readiness::template, Public;
@@ -363,6 +381,18 @@ route_table! {
     get "/admin/surveys/{id}/preview/{group}" => respond::preview, CountyOrganize;
     post "/admin/surveys/{id}/questionnaires" => questionnaires::page_upload, CountyOrganize;
     post "/admin/surveys/{id}/languages" => questionnaires::page_set_languages, CountyOrganize;
+    get "/admin/surveys/{id}/fieldwork" => fieldwork::page_fieldwork, Fieldwork;
+    post "/admin/surveys/{id}/interviewers" => fieldwork::page_assign, CountyOrganize;
+    get "/admin/surveys/{id}/calls" => fieldwork::page_calls, Fieldwork;
+    get "/admin/surveys/{id}/calls/{invitation}" => fieldwork::page_call, Fieldwork;
+    post "/admin/surveys/{id}/calls/{invitation}" => fieldwork::page_record_call, Fieldwork;
+    post "/admin/surveys/{id}/calls/{invitation}/interview" => fieldwork::page_interview, Fieldwork;
+    post "/admin/surveys/{id}/paper" => fieldwork::page_create_batch, CountyOrganize;
+    get "/admin/surveys/{id}/paper/{batch}/print" => fieldwork::page_print_batch, CountyOrganize;
+    get "/admin/surveys/{id}/paper/entry" => fieldwork::page_entry, Fieldwork;
+    post "/admin/surveys/{id}/paper/entry" => fieldwork::page_enter, Fieldwork;
+    post "/admin/surveys/{id}/paper/resolve" => fieldwork::page_resolve, Fieldwork;
+    post "/admin/surveys/{id}/paper/void" => fieldwork::page_void, Fieldwork;
     get "/admin/counties/{county}/readiness" => readiness::page_show, CountyRead;
     post "/admin/counties/{county}/readiness/schools" => readiness::page_upload, CountyOrganize;
     post "/admin/counties/{county}/readiness/checklist" => readiness::page_save_check, CountyOrganize;

@@ -31,10 +31,17 @@ pub enum Done {
     Released(u64, u64),
     /// Personal data purged from the rosters: how many rows.
     Purged(u64),
+    InterviewersAssigned,
+    CallRecorded,
+    Interviewed,
+    PaperPrinted,
+    PaperFirst,
+    PaperStored,
+    PaperVoided,
 }
 
 impl Done {
-    const CODES: [(&'static str, Done); 20] = [
+    const CODES: [(&'static str, Done); 27] = [
         ("county", Done::CountyCreated),
         ("created", Done::SurveyCreated),
         ("user", Done::UserCreated),
@@ -55,6 +62,13 @@ impl Done {
         ("channel-closed", Done::ChannelClosed),
         ("channel-reopened", Done::ChannelReopened),
         ("channel-deleted", Done::ChannelDeleted),
+        ("assigned", Done::InterviewersAssigned),
+        ("call", Done::CallRecorded),
+        ("interviewed", Done::Interviewed),
+        ("paper", Done::PaperPrinted),
+        ("paper-first", Done::PaperFirst),
+        ("paper-stored", Done::PaperStored),
+        ("paper-void", Done::PaperVoided),
     ];
 
     fn code(self) -> &'static str {
@@ -117,6 +131,13 @@ impl Done {
                 format!("已用备选名单替换 {n} 份未回复的邀请；{m} 份因备选用尽未替换")
             }
             Done::Purged(n) => format!("已清除名册中的 {n} 条个人信息"),
+            Done::InterviewersAssigned => "电话访问的分工已保存".into(),
+            Done::CallRecorded => "通话结果已登记".into(),
+            Done::Interviewed => "电话访问的答案已保存，此人的链接随之失效".into(),
+            Done::PaperPrinted => "纸质问卷已生成编号，可以打印".into(),
+            Done::PaperFirst => "第一遍已录入：请另一位录入员录入第二遍".into(),
+            Done::PaperStored => "两遍一致，这份纸质问卷已计入".into(),
+            Done::PaperVoided => "这份纸质问卷已作废，不计入".into(),
         }
     }
 }
@@ -170,6 +191,15 @@ pub fn form_page(pattern: &str) -> Option<&'static str> {
         | "/admin/surveys/{id}/reserves"
         | "/admin/surveys/{id}/purge"
         | "/admin/surveys/{id}/held" => "/admin/surveys/{id}/invitations",
+        "/admin/surveys/{id}/interviewers" | "/admin/surveys/{id}/paper" => {
+            "/admin/surveys/{id}/fieldwork"
+        }
+        "/admin/surveys/{id}/calls/{invitation}/interview" => {
+            "/admin/surveys/{id}/calls/{invitation}"
+        }
+        "/admin/surveys/{id}/paper/resolve" | "/admin/surveys/{id}/paper/void" => {
+            "/admin/surveys/{id}/paper/entry"
+        }
         "/admin/counties/{county}/readiness/schools"
         | "/admin/counties/{county}/readiness/checklist"
         | "/admin/counties/{county}/readiness/rule" => "/admin/counties/{county}/readiness",

@@ -321,7 +321,7 @@ fn place_context(answering: &Answering, shown: &PlaceShown) -> serde_json::Value
 }
 
 /// "三年级", "七年级（初一）".
-fn grade_label(grade: u8) -> String {
+pub(super) fn grade_label(grade: u8) -> String {
     const NAMES: [&str; 9] = ["一", "二", "三", "四", "五", "六", "七", "八", "九"];
     let name = NAMES[usize::from(grade.clamp(1, 9)) - 1];
     match grade {

@@ -9,7 +9,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 31] = embedded!(
+const TEMPLATES: [(&str, &str); 36] = embedded!(
     "base.html",
     "error.html",
     "login.html",
@@ -41,6 +41,11 @@ const TEMPLATES: [(&str, &str); 31] = embedded!(
     "admin/poster.html",
     "admin/school_results.html",
     "admin/comments.html",
+    "admin/fieldwork.html",
+    "admin/calls.html",
+    "admin/call.html",
+    "admin/paper_print.html",
+    "admin/paper_entry.html",
 );
 
 pub const STYLESHEET: &str = include_str!("../../static/renke.css");

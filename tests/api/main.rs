@@ -13,6 +13,7 @@ mod draws;
 mod e2e;
 mod estimate;
 mod faults;
+mod fieldwork;
 mod health_and_quota;
 mod held;
 mod integrity;

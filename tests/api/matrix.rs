@@ -90,6 +90,10 @@ backend_test! {
         // A user of its own for the user routes (an admin's form would otherwise change a role's).
         let spare: Value = admin.post(app.url("/api/v1/users")).json(&json!({"username": "spare", "password": PASSWORD, "role": "viewer", "county_id": county})).send().await.unwrap().json().await.unwrap();
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "school-a", "password": PASSWORD, "role": "school", "county_id": county, "school": "城关一小"})).send().await.unwrap();
+        admin.post(app.url("/api/v1/users")).json(&json!({"username": "interviewer-a", "password": PASSWORD, "role": "interviewer", "county_id": county})).send().await.unwrap();
+        let res = organizer_api.put(app.url(&format!("/api/v1/surveys/{id}/interviewers"))).json(&json!({"username": "interviewer-a", "groups": ["public"]})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let batch: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "public", "copies": 3})).send().await.unwrap().json().await.unwrap();
         let other = app.create_county("乙县").await;
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "stranger", "password": PASSWORD, "role": "organizer", "county_id": other})).send().await.unwrap();
 
@@ -100,6 +104,7 @@ backend_test! {
             ("admin", crate::helpers::browser_login(&app, ADMIN, ADMIN_PASSWORD).await.0),
             ("stranger", crate::helpers::browser_login(&app, "stranger", PASSWORD).await.0),
             ("school", crate::helpers::browser_login(&app, "school-a", PASSWORD).await.0),
+            ("interviewer", crate::helpers::browser_login(&app, "interviewer-a", PASSWORD).await.0),
         ];
         let fill = |p: &str| {
             p.replace("{id}", &id.to_string())
@@ -113,6 +118,8 @@ backend_test! {
                 .replace("{token}", &token)
                 .replace("{user}", &spare["id"].to_string())
                 .replace("{action}", "reopen")
+                .replace("{batch}", &batch["batch"]["id"].to_string())
+                .replace("{serial}", batch["batch"]["first_serial"].as_str().unwrap())
         };
         let mut checked = 0;
         for route in ROUTES {
@@ -148,7 +155,14 @@ backend_test! {
                     (_, "anonymous") => denied_anon,
                     (Access::User, _) => ok,
                     (Access::SchoolRead, "stranger") => status == StatusCode::NOT_FOUND,
+                    (Access::SchoolRead, "interviewer") => status == StatusCode::FORBIDDEN,
                     (Access::SchoolRead, _) => ok,
+                    // Telephone interviews and paper entry: organisers and the survey's interviewers.
+                    (Access::Fieldwork, "stranger") => status == StatusCode::NOT_FOUND,
+                    (Access::Fieldwork, "viewer" | "school") => status == StatusCode::FORBIDDEN,
+                    (Access::Fieldwork, _) => ok,
+                    // An interviewer reaches its call lists and paper entry, nothing else.
+                    (_, "interviewer") => status == StatusCode::FORBIDDEN,
                     // A school user reads its own school's results and nothing else of the county.
                     (_, "school") => status == StatusCode::FORBIDDEN,
                     (Access::Organizer, "viewer") => status == StatusCode::FORBIDDEN,
@@ -163,6 +177,6 @@ backend_test! {
                 checked += 1;
             }
         }
-        assert!(checked > 300, "{checked}");
+        assert!(checked > 400, "{checked}");
     }
 }

@@ -1,0 +1,1013 @@
+//! Telephone interviews and paper booklets (2.9): who interviews which groups, the call list
+//! and its outcomes, the interview itself (stored as the invitation's answer, by telephone),
+//! paper print runs and their double entry. An interviewer sees the people they are to call
+//! and the questionnaire, never anyone's answers or the results.
+use super::answering::{self, FilledForm, IssuedForm, Outcome, Refusal, Target};
+use super::{Actor, Context, audit};
+use crate::domain::account::{Role, User};
+use crate::domain::audit::AuditAction;
+use crate::domain::fieldwork::{
+    BookletStatus, CallOutcome, CallPriority, CallRecord, CallState, MAX_BATCH_COPIES, Mismatch,
+    PaperEntry, Script, Serial,
+};
+use crate::domain::geography::Geography;
+use crate::domain::group::RespondentGroup;
+use crate::domain::invitation::InvitationStatus;
+use crate::domain::survey::{Survey, SurveyStatus};
+use crate::error::AppError;
+use crate::store::{self, fieldwork::Batch};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What the actor may do in a survey's fieldwork: everything (an organiser), or interview and
+/// enter paper for these groups (an interviewer assigned them).
+pub struct Fieldwork {
+    pub survey: Survey,
+    /// `None`: every group (an organiser).
+    pub groups: Option<Vec<RespondentGroup>>,
+}
+
+impl Fieldwork {
+    fn covers(&self, group: RespondentGroup) -> bool {
+        self.groups.as_ref().is_none_or(|g| g.contains(&group))
+    }
+}
+
+/// A survey's fieldwork as the actor may reach it: an organiser of its county, or an
+/// interviewer of its county assigned at least one group (404 for another county, 403 for
+/// anyone else).
+pub async fn fieldwork(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Fieldwork, AppError> {
+    let db = ctx.db.pool();
+    let survey = store::surveys::find(db, id, actor.county_scope())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match actor {
+        Actor::User(u) if u.role == Role::Interviewer => {
+            let groups = store::fieldwork::assigned_groups(db, id, u.id).await?;
+            if groups.is_empty() {
+                return Err(AppError::forbidden());
+            }
+            Ok(Fieldwork {
+                survey,
+                groups: Some(groups),
+            })
+        }
+        _ => {
+            actor.require_organizer()?;
+            Ok(Fieldwork {
+                survey,
+                groups: None,
+            })
+        }
+    }
+}
+
+/// Paper entry: organisers and the survey's interviewers (any group: a booklet's group is
+/// printed on it).
+async fn paper_operator(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
+    Ok(fieldwork(ctx, actor, id).await?.survey)
+}
+
+/// The surveys an interviewer is assigned groups in (for their home page).
+pub async fn assigned_surveys(ctx: &Context, user: &User) -> Result<Vec<Survey>, AppError> {
+    let db = ctx.db.pool();
+    let mut out = Vec::new();
+    for id in store::fieldwork::surveys_assigned(db, user.id).await? {
+        if let Some(s) = store::surveys::find(db, id, user.county_scope()).await? {
+            out.push(s);
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.id));
+    Ok(out)
+}
+
+/// The survey's areas and schools, for the print-run form (organisers).
+pub async fn geography(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Geography, AppError> {
+    super::surveys::organized(ctx, actor, id).await?;
+    Ok(store::geography::load(ctx.db.pool(), id).await?)
+}
+
+/// An interviewer of the county and the groups they are assigned in a survey.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterviewerLine {
+    pub user_id: i32,
+    pub username: String,
+    pub active: bool,
+    pub groups: Vec<RespondentGroup>,
+}
+
+/// The county's interviewers with their groups in this survey (organisers).
+pub async fn interviewers(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<Vec<InterviewerLine>, AppError> {
+    let survey = super::surveys::organized(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let assigned = store::fieldwork::assignments(db, id).await?;
+    Ok(store::users::list(db, Some(survey.county_id))
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Interviewer)
+        .map(|u| InterviewerLine {
+            groups: assigned
+                .iter()
+                .filter(|(uid, _)| *uid == u.id)
+                .map(|(_, g)| *g)
+                .collect(),
+            user_id: u.id,
+            username: u.username,
+            active: u.active,
+        })
+        .collect())
+}
+
+/// Assigns an interviewer of the survey's county the groups they call (replacing theirs; none
+/// takes the survey away from them).
+pub async fn assign(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    username: &str,
+    groups: &[RespondentGroup],
+) -> Result<(), AppError> {
+    let survey = super::surveys::organized(ctx, actor, id).await?;
+    if survey.status == SurveyStatus::Closed {
+        return Err(AppError::Conflict("调查已结束，不能再分配电话访问".into()));
+    }
+    let db = ctx.db.pool();
+    let user = store::users::list(db, Some(survey.county_id))
+        .await?
+        .into_iter()
+        .find(|u| u.username == username.trim())
+        .ok_or_else(|| AppError::invalid("username", "本县（区）没有这个用户"))?;
+    if user.role != Role::Interviewer {
+        return Err(AppError::invalid(
+            "username",
+            format!("“{}”不是访问员：只能给访问员分配电话访问", user.username),
+        ));
+    }
+    let mut groups = groups.to_vec();
+    groups.sort();
+    groups.dedup();
+    let txn = store::begin_write(&ctx.db).await?;
+    store::fieldwork::set_assignment(&txn, id, user.id, &groups).await?;
+    txn.commit().await?;
+    let list: Vec<&str> = groups.iter().map(|g| g.code()).collect();
+    audit(
+        ctx,
+        actor,
+        AuditAction::InterviewersAssigned,
+        &format!("survey:{id}"),
+        &format!("{} {}", user.username, list.join(",")),
+    )
+    .await;
+    Ok(())
+}
+
+/// One drawn person on the call list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallLine {
+    pub invitation_id: i32,
+    pub group: RespondentGroup,
+    pub group_label: &'static str,
+    pub area: String,
+    pub school: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub answered: bool,
+    pub state: CallState,
+    pub last_label: Option<&'static str>,
+    pub note: Option<String>,
+    pub priority: CallPriority,
+    pub priority_label: &'static str,
+}
+
+/// The call list: the drawn people of the actor's groups whose invitations still work, what
+/// to call now first. Contact data is gone once the rosters are purged.
+pub async fn call_list(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<(Fieldwork, Vec<CallLine>), AppError> {
+    let work = fieldwork(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let geo = store::geography::load(db, id).await?;
+    let calls = store::fieldwork::calls(db, id).await?;
+    let states = store::fieldwork::states(&calls);
+    let mut notes: BTreeMap<i32, String> = BTreeMap::new();
+    for c in &calls {
+        match &c.note {
+            Some(n) => notes.insert(c.invitation_id, n.clone()),
+            None => notes.remove(&c.invitation_id),
+        };
+    }
+    let now = Utc::now();
+    let mut lines: Vec<CallLine> = store::invitations::list_live(db, id, None)
+        .await?
+        .into_iter()
+        .filter(|a| work.covers(a.invitation.group))
+        .map(|a| {
+            let inv = &a.invitation;
+            let state = states.get(&inv.id).copied().unwrap_or(CallState {
+                attempts: 0,
+                last: None,
+                last_at: None,
+                callback_at: None,
+            });
+            let answered = inv.status == InvitationStatus::Answered;
+            let priority = state.priority(answered, now);
+            CallLine {
+                invitation_id: inv.id,
+                group: inv.group,
+                group_label: inv.group.label(),
+                area: geo.area_name(inv.area_id).to_owned(),
+                school: geo.school_name(inv.school_id).to_owned(),
+                name: a.name,
+                phone: a.phone,
+                answered,
+                last_label: state.last.map(CallOutcome::label),
+                note: notes.get(&inv.id).cloned(),
+                state,
+                priority,
+                priority_label: priority.label(),
+            }
+        })
+        .collect();
+    lines.sort_by_key(|l| {
+        (
+            l.priority,
+            l.state.callback_at,
+            l.state.attempts,
+            l.invitation_id,
+        )
+    });
+    Ok((work, lines))
+}
+
+/// An invitation the actor may call: of the survey, of one of their groups.
+async fn callable(
+    ctx: &Context,
+    work: &Fieldwork,
+    invitation_id: i32,
+) -> Result<crate::domain::invitation::Invitation, AppError> {
+    let inv = store::invitations::find(ctx.db.pool(), i64::from(invitation_id))
+        .await?
+        .filter(|i| i.survey_id == work.survey.id && work.covers(i.group))
+        .ok_or(AppError::NotFound)?;
+    Ok(inv)
+}
+
+/// Records a call's outcome (未接通, 拒访, 约定回访 with its time). A person who has answered
+/// (by telephone or by their link) is not called again.
+pub async fn record_call(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    invitation_id: i32,
+    outcome: &str,
+    callback_at: Option<DateTime<Utc>>,
+    note: Option<&str>,
+) -> Result<(), AppError> {
+    let work = fieldwork(ctx, actor, id).await?;
+    let inv = callable(ctx, &work, invitation_id).await?;
+    let outcome = CallOutcome::parse(outcome)
+        .ok_or_else(|| AppError::invalid("outcome", "请选择通话结果"))?;
+    let now = Utc::now();
+    let record = CallRecord::new(outcome, callback_at, note, now)
+        .map_err(|(field, message)| AppError::invalid(field, message))?;
+    if work.survey.status != SurveyStatus::Open {
+        return Err(AppError::Conflict("调查未在进行中，不能登记通话".into()));
+    }
+    match inv.status {
+        InvitationStatus::Answered => {
+            return Err(AppError::Conflict("此人已经作答，不必再打".into()));
+        }
+        InvitationStatus::Revoked => {
+            return Err(AppError::Conflict("此邀请已作废，不必再打".into()));
+        }
+        InvitationStatus::Pending => {}
+    }
+    let user = actor.user_id().unwrap_or_default();
+    store::fieldwork::record_call(ctx.db.pool(), id, inv.id, user, &record, now).await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::CallRecorded,
+        &format!("invitation:{}", inv.id),
+        outcome.code(),
+    )
+    .await;
+    Ok(())
+}
+
+/// An interview ready to be read and entered: the person called, the script and the form.
+pub struct Interview {
+    pub answering: answering::Answering,
+    pub script: Script,
+    pub line: CallLine,
+}
+
+/// Why an interview cannot go on, in the interviewer's words.
+fn refusal_message(r: Refusal) -> &'static str {
+    match r {
+        Refusal::Answered => "此人已经作答（通过电话或自己的链接），一人只答一次",
+        Refusal::Replaced | Refusal::InvalidLink => "此邀请已作废（可能已由替补代替）",
+        Refusal::NotYetOpen => "调查还没有开始",
+        Refusal::Closed => "调查已经结束",
+        _ => "现在不能录入这份答卷",
+    }
+}
+
+/// The interview of one drawn person: their line on the call list, the questionnaire to read.
+pub async fn interview(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    invitation_id: i32,
+) -> Result<Interview, AppError> {
+    let (work, lines) = call_list(ctx, actor, id).await?;
+    let _ = work;
+    let line = lines
+        .into_iter()
+        .find(|l| l.invitation_id == invitation_id)
+        .ok_or(AppError::NotFound)?;
+    match answering::by_phone(ctx, invitation_id).await? {
+        Target::Ready(a) => Ok(Interview {
+            script: Script::of(&a.questionnaire.definition, &a.live.county),
+            answering: a,
+            line,
+        }),
+        Target::Refused(r) => Err(AppError::Conflict(refusal_message(r).into())),
+    }
+}
+
+/// Stores an interview's answers as the invitation's, by telephone, and records the call as
+/// 完成. The invitation's own link stops working; had the person answered by their link
+/// first, nothing is stored and the interviewer is told.
+pub async fn submit_interview(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    invitation_id: i32,
+    issued: &IssuedForm,
+    fields: &[(String, String)],
+) -> Result<Outcome, AppError> {
+    let work = fieldwork(ctx, actor, id).await?;
+    let inv = callable(ctx, &work, invitation_id).await?;
+    let a = match answering::by_phone(ctx, inv.id).await? {
+        Target::Ready(a) => a,
+        Target::Refused(r) => return Ok(Outcome::Refused(r)),
+    };
+    let now = Utc::now();
+    let outcome = answering::submit(
+        ctx,
+        &a,
+        FilledForm {
+            issued,
+            fields,
+            area: None,
+            grade: None,
+            from: None,
+        },
+        now,
+    )
+    .await?;
+    if matches!(outcome, Outcome::Stored) {
+        let record = CallRecord {
+            outcome: CallOutcome::Completed,
+            callback_at: None,
+            note: None,
+        };
+        let user = actor.user_id().unwrap_or_default();
+        store::fieldwork::record_call(ctx.db.pool(), id, inv.id, user, &record, now).await?;
+        audit(
+            ctx,
+            actor,
+            AuditAction::PhoneInterviewed,
+            &format!("invitation:{}", inv.id),
+            "",
+        )
+        .await;
+    }
+    Ok(outcome)
+}
+
+/// The telephone fieldwork of one group, for the response-rate report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallReportLine {
+    pub group: String,
+    pub label: String,
+    /// Drawn people whose invitations still work.
+    pub drawn: u64,
+    pub called: u64,
+    pub attempts: u64,
+    pub no_answer: u64,
+    pub refused: u64,
+    pub callback: u64,
+    pub completed: u64,
+    /// Answered by their own link (or not yet shown: see `invitations::shown`).
+    pub answered_online: u64,
+}
+
+/// Calls and their outcomes per group (the last outcome of each person called): organisers.
+pub async fn call_report(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<Vec<CallReportLine>, AppError> {
+    super::surveys::organized(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let calls = store::fieldwork::calls(db, id).await?;
+    let states = store::fieldwork::states(&calls);
+    let mut by: BTreeMap<RespondentGroup, CallReportLine> = BTreeMap::new();
+    for a in store::invitations::list_live(db, id, None).await? {
+        let inv = &a.invitation;
+        let line = by.entry(inv.group).or_insert_with(|| CallReportLine {
+            group: inv.group.code().into(),
+            label: inv.group.label().into(),
+            ..Default::default()
+        });
+        line.drawn += 1;
+        let state = states.get(&inv.id);
+        if let Some(s) = state {
+            line.called += 1;
+            line.attempts += u64::from(s.attempts);
+            match s.last {
+                Some(CallOutcome::NoAnswer) => line.no_answer += 1,
+                Some(CallOutcome::Refused) => line.refused += 1,
+                Some(CallOutcome::Callback) => line.callback += 1,
+                Some(CallOutcome::Completed) => line.completed += 1,
+                None => {}
+            }
+        }
+        if inv.status == InvitationStatus::Answered
+            && !state.is_some_and(|s| s.last == Some(CallOutcome::Completed))
+        {
+            line.answered_online += 1;
+        }
+    }
+    Ok(RespondentGroup::ALL
+        .iter()
+        .filter_map(|g| by.remove(g))
+        .collect())
+}
+
+/// A print run as organisers see it, with how far its entry has come.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLine {
+    pub id: i32,
+    pub group: RespondentGroup,
+    pub group_label: &'static str,
+    pub scope: String,
+    pub copies: u32,
+    pub first_serial: String,
+    pub last_serial: String,
+    /// Booklets per status code.
+    pub counts: BTreeMap<&'static str, u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn scope_label(geo: &Geography, b: &Batch) -> String {
+    match (b.area_id, b.school_id) {
+        (_, Some(s)) => geo.school_name(Some(s)).to_owned(),
+        (Some(a), None) => geo.area_name(a).to_owned(),
+        (None, None) => "全县".to_owned(),
+    }
+}
+
+fn serial(batch: i32, number: u32) -> Serial {
+    Serial {
+        batch: u32::try_from(batch).unwrap_or(0),
+        number,
+    }
+}
+
+/// The survey's print runs.
+pub async fn batches(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+) -> Result<(Survey, Vec<BatchLine>), AppError> {
+    let survey = paper_operator(ctx, actor, id).await?;
+    let db = ctx.db.pool();
+    let geo = store::geography::load(db, id).await?;
+    let counts = store::fieldwork::booklet_counts(db, id).await?;
+    let lines = store::fieldwork::batches(db, id)
+        .await?
+        .into_iter()
+        .map(|b| BatchLine {
+            id: b.id,
+            group: b.group,
+            group_label: b.group.label(),
+            scope: scope_label(&geo, &b),
+            copies: b.copies,
+            first_serial: serial(b.id, 1).to_string(),
+            last_serial: serial(b.id, b.copies).to_string(),
+            counts: BookletStatus::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.code(),
+                        counts.get(&(b.id, s.code())).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            created_at: b.created_at,
+        })
+        .collect();
+    Ok((survey, lines))
+}
+
+/// Prints a run of paper booklets for a group, in an area or a school or the whole county.
+/// Their answers take places like an open channel's of the same scope.
+pub async fn create_batch(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    group: RespondentGroup,
+    area: Option<&str>,
+    school: Option<&str>,
+    copies: u32,
+) -> Result<Batch, AppError> {
+    let survey = super::surveys::organized(ctx, actor, id).await?;
+    if survey.status == SurveyStatus::Closed {
+        return Err(AppError::Conflict("调查已结束，不能再印制纸质问卷".into()));
+    }
+    if !(1..=MAX_BATCH_COPIES).contains(&copies) {
+        return Err(AppError::invalid(
+            "copies",
+            format!("份数须为 1 到 {MAX_BATCH_COPIES}"),
+        ));
+    }
+    let db = ctx.db.pool();
+    let geo = store::geography::load(db, id).await?;
+    if geo.areas.is_empty() {
+        return Err(AppError::Conflict("请先填写乡镇（街道）".into()));
+    }
+    let area_id =
+        match area.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(name) => Some(geo.area_named(name).ok_or_else(|| {
+                AppError::invalid("area", format!("没有名为“{name}”的乡镇（街道）"))
+            })?),
+            None => None,
+        };
+    let school_id = match school.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(name) => {
+            let (sid, sarea) = geo
+                .school_named(name)
+                .ok_or_else(|| AppError::invalid("school", format!("没有名为“{name}”的学校")))?;
+            if area_id.is_some_and(|a| a != sarea) {
+                return Err(AppError::invalid(
+                    "school",
+                    format!("“{name}”不在所选的乡镇（街道）"),
+                ));
+            }
+            Some(sid)
+        }
+        None => None,
+    };
+    let txn = store::begin_write(&ctx.db).await?;
+    let batch = store::fieldwork::create_batch(&txn, id, group, area_id, school_id, copies).await?;
+    txn.commit().await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::PaperPrinted,
+        &format!("survey:{id}"),
+        &format!("batch {} {} ×{copies}", batch.id, group.code()),
+    )
+    .await;
+    Ok(batch)
+}
+
+/// A print run ready to print: its booklets' serials and the questionnaire.
+pub struct PrintRun {
+    pub survey: Survey,
+    pub batch: BatchLine,
+    pub serials: Vec<String>,
+    pub answering: answering::Answering,
+}
+
+/// The print run's booklets for printing (organisers).
+pub async fn print_run(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    batch_id: i32,
+) -> Result<PrintRun, AppError> {
+    super::surveys::organized(ctx, actor, id).await?;
+    let (survey, lines) = batches(ctx, actor, id).await?;
+    let batch = lines
+        .into_iter()
+        .find(|b| b.id == batch_id)
+        .ok_or(AppError::NotFound)?;
+    let b = store::fieldwork::batch(ctx.db.pool(), id, batch_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let answering = paper_answering(ctx, &b, true).await?;
+    Ok(PrintRun {
+        serials: (1..=b.copies)
+            .map(|n| serial(b.id, n).to_string())
+            .collect(),
+        survey,
+        batch,
+        answering,
+    })
+}
+
+/// The questionnaire a print run's booklets carry; for printing a survey not yet open is fine.
+async fn paper_answering(
+    ctx: &Context,
+    b: &Batch,
+    printing: bool,
+) -> Result<answering::Answering, AppError> {
+    let target = answering::on_paper(ctx, b.survey_id, b.group, b.area_id, b.school_id).await?;
+    match target {
+        Target::Ready(a) => Ok(a),
+        Target::Refused(Refusal::NotYetOpen) if printing => {
+            answering::paper_preview(ctx, b.survey_id, b.group, b.area_id, b.school_id).await
+        }
+        Target::Refused(r) => Err(AppError::Conflict(refusal_message(r).into())),
+    }
+}
+
+/// A booklet found by the serial an operator typed.
+pub struct FoundBooklet {
+    pub survey: Survey,
+    pub serial: Serial,
+    pub booklet: store::fieldwork::Booklet,
+    pub batch: Batch,
+    pub answering: answering::Answering,
+}
+
+/// The booklet of a serial, with its questionnaire (for the entry form).
+pub async fn booklet(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    serial_text: &str,
+) -> Result<FoundBooklet, AppError> {
+    let survey = paper_operator(ctx, actor, id).await?;
+    let serial = Serial::parse(serial_text).map_err(|m| AppError::invalid("serial", m))?;
+    let db = ctx.db.pool();
+    let missing = || AppError::invalid("serial", format!("本调查没有编号为 {serial} 的纸质问卷"));
+    let batch_id = i32::try_from(serial.batch).map_err(|_| missing())?;
+    let batch = store::fieldwork::batch(db, id, batch_id)
+        .await?
+        .ok_or_else(missing)?;
+    let booklet = store::fieldwork::booklet(db, id, batch_id, serial.number)
+        .await?
+        .ok_or_else(missing)?;
+    let answering = paper_answering(ctx, &batch, false).await?;
+    Ok(FoundBooklet {
+        survey,
+        serial,
+        booklet,
+        batch,
+        answering,
+    })
+}
+
+/// What came of entering a booklet.
+#[derive(Debug)]
+pub enum Entered {
+    /// The first entry is kept; the booklet waits for a second operator.
+    First,
+    /// Both entries agreed: stored as a response.
+    Stored,
+    /// The entries differ in these fields: to be resolved.
+    Mismatched(Vec<Mismatch>),
+    /// The form was incomplete (fields named), nothing kept.
+    Incomplete(answering::FormErrors),
+}
+
+/// A paper entry's nonce: one per booklet, so a booklet is stored at most once whatever
+/// happens (a retry, two resolutions at once).
+fn paper_form(found: &FoundBooklet) -> IssuedForm {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("paper booklet {}", found.booklet.id).as_bytes());
+    IssuedForm {
+        nonce: hex::encode(digest)[..22].to_owned(),
+        started: Utc::now(),
+    }
+}
+
+/// Checks an entry against the booklet's questionnaire (all items answered, the area and
+/// grade where asked): the errors to show with the form, if any.
+fn check_entry(found: &FoundBooklet, entry: &PaperEntry) -> Result<(), Entered> {
+    let issued = paper_form(found);
+    let fields = entry.fields();
+    match answering::check(
+        &found.answering,
+        &FilledForm {
+            issued: &issued,
+            fields: &fields,
+            area: entry.area,
+            grade: entry.grade,
+            from: None,
+        },
+    ) {
+        None => Ok(()),
+        Some(Outcome::Incomplete(e)) => Err(Entered::Incomplete(e)),
+        Some(_) => Err(Entered::Incomplete(answering::FormErrors::default())),
+    }
+}
+
+/// Stores a booklet's agreed entry as a response (in its stratum's free place) and marks it
+/// entered.
+async fn store_booklet(
+    ctx: &Context,
+    found: &FoundBooklet,
+    entry: &PaperEntry,
+    from: BookletStatus,
+) -> Result<(), AppError> {
+    let issued = paper_form(found);
+    let fields = entry.fields();
+    let outcome = answering::submit(
+        ctx,
+        &found.answering,
+        FilledForm {
+            issued: &issued,
+            fields: &fields,
+            area: entry.area,
+            grade: entry.grade,
+            from: None,
+        },
+        Utc::now(),
+    )
+    .await?;
+    match outcome {
+        Outcome::Stored | Outcome::Repeated => {}
+        Outcome::PlaceTaken(stratum) => {
+            return Err(AppError::Conflict(format!(
+                "{stratum}的名额已满：这份纸质问卷不能再计入（可作废）"
+            )));
+        }
+        Outcome::Refused(r) => return Err(AppError::Conflict(refusal_message(r).into())),
+        Outcome::Held | Outcome::Tampered | Outcome::Incomplete(_) => {
+            return Err(AppError::internal("a checked paper entry was not stored"));
+        }
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    store::fieldwork::move_booklet(
+        &txn,
+        found.booklet.id,
+        from,
+        BookletStatus::Entered,
+        Some(crate::domain::response::hour_of(Utc::now())),
+    )
+    .await?;
+    // What the operators typed goes: the response is what is kept.
+    store::fieldwork::clear_entries(&txn, found.booklet.id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Enters a paper booklet: the first entry is kept blind; the second, by another operator, is
+/// compared with it — if they agree the booklet is stored as a response, otherwise the
+/// differing fields wait to be resolved.
+pub async fn enter(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    serial_text: &str,
+    entry: PaperEntry,
+) -> Result<Entered, AppError> {
+    let found = booklet(ctx, actor, id, serial_text).await?;
+    if let Err(e) = check_entry(&found, &entry) {
+        return Ok(e);
+    }
+    let user = actor.user_id().unwrap_or_default();
+    let serial = found.serial;
+    let txn = store::begin_write(&ctx.db).await?;
+    let entries = store::fieldwork::entries(&txn, found.booklet.id).await?;
+    let status = store::fieldwork::booklet(&txn, id, found.batch.id, serial.number)
+        .await?
+        .map_or(found.booklet.status, |b| b.status);
+    let result = match status {
+        BookletStatus::Blank => {
+            store::fieldwork::put_entry(&txn, found.booklet.id, 1, user, &entry)
+                .await
+                .map_err(super::conflict_if(
+                    store::DbFailure::UniqueViolation,
+                    "这份问卷刚被另一位录入员录入了第一遍：请再提交一次，作为第二遍",
+                ))?;
+            store::fieldwork::move_booklet(
+                &txn,
+                found.booklet.id,
+                BookletStatus::Blank,
+                BookletStatus::FirstEntered,
+                None,
+            )
+            .await?;
+            txn.commit().await?;
+            Entered::First
+        }
+        BookletStatus::FirstEntered => {
+            let Some((_, first_user, first)) = entries.into_iter().find(|(r, _, _)| *r == 1) else {
+                return Err(AppError::internal(format!(
+                    "booklet {serial}: first entry missing"
+                )));
+            };
+            if first_user == user {
+                return Err(AppError::Conflict(format!(
+                    "{serial} 的第一遍是您录入的：第二遍须由另一位录入员录入"
+                )));
+            }
+            let mismatches = first.compare(&entry, &found.answering.questionnaire.definition);
+            if mismatches.is_empty() {
+                // Nothing of the second entry is kept: the response is.
+                drop(txn);
+                store_booklet(ctx, &found, &entry, BookletStatus::FirstEntered).await?;
+                Entered::Stored
+            } else {
+                store::fieldwork::put_entry(&txn, found.booklet.id, 2, user, &entry)
+                    .await
+                    .map_err(super::conflict_if(
+                        store::DbFailure::UniqueViolation,
+                        "这份问卷刚被另一位录入员录入了第二遍：请刷新后查看",
+                    ))?;
+                store::fieldwork::move_booklet(
+                    &txn,
+                    found.booklet.id,
+                    BookletStatus::FirstEntered,
+                    BookletStatus::Mismatched,
+                    None,
+                )
+                .await?;
+                txn.commit().await?;
+                Entered::Mismatched(mismatches)
+            }
+        }
+        BookletStatus::Mismatched => {
+            return Err(AppError::Conflict(format!(
+                "{serial} 已录两遍且不一致：请核对后处理不一致的地方"
+            )));
+        }
+        BookletStatus::Entered => {
+            return Err(AppError::Conflict(format!("{serial} 已经录入过了")));
+        }
+        BookletStatus::Void => {
+            return Err(AppError::Conflict(format!("{serial} 已作废")));
+        }
+    };
+    audit(
+        ctx,
+        actor,
+        AuditAction::PaperEntered,
+        &format!("survey:{id}"),
+        &format!(
+            "{serial} {}",
+            match &result {
+                Entered::First => "first",
+                Entered::Stored => "stored",
+                Entered::Mismatched(_) => "mismatch",
+                Entered::Incomplete(_) => "incomplete",
+            }
+        ),
+    )
+    .await;
+    Ok(result)
+}
+
+/// A mismatched booklet's two entries and where they differ (for resolving).
+pub struct Disagreement {
+    pub found: FoundBooklet,
+    pub first: PaperEntry,
+    pub second: PaperEntry,
+    pub mismatches: Vec<Mismatch>,
+}
+
+pub async fn disagreement(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    serial_text: &str,
+) -> Result<Disagreement, AppError> {
+    let found = booklet(ctx, actor, id, serial_text).await?;
+    if found.booklet.status != BookletStatus::Mismatched {
+        return Err(AppError::Conflict(format!(
+            "{} 没有待处理的不一致（{}）",
+            found.serial,
+            found.booklet.status.label()
+        )));
+    }
+    let mut entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
+    let (Some((_, _, second)), Some((_, _, first))) = (entries.pop(), entries.pop()) else {
+        return Err(AppError::internal(
+            "a mismatched booklet without two entries",
+        ));
+    };
+    let mismatches = first.compare(&second, &found.answering.questionnaire.definition);
+    Ok(Disagreement {
+        found,
+        first,
+        second,
+        mismatches,
+    })
+}
+
+/// Resolves a mismatched booklet: the value read off the paper for each differing field
+/// (`chosen`: field → value); the other fields are the ones both entries agree on.
+pub async fn resolve(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    serial_text: &str,
+    chosen: &BTreeMap<String, String>,
+) -> Result<Entered, AppError> {
+    let d = disagreement(ctx, actor, id, serial_text).await?;
+    let mut entry = d.first.clone();
+    for m in &d.mismatches {
+        let value = chosen.get(&m.field).map(|v| v.trim()).unwrap_or("");
+        match m.field.as_str() {
+            "comment" => {
+                entry.comment = (!value.is_empty()).then(|| value.to_owned());
+            }
+            "area" => {
+                entry.area = if value.is_empty() {
+                    None
+                } else {
+                    Some(
+                        value
+                            .parse()
+                            .map_err(|_| AppError::invalid("area", "请选择乡镇（街道）"))?,
+                    )
+                };
+            }
+            "grade" => {
+                entry.grade = if value.is_empty() {
+                    None
+                } else {
+                    Some(
+                        value
+                            .parse()
+                            .map_err(|_| AppError::invalid("grade", "请选择年级"))?,
+                    )
+                };
+            }
+            item => {
+                if value.is_empty() {
+                    return Err(AppError::invalid(item, format!("请选定第 {item} 题的答案")));
+                }
+                match entry.answers.iter_mut().find(|(k, _)| k == item) {
+                    Some(slot) => slot.1 = value.to_owned(),
+                    None => entry.answers.push((item.to_owned(), value.to_owned())),
+                }
+            }
+        }
+    }
+    if let Err(e) = check_entry(&d.found, &entry) {
+        return Ok(e);
+    }
+    store_booklet(ctx, &d.found, &entry, BookletStatus::Mismatched).await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::PaperResolved,
+        &format!("survey:{id}"),
+        &d.found.serial.to_string(),
+    )
+    .await;
+    Ok(Entered::Stored)
+}
+
+/// Sets a booklet aside (unanswered items, unreadable, spoiled): it is never counted, and what
+/// was typed of it goes.
+pub async fn void(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    serial_text: &str,
+) -> Result<(), AppError> {
+    let found = booklet(ctx, actor, id, serial_text).await?;
+    let from = found.booklet.status;
+    if matches!(from, BookletStatus::Entered | BookletStatus::Void) {
+        return Err(AppError::Conflict(format!(
+            "{} {}，不能作废",
+            found.serial,
+            from.label()
+        )));
+    }
+    let txn = store::begin_write(&ctx.db).await?;
+    if !store::fieldwork::move_booklet(&txn, found.booklet.id, from, BookletStatus::Void, None)
+        .await?
+    {
+        return Err(AppError::Conflict(
+            "这份问卷刚被别人处理过，请刷新后再试".into(),
+        ));
+    }
+    store::fieldwork::clear_entries(&txn, found.booklet.id).await?;
+    txn.commit().await?;
+    audit(
+        ctx,
+        actor,
+        AuditAction::PaperVoided,
+        &format!("survey:{id}"),
+        &found.serial.to_string(),
+    )
+    .await;
+    Ok(())
+}
