@@ -8,6 +8,7 @@ use crate::app::surveys::{Opening, Transition};
 use crate::app::{self, Actor, Context};
 use crate::config::Settings;
 use crate::domain::draw::{Seed, SeedSource};
+use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
 use crate::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target as RateTarget};
 use crate::domain::strata::{Area, AreaClass};
@@ -20,6 +21,7 @@ use rand_chacha::ChaCha20Rng;
 pub const COUNTY: &str = "示范县";
 pub const ORGANIZER: (&str, &str) = ("demo-organizer", "demo-password-1");
 pub const VIEWER: (&str, &str) = ("demo-viewer", "demo-password-1");
+pub const INTERVIEWER: (&str, &str) = ("demo-interviewer", "demo-password-1");
 
 const AREAS: [(&str, AreaClass, i64); 4] = [
     ("城关街道", AreaClass::Urban, 120_000),
@@ -62,8 +64,8 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
         println!("Demo county {COUNTY} created with survey {survey}.");
     }
     println!(
-        "Start the server (`renke serve`, or `cargo run --release`) and log in at /login as\n  organiser: {} / {}\n  viewer:    {} / {}\nor as the platform admin.",
-        ORGANIZER.0, ORGANIZER.1, VIEWER.0, VIEWER.1
+        "Start the server (`renke serve`, or `cargo run --release`) and log in at /login as\n  organiser:   {} / {}\n  viewer:      {} / {}\n  interviewer: {} / {}\nor as the platform admin.",
+        ORGANIZER.0, ORGANIZER.1, VIEWER.0, VIEWER.1, INTERVIEWER.0, INTERVIEWER.1
     );
     Ok(())
 }
@@ -85,7 +87,11 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
     let county = app::accounts::create_county(ctx, &DEMO, COUNTY)
         .await
         .map_err(failed)?;
-    for ((name, pw), role) in [(ORGANIZER, "organizer"), (VIEWER, "viewer")] {
+    for ((name, pw), role) in [
+        (ORGANIZER, "organizer"),
+        (VIEWER, "viewer"),
+        (INTERVIEWER, "interviewer"),
+    ] {
         app::accounts::create_user(
             ctx,
             &DEMO,
@@ -223,7 +229,49 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
             r?;
         }
     }
+    fieldwork(ctx, survey.id, &geo).await?;
     Ok(survey.id)
+}
+
+/// The telephone round under way: the interviewer calls the deputies and members, three of
+/// whom have been called (not reached, a call-back, declined); a print run of paper booklets
+/// for the parents of the first area.
+async fn fieldwork(ctx: &Context, survey: i32, geo: &Geography) -> Result<(), String> {
+    let groups = [RespondentGroup::NpcDeputy, RespondentGroup::CppccMember];
+    app::fieldwork::assign(ctx, &DEMO, survey, INTERVIEWER.0, &groups)
+        .await
+        .map_err(failed)?;
+    let (_, lines) = app::fieldwork::call_list(ctx, &DEMO, survey)
+        .await
+        .map_err(failed)?;
+    let later = Utc::now() + Duration::hours(3);
+    let outcomes = [
+        ("no_answer", None, None),
+        ("callback", Some(later), Some("白天开会，晚上再打")),
+        ("refused", None, None),
+    ];
+    let mut outcomes = outcomes.into_iter().peekable();
+    for line in lines.iter().filter(|l| !l.answered) {
+        let Some(&(outcome, at, note)) = outcomes.peek() else {
+            break;
+        };
+        // An answer still waiting for its cell to reach five shows as not answered: such a
+        // person is not called.
+        match app::fieldwork::record_call(ctx, &DEMO, survey, line.invitation_id, outcome, at, note)
+            .await
+        {
+            Ok(()) => {
+                outcomes.next();
+            }
+            Err(crate::error::AppError::Conflict(_)) => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    let area = geo.areas.first().map(|a| a.name.as_str());
+    app::fieldwork::create_batch(ctx, &DEMO, survey, RespondentGroup::Parent, area, None, 30)
+        .await
+        .map_err(failed)?;
+    Ok(())
 }
 
 /// Answers one invitation as its respondent would. Most are satisfied; homework burden and

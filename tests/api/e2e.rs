@@ -992,3 +992,128 @@ async fn school_by_school_pages_at_phone_and_laptop_sizes() {
         b.close().await;
     }
 }
+
+/// Telephone interviews and paper entry (2.9), at 1366 px and 360 px: an interviewer's home,
+/// call list and interview screen (an outcome recorded, an item left out and kept, the answers
+/// saved), and the paper entry page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    if webdriver().is_none() {
+        say(
+            "SKIPPED (browser flow interviewer): set RENKE_E2E=1 or RENKE_E2E_WEBDRIVER to run it in Chromium",
+        );
+        return;
+    }
+    let (organizer, id) = crate::sampling::county_survey(&app).await;
+    crate::sampling::upload_all(&app, &organizer, id).await;
+    crate::sampling::draw(&app, &organizer, id, json!(9)).await;
+    crate::sampling::open(&app, &organizer, id).await;
+    let county = crate::fieldwork::county_of(&app, &organizer).await;
+    crate::fieldwork::named_user(&app, "iv-browser", "interviewer", county).await;
+    let res = organizer
+        .put(app.url(&format!("/api/v1/surveys/{id}/interviewers")))
+        .json(&json!({"username": "iv-browser", "groups": ["npc_deputy", "cppcc_member"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let batch: Value = organizer
+        .post(app.url(&format!("/api/v1/surveys/{id}/paper")))
+        .json(&json!({"group": "public", "area": "桥头镇", "copies": 4}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let serial = batch["batch"]["first_serial"].as_str().unwrap().to_owned();
+    for device in [Device::Laptop, Device::Phone] {
+        let Some(b) = Browser::open(
+            &app,
+            if device == Device::Phone {
+                "interviewer-phone"
+            } else {
+                "interviewer-laptop"
+            },
+            device,
+            true,
+        )
+        .await
+        else {
+            return;
+        };
+        b.login("iv-browser", PASSWORD).await;
+        assert!(b.text().await.contains("访问员账号"));
+        b.check("interviewer-home").await;
+        b.goto(&format!("/admin/surveys/{id}/calls")).await;
+        let text = b.text().await;
+        assert!(text.contains("电话访问名单") && text.contains("人大代表"), "{text}");
+        b.check("call-list").await;
+        // The first person on the list: not reached.
+        b.click(".call-item a").await;
+        assert!(b.text().await.contains("访问脚本和答案"));
+        b.check("interview").await;
+        b.click("#outcome button[type=submit]").await;
+        assert!(b.text().await.contains("通话结果已登记"));
+        // The next person not yet called: an item left out is named, the rest kept.
+        b.click(".prio-not_called a").await;
+        let person = b.client.current_url().await.unwrap().to_string();
+        click_answers(&b, &[2]).await;
+        b.click("#interview button.btn-primary").await;
+        let text = b.text().await;
+        assert!(text.contains("第 3 题") && text.contains("答案没有保存"), "{text}");
+        let kept = b
+            .client
+            .execute(
+                "return document.querySelectorAll('#interview input[type=radio]:checked').length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(kept, json!(11));
+        b.check("interview-incomplete").await;
+        let third = b
+            .client
+            .execute(
+                "return document.querySelectorAll('fieldset.q')[2].id.slice(2);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let input = b
+            .client
+            .find(Locator::Css(&format!(
+                "input[name='{}'][value='C']",
+                third.as_str().unwrap()
+            )))
+            .await
+            .unwrap();
+        let label = input.find(Locator::XPath("..")).await.unwrap();
+        b.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&label).unwrap()],
+            )
+            .await
+            .unwrap();
+        label.click().await.unwrap();
+        b.click("#interview button.btn-primary").await;
+        assert!(b.text().await.contains("电话访问的答案已保存"));
+        b.check("call-list-after").await;
+        // The person is answered now: their screen says so and offers no form.
+        b.goto(&person).await;
+        assert!(b.text().await.contains("已经作答"));
+        // Paper entry.
+        b.goto(&format!("/admin/surveys/{id}/paper/entry?serial={serial}"))
+            .await;
+        let text = b.text().await;
+        assert!(text.contains(&serial) && text.contains("第 1 遍"), "{text}");
+        b.check("paper-entry").await;
+        // Never the results (last: the refusal is a console error by design).
+        b.goto(&format!("/admin/surveys/{id}/dashboard")).await;
+        let text = b.text().await;
+        assert!(text.contains("403") && !text.contains("官方结果"), "{text}");
+        b.close().await;
+    }
+}

@@ -294,6 +294,16 @@ backend_test! {
         let (status, _) = assign(json!({"username": "iv-wang", "groups": []})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(calls(&app, &interviewer, id).await.0, StatusCode::FORBIDDEN);
+
+        // Purging the rosters after the close forgets the calls' notes, keeps their outcomes.
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(record(&app, &organizer, id, chengguan[5], json!({"outcome": "no_answer"})).await.0, StatusCode::CONFLICT);
+        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 2);
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/purge"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 0);
+        assert!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt").await >= 8);
     }
 }
 
