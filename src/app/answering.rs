@@ -187,6 +187,26 @@ pub struct Origin {
     channel: Option<i32>,
 }
 
+impl Origin {
+    /// An invitation's answer, given through its link or by telephone: its stratum is the
+    /// invitation's, nothing is asked to place it.
+    fn of_invitation(inv: &Invitation, source: Source) -> Origin {
+        Origin {
+            group: inv.group,
+            area: AreaScope::Area(inv.area_id),
+            school: inv.school_id,
+            band: inv.band,
+            source,
+            questions: Questions {
+                area: false,
+                grade: false,
+            },
+            invitation: Some(inv.id),
+            channel: None,
+        }
+    }
+}
+
 /// A link that leads to a questionnaire: the survey, who answers, and on which version.
 pub struct Answering {
     pub live: Arc<LiveSurvey>,
@@ -264,20 +284,7 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
     if !submitting {
         ctx.shown.0.insert(inv.id, inv.clone());
     }
-    let origin = Origin {
-        group: inv.group,
-        area: AreaScope::Area(inv.area_id),
-        school: inv.school_id,
-        band: inv.band,
-        source: Source::Invitation,
-        questions: Questions {
-            area: false,
-            grade: false,
-        },
-        invitation: Some(inv.id),
-        channel: None,
-    };
-    ready(ctx, live, origin).await
+    ready(ctx, live, Origin::of_invitation(&inv, Source::Invitation)).await
 }
 
 /// A drawn person's invitation as an interviewer answers it by telephone: the same checks as
@@ -304,20 +311,7 @@ pub async fn by_phone(ctx: &Context, invitation_id: i32) -> Result<Target, AppEr
     if let Err(r) = answering_state(&live.survey, Utc::now()) {
         return Ok(Target::Refused(r));
     }
-    let origin = Origin {
-        group: inv.group,
-        area: AreaScope::Area(inv.area_id),
-        school: inv.school_id,
-        band: inv.band,
-        source: Source::Phone,
-        questions: Questions {
-            area: false,
-            grade: false,
-        },
-        invitation: Some(inv.id),
-        channel: None,
-    };
-    ready(ctx, live, origin).await
+    ready(ctx, live, Origin::of_invitation(&inv, Source::Phone)).await
 }
 
 /// A paper booklet of a print run for `group` in `area` (a school's, or the whole county):

@@ -109,6 +109,23 @@ fn refusal_text(r: Refusal) -> &'static str {
     }
 }
 
+/// A page form's answer: on success a 303 to `page` with the notice `done`; an input error
+/// shown on the page again (`shown`); anything else as it is.
+async fn done_or_shown<T>(
+    result: Result<T, AppError>,
+    done: Done,
+    page: &str,
+    shown: impl AsyncFnOnce(AppError) -> Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(_) => Ok(super::see_other(&done.on(page))),
+        Err(e) => match super::admin::form_error(e) {
+            Ok(e) => shown(e).await,
+            Err(e) => Err(e),
+        },
+    }
+}
+
 // ---- organisers: the fieldwork page -------------------------------------------------------
 
 #[derive(Deserialize, validator::Validate)]
@@ -237,15 +254,13 @@ pub async fn page_assign(
             _ => {}
         }
     }
-    match work::assign(&state.app, &user.actor(), id, &username, &groups).await {
-        Ok(()) => Ok(super::see_other(
-            &Done::InterviewersAssigned.on(&format!("/admin/surveys/{id}/fieldwork")),
-        )),
-        Err(e) => match super::admin::form_error(e) {
-            Ok(e) => fieldwork_page(&state, &user, &csrf, id, Some(&e), None).await,
-            Err(e) => Err(e),
-        },
-    }
+    done_or_shown(
+        work::assign(&state.app, &user.actor(), id, &username, &groups).await,
+        Done::InterviewersAssigned,
+        &format!("/admin/surveys/{id}/fieldwork"),
+        async |e| fieldwork_page(&state, &user, &csrf, id, Some(&e), None).await,
+    )
+    .await
 }
 
 // ---- the call list and the interview ------------------------------------------------------
@@ -374,15 +389,13 @@ pub async fn page_record_call(
         .await
     }
     .await;
-    match result {
-        Ok(()) => Ok(super::see_other(
-            &Done::CallRecorded.on(&format!("/admin/surveys/{id}/calls")),
-        )),
-        Err(e) => match super::admin::form_error(e) {
-            Ok(e) => call_page(&state, &req, &user, &csrf, id, invitation, Some(e), None).await,
-            Err(e) => Err(e),
-        },
-    }
+    done_or_shown(
+        result,
+        Done::CallRecorded,
+        &format!("/admin/surveys/{id}/calls"),
+        async |e| call_page(&state, &req, &user, &csrf, id, invitation, Some(e), None).await,
+    )
+    .await
 }
 
 /// The interview screen: who to call, the outcome form, and the script with its answer form.
@@ -665,15 +678,13 @@ pub async fn page_create_batch(
         .await
     }
     .await;
-    match result {
-        Ok(_) => Ok(super::see_other(
-            &Done::PaperPrinted.on(&format!("/admin/surveys/{id}/fieldwork#paper")),
-        )),
-        Err(e) => match super::admin::form_error(e) {
-            Ok(e) => fieldwork_page(&state, &user, &csrf, id, Some(&e), None).await,
-            Err(e) => Err(e),
-        },
-    }
+    done_or_shown(
+        result,
+        Done::PaperPrinted,
+        &format!("/admin/surveys/{id}/fieldwork#paper"),
+        async |e| fieldwork_page(&state, &user, &csrf, id, Some(&e), None).await,
+    )
+    .await
 }
 
 pub async fn page_print_batch(
@@ -1152,25 +1163,12 @@ pub async fn page_void(
     form: CsrfForm<VoidForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    match work::void(&state.app, &user.actor(), id, &form.0.serial).await {
-        Ok(()) => Ok(super::see_other(
-            &Done::PaperVoided.on(&format!("/admin/surveys/{id}/paper/entry")),
-        )),
-        Err(e) => match super::admin::form_error(e) {
-            Ok(e) => {
-                entry_page(
-                    &state,
-                    &user,
-                    &csrf,
-                    id,
-                    &form.0.serial,
-                    Some(&e),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        },
-    }
+    let serial = form.0.serial;
+    done_or_shown(
+        work::void(&state.app, &user.actor(), id, &serial).await,
+        Done::PaperVoided,
+        &format!("/admin/surveys/{id}/paper/entry"),
+        async |e| entry_page(&state, &user, &csrf, id, &serial, Some(&e), None, None).await,
+    )
+    .await
 }

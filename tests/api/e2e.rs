@@ -1048,7 +1048,10 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
         b.check("interviewer-home").await;
         b.goto(&format!("/admin/surveys/{id}/calls")).await;
         let text = b.text().await;
-        assert!(text.contains("电话访问名单") && text.contains("人大代表"), "{text}");
+        assert!(
+            text.contains("电话访问名单") && text.contains("人大代表"),
+            "{text}"
+        );
         b.check("call-list").await;
         // The first person on the list: not reached.
         b.click(".call-item a").await;
@@ -1062,7 +1065,10 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
         click_answers(&b, &[2]).await;
         b.click("#interview button.btn-primary").await;
         let text = b.text().await;
-        assert!(text.contains("第 3 题") && text.contains("答案没有保存"), "{text}");
+        assert!(
+            text.contains("第 3 题") && text.contains("答案没有保存"),
+            "{text}"
+        );
         let kept = b
             .client
             .execute(
