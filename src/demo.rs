@@ -8,7 +8,6 @@ use crate::app::surveys::{Opening, Transition};
 use crate::app::{self, Actor, Context};
 use crate::config::Settings;
 use crate::domain::draw::{Seed, SeedSource};
-use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
 use crate::domain::quota::{ParentShare, PlanParameters, SamplingRate, Target as RateTarget};
 use crate::domain::strata::{Area, AreaClass};
@@ -229,14 +228,14 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
             r?;
         }
     }
-    fieldwork(ctx, survey.id, &geo).await?;
+    fieldwork(ctx, survey.id).await?;
     Ok(survey.id)
 }
 
 /// The telephone round under way: the interviewer calls the deputies and members, three of
-/// whom have been called (not reached, a call-back, declined); a print run of paper booklets
-/// for the parents of the first area.
-async fn fieldwork(ctx: &Context, survey: i32, geo: &Geography) -> Result<(), String> {
+/// whom have been called (not reached, a call-back, declined). (No paper: the demo's draw
+/// takes every place, and a paper answer takes a free one.)
+async fn fieldwork(ctx: &Context, survey: i32) -> Result<(), String> {
     let groups = [RespondentGroup::NpcDeputy, RespondentGroup::CppccMember];
     app::fieldwork::assign(ctx, &DEMO, survey, INTERVIEWER.0, &groups)
         .await
@@ -267,10 +266,6 @@ async fn fieldwork(ctx: &Context, survey: i32, geo: &Geography) -> Result<(), St
             Err(e) => return Err(failed(e)),
         }
     }
-    let area = geo.areas.first().map(|a| a.name.as_str());
-    app::fieldwork::create_batch(ctx, &DEMO, survey, RespondentGroup::Parent, area, None, 30)
-        .await
-        .map_err(failed)?;
     Ok(())
 }
 

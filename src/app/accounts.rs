@@ -339,6 +339,10 @@ pub async fn change_user(
     if !after.active || after.role != before.role || after.county_id != before.county_id {
         store::sessions::delete_for_user(&txn, id, None).await?;
     }
+    // Calls and paper are assigned to an interviewer of a county: not to what they become.
+    if after.role != before.role || after.county_id != before.county_id {
+        store::fieldwork::clear_user_assignments(&txn, id).await?;
+    }
     txn.commit().await?;
     let detail = format!(
         "role {} county {} active {}",

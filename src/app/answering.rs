@@ -538,6 +538,58 @@ fn checked(answering: &Answering, form: &FilledForm<'_>) -> Result<(Answers, Pla
     }
 }
 
+/// Whether the stratum a form would place its answer in is full: that stratum's name if it
+/// has no free place left, `None` if it has one (or the answer takes an invitation's place, or
+/// the form does not place it yet).
+pub async fn place_full(
+    ctx: &Context,
+    answering: &Answering,
+    area: Option<i32>,
+    grade: Option<u8>,
+) -> Result<Option<String>, AppError> {
+    let (live, origin) = (&answering.live, &answering.origin);
+    if origin.invitation.is_some() {
+        return Ok(None);
+    }
+    let Ok(key) = places::place_of(&live.geo, origin.group, origin.area, area, grade) else {
+        return Ok(None);
+    };
+    let places = live.places(ctx).await?;
+    let left = places.iter().find(|p| p.key == key).map_or(0, Places::left);
+    Ok((left == 0).then(|| {
+        key.label(&live.geo)
+            .unwrap_or_else(|| origin.group.label().into())
+    }))
+}
+
+/// The free places an open channel (or a print run) of this scope could fill; `None` while the
+/// survey has not opened (places are fixed at the opening).
+pub async fn free_places(
+    ctx: &Context,
+    survey_id: i32,
+    group: RespondentGroup,
+    area: Option<i32>,
+    school: Option<i32>,
+) -> Result<Option<u64>, AppError> {
+    let live = ctx
+        .live
+        .get(ctx.db.pool(), survey_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if live.survey.status == SurveyStatus::Draft {
+        return Ok(None);
+    }
+    let cell = AreaScope::of(area.or_else(|| school.and_then(|s| live.geo.area_of_school(s))));
+    Ok(Some(
+        live.places(ctx)
+            .await?
+            .iter()
+            .filter(|p| places::feeds(group, cell, &p.key))
+            .map(Places::left)
+            .sum(),
+    ))
+}
+
 /// Checks a form as [`submit`] would, storing nothing: `None` when it would be stored (a
 /// paper booklet's entry is checked when it is typed, and stored once it is entered twice).
 pub fn check(answering: &Answering, form: &FilledForm<'_>) -> Option<Outcome> {

@@ -192,6 +192,12 @@ pub async fn call_list(
     id: i32,
 ) -> Result<(Fieldwork, Vec<CallLine>), AppError> {
     let work = fieldwork(ctx, actor, id).await?;
+    // Names and phones are for calling: an interviewer has none once the survey has ended.
+    if work.groups.is_some() && work.survey.status == SurveyStatus::Closed {
+        return Err(AppError::Conflict(
+            "调查已结束：电话访问名单不再显示".into(),
+        ));
+    }
     let db = ctx.db.pool();
     let geo = store::geography::load(db, id).await?;
     let calls = store::fieldwork::calls(db, id).await?;
@@ -204,6 +210,7 @@ pub async fn call_list(
         };
     }
     let now = Utc::now();
+    let answered_ids = store::invitations::answered_ids(db, id).await?;
     let mut lines: Vec<CallLine> = store::invitations::list_live(db, id, None)
         .await?
         .into_iter()
@@ -216,7 +223,7 @@ pub async fn call_list(
                 last_at: None,
                 callback_at: None,
             });
-            let answered = inv.status == InvitationStatus::Answered;
+            let answered = answered_ids.contains(&inv.id);
             let priority = state.priority(answered, now);
             CallLine {
                 invitation_id: inv.id,
@@ -277,6 +284,15 @@ pub async fn record_call(
     let now = Utc::now();
     let record = CallRecord::new(outcome, callback_at, note, now)
         .map_err(|(field, message)| AppError::invalid(field, message))?;
+    let ends = work.survey.settings.window.closes_at;
+    if let (Some(at), Some(end)) = (record.callback_at, ends)
+        && at >= end
+    {
+        return Err(AppError::invalid(
+            "callback_at",
+            "回访时间晚于调查结束时间：请约在结束之前",
+        ));
+    }
     if work.survey.status != SurveyStatus::Open {
         return Err(AppError::Conflict("调查未在进行中，不能登记通话".into()));
     }
@@ -466,6 +482,8 @@ pub struct BatchLine {
     pub last_serial: String,
     /// Booklets per status code.
     pub counts: BTreeMap<&'static str, u64>,
+    /// Free places its answers could still take (none while the survey has not opened).
+    pub places_left: Option<u64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -494,10 +512,11 @@ pub async fn batches(
     let db = ctx.db.pool();
     let geo = store::geography::load(db, id).await?;
     let counts = store::fieldwork::booklet_counts(db, id).await?;
-    let lines = store::fieldwork::batches(db, id)
-        .await?
-        .into_iter()
-        .map(|b| BatchLine {
+    let mut lines = Vec::new();
+    for b in store::fieldwork::batches(db, id).await? {
+        let places_left = answering::free_places(ctx, id, b.group, b.area_id, b.school_id).await?;
+        lines.push(BatchLine {
+            places_left,
             id: b.id,
             group: b.group,
             group_label: b.group.label(),
@@ -515,8 +534,8 @@ pub async fn batches(
                 })
                 .collect(),
             created_at: b.created_at,
-        })
-        .collect();
+        });
+    }
     Ok((survey, lines))
 }
 
@@ -568,6 +587,13 @@ pub async fn create_batch(
         }
         None => None,
     };
+    if answering::free_places(ctx, id, group, area_id, school_id).await? == Some(0) {
+        return Err(AppError::Conflict(format!(
+            "{}在这个范围里已没有空余名额（抽样邀请已占满）：纸质问卷印了也不能计入。\
+             请改用电话访问，或把被抽中者自己的链接打印给他们",
+            group.label()
+        )));
+    }
     let txn = store::begin_write(&ctx.db).await?;
     let batch = store::fieldwork::create_batch(&txn, id, group, area_id, school_id, copies).await?;
     txn.commit().await?;
@@ -640,6 +666,8 @@ pub struct FoundBooklet {
     pub booklet: store::fieldwork::Booklet,
     pub batch: Batch,
     pub answering: answering::Answering,
+    /// Who made its first entry, while it waits for the second.
+    pub first_by: Option<i32>,
 }
 
 /// The booklet of a serial, with its questionnaire (for the entry form).
@@ -661,13 +689,27 @@ pub async fn booklet(
         .await?
         .ok_or_else(missing)?;
     let answering = paper_answering(ctx, &batch, false).await?;
-    Ok(FoundBooklet {
+    let first_by = if booklet.status == BookletStatus::FirstEntered {
+        store::fieldwork::entries(db, booklet.id)
+            .await?
+            .into_iter()
+            .find(|(r, _, _)| *r == 1)
+            .map(|(_, u, _)| u)
+    } else {
+        None
+    };
+    let found = FoundBooklet {
         survey,
         serial,
         booklet,
         batch,
         answering,
-    })
+        first_by,
+    };
+    if found.booklet.status == BookletStatus::Entered {
+        finish_claim(ctx, &found).await?;
+    }
+    Ok(found)
 }
 
 /// What came of entering a booklet.
@@ -696,32 +738,95 @@ fn paper_form(found: &FoundBooklet) -> IssuedForm {
 
 /// Checks an entry against the booklet's questionnaire (all items answered, the area and
 /// grade where asked): the errors to show with the form, if any.
-fn check_entry(found: &FoundBooklet, entry: &PaperEntry) -> Result<(), Entered> {
+fn check_entry(found: &FoundBooklet, entry: &PaperEntry) -> Result<Result<(), Entered>, AppError> {
+    if let Some(a) = entry.area
+        && !found.answering.live.areas().any(|(id, _)| id == a)
+    {
+        return Err(AppError::invalid("area", "本调查没有这个乡镇（街道）"));
+    }
+    if entry.grade.is_some_and(|g| !(1..=9).contains(&g)) {
+        return Err(AppError::invalid("grade", "年级须为 1 到 9"));
+    }
     let issued = paper_form(found);
     let fields = entry.fields();
-    match answering::check(
-        &found.answering,
-        &FilledForm {
-            issued: &issued,
-            fields: &fields,
-            area: entry.area,
-            grade: entry.grade,
-            from: None,
+    Ok(
+        match answering::check(
+            &found.answering,
+            &FilledForm {
+                issued: &issued,
+                fields: &fields,
+                area: entry.area,
+                grade: entry.grade,
+                from: None,
+            },
+        ) {
+            None => Ok(()),
+            Some(Outcome::Incomplete(e)) => Err(Entered::Incomplete(e)),
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "answers",
+                    "录入里有这份问卷没有的题目或选项",
+                ));
+            }
         },
-    ) {
-        None => Ok(()),
-        Some(Outcome::Incomplete(e)) => Err(Entered::Incomplete(e)),
-        Some(_) => Err(Entered::Incomplete(answering::FormErrors::default())),
-    }
+    )
 }
 
+/// The round under which a booklet's agreed entry is kept while it is being stored.
+const AGREED: i16 = 3;
+
 /// Stores a booklet's agreed entry as a response (in its stratum's free place) and marks it
-/// entered.
+/// entered. The booklet is claimed first (moved from `from` to entered, with the agreed entry
+/// kept beside it), so a void, a resolve or another entry racing this one finds it taken; if
+/// the answer cannot be stored the claim is undone. A claim whose process died before it was
+/// stored is finished the next time the booklet is opened (the store is idempotent: one nonce
+/// per booklet).
 async fn store_booklet(
     ctx: &Context,
     found: &FoundBooklet,
     entry: &PaperEntry,
     from: BookletStatus,
+) -> Result<(), AppError> {
+    let booklet = found.booklet.id;
+    let txn = store::begin_write(&ctx.db).await?;
+    let claimed = store::fieldwork::move_booklet(
+        &txn,
+        booklet,
+        from,
+        BookletStatus::Entered,
+        Some(crate::domain::response::hour_of(Utc::now())),
+    )
+    .await?;
+    if !claimed {
+        return Err(AppError::Conflict(format!(
+            "{} 刚被别人处理过（录入、处理或作废）：请重新打开查看",
+            found.serial
+        )));
+    }
+    store::fieldwork::put_entry(&txn, booklet, AGREED, 0, entry).await?;
+    txn.commit().await?;
+    match submit_booklet(ctx, found, entry).await {
+        Ok(()) => {
+            // What the operators typed goes: the response is what is kept.
+            store::fieldwork::clear_entries(ctx.db.pool(), booklet).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let txn = store::begin_write(&ctx.db).await?;
+            store::fieldwork::move_booklet(&txn, booklet, BookletStatus::Entered, from, None)
+                .await?;
+            store::fieldwork::remove_entry(&txn, booklet, AGREED).await?;
+            txn.commit().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Stores the agreed entry as the booklet's response.
+async fn submit_booklet(
+    ctx: &Context,
+    found: &FoundBooklet,
+    entry: &PaperEntry,
 ) -> Result<(), AppError> {
     let issued = paper_form(found);
     let fields = entry.fields();
@@ -739,29 +844,28 @@ async fn store_booklet(
     )
     .await?;
     match outcome {
-        Outcome::Stored | Outcome::Repeated => {}
-        Outcome::PlaceTaken(stratum) => {
-            return Err(AppError::Conflict(format!(
-                "{stratum}的名额已满：这份纸质问卷不能再计入（可作废）"
-            )));
-        }
-        Outcome::Refused(r) => return Err(AppError::Conflict(refusal_message(r).into())),
+        Outcome::Stored | Outcome::Repeated => Ok(()),
+        Outcome::PlaceTaken(stratum) => Err(AppError::Conflict(format!(
+            "{stratum}的名额已满：这份纸质问卷不能再计入（可作废）"
+        ))),
+        Outcome::Refused(r) => Err(AppError::Conflict(refusal_message(r).into())),
         Outcome::Held | Outcome::Tampered | Outcome::Incomplete(_) => {
-            return Err(AppError::internal("a checked paper entry was not stored"));
+            Err(AppError::internal("a checked paper entry was not stored"))
         }
     }
-    let txn = store::begin_write(&ctx.db).await?;
-    store::fieldwork::move_booklet(
-        &txn,
-        found.booklet.id,
-        from,
-        BookletStatus::Entered,
-        Some(crate::domain::response::hour_of(Utc::now())),
-    )
-    .await?;
-    // What the operators typed goes: the response is what is kept.
-    store::fieldwork::clear_entries(&txn, found.booklet.id).await?;
-    txn.commit().await?;
+}
+
+/// Finishes a claim whose process died between claiming the booklet and storing its answer.
+async fn finish_claim(ctx: &Context, found: &FoundBooklet) -> Result<(), AppError> {
+    let entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
+    if let Some((_, _, agreed)) = entries.into_iter().find(|(r, _, _)| *r == AGREED) {
+        submit_booklet(ctx, found, &agreed).await?;
+        store::fieldwork::clear_entries(ctx.db.pool(), found.booklet.id).await?;
+        tracing::warn!(
+            booklet = found.booklet.id,
+            "an interrupted paper entry was finished"
+        );
+    }
     Ok(())
 }
 
@@ -776,8 +880,16 @@ pub async fn enter(
     entry: PaperEntry,
 ) -> Result<Entered, AppError> {
     let found = booklet(ctx, actor, id, serial_text).await?;
-    if let Err(e) = check_entry(&found, &entry) {
+    if let Err(e) = check_entry(&found, &entry)? {
         return Ok(e);
+    }
+    // Nothing to type twice if it could not count.
+    if let Some(stratum) =
+        answering::place_full(ctx, &found.answering, entry.area, entry.grade).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "{stratum}的名额已满：这份纸质问卷不能再计入，请作废"
+        )));
     }
     let user = actor.user_id().unwrap_or_default();
     let serial = found.serial;
@@ -878,6 +990,8 @@ pub struct Disagreement {
     pub first: PaperEntry,
     pub second: PaperEntry,
     pub mismatches: Vec<Mismatch>,
+    /// Who made the two entries.
+    pub operators: [i32; 2],
 }
 
 pub async fn disagreement(
@@ -894,8 +1008,9 @@ pub async fn disagreement(
             found.booklet.status.label()
         )));
     }
-    let mut entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
-    let (Some((_, _, second)), Some((_, _, first))) = (entries.pop(), entries.pop()) else {
+    let entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
+    let round = |n: i16| entries.iter().find(|(r, _, _)| *r == n).cloned();
+    let (Some((_, u1, first)), Some((_, u2, second))) = (round(1), round(2)) else {
         return Err(AppError::internal(
             "a mismatched booklet without two entries",
         ));
@@ -906,6 +1021,7 @@ pub async fn disagreement(
         first,
         second,
         mismatches,
+        operators: [u1, u2],
     })
 }
 
@@ -919,6 +1035,15 @@ pub async fn resolve(
     chosen: &BTreeMap<String, String>,
 ) -> Result<Entered, AppError> {
     let d = disagreement(ctx, actor, id, serial_text).await?;
+    // The paper decides; an interviewer who typed one side does not decide alone.
+    if let Actor::User(u) = actor
+        && u.role == Role::Interviewer
+        && d.operators.contains(&u.id)
+    {
+        return Err(AppError::Conflict(
+            "这份问卷有一遍是您录入的：请由组织者或没有录入它的人对照原件处理".into(),
+        ));
+    }
     let mut entry = d.first.clone();
     for m in &d.mismatches {
         let value = chosen.get(&m.field).map(|v| v.trim()).unwrap_or("");
@@ -950,7 +1075,13 @@ pub async fn resolve(
             }
             item => {
                 if value.is_empty() {
-                    return Err(AppError::invalid(item, format!("请选定第 {item} 题的答案")));
+                    let def = &d.found.answering.questionnaire.definition;
+                    let n = def
+                        .items
+                        .iter()
+                        .position(|i| i.id == item)
+                        .map_or(0, |n| n + 1);
+                    return Err(AppError::invalid(item, format!("请选定第 {n} 题的答案")));
                 }
                 match entry.answers.iter_mut().find(|(k, _)| k == item) {
                     Some(slot) => slot.1 = value.to_owned(),
@@ -959,7 +1090,7 @@ pub async fn resolve(
             }
         }
     }
-    if let Err(e) = check_entry(&d.found, &entry) {
+    if let Err(e) = check_entry(&d.found, &entry)? {
         return Ok(e);
     }
     store_booklet(ctx, &d.found, &entry, BookletStatus::Mismatched).await?;

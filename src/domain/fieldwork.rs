@@ -207,9 +207,27 @@ impl Script {
                 })
                 .collect(),
             scale: format!("您的回答是：{scale}？"),
-            closing: format!("最后，{}（可以不说。）谢谢您的支持！", def.comment_prompt),
+            closing: format!(
+                "最后，{}可以不说。谢谢您的支持！",
+                spoken(&def.comment_prompt)
+            ),
         }
     }
+}
+
+/// A prompt as said aloud: without its written asides in brackets (（选填，500 字以内）).
+pub fn spoken(prompt: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0u32;
+    for c in prompt.chars() {
+        match c {
+            '（' | '(' => depth += 1,
+            '）' | ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
 }
 
 /// The most booklets one print run makes.
@@ -262,8 +280,23 @@ impl Serial {
                 c => c,
             })
             .collect();
-        let parts: Vec<&str> = normal.split('-').filter(|p| !p.is_empty()).collect();
-        let bad = || format!("编号“{}”的格式不对，应像 0012-0345-6", text.trim());
+        let shown: String = text.trim().chars().take(24).collect();
+        let bad = || format!("编号“{shown}”的格式不对，应像 0012-0345-6");
+        // Digits alone (a phone's number pad has no dash): the last is the check digit, the
+        // four before it the number, the rest the run.
+        let dashed =
+            if normal.bytes().all(|b| b.is_ascii_digit()) && (9..=11).contains(&normal.len()) {
+                let n = normal.len();
+                format!(
+                    "{}-{}-{}",
+                    &normal[..n - 5],
+                    &normal[n - 5..n - 1],
+                    &normal[n - 1..]
+                )
+            } else {
+                normal
+            };
+        let parts: Vec<&str> = dashed.split('-').filter(|p| !p.is_empty()).collect();
         let [batch, number, check] = parts.as_slice() else {
             return Err(bad());
         };
@@ -278,8 +311,7 @@ impl Serial {
         };
         if serial.check_digit().to_string() != *check {
             return Err(format!(
-                "编号“{}”的校验位不对：请对照问卷上的编号重新输入",
-                text.trim()
+                "编号“{shown}”的校验位不对：请对照问卷上的编号重新输入"
             ));
         }
         Ok(serial)
@@ -497,7 +529,23 @@ mod tests {
             }
         }
         assert!(Serial::parse("12-345-6").is_err());
+        assert_eq!(Serial::parse(&text.replace('-', "")), Ok(s));
+        assert!(
+            Serial::parse(&"1".repeat(100_000))
+                .unwrap_err()
+                .chars()
+                .count()
+                < 60
+        );
         assert!(Serial::parse("").is_err());
+    }
+
+    #[test]
+    fn a_prompt_is_said_without_its_written_asides() {
+        assert_eq!(
+            spoken("您对本县义务教育还有什么意见和建议？（选填，500 字以内）"),
+            "您对本县义务教育还有什么意见和建议？"
+        );
     }
 
     #[test]

@@ -438,7 +438,13 @@ impl Definition {
         let mut errors = AnswerErrors::default();
         for (name, value) in fields {
             if name == "comment" {
-                let text = value.trim();
+                // Control characters (a NUL, a bell) are no part of anyone's comment: dropped,
+                // line breaks and tabs kept.
+                let kept: String = value
+                    .chars()
+                    .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+                    .collect();
+                let text = kept.trim();
                 if text.chars().count() > MAX_COMMENT_CHARS {
                     errors.comment_too_long = true;
                 }

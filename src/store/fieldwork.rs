@@ -91,6 +91,15 @@ pub async fn set_assignment(
     Ok(())
 }
 
+/// Removes every assignment of a user (their role or county changed).
+pub async fn clear_user_assignments(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    interviewer_assignment::Entity::delete_many()
+        .filter(interviewer_assignment::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Records one call.
 pub async fn record_call(
     db: &impl ConnectionTrait,
@@ -394,6 +403,20 @@ pub async fn put_entry(
     }])
     .exec_without_returning(db)
     .await?;
+    Ok(())
+}
+
+/// Removes one entry of a booklet.
+pub async fn remove_entry(
+    db: &impl ConnectionTrait,
+    booklet_id: i32,
+    round: i16,
+) -> Result<(), DbErr> {
+    paper_entry::Entity::delete_many()
+        .filter(paper_entry::Column::BookletId.eq(booklet_id))
+        .filter(paper_entry::Column::Round.eq(round))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

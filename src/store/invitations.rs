@@ -128,6 +128,25 @@ fn shown(m: invitation::Model) -> Result<Invitation, DbErr> {
     Ok(i)
 }
 
+/// The survey's invitations answered (by link or telephone), as stored: for the call list,
+/// which must not send anyone to ring a person who has answered (whose answer may still be
+/// waiting in its release cell, see [`shown`]).
+pub async fn answered_ids(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<std::collections::HashSet<i32>, DbErr> {
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::SurveyId.eq(survey_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Answered.code()))
+        .select_only()
+        .column(invitation::Column::Id)
+        .into_tuple::<i32>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// How many invitations are pending, answered and revoked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {

@@ -91,6 +91,9 @@ fn errors_message(e: &FormErrors, a: &Answering) -> String {
 }
 
 fn first_missing_field(e: &FormErrors) -> Option<String> {
+    if e.answers.comment_too_long && e.answers.missing.is_empty() {
+        return Some("comment".into());
+    }
     if e.place.area {
         return Some("area".into());
     }
@@ -131,7 +134,7 @@ async fn done_or_shown<T>(
 #[derive(Deserialize, validator::Validate)]
 pub struct AssignInput {
     username: String,
-    #[serde(default)]
+    /// Every group they call (an empty list takes the survey from them).
     groups: Vec<RespondentGroup>,
 }
 
@@ -297,8 +300,12 @@ pub async fn page_calls(
             .map(|g| g.label())
             .collect::<Vec<_>>(),
     );
-    let to_do = lines.iter().filter(|l| !l.answered).count();
-    ctx.insert("to_do", &to_do);
+    let answered = lines
+        .iter()
+        .filter(|l| l.answered || l.priority == crate::domain::fieldwork::CallPriority::Answered)
+        .count();
+    ctx.insert("to_do", &(lines.len() - answered));
+    ctx.insert("answered_count", &answered);
     ctx.insert("calls", &lines);
     ctx.insert("notice", &done.message());
     render(&state, StatusCode::OK, "admin/calls.html", &ctx)
@@ -357,7 +364,7 @@ pub async fn api_record_call(
     Ok(HttpResponse::Created().json(json!({"recorded": input.outcome})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, serde::Serialize)]
 #[serde(default)]
 pub struct CallForm {
     outcome: String,
@@ -367,7 +374,6 @@ pub struct CallForm {
 
 pub async fn page_record_call(
     state: State,
-    req: HttpRequest,
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<(i32, i32)>,
@@ -393,7 +399,19 @@ pub async fn page_record_call(
         result,
         Done::CallRecorded,
         &format!("/admin/surveys/{id}/calls"),
-        async |e| call_page(&state, &req, &user, &csrf, id, invitation, Some(e), None).await,
+        async |e| {
+            call_page(
+                &state,
+                Some(&form.0),
+                &user,
+                &csrf,
+                id,
+                invitation,
+                Some(e),
+                None,
+            )
+            .await
+        },
     )
     .await
 }
@@ -402,7 +420,7 @@ pub async fn page_record_call(
 #[allow(clippy::too_many_arguments)]
 async fn call_page(
     state: &AppState,
-    req: &HttpRequest,
+    call: Option<&CallForm>,
     user: &CurrentUser,
     csrf: &CsrfToken,
     id: i32,
@@ -435,6 +453,7 @@ async fn call_page(
             ctx.insert("action", &action);
             if let Some(e) = errs {
                 ctx.insert("answers_error", &errors_message(e, &iv.answering));
+                ctx.insert("first_missing", &first_missing_field(e));
             }
         }
         Err(AppError::Conflict(why)) => {
@@ -454,19 +473,18 @@ async fn call_page(
         ctx.insert("error", &e.to_string());
         ctx.insert("error_field", &e.field());
     }
-    let _ = req;
+    ctx.insert("call", &call);
     render(state, status, "admin/call.html", &ctx)
 }
 
 pub async fn page_call(
     state: State,
-    req: HttpRequest,
     user: CurrentUser,
     csrf: CsrfToken,
     path: web::Path<(i32, i32)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, invitation) = path.into_inner();
-    call_page(&state, &req, &user, &csrf, id, invitation, None, None).await
+    call_page(&state, None, &user, &csrf, id, invitation, None, None).await
 }
 
 /// The posted answer fields (item id → code, `comment`) and the issued form's token.
@@ -508,7 +526,7 @@ pub async fn page_interview(
             let kept: BTreeMap<String, String> = fields.into_iter().collect();
             call_page(
                 &state,
-                &req,
+                None,
                 &user,
                 &csrf,
                 id,
@@ -520,7 +538,7 @@ pub async fn page_interview(
         }
         Outcome::Refused(r) => {
             let e = AppError::Conflict(refusal_text(r).into());
-            call_page(&state, &req, &user, &csrf, id, invitation, Some(e), None).await
+            call_page(&state, None, &user, &csrf, id, invitation, Some(e), None).await
         }
         Outcome::Tampered => Err(AppError::invalid("answers", "答卷里有问卷没有的题目或选项")),
         Outcome::Held | Outcome::PlaceTaken(_) => {
@@ -576,6 +594,13 @@ pub async fn api_submit_interview(
             Ok(HttpResponse::Created().json(json!({"status": "stored", "mode": "phone"})))
         }
         Outcome::Repeated => Ok(HttpResponse::Ok().json(json!({"status": "repeated"}))),
+        Outcome::Incomplete(e) if e.answers.comment_too_long => Err(AppError::invalid(
+            "comment",
+            format!(
+                "意见和建议不能超过 {} 字",
+                crate::domain::questionnaire::MAX_COMMENT_CHARS
+            ),
+        )),
         Outcome::Incomplete(e) => Err(AppError::Unprocessable {
             field: first_missing_field(&e),
             message: "答卷不完整：每道题都要选一项".into(),
@@ -812,12 +837,21 @@ fn entered_json(e: &Entered, a: &Answering) -> (StatusCode, Value) {
     }
 }
 
+/// An area as the API names it: by id or by name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum AreaRef {
+    Id(i32),
+    Name(String),
+}
+
 #[derive(Deserialize, validator::Validate)]
 pub struct EntryInput {
     serial: String,
     answers: BTreeMap<String, String>,
+    /// The area's id, or its name as the survey lists it.
     #[serde(default)]
-    area: Option<i32>,
+    area: Option<AreaRef>,
     #[serde(default)]
     grade: Option<u8>,
     #[serde(default)]
@@ -833,20 +867,33 @@ pub async fn api_enter(
     let id = path.into_inner();
     work::fieldwork(&state.app, &user.actor(), id).await?;
     let i = input.parse()?;
+    let found = work::booklet(&state.app, &user.actor(), id, &i.serial).await?;
+    let area = match i.area {
+        None => None,
+        Some(AreaRef::Id(a)) => Some(a),
+        Some(AreaRef::Name(name)) => Some(
+            found
+                .answering
+                .live
+                .areas()
+                .find(|(_, n)| *n == name.trim())
+                .map(|(a, _)| a)
+                .ok_or_else(|| AppError::invalid("area", "本调查没有这个乡镇（街道）"))?,
+        ),
+    };
     let entry = PaperEntry {
         answers: i
             .answers
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
             .collect(),
-        area: i.area,
+        area,
         grade: i.grade,
         comment: i
             .comment
             .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty()),
     };
-    let found = work::booklet(&state.app, &user.actor(), id, &i.serial).await?;
     let result = work::enter(&state.app, &user.actor(), id, &i.serial, entry).await?;
     let (status, body) = entered_json(&result, &found.answering);
     Ok(HttpResponse::build(status).json(body))
@@ -944,6 +991,9 @@ async fn entry_page(
                 ctx.insert("booklet_group", found.batch.group.label());
                 use crate::domain::fieldwork::BookletStatus as S;
                 match found.booklet.status {
+                    S::FirstEntered if found.first_by == Some(user.id) => {
+                        ctx.insert("mine", &true);
+                    }
                     S::Blank | S::FirstEntered => {
                         let (entry, errs) = kept.map_or((None, None), |(e, r)| (Some(e), r));
                         let mut chosen: BTreeMap<String, String> = entry
@@ -1068,8 +1118,20 @@ pub async fn page_enter(
             &Done::PaperStored.on(&format!("/admin/surveys/{id}/paper/entry")),
         )),
         Ok(Entered::Mismatched(_)) => {
-            let notice = Some("两遍录入不一致：请对照纸质问卷，逐项选定正确的答案".to_owned());
-            entry_page(&state, &user, &csrf, id, &serial, None, notice, None).await
+            // Not a success: said as a warning, with the fields to resolve below.
+            let warning =
+                AppError::Conflict("两遍录入不一致：请对照纸质问卷，逐项选定正确的答案".into());
+            entry_page(
+                &state,
+                &user,
+                &csrf,
+                id,
+                &serial,
+                Some(&warning),
+                None,
+                None,
+            )
+            .await
         }
         Ok(Entered::Incomplete(e)) => {
             let err = AppError::Unprocessable {
@@ -1153,6 +1215,7 @@ pub async fn page_resolve(
 #[serde(default)]
 pub struct VoidForm {
     serial: String,
+    confirm: String,
 }
 
 pub async fn page_void(
@@ -1164,8 +1227,16 @@ pub async fn page_void(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let serial = form.0.serial;
+    let result = if form.0.confirm.is_empty() {
+        Err(AppError::invalid(
+            "confirm",
+            "作废不能撤销：请先勾选“确认作废”",
+        ))
+    } else {
+        work::void(&state.app, &user.actor(), id, &serial).await
+    };
     done_or_shown(
-        work::void(&state.app, &user.actor(), id, &serial).await,
+        result,
         Done::PaperVoided,
         &format!("/admin/surveys/{id}/paper/entry"),
         async |e| entry_page(&state, &user, &csrf, id, &serial, Some(&e), None, None).await,

@@ -1008,7 +1008,6 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
     let (organizer, id) = crate::sampling::county_survey(&app).await;
     crate::sampling::upload_all(&app, &organizer, id).await;
     crate::sampling::draw(&app, &organizer, id, json!(9)).await;
-    crate::sampling::open(&app, &organizer, id).await;
     let county = crate::fieldwork::county_of(&app, &organizer).await;
     crate::fieldwork::named_user(&app, "iv-browser", "interviewer", county).await;
     let res = organizer
@@ -1028,6 +1027,7 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
         .await
         .unwrap();
     let serial = batch["batch"]["first_serial"].as_str().unwrap().to_owned();
+    crate::sampling::open(&app, &organizer, id).await;
     for device in [Device::Laptop, Device::Phone] {
         let Some(b) = Browser::open(
             &app,

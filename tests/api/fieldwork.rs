@@ -162,6 +162,8 @@ backend_test! {
         assert_eq!(body["field"], "username");
         let (status, body) = assign(json!({"username": "iv-wang", "groups": ["npc_deputy", "nobody"]})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = assign(json!({"username": "iv-wang"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "groups must be said: {body}");
         let (status, body) = assign(json!({"username": "iv-wang", "groups": ["npc_deputy"]})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["interviewers"][0]["groups"], json!(["npc_deputy"]));
@@ -223,6 +225,13 @@ backend_test! {
             assert!(form["script"]["opening"].as_str().unwrap().contains("永嘉县"), "{form}");
             assert!(form["script"]["scale"].as_str().unwrap().contains("比较满意"));
             assert_eq!(form["script"]["items"].as_array().unwrap().len(), form["questionnaire"]["items"].as_array().unwrap().len());
+            if inv == chengguan[0] {
+                let res = interviewer.post(app.url(&format!("/api/v1/surveys/{id}/calls/{inv}/interview")))
+                    .json(&json!({"form": form["form"], "answers": answers_for(&form["questionnaire"], &["A"]), "comment": "长".repeat(501)}))
+                    .send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+                assert_eq!(res.json::<Value>().await.unwrap()["field"], "comment");
+            }
             let (status, body) = submit_interview(&app, &interviewer, id, inv, &form, &["A", "B", "C"]).await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
             // The same form again stores nothing new.
@@ -244,6 +253,9 @@ backend_test! {
         assert_eq!(crate::tally::answer(&link_of(&links, first_by_link), &["A", "B"]).await, StatusCode::OK);
         let (status, body) = interview_form(&app, &interviewer, id, first_by_link).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        // The call list does not send anyone to ring them (their answer still waits for its cell).
+        let (_, list) = calls(&app, &interviewer, id).await;
+        assert_eq!(line(&list, first_by_link)["priority"], "answered");
         let (status, _) = record(&app, &interviewer, id, first_by_link, json!({"outcome": "no_answer"})).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
@@ -294,6 +306,18 @@ backend_test! {
         let (status, _) = assign(json!({"username": "iv-wang", "groups": []})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(calls(&app, &interviewer, id).await.0, StatusCode::FORBIDDEN);
+
+        // An interviewer who becomes something else loses their assignments.
+        let (status, _) = assign(json!({"username": "iv-wang", "groups": ["npc_deputy"]})).await;
+        assert_eq!(status, StatusCode::OK);
+        let admin = app.admin().await;
+        let users: Value = admin.get(app.url("/api/v1/users")).send().await.unwrap().json().await.unwrap();
+        let iv_id = users.as_array().or_else(|| users["users"].as_array()).unwrap().iter().find(|u| u["username"] == "iv-wang").unwrap()["id"].clone();
+        let res = admin.put(app.url(&format!("/api/v1/users/{iv_id}"))).json(&json!({"role": "viewer"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = admin.put(app.url(&format!("/api/v1/users/{iv_id}"))).json(&json!({"role": "interviewer"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM interviewer_assignment").await, 0);
 
         // Purging the rosters after the close forgets the calls' notes, keeps their outcomes.
         let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).json(&json!({"confirm": true})).send().await.unwrap();
@@ -375,6 +399,12 @@ backend_test! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["field"], items[3].as_str());
         assert!(body["error"].as_str().unwrap().contains("第 4 题"), "{body}");
+        let (status, body) = enter(&app, &organizer, id, json!({"serial": serials[0], "answers": filled(&["A"]), "area": "无此镇"})).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("area")), "{body}");
+        let mut tampered = filled(&["A", "B"]);
+        tampered["Z99"] = json!("A");
+        let (status, body) = enter(&app, &organizer, id, json!({"serial": serials[0], "answers": tampered})).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("answers")), "{body}");
         // A viewer enters nothing.
         assert_eq!(enter(&app, &viewer, id, json!({"serial": serials[0], "answers": filled(&["A"])})).await.0, StatusCode::FORBIDDEN);
 
@@ -416,8 +446,11 @@ backend_test! {
                 (status, res.json::<Value>().await.unwrap())
             }
         };
+        let res = interviewer.post(app.url(&format!("/api/v1/surveys/{id}/paper/booklets/{}/resolve", serials[1]))).json(&json!({"values": {items[2].clone(): "A", "comment": "作业太多"}})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT, "an interviewer who typed one side does not decide alone");
         let (status, body) = resolve(json!({"comment": "作业太多"})).await;
         assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some(items[2].as_str())), "{body}");
+        assert!(body["error"].as_str().unwrap().contains("第 3 题"), "{body}");
         let (status, body) = resolve(json!({items[2].clone(): "D", "comment": "作业太多"})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let stored = responses(&app, id).await;
@@ -439,8 +472,8 @@ backend_test! {
             assert_eq!(enter(&app, &organizer, id, json!({"serial": s, "answers": filled(&["B", "C"])})).await.0, StatusCode::ACCEPTED);
             assert_eq!(enter(&app, &second, id, json!({"serial": s, "answers": filled(&["B", "C"])})).await.0, StatusCode::CREATED);
         }
-        assert_eq!(enter(&app, &organizer, id, json!({"serial": serials[6], "answers": filled(&["B", "A"])})).await.0, StatusCode::ACCEPTED);
-        let (status, body) = enter(&app, &second, id, json!({"serial": serials[6], "answers": filled(&["B", "A"])})).await;
+        // Refused at the first entry: nothing to type twice that could not count.
+        let (status, body) = enter(&app, &organizer, id, json!({"serial": serials[6], "answers": filled(&["B", "A"])})).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert!(body["error"].as_str().unwrap().contains("名额已满"), "{body}");
         assert_eq!(responses(&app, id).await.len(), 5);

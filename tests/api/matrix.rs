@@ -74,6 +74,8 @@ backend_test! {
         upload(&app, &organizer_api, id, "public", roster("public", 30)).await;
         let draw: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/draws"))).json(&json!({"seed": 1})).send().await.unwrap().json().await.unwrap();
         let ch: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/channels"))).json(&json!({"group": "public"})).send().await.unwrap().json().await.unwrap();
+        // A print run (before opening: once open, the public's places are all the draw's).
+        let batch: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "public", "copies": 3})).send().await.unwrap().json().await.unwrap();
         // Opened, so no route of the walk draws again and revokes the invitation used below.
         let res = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/open"))).json(&json!({"confirm": true})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
@@ -93,7 +95,6 @@ backend_test! {
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "interviewer-a", "password": PASSWORD, "role": "interviewer", "county_id": county})).send().await.unwrap();
         let res = organizer_api.put(app.url(&format!("/api/v1/surveys/{id}/interviewers"))).json(&json!({"username": "interviewer-a", "groups": ["public"]})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let batch: Value = organizer_api.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "public", "copies": 3})).send().await.unwrap().json().await.unwrap();
         let other = app.create_county("乙县").await;
         admin.post(app.url("/api/v1/users")).json(&json!({"username": "stranger", "password": PASSWORD, "role": "organizer", "county_id": other})).send().await.unwrap();
 
