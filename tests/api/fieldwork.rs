@@ -307,9 +307,21 @@ backend_test! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(calls(&app, &interviewer, id).await.0, StatusCode::FORBIDDEN);
 
-        // An interviewer who becomes something else loses their assignments.
         let (status, _) = assign(json!({"username": "iv-wang", "groups": ["npc_deputy"]})).await;
         assert_eq!(status, StatusCode::OK);
+        // Purging the rosters after the close forgets the calls' notes, keeps their outcomes.
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(record(&app, &organizer, id, chengguan[5], json!({"outcome": "no_answer"})).await.0, StatusCode::CONFLICT);
+        // Names and phones are for calling: an interviewer has none once the survey has ended.
+        assert_eq!(calls(&app, &interviewer, id).await.0, StatusCode::CONFLICT);
+        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 2);
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/purge"))).json(&json!({"confirm": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 0);
+        assert!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt").await >= 8);
+
+        // An interviewer who becomes something else loses their assignments.
         let admin = app.admin().await;
         let users: Value = admin.get(app.url("/api/v1/users")).send().await.unwrap().json().await.unwrap();
         let iv_id = users.as_array().or_else(|| users["users"].as_array()).unwrap().iter().find(|u| u["username"] == "iv-wang").unwrap()["id"].clone();
@@ -319,15 +331,6 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM interviewer_assignment").await, 0);
 
-        // Purging the rosters after the close forgets the calls' notes, keeps their outcomes.
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/close"))).json(&json!({"confirm": true})).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(record(&app, &organizer, id, chengguan[5], json!({"outcome": "no_answer"})).await.0, StatusCode::CONFLICT);
-        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 2);
-        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/purge"))).json(&json!({"confirm": true})).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
-        assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt WHERE note IS NOT NULL").await, 0);
-        assert!(count_rows(&app, "SELECT COUNT(*) FROM call_attempt").await >= 8);
     }
 }
 
