@@ -1010,6 +1010,7 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
     crate::sampling::draw(&app, &organizer, id, json!(9)).await;
     let county = crate::fieldwork::county_of(&app, &organizer).await;
     crate::fieldwork::named_user(&app, "iv-browser", "interviewer", county).await;
+    crate::fieldwork::named_user(&app, "fw-organizer", "organizer", county).await;
     let res = organizer
         .put(app.url(&format!("/api/v1/surveys/{id}/interviewers")))
         .json(&json!({"username": "iv-browser", "groups": ["npc_deputy", "cppcc_member"]}))
@@ -1121,5 +1122,43 @@ async fn an_interviewer_calls_and_enters_answers_at_laptop_and_phone_sizes() {
         let text = b.text().await;
         assert!(text.contains("403") && !text.contains("官方结果"), "{text}");
         b.close().await;
+        // The organiser's side: assignments, the call report, the print run and its booklets.
+        let Some(o) = Browser::open(
+            &app,
+            if device == Device::Phone {
+                "fieldwork-phone"
+            } else {
+                "fieldwork-laptop"
+            },
+            device,
+            false,
+        )
+        .await
+        else {
+            return;
+        };
+        o.login("fw-organizer", PASSWORD).await;
+        o.goto(&format!("/admin/surveys/{id}/fieldwork")).await;
+        let text = o.text().await;
+        assert!(
+            text.contains("访问员分工") && text.contains("iv-browser") && text.contains(&serial),
+            "{text}"
+        );
+        o.check("fieldwork").await;
+        o.goto(&format!(
+            "/admin/surveys/{id}/paper/{}/print",
+            batch["batch"]["id"]
+        ))
+        .await;
+        assert_eq!(
+            o.client
+                .find_all(Locator::Css("article.paper-booklet"))
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+        o.check("paper-print").await;
+        o.close().await;
     }
 }
