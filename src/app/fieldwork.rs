@@ -589,8 +589,8 @@ pub async fn create_batch(
     };
     if answering::free_places(ctx, id, group, area_id, school_id).await? == Some(0) {
         return Err(AppError::Conflict(format!(
-            "{}在这个范围里已没有空余名额（抽样邀请已占满）：纸质问卷印了也不能计入。\
-             请改用电话访问，或把被抽中者自己的链接打印给他们",
+            "{}在这个范围里已没有空余名额（已被抽样邀请和收到的答卷占满）：纸质问卷印了也\
+             不能计入。请改用电话访问，或把被抽中者自己的链接打印给他们",
             group.label()
         )));
     }
@@ -855,17 +855,27 @@ async fn submit_booklet(
     }
 }
 
+/// A claim younger than this is taken to be in progress, not interrupted.
+const CLAIM_GRACE: chrono::Duration = chrono::Duration::seconds(120);
+
 /// Finishes a claim whose process died between claiming the booklet and storing its answer.
 async fn finish_claim(ctx: &Context, found: &FoundBooklet) -> Result<(), AppError> {
-    let entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
-    if let Some((_, _, agreed)) = entries.into_iter().find(|(r, _, _)| *r == AGREED) {
-        submit_booklet(ctx, found, &agreed).await?;
-        store::fieldwork::clear_entries(ctx.db.pool(), found.booklet.id).await?;
-        tracing::warn!(
-            booklet = found.booklet.id,
-            "an interrupted paper entry was finished"
-        );
+    let db = ctx.db.pool();
+    let Some((agreed, since)) =
+        store::fieldwork::entry_of_round(db, found.booklet.id, AGREED).await?
+    else {
+        return Ok(());
+    };
+    // A young claim is a store in progress (another request's), not an interrupted one.
+    if Utc::now() - since < CLAIM_GRACE {
+        return Ok(());
     }
+    submit_booklet(ctx, found, &agreed).await?;
+    store::fieldwork::clear_entries(db, found.booklet.id).await?;
+    tracing::warn!(
+        booklet = found.booklet.id,
+        "an interrupted paper entry was finished"
+    );
     Ok(())
 }
 
@@ -1011,9 +1021,11 @@ pub async fn disagreement(
     let entries = store::fieldwork::entries(ctx.db.pool(), found.booklet.id).await?;
     let round = |n: i16| entries.iter().find(|(r, _, _)| *r == n).cloned();
     let (Some((_, u1, first)), Some((_, u2, second))) = (round(1), round(2)) else {
-        return Err(AppError::internal(
-            "a mismatched booklet without two entries",
-        ));
+        // Set aside or resolved a moment ago (its entries go with that).
+        return Err(AppError::Conflict(format!(
+            "{} 刚被别人处理过（作废或已处理）：请重新打开查看",
+            found.serial
+        )));
     };
     let mismatches = first.compare(&second, &found.answering.questionnaire.definition);
     Ok(Disagreement {

@@ -387,6 +387,26 @@ pub async fn entries(
         .collect()
 }
 
+/// One round's entry of a booklet and when it was made.
+pub async fn entry_of_round(
+    db: &impl ConnectionTrait,
+    booklet_id: i32,
+    round: i16,
+) -> Result<Option<(PaperEntry, DateTime<Utc>)>, DbErr> {
+    paper_entry::Entity::find()
+        .filter(paper_entry::Column::BookletId.eq(booklet_id))
+        .filter(paper_entry::Column::Round.eq(round))
+        .all(db)
+        .await?
+        .pop()
+        .map(|m| {
+            let entry = PaperEntry::from_text(&m.entry)
+                .ok_or_else(|| super::corrupt("paper_entry of booklet", m.booklet_id, "entry"))?;
+            Ok((entry, m.entered_at))
+        })
+        .transpose()
+}
+
 pub async fn put_entry(
     db: &impl ConnectionTrait,
     booklet_id: i32,
