@@ -233,8 +233,8 @@ pub async fn fill(ctx: &Context) -> Result<i32, String> {
 }
 
 /// The telephone round under way: the interviewer calls the deputies and members, three of
-/// whom have been called (not reached, a call-back, declined). (No paper: the demo's draw
-/// takes every place, and a paper answer takes a free one.)
+/// whom have been called (not reached, a call-back, declined); paper booklets printed for the
+/// members who have not answered.
 async fn fieldwork(ctx: &Context, survey: i32) -> Result<(), String> {
     let groups = [RespondentGroup::NpcDeputy, RespondentGroup::CppccMember];
     app::fieldwork::assign(ctx, &DEMO, survey, INTERVIEWER.0, &groups)
@@ -266,6 +266,21 @@ async fn fieldwork(ctx: &Context, survey: i32) -> Result<(), String> {
             Err(e) => return Err(failed(e)),
         }
     }
+    // Paper for the members still to answer (their own booklets, a hand-out list for the bureau).
+    app::fieldwork::create_batch(
+        ctx,
+        &DEMO,
+        survey,
+        app::fieldwork::PrintOrder {
+            group: RespondentGroup::CppccMember,
+            area: None,
+            school: None,
+            copies: 0,
+            drawn: true,
+        },
+    )
+    .await
+    .map_err(failed)?;
     Ok(())
 }
 

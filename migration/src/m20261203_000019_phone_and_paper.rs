@@ -1,7 +1,9 @@
 //! Telephone interviews and paper booklets (2.9). Interviewers are assigned groups of a
 //! survey (`interviewer_assignment`); each call to a drawn person is kept with its outcome
 //! (`call_attempt`, for the response-rate report). Paper booklets are printed in runs
-//! (`paper_batch`), one row each (`paper_booklet`), and entered twice by two operators
+//! (`paper_batch`: for a stratum's free places, or one booklet per drawn person still to
+//! answer), one row each (`paper_booklet`, with its invitation for the latter), and entered
+//! twice by two operators
 //! (`paper_entry`, removed once the booklet is stored as a response). No response row says
 //! who interviewed or entered it.
 use sea_orm_migration::{prelude::*, schema::*};
@@ -87,6 +89,7 @@ impl MigrationTrait for Migration {
                     .col(integer_null(t("area_id")))
                     .col(integer_null(t("school_id")))
                     .col(integer(t("copies")))
+                    .col(boolean(t("for_invitations")).default(false))
                     .col(timestamp_with_time_zone(t("created_at")))
                     .foreign_key(&mut cascade("paper_batch", "survey_id", "survey"))
                     .to_owned(),
@@ -100,6 +103,7 @@ impl MigrationTrait for Migration {
                     .col(integer(t("survey_id")))
                     .col(integer(t("batch_id")))
                     .col(integer(t("number")))
+                    .col(integer_null(t("invitation_id")))
                     .col(string_len(t("status"), 12))
                     .col(timestamp_with_time_zone_null(t("entered_at")))
                     .foreign_key(&mut cascade("paper_booklet", "survey_id", "survey"))

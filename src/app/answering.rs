@@ -287,10 +287,14 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
     ready(ctx, live, Origin::of_invitation(&inv, Source::Invitation)).await
 }
 
-/// A drawn person's invitation as an interviewer answers it by telephone: the same checks as
-/// their link (pending, the survey taking answers), the answer stored as the invitation's with
-/// the telephone as its source.
-pub async fn by_phone(ctx: &Context, invitation_id: i32) -> Result<Target, AppError> {
+/// A drawn person's invitation answered on their behalf — by an interviewer on the telephone,
+/// or by operators from a paper booklet printed for them: the same checks as their link
+/// (pending, the survey taking answers), the answer stored as the invitation's with `source`.
+pub async fn on_behalf(
+    ctx: &Context,
+    invitation_id: i32,
+    source: Source,
+) -> Result<Target, AppError> {
     let db = ctx.db.pool();
     let Some(inv) = store::invitations::find(db, i64::from(invitation_id)).await? else {
         return Ok(Target::Refused(Refusal::InvalidLink));
@@ -311,7 +315,7 @@ pub async fn by_phone(ctx: &Context, invitation_id: i32) -> Result<Target, AppEr
     if let Err(r) = answering_state(&live.survey, Utc::now()) {
         return Ok(Target::Refused(r));
     }
-    ready(ctx, live, Origin::of_invitation(&inv, Source::Phone)).await
+    ready(ctx, live, Origin::of_invitation(&inv, source)).await
 }
 
 /// A paper booklet of a print run for `group` in `area` (a school's, or the whole county):
@@ -355,6 +359,22 @@ fn paper_origin(
     }
 }
 
+/// A paper booklet printed for drawn people: their stratum is known, nothing is asked.
+fn drawn_paper_origin(
+    geo: &Geography,
+    group: RespondentGroup,
+    area: Option<i32>,
+    school: Option<i32>,
+) -> Origin {
+    Origin {
+        questions: Questions {
+            area: false,
+            grade: false,
+        },
+        ..paper_origin(geo, group, area, school)
+    }
+}
+
 /// A paper booklet's questionnaire for printing, whether or not the survey takes answers yet
 /// (read afresh: a draft's questionnaire choice may have just changed). Nothing is stored.
 pub async fn paper_preview(
@@ -363,13 +383,18 @@ pub async fn paper_preview(
     group: RespondentGroup,
     area: Option<i32>,
     school: Option<i32>,
+    drawn: bool,
 ) -> Result<Answering, AppError> {
     let live = Arc::new(
         LiveSurvey::load(ctx.db.pool(), survey_id)
             .await?
             .ok_or(AppError::NotFound)?,
     );
-    let origin = paper_origin(&live.geo, group, area, school);
+    let origin = if drawn {
+        drawn_paper_origin(&live.geo, group, area, school)
+    } else {
+        paper_origin(&live.geo, group, area, school)
+    };
     match ready(ctx, live, origin).await? {
         Target::Ready(a) => Ok(a),
         Target::Refused(_) => Err(AppError::NotFound),

@@ -12,7 +12,8 @@ use crate::domain::fieldwork::{
 };
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
-use crate::domain::invitation::InvitationStatus;
+use crate::domain::invitation::{InvitationStatus, masked_name};
+use crate::domain::response::Source;
 use crate::domain::survey::{Survey, SurveyStatus};
 use crate::error::AppError;
 use crate::store::{self, fieldwork::Batch};
@@ -349,7 +350,7 @@ pub async fn interview(
         .into_iter()
         .find(|l| l.invitation_id == invitation_id)
         .ok_or(AppError::NotFound)?;
-    match answering::by_phone(ctx, invitation_id).await? {
+    match answering::on_behalf(ctx, invitation_id, Source::Phone).await? {
         Target::Ready(a) => Ok(Interview {
             script: Script::of(&a.questionnaire.definition, &a.live.county),
             answering: a,
@@ -372,7 +373,7 @@ pub async fn submit_interview(
 ) -> Result<Outcome, AppError> {
     let work = fieldwork(ctx, actor, id).await?;
     let inv = callable(ctx, &work, invitation_id).await?;
-    let a = match answering::by_phone(ctx, inv.id).await? {
+    let a = match answering::on_behalf(ctx, inv.id, Source::Phone).await? {
         Target::Ready(a) => a,
         Target::Refused(r) => return Ok(Outcome::Refused(r)),
     };
@@ -482,8 +483,10 @@ pub struct BatchLine {
     pub last_serial: String,
     /// Booklets per status code.
     pub counts: BTreeMap<&'static str, u64>,
-    /// Free places its answers could still take (none while the survey has not opened).
+    /// Free places its answers could still take (none while the survey has not opened, or
+    /// for a run printed for drawn people, who answer as their invitations).
     pub places_left: Option<u64>,
+    pub for_invitations: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -514,9 +517,14 @@ pub async fn batches(
     let counts = store::fieldwork::booklet_counts(db, id).await?;
     let mut lines = Vec::new();
     for b in store::fieldwork::batches(db, id).await? {
-        let places_left = answering::free_places(ctx, id, b.group, b.area_id, b.school_id).await?;
+        let places_left = if b.for_invitations {
+            None
+        } else {
+            answering::free_places(ctx, id, b.group, b.area_id, b.school_id).await?
+        };
         lines.push(BatchLine {
             places_left,
+            for_invitations: b.for_invitations,
             id: b.id,
             group: b.group,
             group_label: b.group.label(),
@@ -539,22 +547,39 @@ pub async fn batches(
     Ok((survey, lines))
 }
 
+/// What an organiser asks to print.
+#[derive(Debug, Clone, Copy)]
+pub struct PrintOrder<'a> {
+    pub group: RespondentGroup,
+    /// The area's and the school's names (none: the whole county).
+    pub area: Option<&'a str>,
+    pub school: Option<&'a str>,
+    /// How many, for a stratum's free places.
+    pub copies: u32,
+    /// One booklet per drawn person of the scope still to answer (`copies` unused).
+    pub drawn: bool,
+}
+
 /// Prints a run of paper booklets for a group, in an area or a school or the whole county.
 /// Their answers take places like an open channel's of the same scope.
 pub async fn create_batch(
     ctx: &Context,
     actor: &Actor<'_>,
     id: i32,
-    group: RespondentGroup,
-    area: Option<&str>,
-    school: Option<&str>,
-    copies: u32,
+    order: PrintOrder<'_>,
 ) -> Result<Batch, AppError> {
+    let PrintOrder {
+        group,
+        area,
+        school,
+        copies,
+        drawn,
+    } = order;
     let survey = super::surveys::organized(ctx, actor, id).await?;
     if survey.status == SurveyStatus::Closed {
         return Err(AppError::Conflict("调查已结束，不能再印制纸质问卷".into()));
     }
-    if !(1..=MAX_BATCH_COPIES).contains(&copies) {
+    if !drawn && !(1..=MAX_BATCH_COPIES).contains(&copies) {
         return Err(AppError::invalid(
             "copies",
             format!("份数须为 1 到 {MAX_BATCH_COPIES}"),
@@ -587,7 +612,36 @@ pub async fn create_batch(
         }
         None => None,
     };
-    if answering::free_places(ctx, id, group, area_id, school_id).await? == Some(0) {
+    // For drawn people: one booklet each for those of the scope still to answer who have none.
+    let invitations: Option<Vec<i32>> = if drawn {
+        let answered = store::invitations::answered_ids(db, id).await?;
+        let on_paper = store::fieldwork::invitations_on_paper(db, id).await?;
+        let ids: Vec<i32> = store::invitations::list_live(db, id, None)
+            .await?
+            .into_iter()
+            .map(|a| a.invitation)
+            .filter(|i| {
+                i.group == group
+                    && i.status == InvitationStatus::Pending
+                    && !answered.contains(&i.id)
+                    && !on_paper.contains(&i.id)
+                    && area_id.is_none_or(|a| a == i.area_id)
+                    && school_id.is_none_or(|s| Some(s) == i.school_id)
+            })
+            .map(|i| i.id)
+            .take(MAX_BATCH_COPIES as usize)
+            .collect();
+        if ids.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "这个范围里没有还没作答、也还没有纸质问卷的被抽中{}",
+                group.label()
+            )));
+        }
+        Some(ids)
+    } else {
+        None
+    };
+    if !drawn && answering::free_places(ctx, id, group, area_id, school_id).await? == Some(0) {
         return Err(AppError::Conflict(format!(
             "{}在这个范围里已没有空余名额（已被抽样邀请和收到的答卷占满）：纸质问卷印了也\
              不能计入。请改用电话访问，或把被抽中者自己的链接打印给他们",
@@ -595,7 +649,16 @@ pub async fn create_batch(
         )));
     }
     let txn = store::begin_write(&ctx.db).await?;
-    let batch = store::fieldwork::create_batch(&txn, id, group, area_id, school_id, copies).await?;
+    let batch = store::fieldwork::create_batch(
+        &txn,
+        id,
+        group,
+        area_id,
+        school_id,
+        copies,
+        invitations.as_deref(),
+    )
+    .await?;
     txn.commit().await?;
     audit(
         ctx,
@@ -614,6 +677,20 @@ pub struct PrintRun {
     pub batch: BatchLine,
     pub serials: Vec<String>,
     pub answering: answering::Answering,
+    /// For a run printed for drawn people: which booklet goes to whom, for the school that
+    /// hands them out (the booklets themselves carry no name).
+    pub slips: Vec<Slip>,
+}
+
+/// A line of a drawn run's hand-out list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slip {
+    pub serial: String,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub school: String,
+    pub grade: Option<u8>,
+    pub class: Option<String>,
 }
 
 /// The print run's booklets for printing (organisers).
@@ -629,10 +706,34 @@ pub async fn print_run(
         .into_iter()
         .find(|b| b.id == batch_id)
         .ok_or(AppError::NotFound)?;
-    let b = store::fieldwork::batch(ctx.db.pool(), id, batch_id)
+    let db = ctx.db.pool();
+    let b = store::fieldwork::batch(db, id, batch_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let answering = paper_answering(ctx, &b, true).await?;
+    let answering = paper_answering(ctx, &b, None, true).await?;
+    let mut slips = Vec::new();
+    if b.for_invitations {
+        let geo = store::geography::load(db, id).await?;
+        let people: std::collections::HashMap<i32, crate::domain::invitation::Addressed> =
+            store::invitations::list_live(db, id, None)
+                .await?
+                .into_iter()
+                .map(|a| (a.invitation.id, a))
+                .collect();
+        for (number, inv) in store::fieldwork::booklets_of(db, batch_id).await? {
+            let Some(a) = inv.and_then(|i| people.get(&i)) else {
+                continue;
+            };
+            slips.push(Slip {
+                serial: serial(b.id, number).to_string(),
+                external_id: a.external_id.clone(),
+                name: a.name.as_deref().map(masked_name).unwrap_or_default(),
+                school: geo.school_name(a.invitation.school_id).to_owned(),
+                grade: a.invitation.grade,
+                class: a.class.clone(),
+            });
+        }
+    }
     Ok(PrintRun {
         serials: (1..=b.copies)
             .map(|n| serial(b.id, n).to_string())
@@ -640,21 +741,42 @@ pub async fn print_run(
         survey,
         batch,
         answering,
+        slips,
     })
 }
 
-/// The questionnaire a print run's booklets carry; for printing a survey not yet open is fine.
+/// The questionnaire a booklet carries: for a booklet printed for a drawn person, that
+/// person's invitation answered on paper (`booklet` given), else the run's stratum. For
+/// printing, a survey not yet open is fine.
 async fn paper_answering(
     ctx: &Context,
     b: &Batch,
+    booklet: Option<&store::fieldwork::Booklet>,
     printing: bool,
 ) -> Result<answering::Answering, AppError> {
-    let target = answering::on_paper(ctx, b.survey_id, b.group, b.area_id, b.school_id).await?;
-    match target {
-        Target::Ready(a) => Ok(a),
-        Target::Refused(Refusal::NotYetOpen) if printing => {
-            answering::paper_preview(ctx, b.survey_id, b.group, b.area_id, b.school_id).await
+    let target = match booklet.and_then(|k| k.invitation_id) {
+        Some(inv) => answering::on_behalf(ctx, inv, Source::Paper).await?,
+        None if b.for_invitations && !printing => {
+            return Err(AppError::internal(
+                "a drawn run's booklet without its invitation",
+            ));
         }
+        None => answering::on_paper(ctx, b.survey_id, b.group, b.area_id, b.school_id).await?,
+    };
+    match target {
+        Target::Ready(a) if !(printing && b.for_invitations) => Ok(a),
+        Target::Ready(_) | Target::Refused(Refusal::NotYetOpen) if printing => {
+            answering::paper_preview(
+                ctx,
+                b.survey_id,
+                b.group,
+                b.area_id,
+                b.school_id,
+                b.for_invitations,
+            )
+            .await
+        }
+        Target::Ready(a) => Ok(a),
         Target::Refused(r) => Err(AppError::Conflict(refusal_message(r).into())),
     }
 }
@@ -688,7 +810,7 @@ pub async fn booklet(
     let booklet = store::fieldwork::booklet(db, id, batch_id, serial.number)
         .await?
         .ok_or_else(missing)?;
-    let answering = paper_answering(ctx, &batch, false).await?;
+    let answering = paper_answering(ctx, &batch, Some(&booklet), false).await?;
     let first_by = if booklet.status == BookletStatus::FirstEntered {
         store::fieldwork::entries(db, booklet.id)
             .await?

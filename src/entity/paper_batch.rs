@@ -10,6 +10,7 @@ pub struct Model {
     pub area_id: Option<i32>,
     pub school_id: Option<i32>,
     pub copies: i32,
+    pub for_invitations: bool,
     pub created_at: DateTimeUtc,
 }
 

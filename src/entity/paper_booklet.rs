@@ -8,6 +8,7 @@ pub struct Model {
     pub survey_id: i32,
     pub batch_id: i32,
     pub number: i32,
+    pub invitation_id: Option<i32>,
     pub status: String,
     pub entered_at: Option<DateTimeUtc>,
 }

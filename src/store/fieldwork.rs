@@ -198,6 +198,8 @@ pub struct Batch {
     pub area_id: Option<i32>,
     pub school_id: Option<i32>,
     pub copies: u32,
+    /// One booklet per drawn person (each answers as their invitation), not a stratum's places.
+    pub for_invitations: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -215,12 +217,14 @@ impl TryFrom<paper_batch::Model> for Batch {
             area_id: m.area_id,
             school_id: m.school_id,
             copies: u32::try_from(m.copies).unwrap_or(0),
+            for_invitations: m.for_invitations,
             created_at: m.created_at,
         })
     }
 }
 
-/// Creates a print run with its blank booklets numbered from 1.
+/// Creates a print run with its blank booklets numbered from 1: `copies` of them, or one per
+/// invitation of `invitations` (in that order).
 pub async fn create_batch(
     db: &impl ConnectionTrait,
     survey_id: i32,
@@ -228,7 +232,9 @@ pub async fn create_batch(
     area_id: Option<i32>,
     school_id: Option<i32>,
     copies: u32,
+    invitations: Option<&[i32]>,
 ) -> Result<Batch, DbErr> {
+    let copies = invitations.map_or(copies, |i| u32::try_from(i.len()).unwrap_or(0));
     let batch: Batch = super::insert_row(
         db,
         paper_batch::ActiveModel {
@@ -237,6 +243,7 @@ pub async fn create_batch(
             area_id: Set(area_id),
             school_id: Set(school_id),
             copies: Set(i32::try_from(copies).unwrap_or(i32::MAX)),
+            for_invitations: Set(invitations.is_some()),
             created_at: Set(Utc::now()),
             ..Default::default()
         },
@@ -249,6 +256,9 @@ pub async fn create_batch(
             survey_id: Set(survey_id),
             batch_id: Set(batch.id),
             number: Set(*n),
+            invitation_id: Set(
+                invitations.and_then(|i| i.get(usize::try_from(*n - 1).ok()?).copied()),
+            ),
             status: Set(BookletStatus::Blank.code().to_owned()),
             entered_at: Set(None),
             ..Default::default()
@@ -316,6 +326,8 @@ pub struct Booklet {
     pub id: i32,
     pub batch_id: i32,
     pub number: u32,
+    /// The drawn person it was printed for, if it was.
+    pub invitation_id: Option<i32>,
     pub status: BookletStatus,
 }
 
@@ -344,6 +356,7 @@ pub async fn booklet(
                 id: m.id,
                 batch_id: m.batch_id,
                 number: u32::try_from(m.number).unwrap_or(0),
+                invitation_id: m.invitation_id,
             })
         })
         .transpose()
@@ -447,4 +460,38 @@ pub async fn clear_entries(db: &impl ConnectionTrait, booklet_id: i32) -> Result
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// A print run's booklets in order: (number, invitation printed for).
+pub async fn booklets_of(
+    db: &impl ConnectionTrait,
+    batch_id: i32,
+) -> Result<Vec<(u32, Option<i32>)>, DbErr> {
+    Ok(paper_booklet::Entity::find()
+        .filter(paper_booklet::Column::BatchId.eq(batch_id))
+        .order_by_asc(paper_booklet::Column::Number)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (u32::try_from(m.number).unwrap_or(0), m.invitation_id))
+        .collect())
+}
+
+/// The invitations that have a paper booklet not set aside (a person gets one booklet).
+pub async fn invitations_on_paper(
+    db: &impl ConnectionTrait,
+    survey_id: i32,
+) -> Result<std::collections::HashSet<i32>, DbErr> {
+    Ok(paper_booklet::Entity::find()
+        .filter(paper_booklet::Column::SurveyId.eq(survey_id))
+        .filter(paper_booklet::Column::InvitationId.is_not_null())
+        .filter(paper_booklet::Column::Status.ne(BookletStatus::Void.code()))
+        .select_only()
+        .column(paper_booklet::Column::InvitationId)
+        .into_tuple::<Option<i32>>()
+        .all(db)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }

@@ -623,7 +623,12 @@ pub struct BatchInput {
     area: Option<String>,
     #[serde(default)]
     school: Option<String>,
+    /// How many (for a stratum's free places); ignored for drawn people.
+    #[serde(default)]
     copies: u32,
+    /// One booklet per drawn person of the scope still to answer.
+    #[serde(default)]
+    drawn: bool,
 }
 
 pub async fn api_batches(
@@ -648,10 +653,13 @@ pub async fn api_create_batch(
         &state.app,
         &user.actor(),
         id,
-        i.group,
-        i.area.as_deref(),
-        i.school.as_deref(),
-        i.copies,
+        work::PrintOrder {
+            group: i.group,
+            area: i.area.as_deref(),
+            school: i.school.as_deref(),
+            copies: i.copies,
+            drawn: i.drawn,
+        },
     )
     .await?;
     let (_, lines) = work::batches(&state.app, &user.actor(), id).await?;
@@ -669,6 +677,7 @@ pub struct BatchForm {
     area: String,
     school: String,
     copies: String,
+    drawn: String,
 }
 
 pub async fn page_create_batch(
@@ -686,19 +695,26 @@ pub async fn page_create_batch(
             .group
             .parse::<RespondentGroup>()
             .map_err(|_| AppError::invalid("group", "请选择群体"))?;
-        let copies = f
-            .copies
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| AppError::invalid("copies", "份数须为整数"))?;
+        let drawn = !f.drawn.is_empty();
+        let copies = if drawn {
+            0
+        } else {
+            f.copies
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| AppError::invalid("copies", "份数须为整数"))?
+        };
         work::create_batch(
             &state.app,
             &user.actor(),
             id,
-            group,
-            Some(&f.area),
-            Some(&f.school),
-            copies,
+            work::PrintOrder {
+                group,
+                area: Some(&f.area),
+                school: Some(&f.school),
+                copies,
+                drawn,
+            },
         )
         .await
     }
@@ -724,6 +740,7 @@ pub async fn page_print_batch(
     ctx.insert("survey", &SurveyView::new(&run.survey));
     ctx.insert("batch", &run.batch);
     ctx.insert("serials", &run.serials);
+    ctx.insert("slips", &run.slips);
     ctx.insert("county", &run.answering.live.county);
     let def = &run.answering.questionnaire.definition;
     ctx.insert("intro", &def.intro);

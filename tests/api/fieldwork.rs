@@ -506,3 +506,64 @@ backend_test! {
         assert!(page.contains(&serials[0]) || page.contains(&batch["batch"]["first_serial"].as_str().unwrap().to_owned()));
     }
 }
+
+backend_test! {
+    async fn paper_booklets_printed_for_drawn_people_answer_as_their_invitations(app) {
+        // A full draw: no free place anywhere, so paper is printed for the drawn people.
+        let (organizer, id) = county_survey(&app).await;
+        upload_all(&app, &organizer, id).await;
+        crate::sampling::draw(&app, &organizer, id, json!(9)).await;
+        crate::sampling::open(&app, &organizer, id).await;
+        let county = county_of(&app, &organizer).await;
+        let second = named_user(&app, "entry-wu", "organizer", county).await;
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "parent", "area": "桥头镇", "copies": 10})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT, "no free place for a stratum's run");
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "parent", "area": "桥头镇", "drawn": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let batch: Value = res.json().await.unwrap();
+        let copies = batch["batch"]["copies"].as_u64().unwrap();
+        let rows = crate::sampling::invitations(&app, &organizer, id).await;
+        let parents_there: Vec<_> = rows.iter().filter(|r| r["群体"] == "家长" && r["乡镇"] == "桥头镇").collect();
+        assert_eq!(copies as usize, parents_there.len());
+        // Everyone of the scope has one now.
+        let res = organizer.post(app.url(&format!("/api/v1/surveys/{id}/paper"))).json(&json!({"group": "parent", "area": "桥头镇", "drawn": true})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+
+        // The booklets carry no name; the hand-out list (for the school) pairs serials with
+        // masked names and roster ids.
+        let batch_id = batch["batch"]["id"].as_i64().unwrap();
+        let html = organizer.get(app.url(&format!("/admin/surveys/{id}/paper/{batch_id}/print"))).send().await.unwrap().text().await.unwrap();
+        assert_eq!(html.matches("class=\"paper-booklet\"").count() as u64, copies);
+        assert!(html.contains("分发清单") && !html.contains("孩子就读的年级"), "a drawn person's booklet asks nothing to place it");
+        let slips: Vec<(String, String)> = html.split("<tr><td class=\"nowrap\">").skip(1).map(|row| {
+            let serial = row.split('<').next().unwrap().to_owned();
+            let ext = row.split("<td>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+            (serial, ext)
+        }).collect();
+        assert_eq!(slips.len() as u64, copies);
+        // (The test rosters' names equal their ids; a name is shown masked, 张**.)
+        assert!(html.contains("<td>p*********</td>"), "names masked on the list");
+        let link_of_slip = |k: usize| rows.iter().find(|r| r["编号"] == slips[k].1).unwrap()["链接"].clone();
+
+        let q: Value = organizer.get(app.url(&format!("/api/v1/surveys/{id}/questionnaires"))).send().await.unwrap().json().await.unwrap();
+        let social = q.as_array().unwrap().iter().find(|b| b["booklet"] == "social").unwrap().clone();
+        let filled: Value = Value::Object(social["items"].as_array().unwrap().iter().enumerate().map(|(i, it)| (it["id"].as_str().unwrap().to_owned(), json!(["A", "B", "C"][i % 3]))).collect());
+
+        // Booklet 1: entered twice, stored as that person's answer; their link then refuses.
+        assert_eq!(enter(&app, &organizer, id, json!({"serial": slips[0].0, "answers": filled})).await.0, StatusCode::ACCEPTED);
+        assert_eq!(enter(&app, &second, id, json!({"serial": slips[0].0, "answers": filled})).await.0, StatusCode::CREATED);
+        let stored = responses(&app, id).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].source.as_str(), stored[0].grp.as_str()), ("paper", "parent"));
+        assert!(stored[0].band.is_some(), "the invitation's stratum, grade band included");
+        let res = new_client().get(link_of_slip(0)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+
+        // Booklet 2: its person answered by their link first; the booklet is refused.
+        assert_eq!(crate::tally::answer(&link_of_slip(1), &["A", "B"]).await, StatusCode::OK);
+        let (status, body) = enter(&app, &organizer, id, json!({"serial": slips[1].0, "answers": filled})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("已经作答"), "{body}");
+        assert_eq!(responses(&app, id).await.len(), 2);
+    }
+}
