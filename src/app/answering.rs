@@ -263,24 +263,10 @@ pub async fn invitation(ctx: &Context, token: &str, submitting: bool) -> Result<
     let Some(inv) = found else {
         return Ok(Target::Refused(Refusal::InvalidLink));
     };
-    if inv.status == InvitationStatus::Revoked {
-        return Ok(Target::Refused(if inv.replaced_by.is_some() {
-            Refusal::Replaced
-        } else {
-            Refusal::InvalidLink
-        }));
-    }
-    let live = ctx
-        .live
-        .get(db, inv.survey_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if inv.status == InvitationStatus::Answered {
-        return Ok(Target::Refused(Refusal::Answered));
-    }
-    if let Err(r) = answering_state(&live.survey, Utc::now()) {
-        return Ok(Target::Refused(r));
-    }
+    let live = match answerable(ctx, &inv).await? {
+        Ok(live) => live,
+        Err(r) => return Ok(Target::Refused(r)),
+    };
     if !submitting {
         ctx.shown.0.insert(inv.id, inv.clone());
     }
@@ -295,27 +281,36 @@ pub async fn on_behalf(
     invitation_id: i32,
     source: Source,
 ) -> Result<Target, AppError> {
-    let db = ctx.db.pool();
-    let Some(inv) = store::invitations::find(db, i64::from(invitation_id)).await? else {
+    let Some(inv) = store::invitations::find(ctx.db.pool(), i64::from(invitation_id)).await? else {
         return Ok(Target::Refused(Refusal::InvalidLink));
     };
-    match inv.status {
-        InvitationStatus::Revoked if inv.replaced_by.is_some() => {
-            return Ok(Target::Refused(Refusal::Replaced));
-        }
-        InvitationStatus::Revoked => return Ok(Target::Refused(Refusal::InvalidLink)),
-        InvitationStatus::Answered => return Ok(Target::Refused(Refusal::Answered)),
-        InvitationStatus::Pending => {}
+    match answerable(ctx, &inv).await? {
+        Ok(live) => ready(ctx, live, Origin::of_invitation(&inv, source)).await,
+        Err(r) => Ok(Target::Refused(r)),
+    }
+}
+
+/// An invitation's survey if the invitation may be answered now: not withdrawn (a reserve's
+/// replacement, or not), not answered, and its survey taking answers.
+async fn answerable(
+    ctx: &Context,
+    inv: &Invitation,
+) -> Result<Result<Arc<LiveSurvey>, Refusal>, AppError> {
+    let refused = match inv.status {
+        InvitationStatus::Revoked if inv.replaced_by.is_some() => Some(Refusal::Replaced),
+        InvitationStatus::Revoked => Some(Refusal::InvalidLink),
+        InvitationStatus::Answered => Some(Refusal::Answered),
+        InvitationStatus::Pending => None,
+    };
+    if let Some(r) = refused {
+        return Ok(Err(r));
     }
     let live = ctx
         .live
-        .get(db, inv.survey_id)
+        .get(ctx.db.pool(), inv.survey_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Err(r) = answering_state(&live.survey, Utc::now()) {
-        return Ok(Target::Refused(r));
-    }
-    ready(ctx, live, Origin::of_invitation(&inv, source)).await
+    Ok(answering_state(&live.survey, Utc::now()).map(|()| live))
 }
 
 /// A paper booklet of a print run for `group` in `area` (a school's, or the whole county):

@@ -4,11 +4,11 @@
 //! and the questionnaire, never anyone's answers or the results.
 use super::answering::{self, FilledForm, IssuedForm, Outcome, Refusal, Target};
 use super::{Actor, Context, audit};
-use crate::domain::account::{Role, User};
+use crate::domain::account::Role;
 use crate::domain::audit::AuditAction;
 use crate::domain::fieldwork::{
     BookletStatus, CallOutcome, CallPriority, CallRecord, CallState, MAX_BATCH_COPIES, Mismatch,
-    PaperEntry, Script, Serial,
+    PaperEntry, Script, Serial, call_states,
 };
 use crate::domain::geography::Geography;
 use crate::domain::group::RespondentGroup;
@@ -64,23 +64,18 @@ pub async fn fieldwork(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Fiel
     }
 }
 
-/// Paper entry: organisers and the survey's interviewers (any group: a booklet's group is
-/// printed on it).
-async fn paper_operator(ctx: &Context, actor: &Actor<'_>, id: i32) -> Result<Survey, AppError> {
-    Ok(fieldwork(ctx, actor, id).await?.survey)
-}
-
-/// The surveys an interviewer is assigned groups in (for their home page).
-pub async fn assigned_surveys(ctx: &Context, user: &User) -> Result<Vec<Survey>, AppError> {
-    let db = ctx.db.pool();
-    let mut out = Vec::new();
-    for id in store::fieldwork::surveys_assigned(db, user.id).await? {
-        if let Some(s) = store::surveys::find(db, id, user.county_scope()).await? {
-            out.push(s);
-        }
-    }
-    out.sort_by_key(|s| std::cmp::Reverse(s.id));
-    Ok(out)
+/// The id of an area of the survey named as the survey lists it (an entry given by name).
+pub async fn area_named(
+    ctx: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    name: &str,
+) -> Result<i32, AppError> {
+    fieldwork(ctx, actor, id).await?;
+    store::geography::load(ctx.db.pool(), id)
+        .await?
+        .area_named(name.trim())
+        .ok_or_else(|| AppError::invalid("area", "本调查没有这个乡镇（街道）"))
 }
 
 /// The survey's areas and schools, for the print-run form (organisers).
@@ -201,15 +196,7 @@ pub async fn call_list(
     }
     let db = ctx.db.pool();
     let geo = store::geography::load(db, id).await?;
-    let calls = store::fieldwork::calls(db, id).await?;
-    let states = store::fieldwork::states(&calls);
-    let mut notes: BTreeMap<i32, String> = BTreeMap::new();
-    for c in &calls {
-        match &c.note {
-            Some(n) => notes.insert(c.invitation_id, n.clone()),
-            None => notes.remove(&c.invitation_id),
-        };
-    }
+    let states = call_states(&store::fieldwork::calls(db, id).await?);
     let now = Utc::now();
     let answered_ids = store::invitations::answered_ids(db, id).await?;
     let mut lines: Vec<CallLine> = store::invitations::list_live(db, id, None)
@@ -218,12 +205,7 @@ pub async fn call_list(
         .filter(|a| work.covers(a.invitation.group))
         .map(|a| {
             let inv = &a.invitation;
-            let state = states.get(&inv.id).copied().unwrap_or(CallState {
-                attempts: 0,
-                last: None,
-                last_at: None,
-                callback_at: None,
-            });
+            let (state, note) = states.get(&inv.id).cloned().unwrap_or_default();
             let answered = answered_ids.contains(&inv.id);
             let priority = state.priority(answered, now);
             CallLine {
@@ -236,7 +218,7 @@ pub async fn call_list(
                 phone: a.phone,
                 answered,
                 last_label: state.last.map(CallOutcome::label),
-                note: notes.get(&inv.id).cloned(),
+                note,
                 state,
                 priority,
                 priority_label: priority.label(),
@@ -326,8 +308,9 @@ pub struct Interview {
     pub line: CallLine,
 }
 
-/// Why an interview cannot go on, in the interviewer's words.
-fn refusal_message(r: Refusal) -> &'static str {
+/// Why an answer on someone's behalf (an interview, a drawn person's booklet) cannot be
+/// stored, in the operator's words.
+pub fn refusal_message(r: Refusal) -> &'static str {
     match r {
         Refusal::Answered => "此人已经作答（通过电话或自己的链接），一人只答一次",
         Refusal::Replaced | Refusal::InvalidLink => "此邀请已作废（可能已由替补代替）",
@@ -344,8 +327,7 @@ pub async fn interview(
     id: i32,
     invitation_id: i32,
 ) -> Result<Interview, AppError> {
-    let (work, lines) = call_list(ctx, actor, id).await?;
-    let _ = work;
+    let (_, lines) = call_list(ctx, actor, id).await?;
     let line = lines
         .into_iter()
         .find(|l| l.invitation_id == invitation_id)
@@ -392,13 +374,16 @@ pub async fn submit_interview(
     )
     .await?;
     if matches!(outcome, Outcome::Stored) {
-        let record = CallRecord {
-            outcome: CallOutcome::Completed,
-            callback_at: None,
-            note: None,
-        };
         let user = actor.user_id().unwrap_or_default();
-        store::fieldwork::record_call(ctx.db.pool(), id, inv.id, user, &record, now).await?;
+        store::fieldwork::record_call(
+            ctx.db.pool(),
+            id,
+            inv.id,
+            user,
+            &CallRecord::completed(),
+            now,
+        )
+        .await?;
         audit(
             ctx,
             actor,
@@ -436,8 +421,7 @@ pub async fn call_report(
 ) -> Result<Vec<CallReportLine>, AppError> {
     super::surveys::organized(ctx, actor, id).await?;
     let db = ctx.db.pool();
-    let calls = store::fieldwork::calls(db, id).await?;
-    let states = store::fieldwork::states(&calls);
+    let states = call_states(&store::fieldwork::calls(db, id).await?);
     let mut by: BTreeMap<RespondentGroup, CallReportLine> = BTreeMap::new();
     for a in store::invitations::list_live(db, id, None).await? {
         let inv = &a.invitation;
@@ -447,7 +431,7 @@ pub async fn call_report(
             ..Default::default()
         });
         line.drawn += 1;
-        let state = states.get(&inv.id);
+        let state = states.get(&inv.id).map(|(s, _)| s);
         if let Some(s) = state {
             line.called += 1;
             line.attempts += u64::from(s.attempts);
@@ -511,7 +495,9 @@ pub async fn batches(
     actor: &Actor<'_>,
     id: i32,
 ) -> Result<(Survey, Vec<BatchLine>), AppError> {
-    let survey = paper_operator(ctx, actor, id).await?;
+    // Paper entry: organisers and the survey's interviewers (any group: a booklet's group is
+    // printed on it).
+    let survey = fieldwork(ctx, actor, id).await?.survey;
     let db = ctx.db.pool();
     let geo = store::geography::load(db, id).await?;
     let counts = store::fieldwork::booklet_counts(db, id).await?;
@@ -710,6 +696,11 @@ pub async fn print_run(
     let b = store::fieldwork::batch(db, id, batch_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // Printed before the survey opens or while it takes answers, not after.
+    match answering::answering_state(&survey, Utc::now()) {
+        Ok(()) | Err(Refusal::NotYetOpen) => {}
+        Err(r) => return Err(AppError::Conflict(refusal_message(r).into())),
+    }
     let answering = paper_answering(ctx, &b, None, true).await?;
     let mut slips = Vec::new();
     if b.for_invitations {
@@ -747,16 +738,27 @@ pub async fn print_run(
 
 /// The questionnaire a booklet carries: for a booklet printed for a drawn person, that
 /// person's invitation answered on paper (`booklet` given), else the run's stratum. For
-/// printing, a survey not yet open is fine.
+/// printing, whether or not the survey takes answers yet.
 async fn paper_answering(
     ctx: &Context,
     b: &Batch,
     booklet: Option<&store::fieldwork::Booklet>,
     printing: bool,
 ) -> Result<answering::Answering, AppError> {
+    if printing {
+        return answering::paper_preview(
+            ctx,
+            b.survey_id,
+            b.group,
+            b.area_id,
+            b.school_id,
+            b.for_invitations,
+        )
+        .await;
+    }
     let target = match booklet.and_then(|k| k.invitation_id) {
         Some(inv) => answering::on_behalf(ctx, inv, Source::Paper).await?,
-        None if b.for_invitations && !printing => {
+        None if b.for_invitations => {
             return Err(AppError::internal(
                 "a drawn run's booklet without its invitation",
             ));
@@ -764,18 +766,6 @@ async fn paper_answering(
         None => answering::on_paper(ctx, b.survey_id, b.group, b.area_id, b.school_id).await?,
     };
     match target {
-        Target::Ready(a) if !(printing && b.for_invitations) => Ok(a),
-        Target::Ready(_) | Target::Refused(Refusal::NotYetOpen) if printing => {
-            answering::paper_preview(
-                ctx,
-                b.survey_id,
-                b.group,
-                b.area_id,
-                b.school_id,
-                b.for_invitations,
-            )
-            .await
-        }
         Target::Ready(a) => Ok(a),
         Target::Refused(r) => Err(AppError::Conflict(refusal_message(r).into())),
     }
@@ -799,7 +789,9 @@ pub async fn booklet(
     id: i32,
     serial_text: &str,
 ) -> Result<FoundBooklet, AppError> {
-    let survey = paper_operator(ctx, actor, id).await?;
+    // Paper entry: organisers and the survey's interviewers (any group: a booklet's group is
+    // printed on it).
+    let survey = fieldwork(ctx, actor, id).await?.survey;
     let serial = Serial::parse(serial_text).map_err(|m| AppError::invalid("serial", m))?;
     let db = ctx.db.pool();
     let missing = || AppError::invalid("serial", format!("本调查没有编号为 {serial} 的纸质问卷"));
@@ -832,6 +824,13 @@ pub async fn booklet(
         finish_claim(ctx, &found).await?;
     }
     Ok(found)
+}
+
+/// What came of an entry or a resolution, with the booklet's questionnaire (to name its
+/// fields).
+pub struct Entry {
+    pub entered: Entered,
+    pub answering: answering::Answering,
 }
 
 /// What came of entering a booklet.
@@ -1010,10 +1009,13 @@ pub async fn enter(
     id: i32,
     serial_text: &str,
     entry: PaperEntry,
-) -> Result<Entered, AppError> {
+) -> Result<Entry, AppError> {
     let found = booklet(ctx, actor, id, serial_text).await?;
     if let Err(e) = check_entry(&found, &entry)? {
-        return Ok(e);
+        return Ok(Entry {
+            entered: e,
+            answering: found.answering,
+        });
     }
     // Nothing to type twice if it could not count.
     if let Some(stratum) =
@@ -1113,7 +1115,10 @@ pub async fn enter(
         ),
     )
     .await;
-    Ok(result)
+    Ok(Entry {
+        entered: result,
+        answering: found.answering,
+    })
 }
 
 /// A mismatched booklet's two entries and where they differ (for resolving).
@@ -1132,7 +1137,11 @@ pub async fn disagreement(
     id: i32,
     serial_text: &str,
 ) -> Result<Disagreement, AppError> {
-    let found = booklet(ctx, actor, id, serial_text).await?;
+    disagreement_of(ctx, booklet(ctx, actor, id, serial_text).await?).await
+}
+
+/// The disagreement of a booklet already found.
+pub async fn disagreement_of(ctx: &Context, found: FoundBooklet) -> Result<Disagreement, AppError> {
     if found.booklet.status != BookletStatus::Mismatched {
         return Err(AppError::Conflict(format!(
             "{} 没有待处理的不一致（{}）",
@@ -1167,7 +1176,7 @@ pub async fn resolve(
     id: i32,
     serial_text: &str,
     chosen: &BTreeMap<String, String>,
-) -> Result<Entered, AppError> {
+) -> Result<Entry, AppError> {
     let d = disagreement(ctx, actor, id, serial_text).await?;
     // The paper decides; an interviewer who typed one side does not decide alone.
     if let Actor::User(u) = actor
@@ -1225,7 +1234,10 @@ pub async fn resolve(
         }
     }
     if let Err(e) = check_entry(&d.found, &entry)? {
-        return Ok(e);
+        return Ok(Entry {
+            entered: e,
+            answering: d.found.answering,
+        });
     }
     store_booklet(ctx, &d.found, &entry, BookletStatus::Mismatched).await?;
     audit(
@@ -1236,7 +1248,10 @@ pub async fn resolve(
         &d.found.serial.to_string(),
     )
     .await;
-    Ok(Entered::Stored)
+    Ok(Entry {
+        entered: Entered::Stored,
+        answering: d.found.answering,
+    })
 }
 
 /// Sets a booklet aside (unanswered items, unreadable, spoiled): it is never counted, and what

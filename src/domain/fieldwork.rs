@@ -5,6 +5,7 @@
 use super::questionnaire::Definition;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What came of one telephone call to a drawn person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -104,8 +105,45 @@ impl CallRecord {
     }
 }
 
+impl CallRecord {
+    /// 完成: recorded when the interview's answers are stored, never typed.
+    pub fn completed() -> CallRecord {
+        CallRecord {
+            outcome: CallOutcome::Completed,
+            callback_at: None,
+            note: None,
+        }
+    }
+}
+
+/// One call as it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub invitation_id: i32,
+    pub user_id: i32,
+    pub outcome: CallOutcome,
+    pub callback_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Each called person's state (by invitation) and the note of their last call, from the calls
+/// in the order they were made.
+pub fn call_states(calls: &[Call]) -> HashMap<i32, (CallState, Option<String>)> {
+    let mut out: HashMap<i32, (CallState, Option<String>)> = HashMap::new();
+    for c in calls {
+        let (s, note) = out.entry(c.invitation_id).or_default();
+        s.attempts += 1;
+        s.last = Some(c.outcome);
+        s.last_at = Some(c.at);
+        s.callback_at = c.callback_at;
+        note.clone_from(&c.note);
+    }
+    out
+}
+
 /// Where a drawn person stands on the call list, from their calls so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CallState {
     pub attempts: u32,
     pub last: Option<CallOutcome>,
@@ -147,18 +185,19 @@ impl CallPriority {
 
 impl CallState {
     pub fn priority(&self, answered: bool, now: DateTime<Utc>) -> CallPriority {
-        // Interviewed: answered, even while the answer waits to be released (`release`).
-        if answered || self.last == Some(CallOutcome::Completed) {
+        if answered {
             return CallPriority::Answered;
         }
         match self.last {
             None => CallPriority::NotCalled,
+            // Interviewed: answered, even while the answer waits to be released (`release`).
+            Some(CallOutcome::Completed) => CallPriority::Answered,
             Some(CallOutcome::Callback) if self.callback_at.is_some_and(|t| t <= now) => {
                 CallPriority::CallbackDue
             }
             Some(CallOutcome::Callback) => CallPriority::CallbackLater,
             Some(CallOutcome::Refused) => CallPriority::Refused,
-            Some(CallOutcome::NoAnswer | CallOutcome::Completed) => CallPriority::TryAgain,
+            Some(CallOutcome::NoAnswer) => CallPriority::TryAgain,
         }
     }
 }

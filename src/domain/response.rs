@@ -99,11 +99,6 @@ impl Mode {
             Mode::Paper => "纸质",
         }
     }
-
-    /// The sources whose answers were given this way.
-    pub fn sources(self) -> impl Iterator<Item = Source> {
-        Source::ALL.into_iter().filter(move |s| s.mode() == self)
-    }
 }
 
 /// A time rounded down to its hour: what is kept of when someone answered.

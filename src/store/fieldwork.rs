@@ -1,6 +1,6 @@
 //! Telephone interviews and paper booklets: interviewers' assignments, the calls made, paper
 //! print runs, their booklets and the operators' entries.
-use crate::domain::fieldwork::{BookletStatus, CallOutcome, CallRecord, CallState, PaperEntry};
+use crate::domain::fieldwork::{BookletStatus, Call, CallOutcome, CallRecord, PaperEntry};
 use crate::domain::group::RespondentGroup;
 use crate::entity::{
     call_attempt, interviewer_assignment, paper_batch, paper_booklet, paper_entry,
@@ -10,7 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Every assignment of a survey: (user id, group).
 pub async fn assignments(
@@ -42,12 +42,22 @@ pub async fn assigned_groups(
     survey_id: i32,
     user_id: i32,
 ) -> Result<Vec<RespondentGroup>, DbErr> {
-    Ok(assignments(db, survey_id)
+    interviewer_assignment::Entity::find()
+        .filter(interviewer_assignment::Column::SurveyId.eq(survey_id))
+        .filter(interviewer_assignment::Column::UserId.eq(user_id))
+        .all(db)
         .await?
         .into_iter()
-        .filter(|(u, _)| *u == user_id)
-        .map(|(_, g)| g)
-        .collect())
+        .map(|m| {
+            m.grp.parse().map_err(|_| {
+                super::corrupt(
+                    "interviewer_assignment",
+                    m.user_id,
+                    format!("group `{}`", m.grp),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The surveys a user is assigned groups in.
@@ -124,17 +134,6 @@ pub async fn record_call(
     Ok(())
 }
 
-/// A call as the call list shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
-    pub invitation_id: i32,
-    pub user_id: i32,
-    pub outcome: CallOutcome,
-    pub callback_at: Option<DateTime<Utc>>,
-    pub note: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
 /// Every call of a survey, oldest first.
 pub async fn calls(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Call>, DbErr> {
     call_attempt::Entity::find()
@@ -156,24 +155,6 @@ pub async fn calls(db: &impl ConnectionTrait, survey_id: i32) -> Result<Vec<Call
             })
         })
         .collect()
-}
-
-/// Each called invitation's state, from its calls.
-pub fn states(calls: &[Call]) -> HashMap<i32, CallState> {
-    let mut out: HashMap<i32, CallState> = HashMap::new();
-    for c in calls {
-        let s = out.entry(c.invitation_id).or_insert(CallState {
-            attempts: 0,
-            last: None,
-            last_at: None,
-            callback_at: None,
-        });
-        s.attempts += 1;
-        s.last = Some(c.outcome);
-        s.last_at = Some(c.at);
-        s.callback_at = c.callback_at;
-    }
-    out
 }
 
 /// Forgets what calls' notes said (with the rosters' personal data).

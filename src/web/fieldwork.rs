@@ -47,10 +47,7 @@ fn form_json(
         "comment_prompt": def.comment_prompt,
         "comment": chosen.get("comment").cloned().unwrap_or_default(),
         "areas": q.area.then(|| a.live.areas().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>()),
-        "grades": q.grade.then(|| crate::domain::strata::bands(a.origin.group).iter()
-            .flat_map(|b| b.from..=b.to)
-            .map(|g| json!({"value": g, "label": super::respond::grade_label(g)}))
-            .collect::<Vec<_>>()),
+        "grades": q.grade.then(|| super::respond::grade_choices(a.origin.group)),
         "area": area, "grade": grade,
         "area_missing": errors.is_some_and(|e| e.place.area),
         "grade_missing": errors.is_some_and(|e| e.place.grade),
@@ -103,13 +100,9 @@ fn first_missing_field(e: &FormErrors) -> Option<String> {
     e.answers.missing.first().cloned()
 }
 
-fn refusal_text(r: Refusal) -> &'static str {
-    match r {
-        Refusal::Answered => "此人已经作答（通过电话或自己的链接）：答案没有保存，一人只答一次",
-        Refusal::Closed => "调查已经结束，答案没有保存",
-        Refusal::NotYetOpen => "调查还没有开始",
-        _ => "此邀请已作废，答案没有保存",
-    }
+/// Why an interview's answers were not stored.
+fn refusal_text(r: Refusal) -> String {
+    format!("{}：答案没有保存", work::refusal_message(r))
 }
 
 /// A page form's answer: on success a 303 to `page` with the notice `done`; an input error
@@ -302,7 +295,7 @@ pub async fn page_calls(
     );
     let answered = lines
         .iter()
-        .filter(|l| l.answered || l.priority == crate::domain::fieldwork::CallPriority::Answered)
+        .filter(|l| l.priority == crate::domain::fieldwork::CallPriority::Answered)
         .count();
     ctx.insert("to_do", &(lines.len() - answered));
     ctx.insert("answered_count", &answered);
@@ -537,7 +530,7 @@ pub async fn page_interview(
             .await
         }
         Outcome::Refused(r) => {
-            let e = AppError::Conflict(refusal_text(r).into());
+            let e = AppError::Conflict(refusal_text(r));
             call_page(&state, None, &user, &csrf, id, invitation, Some(e), None).await
         }
         Outcome::Tampered => Err(AppError::invalid("answers", "答卷里有问卷没有的题目或选项")),
@@ -606,7 +599,7 @@ pub async fn api_submit_interview(
             message: "答卷不完整：每道题都要选一项".into(),
             details: Value::Null,
         }),
-        Outcome::Refused(r) => Err(AppError::Conflict(refusal_text(r).into())),
+        Outcome::Refused(r) => Err(AppError::Conflict(refusal_text(r))),
         Outcome::Tampered => Err(AppError::invalid("answers", "答卷里有问卷没有的题目或选项")),
         Outcome::Held | Outcome::PlaceTaken(_) => {
             Err(AppError::internal("an interview took a place or was held"))
@@ -884,19 +877,12 @@ pub async fn api_enter(
     let id = path.into_inner();
     work::fieldwork(&state.app, &user.actor(), id).await?;
     let i = input.parse()?;
-    let found = work::booklet(&state.app, &user.actor(), id, &i.serial).await?;
     let area = match i.area {
         None => None,
         Some(AreaRef::Id(a)) => Some(a),
-        Some(AreaRef::Name(name)) => Some(
-            found
-                .answering
-                .live
-                .areas()
-                .find(|(_, n)| *n == name.trim())
-                .map(|(a, _)| a)
-                .ok_or_else(|| AppError::invalid("area", "本调查没有这个乡镇（街道）"))?,
-        ),
+        Some(AreaRef::Name(name)) => {
+            Some(work::area_named(&state.app, &user.actor(), id, &name).await?)
+        }
     };
     let entry = PaperEntry {
         answers: i
@@ -911,8 +897,8 @@ pub async fn api_enter(
             .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty()),
     };
-    let result = work::enter(&state.app, &user.actor(), id, &i.serial, entry).await?;
-    let (status, body) = entered_json(&result, &found.answering);
+    let done = work::enter(&state.app, &user.actor(), id, &i.serial, entry).await?;
+    let (status, body) = entered_json(&done.entered, &done.answering);
     Ok(HttpResponse::build(status).json(body))
 }
 
@@ -923,20 +909,19 @@ pub async fn api_booklet(
 ) -> Result<HttpResponse, AppError> {
     let (id, serial) = path.into_inner();
     let found = work::booklet(&state.app, &user.actor(), id, &serial).await?;
-    let mismatches = if found.booklet.status == crate::domain::fieldwork::BookletStatus::Mismatched
-    {
-        let d = work::disagreement(&state.app, &user.actor(), id, &serial).await?;
-        mismatch_json(&d.mismatches, &d.found.answering)
-    } else {
-        Vec::new()
-    };
-    Ok(HttpResponse::Ok().json(json!({
+    let status = found.booklet.status;
+    let mut body = json!({
         "serial": found.serial.to_string(),
-        "status": found.booklet.status,
-        "status_label": found.booklet.status.label(),
+        "status": status,
+        "status_label": status.label(),
         "group": found.batch.group,
-        "mismatches": mismatches,
-    })))
+        "mismatches": [],
+    });
+    if status == crate::domain::fieldwork::BookletStatus::Mismatched {
+        let d = work::disagreement_of(&state.app, found).await?;
+        body["mismatches"] = json!(mismatch_json(&d.mismatches, &d.found.answering));
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize, validator::Validate)]
@@ -953,9 +938,8 @@ pub async fn api_resolve(
     let (id, serial) = path.into_inner();
     work::fieldwork(&state.app, &user.actor(), id).await?;
     let i = input.parse()?;
-    let found = work::booklet(&state.app, &user.actor(), id, &serial).await?;
-    let result = work::resolve(&state.app, &user.actor(), id, &serial, &i.values).await?;
-    let (status, body) = entered_json(&result, &found.answering);
+    let done = work::resolve(&state.app, &user.actor(), id, &serial, &i.values).await?;
+    let (status, body) = entered_json(&done.entered, &done.answering);
     Ok(HttpResponse::build(status).json(body))
 }
 
@@ -1042,7 +1026,7 @@ async fn entry_page(
                         }
                     }
                     S::Mismatched => {
-                        let d = work::disagreement(&state.app, &actor, id, serial).await?;
+                        let d = work::disagreement_of(&state.app, found).await?;
                         let def = &d.found.answering.questionnaire.definition;
                         ctx.insert(
                             "mismatches",
@@ -1127,7 +1111,10 @@ pub async fn page_enter(
         }
     };
     let kept = entry.clone();
-    match work::enter(&state.app, &user.actor(), id, &serial, entry).await {
+    match work::enter(&state.app, &user.actor(), id, &serial, entry)
+        .await
+        .map(|done| done.entered)
+    {
         Ok(Entered::First) => Ok(super::see_other(
             &Done::PaperFirst.on(&format!("/admin/surveys/{id}/paper/entry")),
         )),
@@ -1206,7 +1193,10 @@ pub async fn page_resolve(
             None => {}
         }
     }
-    match work::resolve(&state.app, &user.actor(), id, &serial, &values).await {
+    match work::resolve(&state.app, &user.actor(), id, &serial, &values)
+        .await
+        .map(|done| done.entered)
+    {
         Ok(Entered::Stored) => Ok(super::see_other(
             &Done::PaperStored.on(&format!("/admin/surveys/{id}/paper/entry")),
         )),

@@ -304,11 +304,7 @@ fn place_context(answering: &Answering, shown: &PlaceShown) -> serde_json::Value
     if !asks.area && !asks.grade {
         return json!({"areas": null, "grades": null, "area_missing": false, "grade_missing": false});
     }
-    let grades: Vec<_> = crate::domain::strata::bands(origin.group)
-        .iter()
-        .flat_map(|b| b.from..=b.to)
-        .map(|g| json!({"value": g, "label": grade_label(g)}))
-        .collect();
+    let grades = grade_choices(origin.group);
     json!({
         "areas": asks.area.then(|| answering.live.areas().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>()),
         "grades": asks.grade.then_some(grades),
@@ -321,7 +317,16 @@ fn place_context(answering: &Answering, shown: &PlaceShown) -> serde_json::Value
 }
 
 /// "三年级", "七年级（初一）".
-pub(super) fn grade_label(grade: u8) -> String {
+/// The grades a group's respondent may give, each with its label (the form's select).
+pub(super) fn grade_choices(group: RespondentGroup) -> Vec<serde_json::Value> {
+    crate::domain::strata::bands(group)
+        .iter()
+        .flat_map(|b| b.from..=b.to)
+        .map(|g| json!({"value": g, "label": grade_label(g)}))
+        .collect()
+}
+
+fn grade_label(grade: u8) -> String {
     const NAMES: [&str; 9] = ["一", "二", "三", "四", "五", "六", "七", "八", "九"];
     let name = NAMES[usize::from(grade.clamp(1, 9)) - 1];
     match grade {

@@ -70,14 +70,19 @@ fn answers_for(questionnaire: &Value, codes: &[&str]) -> Value {
     Value::Object(out)
 }
 
+/// A response's status and its JSON body (null if it has none).
+async fn status_and_body(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
 async fn calls(app: &TestApp, client: &Client, id: i64) -> (StatusCode, Value) {
     let res = client
         .get(app.url(&format!("/api/v1/surveys/{id}/calls")))
         .send()
         .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_body(res).await
 }
 
 async fn record(
@@ -93,8 +98,7 @@ async fn record(
         .send()
         .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_body(res).await
 }
 
 /// The interview form of an invitation: (status, body).
@@ -104,8 +108,7 @@ async fn interview_form(app: &TestApp, client: &Client, id: i64, inv: i64) -> (S
         .send()
         .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_body(res).await
 }
 
 async fn submit_interview(
@@ -122,8 +125,7 @@ async fn submit_interview(
         .send()
         .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_body(res).await
 }
 
 async fn tally(app: &TestApp, client: &Client, id: i64) -> Value {
@@ -341,8 +343,7 @@ async fn enter(app: &TestApp, client: &Client, id: i64, body: Value) -> (StatusC
         .send()
         .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_body(res).await
 }
 
 backend_test! {
